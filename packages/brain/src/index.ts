@@ -1,0 +1,1 @@
+export type { Brain, CommandResult, GpuJobSpec, PlanRequest, StepTools, SummaryRequest } from "./types.js";

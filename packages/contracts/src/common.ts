@@ -1,0 +1,54 @@
+import { z } from "zod";
+
+/** Wire-format version carried by every payload. Bump on a breaking change; consumers reject what they do not know. */
+export const SCHEMA_VERSION = 1 as const;
+export const Version = z.literal(SCHEMA_VERSION);
+
+/**
+ * Ids travel inside NATS subjects, so they may hold only characters that are
+ * legal in a single subject token (no `.`, `*`, `>` or whitespace).
+ */
+export const Id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, "ids may only contain letters, digits, '_' and '-'");
+export type Id = z.infer<typeof Id>;
+
+/** ISO-8601 timestamp. */
+export const Timestamp = z.iso.datetime({ offset: true });
+
+/** The four specialists of the seed's team. */
+export const ROLES = ["data-engineer", "ml-engineer", "analyst", "code-reviewer"] as const;
+export const Role = z.enum(ROLES);
+export type Role = z.infer<typeof Role>;
+
+/** Which brain produced a plan or a result; offline output is always labelled as such in Slack. */
+export const BrainKind = z.enum(["offline", "anthropic"]);
+export type BrainKind = z.infer<typeof BrainKind>;
+
+/** Where a task lives in Slack. `threadTs` is the thread's root message. */
+export const SlackRef = z.object({
+  teamId: z.string().optional(),
+  channel: z.string().min(1),
+  threadTs: z.string().min(1),
+  messageTs: z.string().min(1),
+});
+export type SlackRef = z.infer<typeof SlackRef>;
+
+/** A person in Slack. */
+export const Person = z.object({ userId: z.string().min(1) });
+export type Person = z.infer<typeof Person>;
+
+/** A stored artifact: a file in the Object Store bucket `artifacts`. */
+export const Artifact = z.object({
+  name: z.string().min(1).max(200),
+  objectName: z.string().min(1).max(400),
+  contentType: z.string().default("application/octet-stream"),
+  bytes: z.number().int().nonnegative(),
+});
+export type Artifact = z.infer<typeof Artifact>;
+
+/** Named numeric results (accuracy, loss, …). */
+export const Metrics = z.record(z.string(), z.number());
+export type Metrics = z.infer<typeof Metrics>;

@@ -1,0 +1,109 @@
+import { z } from "zod";
+import { Decision } from "./commands.js";
+import { Artifact, Id, Metrics, Role, Timestamp, Version } from "./common.js";
+import { JobProgress, JobResult } from "./jobs.js";
+import { Plan } from "./plan.js";
+import { StepResult, Verdict } from "./results.js";
+import { TaskView } from "./task.js";
+
+/** Fields on every event. `eventId` is deterministic and doubles as the JetStream msgID. */
+const base = {
+  v: Version,
+  eventId: z.string().min(1).max(300),
+  taskId: Id,
+  at: Timestamp,
+};
+const stepBase = { ...base, stepId: Id, role: Role, attempt: z.number().int().positive() };
+const jobBase = { ...base, stepId: Id, jobId: Id };
+
+export const TaskUpdated = z.object({ ...base, type: z.literal("task.updated"), view: TaskView });
+export const TaskPlanned = z.object({
+  ...base,
+  type: z.literal("task.planned"),
+  revision: z.number().int().positive(),
+  plan: Plan,
+  requester: z.string(),
+  /** Set on a revised plan: the change request it answers. */
+  feedback: z.string().optional(),
+});
+export const TaskDecisionRejected = z.object({
+  ...base,
+  type: z.literal("task.decision_rejected"),
+  userId: z.string(),
+  decision: Decision,
+  reason: z.string().max(500),
+});
+export const TaskApproved = z.object({ ...base, type: z.literal("task.approved"), userId: z.string(), via: z.string() });
+export const TaskChangesRequested = z.object({
+  ...base,
+  type: z.literal("task.changes_requested"),
+  userId: z.string(),
+  feedback: z.string(),
+});
+export const TaskCancelled = z.object({
+  ...base,
+  type: z.literal("task.cancelled"),
+  userId: z.string().optional(),
+  reason: z.string(),
+});
+export const TaskCompleted = z.object({
+  ...base,
+  type: z.literal("task.completed"),
+  summary: z.string().max(8000),
+  metrics: Metrics.default({}),
+  artifacts: z.array(Artifact).default([]),
+  verdict: Verdict.optional(),
+  brain: z.enum(["offline", "anthropic"]),
+});
+export const TaskFailed = z.object({
+  ...base,
+  type: z.literal("task.failed"),
+  reason: z.string().max(2000),
+  stepId: Id.optional(),
+});
+
+export const StepStarted = z.object({ ...stepBase, type: z.literal("step.started"), title: z.string() });
+export const StepProgress = z.object({ ...stepBase, type: z.literal("step.progress"), message: z.string().max(1000) });
+export const StepCompleted = z.object({ ...stepBase, type: z.literal("step.completed"), title: z.string(), result: StepResult });
+export const StepFailed = z.object({
+  ...stepBase,
+  type: z.literal("step.failed"),
+  title: z.string(),
+  error: z.string().max(2000),
+});
+
+export const JobQueued = z.object({ ...jobBase, type: z.literal("job.queued"), gpus: z.number().int().nonnegative() });
+export const JobStarted = z.object({
+  ...jobBase,
+  type: z.literal("job.started"),
+  host: z.string(),
+  runnerId: z.string(),
+  /** GPU UUIDs (or indices where the host has none) given to the job through CUDA_VISIBLE_DEVICES. */
+  devices: z.array(z.string()),
+});
+export const JobProgressed = z.object({ ...jobBase, type: z.literal("job.progress"), progress: JobProgress });
+export const JobFinished = z.object({ ...jobBase, type: z.literal("job.finished"), result: JobResult });
+
+/** Everything that happens to a task; the `MLLEAD_EVENTS` stream is its audit log. */
+export const TaskEvent = z.discriminatedUnion("type", [
+  TaskUpdated,
+  TaskPlanned,
+  TaskDecisionRejected,
+  TaskApproved,
+  TaskChangesRequested,
+  TaskCancelled,
+  TaskCompleted,
+  TaskFailed,
+  StepStarted,
+  StepProgress,
+  StepCompleted,
+  StepFailed,
+  JobQueued,
+  JobStarted,
+  JobProgressed,
+  JobFinished,
+]);
+export type TaskEvent = z.infer<typeof TaskEvent>;
+export type TaskEventType = TaskEvent["type"];
+/** The event of one type, e.g. `EventOf<"step.completed">`. */
+export type EventOf<T extends TaskEventType> = Extract<TaskEvent, { type: T }>;

@@ -1,0 +1,39 @@
+import { z } from "zod";
+
+/** A variable is missing or malformed. The message names it, so the fix is obvious. */
+export class ConfigError extends Error {
+  readonly code = "config_invalid";
+  override readonly name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/**
+ * Parses the environment once with a zod object whose keys are variable names.
+ * Empty strings count as unset, so `FOO=` in a .env file falls back to the default.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== "") cleaned[k] = v;
+  const parsed = schema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? "(environment)");
+      return cleaned[name] === undefined ? `${name} is required but not set (${i.message})` : `${name}: ${i.message}`;
+    }),
+  );
+}
+
+/** Variables every service reads. */
+export const BaseConfig = z.object({
+  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Port of the service's health/metrics server; 0 picks a free one. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  HOST: z.string().default("127.0.0.1"),
+  /** Overrides every consumer's ack wait (seconds): short in tests so a killed worker's message comes back fast. */
+  MLLEAD_ACK_WAIT_SEC: z.coerce.number().int().positive().optional(),
+});
+export type BaseConfig = z.output<typeof BaseConfig>;

@@ -1,0 +1,90 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** The nats-server binary: NATS_SERVER_BIN, else the one on PATH (Debian puts it in /usr/sbin). */
+export function natsServerBin(): string {
+  return process.env.NATS_SERVER_BIN ?? "nats-server";
+}
+
+export interface NatsServer extends AsyncDisposable {
+  url: string;
+  port: number;
+  storeDir: string;
+  /** Stops the server (SIGTERM) and starts it again on the same port and store. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`nats-server did not start in ${timeoutMs}ms:\n${out}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (pattern.test(out)) {
+        clearTimeout(timer);
+        proc.stderr?.off("data", onData);
+        resolve();
+      }
+    };
+    proc.stderr?.on("data", onData);
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`nats-server exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+/**
+ * Starts a private nats-server with JetStream on a free port and a temporary store,
+ * the way nats.js's own test harness does. Dispose it to stop it and delete the store.
+ */
+export async function startNatsServer(): Promise<NatsServer> {
+  const port = await freePort();
+  const storeDir = await mkdtemp(join(tmpdir(), "mllead-nats-"));
+  let proc: ChildProcess | undefined;
+  const launch = async () => {
+    proc = spawn(natsServerBin(), ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    await waitForLine(proc, /Server is ready/, 15_000);
+  };
+  const stop = async () => {
+    const p = proc;
+    proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once("exit", r));
+    p.kill("SIGTERM");
+    await exited;
+  };
+  await launch();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir,
+    restart: async () => {
+      await stop();
+      await launch();
+    },
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      await stop();
+      await rm(storeDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { Bus, type InvalidMessageError } from "@mllead/bus";
+import { BUCKETS, CONSUMERS, SUBJECTS, TaskCreate, TaskRecord } from "@mllead/contracts";
+import { createLogger } from "@mllead/service-kit";
+import { describe, expect, it } from "vitest";
+import { startNatsServer } from "../helpers/nats-server.js";
+
+const log = createLogger("test", "silent");
+
+function createCmd(taskId: string, text = "train a baseline") {
+  return {
+    v: 1 as const,
+    taskId,
+    text,
+    requester: { userId: "U1" },
+    slack: { channel: "C1", threadTs: "1.1", messageTs: "1.1" },
+    requestedAt: new Date().toISOString(),
+  };
+}
+
+describe("bus against a real nats-server", () => {
+  it("provisions idempotently, dedupes by msgID and delivers validated payloads", async () => {
+    await using nats = await startNatsServer();
+    const bus = await Bus.connect({ url: nats.url, name: "t", log });
+    await bus.provision([CONSUMERS.techLeadCommands]);
+    await bus.provision([CONSUMERS.techLeadCommands]); // second start of the same service
+
+    const a = await bus.publish(SUBJECTS.taskCreate, TaskCreate, createCmd("t1"), "evt-1");
+    const b = await bus.publish(SUBJECTS.taskCreate, TaskCreate, createCmd("t1"), "evt-1");
+    expect(a.duplicate).toBe(false);
+    expect(b.duplicate).toBe(true);
+
+    const seen: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      void bus.consume(CONSUMERS.techLeadCommands, TaskCreate, async (cmd) => {
+        seen.push(cmd.taskId);
+        resolve();
+      });
+    });
+    await done;
+    await bus.close();
+    expect(seen).toEqual(["t1"]);
+  });
+
+  it("terminates an invalid message and keeps consuming the next", async () => {
+    await using nats = await startNatsServer();
+    const bus = await Bus.connect({ url: nats.url, name: "t", log });
+    await bus.provision([CONSUMERS.techLeadCommands]);
+    await bus.js.publish(SUBJECTS.taskCreate, "{not json");
+    await bus.js.publish(SUBJECTS.taskCreate, JSON.stringify({ v: 1, taskId: "bad id with spaces" }));
+    await bus.publish(SUBJECTS.taskCreate, TaskCreate, createCmd("t2"), "evt-2");
+    const seen: string[] = [];
+    await new Promise<void>((resolve) => {
+      void bus.consume(CONSUMERS.techLeadCommands, TaskCreate, async (cmd) => {
+        seen.push(cmd.taskId);
+        resolve();
+      });
+    });
+    await bus.close();
+    expect(seen).toEqual(["t2"]);
+    // The work-queue holds nothing: the invalid messages were terminated, not left to block.
+    const bus2 = await Bus.connect({ url: nats.url, name: "t", log });
+    const info = await bus2.jsm.streams.info("MLLEAD_CMD");
+    expect(info.state.messages).toBe(0);
+    await bus2.close();
+  });
+
+  it("typed KV does compare-and-swap and rejects invalid values", async () => {
+    await using nats = await startNatsServer();
+    const bus = await Bus.connect({ url: nats.url, name: "t", log });
+    await bus.provision();
+    const kv = await bus.kv(BUCKETS.tasks, TaskRecord);
+    const now = new Date().toISOString();
+    const rec = {
+      v: 1 as const,
+      id: "t3",
+      text: "x",
+      requester: { userId: "U1" },
+      slack: { channel: "C", threadTs: "1", messageTs: "1" },
+      state: "requested" as const,
+      revision: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    expect(await kv.create("t3", rec)).toBeTypeOf("number");
+    expect(await kv.create("t3", rec)).toBeNull();
+    const cur = await kv.get("t3");
+    await kv.update("t3", { ...rec, state: "planning" }, cur?.revision ?? 0);
+    await expect(kv.update("t3", { ...rec, state: "failed" }, cur?.revision ?? 0)).rejects.toThrow();
+    await expect(kv.put("t3", { ...rec, state: "nonsense" as never })).rejects.toThrow();
+    expect((await kv.get("t3"))?.value.state).toBe("planning");
+    await bus.close();
+  });
+
+  it("validates request/reply on both ends", async () => {
+    await using nats = await startNatsServer();
+    const bus = await Bus.connect({ url: nats.url, name: "t", log });
+    const { StatusQuery, StatusReply } = await import("@mllead/contracts");
+    bus.serve(
+      SUBJECTS.statusQuery,
+      StatusQuery,
+      StatusReply,
+      async () => ({ v: 1 as const, ok: true as const, active: [], recent: [] }),
+      (e: InvalidMessageError) => ({ v: 1 as const, ok: false as const, error: { code: e.code, message: e.message } }),
+    );
+    const reply = await bus.request(SUBJECTS.statusQuery, StatusQuery, StatusReply, { v: 1 });
+    expect(reply).toEqual({ v: 1, ok: true, active: [], recent: [] });
+    const raw = await bus.nc.request(SUBJECTS.statusQuery, "garbage");
+    expect(JSON.parse(raw.string())).toMatchObject({ ok: false, error: { code: "invalid_message" } });
+    await bus.close();
+  });
+});
