@@ -1,1 +1,13 @@
+export { createClaudeBrain, type ClaudeBrainOptions, MissingAgentError } from "./claude/brain.js";
+export { createClaudeClient, MODEL_ALIASES, resolveModel } from "./claude/client.js";
+export { PlanDraft, PlanRejectedError, planWithClaude } from "./claude/planner.js";
+export { BrainConfig, brainFromConfig, brainKind } from "./config.js";
+export { type CreateBrainOptions, createBrain } from "./create.js";
+export { BrainUnavailableError, JobScriptMissingError } from "./errors.js";
+export { createOfflineBrain, type OfflineBrainOptions } from "./offline/brain.js";
+export { OfflinePlanInvalidError, offlinePlan } from "./offline/planner.js";
+export { isTestFile, type ReviewedFile, reviewFiles, reviewPython } from "./offline/review-checks.js";
+export { DEFAULT_JOBS_DIR } from "./offline/shared.js";
+export { profileTask, type TaskProfile } from "./offline/task-profile.js";
+export { createLocalTools, type LocalJobRecord, type LocalTools, type LocalToolsOptions } from "./testing/local-tools.js";
 export type { Brain, CommandResult, GpuJobSpec, PlanRequest, StepTools, SummaryRequest } from "./types.js";

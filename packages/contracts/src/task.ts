@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Id, Person, SlackRef, Timestamp, Version } from "./common.js";
 import { Plan } from "./plan.js";
-import { StepResult } from "./results.js";
+import { Finding, StepResult } from "./results.js";
 
 export const TASK_STATES = [
   "requested",
@@ -74,6 +74,8 @@ export const StepState = z.object({
   finishedAt: Timestamp.optional(),
   result: StepResult.optional(),
   error: z.string().max(2000).optional(),
+  /** On a fix round: the reviewer's findings this attempt must address. */
+  findings: z.array(Finding).default([]),
 });
 export type StepState = z.infer<typeof StepState>;
 
@@ -105,6 +107,10 @@ export const TaskRecord = z.object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
   outbox: z.array(OutboxMessage).default([]),
+  /** Counter behind deterministic event ids: a replayed outbox re-publishes the same ids. */
+  eventSeq: z.number().int().nonnegative().default(0),
+  /** Decision ids already applied (most recent last, bounded), so a redelivered decision is a no-op. */
+  decisions: z.array(z.string()).default([]),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 

@@ -70,7 +70,15 @@ export async function runService<S extends z.ZodObject>(
 
   const readiness: Record<string, () => boolean | Promise<boolean>> = { nats: () => bus.isReady() };
   const http = buildHttpApp({ log, registry, checks: { readiness } });
-  const running = await def.start({ config, log, bus, registry, http, shuttingDown: abort.signal });
+  let running: RunningService;
+  try {
+    running = await def.start({ config, log, bus, registry, http, shuttingDown: abort.signal });
+  } catch (err) {
+    // A start-up failure (a bad agent file, a missing key) is a message for the operator, then exit.
+    log.fatal({ err }, `${def.name} could not start: ${(err as Error).message}`);
+    await bus.close().catch(() => undefined);
+    process.exit(1);
+  }
   Object.assign(readiness, running.readiness ?? {});
 
   const port = def.port ? def.port(config) : config.PORT;

@@ -1,0 +1,55 @@
+import { loadAgents } from "@mllead/agents";
+import type { BrainKind } from "@mllead/contracts";
+import type { Logger } from "pino";
+import { createClaudeBrain } from "./claude/brain.js";
+import { createClaudeClient } from "./claude/client.js";
+import { BrainUnavailableError } from "./errors.js";
+import { createOfflineBrain } from "./offline/brain.js";
+import type { Brain } from "./types.js";
+
+/** Options of `createBrain`. */
+export interface CreateBrainOptions {
+  kind: BrainKind;
+  log: Logger;
+  /** A user's directory of agent definitions overriding the project's `agents/` (used by the Claude brain). */
+  agentsDir?: string;
+  /** Where the shipped job scripts live; defaults to `<repo>/jobs`. */
+  jobsDir?: string;
+  /** Required for `kind: "anthropic"`. */
+  anthropic?: {
+    apiKey: string;
+    /** ANTHROPIC_BASE_URL */
+    baseURL?: string;
+    /** MLLEAD_CLAUDE_MODEL: one model id for every agent. */
+    model?: string;
+  };
+}
+
+/** The brain for a configuration: offline (deterministic, no key) or Claude. */
+export async function createBrain(opts: CreateBrainOptions): Promise<Brain> {
+  const offline = createOfflineBrain({ log: opts.log, ...(opts.jobsDir !== undefined ? { jobsDir: opts.jobsDir } : {}) });
+  switch (opts.kind) {
+    case "offline":
+      return offline;
+    case "anthropic": {
+      if (!opts.anthropic?.apiKey) {
+        throw new BrainUnavailableError("MLLEAD_BRAIN=anthropic needs ANTHROPIC_API_KEY; set it, or use MLLEAD_BRAIN=offline");
+      }
+      const agents = await loadAgents(opts.agentsDir !== undefined ? { dir: opts.agentsDir } : {});
+      return createClaudeBrain({
+        client: createClaudeClient({
+          apiKey: opts.anthropic.apiKey,
+          ...(opts.anthropic.baseURL ? { baseURL: opts.anthropic.baseURL } : {}),
+        }),
+        agents,
+        executor: offline,
+        log: opts.log,
+        ...(opts.anthropic.model ? { model: opts.anthropic.model } : {}),
+      });
+    }
+    default: {
+      const never: never = opts.kind;
+      throw new BrainUnavailableError(`unknown brain kind '${String(never)}'`);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import type { Plan, StepResult, StepWork } from "@mllead/contracts";
+import type { Logger } from "pino";
+import type { Brain, PlanRequest, StepTools, SummaryRequest } from "../types.js";
+import { runAnalyst } from "./analyst.js";
+import { runCodeReviewer } from "./code-reviewer.js";
+import { runDataEngineer } from "./data-engineer.js";
+import { runMlEngineer } from "./ml-engineer.js";
+import { offlinePlan } from "./planner.js";
+import { DEFAULT_JOBS_DIR } from "./shared.js";
+import { offlineSummary } from "./summary.js";
+
+/** Options of the offline brain. */
+export interface OfflineBrainOptions {
+  /** Where the shipped job scripts live; defaults to `<repo>/jobs`. */
+  jobsDir?: string;
+  log?: Logger;
+}
+
+/**
+ * The offline brain: deterministic, needs no key, follows the seed's rules in code.
+ * Plans from the task text; specialists run the shipped scripts for real through `StepTools`.
+ */
+export function createOfflineBrain(opts: OfflineBrainOptions = {}): Brain {
+  const ctx = { jobsDir: opts.jobsDir ?? DEFAULT_JOBS_DIR };
+  return {
+    kind: "offline",
+    async plan(req: PlanRequest): Promise<Plan> {
+      const plan = offlinePlan(req.text, req.previous?.feedback ?? []);
+      opts.log?.debug(
+        { taskId: req.taskId, steps: plan.steps.map((s) => s.id), revision: req.previous ? req.previous.feedback.length : 0 },
+        "offline plan",
+      );
+      return plan;
+    },
+    async runStep(work: StepWork, tools: StepTools): Promise<StepResult> {
+      switch (work.role) {
+        case "data-engineer":
+          return runDataEngineer(work, tools, ctx);
+        case "ml-engineer":
+          return runMlEngineer(work, tools, ctx);
+        case "analyst":
+          return runAnalyst(work, tools, ctx);
+        case "code-reviewer":
+          return runCodeReviewer(work, tools);
+        default: {
+          const never: never = work.role;
+          throw new Error(`unknown role ${String(never)}`);
+        }
+      }
+    },
+    async summarize(req: SummaryRequest): Promise<string> {
+      return offlineSummary(req);
+    },
+  };
+}

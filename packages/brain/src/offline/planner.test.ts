@@ -1,0 +1,148 @@
+import { type Plan, validatePlan } from "@mllead/contracts";
+import { describe, expect, it } from "vitest";
+import { offlinePlan } from "./planner.js";
+import { profileTask } from "./task-profile.js";
+
+const roles = (p: Plan) => p.steps.map((s) => `${s.id}:${s.role}`);
+const step = (p: Plan, id: string) => {
+  const s = p.steps.find((x) => x.id === id);
+  if (!s) throw new Error(`no step ${id}`);
+  return s;
+};
+
+describe("offline planner", () => {
+  it("plans a full experiment cycle: data → train → analyze → review, naming the table", () => {
+    const plan = offlinePlan("<@U123> train a churn model on the `analytics.customers` table and report val AUC vs the baseline");
+    expect(validatePlan(plan)).toEqual([]);
+    expect(plan.brain).toBe("offline");
+    expect(plan.scope).toBe("multi-agent");
+    expect(roles(plan)).toEqual(["data:data-engineer", "train:ml-engineer", "analyze:analyst", "review:code-reviewer"]);
+    expect(step(plan, "train").dependsOn).toEqual(["data"]);
+    expect(step(plan, "analyze").dependsOn).toEqual(["train"]);
+    expect(step(plan, "review").dependsOn).toEqual(["data", "train", "analyze"]);
+    const data = step(plan, "data");
+    expect(data.objective).toContain("`analytics.customers`");
+    expect(data.acceptanceCriteria.join("\n")).toContain("split before any fitted transform");
+    expect(data.nextHandoff).toEqual({ to: "ml-engineer", reason: expect.stringContaining("analytics.customers") });
+    const train = step(plan, "train");
+    expect(train.usesGpu).toBe(true);
+    expect(train.acceptanceCriteria).toContain(
+      "Val AUC reported with a majority-class baseline (baseline accuracy and AUC 0.5) beside it.",
+    );
+    expect(train.acceptanceCriteria.join("\n")).toMatch(/Seeds fixed/);
+    const risks = plan.risks.map((r) => r.risk).join("\n");
+    for (const r of [/leakage/i, /drift/i, /instability/i, /baseline|regression/i, /memory/i]) expect(risks).toMatch(r);
+    for (const r of plan.risks) expect(r.mitigation.length).toBeGreaterThan(10);
+  });
+
+  it("skips the ml-engineer for a pure EDA ask", () => {
+    const plan = offlinePlan("Can you do some EDA on the events dataset and explore what drives conversions?");
+    expect(validatePlan(plan)).toEqual([]);
+    expect(roles(plan)).toEqual(["data:data-engineer", "analyze:analyst", "review:code-reviewer"]);
+    expect(step(plan, "data").title).toContain("events");
+    expect(step(plan, "analyze").dependsOn).toEqual(["data"]);
+    expect(step(plan, "analyze").acceptanceCriteria.join(" ")).toMatch(/p-value/);
+  });
+
+  it("skips the data-engineer for a pure model change and calls it single-agent", () => {
+    const plan = offlinePlan("Switch the model architecture to an MLP with a hidden layer and 30 epochs");
+    expect(validatePlan(plan)).toEqual([]);
+    expect(plan.scope).toBe("single-agent");
+    expect(roles(plan)).toEqual(["train:ml-engineer", "review:code-reviewer"]);
+    expect(step(plan, "train").title).toBe("Train a one-hidden-layer MLP on customers (30 epochs)");
+    expect(step(plan, "train").requirements.join("\n")).toContain("Train for 30 epochs");
+  });
+
+  it("plans pure data work with a review and no model", () => {
+    const plan = offlinePlan("Build a validation pipeline for the orders table: schema checks and null handling");
+    expect(validatePlan(plan)).toEqual([]);
+    expect(roles(plan)).toEqual(["data:data-engineer", "review:code-reviewer"]);
+    expect(step(plan, "data").nextHandoff.to).toBe("code-reviewer");
+  });
+
+  it("asks the analyst to compare with a previous model when the task mentions one", () => {
+    const plan = offlinePlan("Retrain the churn model and check for a regression against the production model");
+    expect(profileTask("Retrain the churn model and check for a regression against the production model").mentionsPrevious).toBe(
+      true,
+    );
+    expect(step(plan, "analyze").acceptanceCriteria.join("\n")).toMatch(/previous model/);
+    expect(plan.summary).toMatch(/correctness/);
+  });
+
+  it("is deterministic: the same input gives the same plan", () => {
+    const text = "Train a fraud classifier on transactions.parquet with learning rate 0.05";
+    expect(offlinePlan(text, ["use 20 epochs"])).toEqual(offlinePlan(text, ["use 20 epochs"]));
+    expect(step(offlinePlan(text), "train").requirements.join("\n")).toContain("learning rate 0.05");
+    expect(step(offlinePlan(text), "data").objective).toContain("`transactions.parquet`");
+  });
+
+  it("every plan over a range of texts is valid, with review last and present", () => {
+    const texts = [
+      "hi",
+      "train a model",
+      "why did accuracy drop last week? analyze it",
+      "refresh the features table and retrain end to end",
+      "tune hyperparameters of the ranking model",
+      "clean up the ingest pipeline for `raw.clicks`",
+    ];
+    for (const t of texts) {
+      const plan = offlinePlan(t);
+      expect(validatePlan(plan), t).toEqual([]);
+      expect(plan.steps.at(-1)?.role, t).toBe("code-reviewer");
+      for (const s of plan.steps) expect(s.id).toMatch(/^[a-z]+$/);
+    }
+  });
+});
+
+describe("offline plan revisions", () => {
+  const text = "Train a churn model on the customers table and write a report";
+
+  it("'use 20 epochs' changes the training requirements and says so", () => {
+    const before = offlinePlan(text);
+    const after = offlinePlan(text, ["use 20 epochs"]);
+    expect(step(before, "train").requirements.join("\n")).toContain("Train for 10 epochs");
+    expect(step(after, "train").requirements.join("\n")).toContain("Train for 20 epochs");
+    expect(step(after, "train").acceptanceCriteria[0]).toContain("20 epochs");
+    expect(after.summary).toContain('"use 20 epochs": training now runs 20 epochs (was 10)');
+  });
+
+  it("'skip the analysis' drops the analyst and keeps the review last", () => {
+    const plan = offlinePlan(text, ["skip the analysis"]);
+    expect(validatePlan(plan)).toEqual([]);
+    expect(roles(plan)).toEqual(["data:data-engineer", "train:ml-engineer", "review:code-reviewer"]);
+    expect(step(plan, "train").nextHandoff.to).toBe("code-reviewer");
+    expect(plan.summary).toContain("analyst step is dropped");
+  });
+
+  it("refuses to drop the mandatory review and says why", () => {
+    const plan = offlinePlan(text, ["no need for code review"]);
+    expect(plan.steps.at(-1)?.role).toBe("code-reviewer");
+    expect(plan.summary).toContain("mandatory quality gate");
+  });
+
+  it("adds anything else as an explicit requirement on the relevant step and notes it", () => {
+    const plan = offlinePlan(text, ["also report precision at the top 10% of scores", "use 20 epochs", "skip the analysis"]);
+    expect(step(plan, "train").requirements.join("\n")).toContain("Train for 20 epochs");
+    expect(plan.steps.some((s) => s.role === "analyst")).toBe(false);
+    const withReport = offlinePlan(text, ["also report precision at the top 10% of scores"]);
+    expect(step(withReport, "analyze").requirements).toContain(
+      'Requested in plan review: "also report precision at the top 10% of scores"',
+    );
+    expect(withReport.summary).toContain("(1)");
+    const generic = offlinePlan(text, ["please keep it under budget"]);
+    for (const id of ["data", "train", "analyze"]) {
+      expect(step(generic, id).requirements).toContain('Requested in plan review: "please keep it under budget"');
+    }
+    expect(generic.summary).toContain("added as an explicit requirement");
+  });
+
+  it("answers every feedback item in order and stays valid", () => {
+    const feedback = ["use an MLP", "learning rate 0.05", "skip the data step"];
+    const plan = offlinePlan(text, feedback);
+    expect(validatePlan(plan)).toEqual([]);
+    expect(roles(plan)).toEqual(["train:ml-engineer", "analyze:analyst", "review:code-reviewer"]);
+    expect(step(plan, "train").title).toContain("MLP");
+    expect(step(plan, "train").requirements.join("\n")).toContain("learning rate 0.05");
+    expect(plan.summary).toMatch(/\(1\).*MLP.*\(2\).*0\.05.*\(3\).*data step is dropped/s);
+  });
+});

@@ -1,0 +1,1 @@
+export { createLocalTools, type LocalJobRecord, type LocalTools, type LocalToolsOptions } from "./local-tools.js";

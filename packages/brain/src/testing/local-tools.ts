@@ -1,0 +1,238 @@
+import { spawn } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { type Artifact, JobProgress, type JobProgress as JobProgressT, type JobResult, PROGRESS_PREFIX } from "@mllead/contracts";
+import pino, { type Logger } from "pino";
+import type { CommandResult, GpuJobSpec, StepTools } from "../types.js";
+
+/** Options of `createLocalTools`. */
+export interface LocalToolsOptions {
+  /** Used in artifact object names; default `t-local`. */
+  taskId?: string;
+  /** The directory holding workspace, artifact store and job dirs; a fresh temp dir when absent (removed on dispose). */
+  baseDir?: string;
+  log?: Logger;
+}
+
+/** One GPU job that ran locally, for assertions. */
+export interface LocalJobRecord {
+  jobId: string;
+  spec: GpuJobSpec;
+  dir: string;
+  progress: JobProgressT[];
+  result: JobResult;
+}
+
+/** `StepTools` over local directories, plus what tests want to inspect. */
+export interface LocalTools extends StepTools, AsyncDisposable {
+  /** The task workspace every path is relative to. */
+  readonly workspace: string;
+  /** Where saved artifacts are kept, by object name. */
+  readonly store: string;
+  /** Every `progress()` message, in order. */
+  readonly messages: string[];
+  /** Every GPU job that ran, in order. */
+  readonly jobs: LocalJobRecord[];
+  /** Removes the temp directory (when this created it). */
+  dispose(): Promise<void>;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".json": "application/json",
+  ".md": "text/markdown",
+  ".png": "image/png",
+  ".csv": "text/csv",
+  ".py": "text/x-python",
+  ".txt": "text/plain",
+};
+const MAX_OUTPUT = 1024 * 1024;
+
+function contentTypeOf(path: string): string {
+  const ext = /\.[^./]+$/.exec(path)?.[0] ?? "";
+  return CONTENT_TYPES[ext] ?? "application/octet-stream";
+}
+
+/** Resolves a relative path inside `root`, refusing anything that escapes it. */
+function inside(root: string, path: string): string {
+  const full = resolve(root, path);
+  if (full !== root && !full.startsWith(root + sep)) throw new Error(`path '${path}' leaves the workspace`);
+  return full;
+}
+
+async function walk(dir: string, base = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(full, base)));
+    else if (e.isFile()) out.push(relative(base, full).split(sep).join("/"));
+  }
+  return out.sort();
+}
+
+function exec(
+  argv: string[],
+  cwd: string,
+  env: Record<string, string> | undefined,
+  timeoutSec: number,
+  onLine?: (line: string) => void,
+): Promise<CommandResult> {
+  return new Promise((resolvePromise, reject) => {
+    const [cmd, ...args] = argv;
+    if (!cmd) return reject(new Error("empty argv"));
+    // A test helper: children inherit this process's environment (PATH finds python3) plus the extras.
+    const child = spawn(cmd, args, {
+      cwd,
+      env: env ? { ...process.env, ...env } : process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    let pending = "";
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutSec * 1000);
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      if (stdout.length < MAX_OUTPUT) stdout += chunk;
+      if (!onLine) return;
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const l of lines) onLine(l);
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      if (stderr.length < MAX_OUTPUT) stderr += chunk;
+    });
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (onLine && pending) onLine(pending);
+      resolvePromise({ exitCode: code, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/**
+ * A real `StepTools` for tests and local runs: a workspace directory, an
+ * artifact store directory, subprocesses for `run`, and `runGpuJob` running the
+ * job's command locally in its own directory with `MLLEAD_ARTIFACTS_DIR` set.
+ */
+export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<LocalTools> {
+  const owned = opts.baseDir === undefined;
+  const base = opts.baseDir ?? (await mkdtemp(join(tmpdir(), "mllead-tools-")));
+  const taskId = opts.taskId ?? "t-local";
+  const workspace = join(base, "workspace");
+  const store = join(base, "store");
+  const jobsDir = join(base, "jobs");
+  await Promise.all([workspace, store, jobsDir].map((d) => mkdir(d, { recursive: true })));
+  const messages: string[] = [];
+  const jobs: LocalJobRecord[] = [];
+  const log = opts.log ?? pino({ level: "silent" });
+
+  async function putObject(objectName: string, source: string, name: string, contentType: string): Promise<Artifact> {
+    const target = inside(store, objectName);
+    await mkdir(dirname(target), { recursive: true });
+    await copyFile(source, target);
+    return { name, objectName, contentType, bytes: (await stat(target)).size };
+  }
+
+  const tools: LocalTools = {
+    workspace,
+    store,
+    messages,
+    jobs,
+    log,
+    async readFile(path) {
+      return readFile(inside(workspace, path), "utf8");
+    },
+    async writeFile(path, content) {
+      const full = inside(workspace, path);
+      await mkdir(dirname(full), { recursive: true });
+      await writeFile(full, content);
+    },
+    async listFiles() {
+      return walk(workspace);
+    },
+    async run(argv, runOpts) {
+      return exec(argv, workspace, runOpts?.env, runOpts?.timeoutSec ?? 300);
+    },
+    async saveArtifact(path, saveOpts) {
+      return putObject(`${taskId}/${path}`, inside(workspace, path), path, saveOpts?.contentType ?? contentTypeOf(path));
+    },
+    async fetchArtifact(artifact, path) {
+      const target = inside(workspace, path);
+      await mkdir(dirname(target), { recursive: true });
+      await copyFile(inside(store, artifact.objectName), target);
+    },
+    async runGpuJob(spec) {
+      const jobId = `job-${jobs.length + 1}`;
+      const dir = join(jobsDir, jobId);
+      const out = join(dir, "artifacts");
+      await mkdir(out, { recursive: true });
+      for (const f of spec.files ?? []) {
+        const full = inside(dir, f.path);
+        await mkdir(dirname(full), { recursive: true });
+        await writeFile(full, f.content);
+      }
+      for (const i of spec.inputs ?? []) {
+        const full = inside(dir, i.path);
+        await mkdir(dirname(full), { recursive: true });
+        await copyFile(inside(store, i.objectName), full);
+      }
+      const progress: JobProgressT[] = [];
+      const started = Date.now();
+      const env = { ...(spec.env ?? {}), MLLEAD_ARTIFACTS_DIR: out, CUDA_VISIBLE_DEVICES: "" };
+      const r = await exec(spec.command, dir, env, spec.timeoutSec ?? 3600, (line) => {
+        if (!line.startsWith(PROGRESS_PREFIX)) return;
+        try {
+          const p = JobProgress.safeParse(JSON.parse(line.slice(PROGRESS_PREFIX.length)));
+          if (p.success) progress.push(p.data);
+        } catch {
+          // A malformed progress line is only a log line.
+        }
+      });
+      const metrics: Record<string, number> = {};
+      try {
+        const raw = JSON.parse(await readFile(join(out, "metrics.json"), "utf8")) as Record<string, unknown>;
+        for (const [k, v] of Object.entries(raw)) if (typeof v === "number" && Number.isFinite(v)) metrics[k] = v;
+      } catch {
+        // No metrics.json: the job reported none.
+      }
+      const artifacts: Artifact[] = [];
+      for (const rel of await walk(out)) {
+        artifacts.push(await putObject(`${taskId}/jobs/${jobId}/${rel}`, join(out, rel), rel, contentTypeOf(rel)));
+      }
+      const result: JobResult = {
+        outcome: r.timedOut ? "timed_out" : r.exitCode === 0 ? "succeeded" : "failed",
+        exitCode: r.exitCode,
+        signal: r.timedOut ? "SIGKILL" : null,
+        durationMs: Date.now() - started,
+        metrics,
+        artifacts,
+        logTail: `${r.stdout}\n${r.stderr}`
+          .trim()
+          .split("\n")
+          .slice(-50)
+          .map((l) => l.slice(0, 1000)),
+        host: "local",
+      };
+      jobs.push({ jobId, spec, dir, progress, result });
+      return { jobId, result };
+    },
+    async progress(message) {
+      messages.push(message);
+    },
+    async dispose() {
+      if (owned) await rm(base, { recursive: true, force: true });
+    },
+    async [Symbol.asyncDispose]() {
+      await tools.dispose();
+    },
+  };
+  return tools;
+}

@@ -1,0 +1,49 @@
+import type { RateLimiter } from "./rate-limit.js";
+import type { SandboxMessage, WorkspaceStore } from "./store.js";
+
+/** Who the app is in the sandbox workspace (what `auth.test` answers). */
+export interface BotIdentity {
+  userId: string;
+  botId: string;
+  appId: string;
+  teamId: string;
+  teamName: string;
+}
+
+/** One recorded Web API call. `args` never holds the token. */
+export interface ApiCall {
+  method: string;
+  args: Record<string, unknown>;
+  at: string;
+  status: number;
+  ok: boolean;
+  error?: string;
+}
+
+/** Where a `response_url` leads: the conversation and person it answers. */
+export interface ResponseTarget {
+  channel: string;
+  user: string;
+  messageTs?: string;
+  threadTs?: string;
+}
+
+/** A body posted to a `response_url`. */
+export interface ResponsePost {
+  id: string;
+  target: ResponseTarget;
+  body: Record<string, unknown>;
+}
+
+/** State shared by the Web API fake, the event driver and the browser UI. */
+export interface SandboxCore {
+  store: WorkspaceStore;
+  bot: BotIdentity;
+  botToken: string;
+  rates: RateLimiter;
+  calls: ApiCall[];
+  responseTargets: Map<string, ResponseTarget>;
+  responses: ResponsePost[];
+  /** Called after the app posts a message (so the sandbox can echo it back as an event, like Slack does). */
+  onBotMessage: (m: SandboxMessage) => void;
+}

@@ -1,0 +1,179 @@
+import Fastify from "fastify";
+import type { ApiCall, BotIdentity, ResponsePost, SandboxCore } from "./core.js";
+import { type Delivery, type PersonOptions, type SentMessage, type SignOptions, SlackDriver, type SlashOutcome } from "./driver.js";
+import { RateLimiter } from "./rate-limit.js";
+import { registerResponseUrls } from "./responses.js";
+import { type SandboxChannel, type SandboxEphemeral, type SandboxMessage, WorkspaceStore } from "./store.js";
+import { registerUi } from "./ui.js";
+import { registerWebApi } from "./web-api.js";
+
+export type { ApiCall, BotIdentity, Delivery, PersonOptions, ResponsePost, SentMessage, SignOptions, SlashOutcome };
+export type { SandboxChannel, SandboxEphemeral, SandboxMessage };
+export { encodeMention } from "./driver.js";
+export { blockProblems, SLACK_LIMITS } from "./limits.js";
+export { signSlackRequest, slackSignatureHeaders } from "./signing.js";
+
+export interface SlackSandboxOptions {
+  /** Port to listen on; 0 (default) picks a free one. */
+  port?: number;
+  /** Host to listen on; default 127.0.0.1. */
+  host?: string;
+  /** The bot token the app must present (`Authorization: Bearer …`). */
+  botToken: string;
+  /** The secret requests to the app are signed with. */
+  signingSecret: string;
+  /**
+   * The app's Request URL (e.g. `http://127.0.0.1:3000/slack/events`). A bare origin gets
+   * `/slack/events` appended. May be set later with `setGatewayUrl`.
+   */
+  gatewayUrl?: string;
+  /** The bot's user id (what `auth.test` answers). Default `U0MLLEAD`. */
+  botUserId?: string;
+  /** The person acting in helpers and the UI. Default `U0HUMAN`. */
+  humanUserId?: string;
+  /** Channels of the workspace; default one, `C0GENERAL` (#general). */
+  channels?: SandboxChannel[];
+  /** Calls per minute by Web API method (e.g. `{ "chat.postMessage": 10 }`); off by default. */
+  rateLimits?: Record<string, number>;
+  /** Send the app a `message` event for each of its own posts, as Slack does. Default false. */
+  echoBotMessages?: boolean;
+}
+
+/** A running sandbox: the Web API the app calls, the helpers a test or person drives the app with, and the recorded state. */
+export interface SlackSandbox extends AsyncDisposable {
+  /** Base URL, where the browser UI is. */
+  url: string;
+  /** What the app's `SLACK_API_URL` should be (ends with `/api/`). */
+  apiUrl: string;
+  bot: BotIdentity;
+  humanUserId: string;
+  defaultChannel: string;
+  setGatewayUrl(url: string): void;
+  /** Limits a Web API method to `perMinute` calls (429 + Retry-After beyond); null lifts it. */
+  setRateLimit(method: string, perMinute: number | null): void;
+  /** Every Web API call so far, or those of one method. */
+  calls(method?: string): ApiCall[];
+  /** A thread: root then replies. Metadata included. */
+  thread(channel: string, threadTs: string): SandboxMessage[];
+  message(channel: string, ts: string): SandboxMessage | undefined;
+  /** Top-level messages of a channel (default: the first channel). */
+  history(channel?: string): SandboxMessage[];
+  ephemerals(channel?: string, user?: string): SandboxEphemeral[];
+  /** Bodies the app posted to `response_url`s. */
+  responses(): ResponsePost[];
+  mention(text: string, o?: PersonOptions & { threadTs?: string }): Promise<SentMessage>;
+  reply(threadTs: string, text: string, o?: PersonOptions & { botId?: string; subtype?: string }): Promise<SentMessage>;
+  click(messageTs: string, actionId: string, o?: PersonOptions): Promise<Delivery>;
+  react(messageTs: string, name: string, o?: PersonOptions): Promise<Delivery & { eventId: string }>;
+  slash(text: string, o?: PersonOptions & { command?: string; waitMs?: number }): Promise<SlashOutcome>;
+  urlVerification(challenge?: string): Promise<Delivery & { challenge: string }>;
+  /** Any Events API event, wrapped in an `event_callback`. */
+  event(event: Record<string, unknown>, o?: SignOptions & { eventId?: string }): Promise<Delivery & { eventId: string }>;
+  retryEvent(eventId: string, retryNum?: number, retryReason?: string): Promise<Delivery>;
+  /** A raw request to the app, signed (or mis-signed with `signingSecret` / `timestampSec`). */
+  postSigned(body: string, contentType: string, sign?: SignOptions): Promise<Delivery>;
+  close(): Promise<void>;
+}
+
+function eventsUrl(url: string): string {
+  const u = new URL(url);
+  if (u.pathname === "/" || u.pathname === "") u.pathname = "/slack/events";
+  return u.toString();
+}
+
+/** Starts a local stand-in for Slack that the unmodified Slack SDKs can talk to through `slackApiUrl`. */
+export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<SlackSandbox> {
+  const bot: BotIdentity = {
+    userId: opts.botUserId ?? "U0MLLEAD",
+    botId: "B0MLLEAD",
+    appId: "A0MLLEAD",
+    teamId: "T0SANDBOX",
+    teamName: "mllead sandbox",
+  };
+  const humanUserId = opts.humanUserId ?? "U0HUMAN";
+  const channels = opts.channels ?? [{ id: "C0GENERAL", name: "general" }];
+  const defaultChannel = channels[0]?.id ?? "C0GENERAL";
+  let gatewayUrl = opts.gatewayUrl ? eventsUrl(opts.gatewayUrl) : undefined;
+  let baseUrl = "";
+  const pendingEchoes = new Set<Promise<unknown>>();
+
+  const core: SandboxCore = {
+    store: new WorkspaceStore(channels),
+    bot,
+    botToken: opts.botToken,
+    rates: new RateLimiter(opts.rateLimits),
+    calls: [],
+    responseTargets: new Map(),
+    responses: [],
+    onBotMessage: (m) => {
+      if (!opts.echoBotMessages || !gatewayUrl) return;
+      const p = driver
+        .event({
+          type: "message",
+          channel: m.channel,
+          channel_type: "channel",
+          user: m.user,
+          bot_id: m.bot_id,
+          text: m.text,
+          ts: m.ts,
+          ...(m.thread_ts ? { thread_ts: m.thread_ts } : {}),
+        })
+        .catch(() => undefined)
+        .finally(() => pendingEchoes.delete(p));
+      pendingEchoes.add(p);
+    },
+  };
+  const driver = new SlackDriver(core, {
+    signingSecret: opts.signingSecret,
+    gatewayUrl: () => gatewayUrl,
+    sandboxUrl: () => baseUrl,
+    humanUserId,
+    defaultChannel,
+  });
+
+  const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024 });
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  registerWebApi(app, core);
+  registerResponseUrls(app, core);
+  registerUi(app, core, driver, { humanUserId, gatewayUrl: () => gatewayUrl });
+
+  await app.listen({ port: opts.port ?? 0, host: opts.host ?? "127.0.0.1" });
+  const addr = app.server.address();
+  const port = addr && typeof addr === "object" ? addr.port : (opts.port ?? 0);
+  baseUrl = `http://${opts.host ?? "127.0.0.1"}:${port}`;
+
+  const close = async () => {
+    await Promise.allSettled([...pendingEchoes]);
+    await app.close();
+  };
+  return {
+    url: baseUrl,
+    apiUrl: `${baseUrl}/api/`,
+    bot,
+    humanUserId,
+    defaultChannel,
+    setGatewayUrl: (url) => {
+      gatewayUrl = eventsUrl(url);
+    },
+    setRateLimit: (method, perMinute) => core.rates.set(method, perMinute),
+    calls: (method) => (method ? core.calls.filter((c) => c.method === method) : [...core.calls]),
+    thread: (channel, ts) => core.store.thread(channel, ts),
+    message: (channel, ts) => core.store.find(channel, ts),
+    history: (channel) => core.store.history(channel ?? defaultChannel),
+    ephemerals: (channel, user) => core.store.ephemeralsFor(channel ?? defaultChannel, user),
+    responses: () => [...core.responses],
+    mention: (text, o) => driver.mention(text, o),
+    reply: (threadTs, text, o) => driver.reply(threadTs, text, o),
+    click: (ts, actionId, o) => driver.click(ts, actionId, o),
+    react: (ts, name, o) => driver.react(ts, name, o),
+    slash: (text, o) => driver.slash(text, o),
+    urlVerification: (challenge) => driver.urlVerification(challenge),
+    event: (event, o) => driver.event(event, o),
+    retryEvent: (eventId, n, reason) => driver.retryEvent(eventId, n, reason),
+    postSigned: (body, contentType, sign) => driver.post(body, contentType, sign),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

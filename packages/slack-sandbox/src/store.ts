@@ -1,0 +1,104 @@
+/** One message as Slack stores it (the fields the sandbox keeps). */
+export interface SandboxMessage {
+  type: "message";
+  channel: string;
+  ts: string;
+  text: string;
+  user?: string;
+  bot_id?: string;
+  thread_ts?: string;
+  blocks?: unknown[];
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
+  reactions?: { name: string; users: string[]; count: number }[];
+  edited?: { user: string; ts: string };
+  reply_count?: number;
+}
+
+/** A message only one person sees. */
+export interface SandboxEphemeral {
+  channel: string;
+  user: string;
+  ts: string;
+  text: string;
+  thread_ts?: string;
+  blocks?: unknown[];
+}
+
+export interface SandboxChannel {
+  id: string;
+  name: string;
+}
+
+/**
+ * Message timestamps the way Slack writes them (`"1700000000.000100"`): seconds, a dot,
+ * six digits, strictly increasing so they order and identify messages.
+ */
+export class TsClock {
+  private lastMicros = 0n;
+  next(): string {
+    const now = BigInt(Date.now()) * 1000n;
+    const micros = now > this.lastMicros + 100n ? now : this.lastMicros + 100n;
+    this.lastMicros = micros;
+    const sec = micros / 1_000_000n;
+    const frac = (micros % 1_000_000n).toString().padStart(6, "0");
+    return `${sec}.${frac}`;
+  }
+}
+
+/** Channels, messages, threads, ephemerals and reactions of one fake workspace, in memory. */
+export class WorkspaceStore {
+  readonly clock = new TsClock();
+  private readonly channels = new Map<string, SandboxChannel>();
+  private readonly messages = new Map<string, SandboxMessage[]>();
+  readonly ephemerals: SandboxEphemeral[] = [];
+
+  constructor(channels: SandboxChannel[]) {
+    for (const c of channels) this.addChannel(c);
+  }
+
+  addChannel(c: SandboxChannel): void {
+    this.channels.set(c.id, c);
+    if (!this.messages.has(c.id)) this.messages.set(c.id, []);
+  }
+
+  channel(id: string): SandboxChannel | undefined {
+    return this.channels.get(id);
+  }
+
+  listChannels(): SandboxChannel[] {
+    return [...this.channels.values()];
+  }
+
+  /** Adds a message with a fresh ts (or the given one) and returns it. */
+  add(msg: Omit<SandboxMessage, "type" | "ts"> & { ts?: string }): SandboxMessage {
+    const list = this.messages.get(msg.channel);
+    if (!list) throw new Error(`no channel ${msg.channel}`);
+    const stored: SandboxMessage = { type: "message", ...msg, ts: msg.ts ?? this.clock.next() };
+    list.push(stored);
+    return stored;
+  }
+
+  find(channel: string, ts: string): SandboxMessage | undefined {
+    return this.messages.get(channel)?.find((m) => m.ts === ts);
+  }
+
+  /** Top-level messages of a channel (thread replies excluded), oldest first, with reply counts. */
+  history(channel: string): SandboxMessage[] {
+    const all = this.messages.get(channel) ?? [];
+    return all
+      .filter((m) => m.thread_ts === undefined || m.thread_ts === m.ts)
+      .map((m) => ({ ...m, reply_count: all.filter((r) => r.thread_ts === m.ts && r.ts !== m.ts).length }));
+  }
+
+  /** A thread: its root (when it exists) then its replies, oldest first. */
+  thread(channel: string, threadTs: string): SandboxMessage[] {
+    const all = this.messages.get(channel) ?? [];
+    const root = all.find((m) => m.ts === threadTs);
+    const replies = all.filter((m) => m.thread_ts === threadTs && m.ts !== threadTs);
+    return root ? [root, ...replies] : replies;
+  }
+
+  ephemeralsFor(channel: string, user?: string): SandboxEphemeral[] {
+    return this.ephemerals.filter((e) => e.channel === channel && (user === undefined || e.user === user));
+  }
+}

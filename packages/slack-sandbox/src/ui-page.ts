@@ -1,0 +1,128 @@
+/** The sandbox's browser UI: one page, plain HTML and a little JS, polling `/ui/state`. */
+export const UI_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>mllead — Slack sandbox</title>
+<style>
+  body { margin: 0; font: 14px/1.45 system-ui, sans-serif; display: grid; grid-template-columns: 180px 1fr 1fr; height: 100vh; color: #1d1c1d; }
+  nav { background: #3f0e40; color: #fff; padding: 12px; }
+  nav a { display: block; color: #cfc3cf; text-decoration: none; padding: 2px 0; cursor: pointer; }
+  nav a.on { color: #fff; font-weight: 600; }
+  nav small { color: #b9a8b9; display: block; margin-top: 16px; }
+  section { display: flex; flex-direction: column; border-left: 1px solid #ddd; min-width: 0; }
+  header { padding: 10px 14px; border-bottom: 1px solid #ddd; font-weight: 700; }
+  .list { flex: 1; overflow-y: auto; padding: 8px 14px; }
+  .msg { padding: 6px 0; border-bottom: 1px solid #f2f2f2; }
+  .msg .who { font-weight: 700; } .msg .who .bot { font-size: 10px; background: #ddd; border-radius: 3px; padding: 0 3px; margin-left: 4px; }
+  .msg .ts { color: #888; font-size: 11px; margin-left: 6px; }
+  .msg.eph { background: #f8f4e5; padding: 6px; } .eph-note { color: #8a6d00; font-size: 11px; }
+  .ctx { color: #616061; font-size: 12px; } h3 { margin: 6px 0 2px; font-size: 15px; }
+  .actions button, .bar button { margin: 4px 6px 0 0; padding: 3px 10px; border: 1px solid #bbb; border-radius: 4px; background: #fff; cursor: pointer; }
+  .actions button.primary { background: #007a5a; color: #fff; border-color: #007a5a; }
+  .actions button.danger { color: #e01e5a; border-color: #e01e5a; }
+  .reactions span { display: inline-block; border: 1px solid #ccd; border-radius: 10px; padding: 0 6px; margin: 3px 4px 0 0; font-size: 12px; }
+  .replies { color: #1264a3; cursor: pointer; font-size: 12px; }
+  pre { background: #f6f6f6; padding: 6px; white-space: pre-wrap; margin: 4px 0; } code { background: #f6f6f6; padding: 0 3px; }
+  form { display: flex; gap: 6px; padding: 10px 14px; border-top: 1px solid #ddd; }
+  form input { flex: 1; padding: 8px; border: 1px solid #bbb; border-radius: 6px; }
+  #err { color: #e01e5a; padding: 0 14px; min-height: 1em; font-size: 12px; }
+  .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 2px 12px; }
+</style>
+</head>
+<body>
+<nav><div style="font-weight:700;margin-bottom:8px">mllead sandbox</div><div id="channels"></div>
+<small>Type <b>@mllead train a baseline</b> to start a task, <b>/mllead status</b> or <b>/mllead help</b>. Nothing here reaches real Slack.</small></nav>
+<section><header id="chan-title">#</header><div class="list" id="messages"></div>
+<div id="err"></div>
+<form id="send-main"><input name="text" placeholder="Message (mention @mllead, or /mllead status)" autocomplete="off"><button>Send</button></form></section>
+<section><header id="thread-title">Thread</header><div class="list" id="thread"><p class="ctx">Open a thread with “replies”.</p></div>
+<form id="send-thread"><input name="text" placeholder="Reply in thread (approve · changes: … · cancel)" autocomplete="off"><button>Reply</button></form></section>
+<script>
+const hash = new URLSearchParams(location.hash.slice(1));
+const state = { channel: hash.get("channel"), thread: hash.get("thread"), data: null };
+function remember() { const h = new URLSearchParams(); if (state.channel) h.set("channel", state.channel); if (state.thread) h.set("thread", state.thread); history.replaceState(null, "", "#" + h); }
+const EMOJI = { eyes: "👀", white_check_mark: "✅", heavy_check_mark: "✔️", "+1": "👍", x: "❌", warning: "⚠️", hourglass_flowing_sand: "⏳",
+  arrows_counterclockwise: "🔄", white_circle: "⚪", fast_forward: "⏩", rocket: "🚀", robot_face: "🤖", memo: "📝", gear: "⚙️",
+  bar_chart: "📊", no_entry_sign: "🚫", pencil2: "✏️", tada: "🎉", mag: "🔍", clipboard: "📋", red_circle: "🔴", large_orange_circle: "🟠",
+  large_yellow_circle: "🟡", large_blue_circle: "🔵", ballot_box_with_check: "☑️", black_square_button: "🔲", link: "🔗", stopwatch: "⏱️",
+  package: "📦", chart_with_upwards_trend: "📈", information_source: "ℹ️", speech_balloon: "💬", raised_hand: "✋",
+  thinking_face: "🤔", inbox_tray: "📥", hammer_and_wrench: "🛠️", arrow_forward: "▶️", zap: "⚡" };
+const esc = (s) => String(s ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+function userName(id) { const d = state.data; if (!d) return id; if (id === d.bot.userId) return "mllead"; if (id === d.me) return "you"; return id; }
+function mrkdwn(s) {
+  let h = esc(s);
+  h = h.replace(/\`\`\`([\\s\\S]*?)\`\`\`/g, (_, c) => "<pre>" + c + "</pre>");
+  h = h.replace(/\`([^\`\\n]+)\`/g, "<code>$1</code>");
+  h = h.replace(/&lt;(https?:[^|&]+)\\|([^&]+)&gt;/g, '<a href="$1" target="_blank">$2</a>');
+  h = h.replace(/&lt;(https?:[^&]+)&gt;/g, '<a href="$1" target="_blank">$1</a>');
+  h = h.replace(/&lt;@([A-Z0-9]+)&gt;/g, (_, u) => "<b>@" + esc(userName(u)) + "</b>");
+  h = h.replace(/(^|[\\s(])\\*([^*\\n]+)\\*/g, "$1<b>$2</b>");
+  h = h.replace(/(^|[\\s(])_([^_\\n]+)_/g, "$1<i>$2</i>");
+  h = h.replace(/(^|\\n)&gt; ?([^\\n]*)/g, "$1<span style='border-left:3px solid #ddd;padding-left:6px;color:#555'>$2</span>");
+  h = h.replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] ?? m);
+  return h.replace(/\\n/g, "<br>");
+}
+function text(t) { return t ? (t.type === "plain_text" ? esc(t.text).replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] ?? m) : mrkdwn(t.text)) : ""; }
+function blocksHtml(m) {
+  if (!m.blocks || !m.blocks.length) return "<div>" + mrkdwn(m.text) + "</div>";
+  return m.blocks.map((b) => {
+    switch (b.type) {
+      case "header": return "<h3>" + text(b.text) + "</h3>";
+      case "section": return "<div>" + text(b.text) + (b.fields ? '<div class="fields">' + b.fields.map((f) => "<div>" + text(f) + "</div>").join("") + "</div>" : "") + "</div>";
+      case "context": return '<div class="ctx">' + (b.elements || []).map((e) => e.type === "image" ? "" : text(e)).join(" · ") + "</div>";
+      case "divider": return "<hr>";
+      case "actions": return '<div class="actions">' + (b.elements || []).filter((e) => e.type === "button").map((e) =>
+        '<button class="' + esc(e.style || "") + '" data-ts="' + esc(m.ts) + '" data-action="' + esc(e.action_id) + '">' + text(e.text) + "</button>").join("") + "</div>";
+      default: return "";
+    }
+  }).join("");
+}
+function msgHtml(m, inThread) {
+  const bot = m.bot_id ? '<span class="bot">APP</span>' : "";
+  const reacts = (m.reactions || []).map((r) => "<span>" + (EMOJI[r.name] ?? ":" + esc(r.name) + ":") + " " + r.count + "</span>").join("");
+  const replies = !inThread && m.reply_count ? '<div class="replies" data-thread="' + esc(m.ts) + '">' + m.reply_count + " replies →</div>" : "";
+  const open = !inThread && !m.reply_count ? '<span class="replies" data-thread="' + esc(m.ts) + '">reply</span>' : "";
+  const react = '<span class="replies" data-react="' + esc(m.ts) + '"> · ✅ react</span>';
+  return '<div class="msg"><span class="who">' + esc(userName(m.user)) + bot + '</span><span class="ts">' + esc(m.ts) + "</span>" +
+    blocksHtml(m) + '<div class="reactions">' + reacts + "</div>" + replies + open + react + "</div>";
+}
+function ephHtml(e) { return '<div class="msg eph"><div class="eph-note">Only visible to you</div>' + blocksHtml(e) + "</div>"; }
+async function refresh() {
+  const q = new URLSearchParams(); if (state.channel) q.set("channel", state.channel); if (state.thread) q.set("thread", state.thread);
+  const res = await fetch("/ui/state?" + q); const d = await res.json(); state.data = d; state.channel = d.channel;
+  document.getElementById("channels").innerHTML = d.channels.map((c) => '<a data-channel="' + esc(c.id) + '" class="' + (c.id === d.channel ? "on" : "") + '"># ' + esc(c.name) + "</a>").join("");
+  document.getElementById("chan-title").textContent = "# " + (d.channels.find((c) => c.id === d.channel)?.name ?? "");
+  const main = document.getElementById("messages"); const atBottom = main.scrollTop + main.clientHeight >= main.scrollHeight - 20;
+  main.innerHTML = d.messages.map((m) => msgHtml(m, false)).join("") + d.ephemerals.filter((e) => !e.thread_ts).map(ephHtml).join("");
+  if (atBottom) main.scrollTop = main.scrollHeight;
+  const th = document.getElementById("thread");
+  if (state.thread) {
+    document.getElementById("thread-title").textContent = "Thread";
+    th.innerHTML = d.thread.map((m) => msgHtml(m, true)).join("") + d.ephemerals.filter((e) => e.thread_ts === state.thread).map(ephHtml).join("");
+  }
+}
+async function call(path, body) {
+  const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const out = await res.json(); document.getElementById("err").textContent = out.ok ? "" : out.error || "Something went wrong.";
+  await refresh(); return out;
+}
+document.body.addEventListener("click", (ev) => {
+  const t = ev.target.closest("[data-channel],[data-thread],[data-action],[data-react]"); if (!t) return;
+  if (t.dataset.channel) { state.channel = t.dataset.channel; state.thread = null; remember(); refresh(); }
+  else if (t.dataset.thread) { state.thread = t.dataset.thread; remember(); refresh(); }
+  else if (t.dataset.action) call("/ui/click", { channel: state.channel, ts: t.dataset.ts, actionId: t.dataset.action });
+  else if (t.dataset.react) call("/ui/react", { channel: state.channel, ts: t.dataset.react, name: "white_check_mark" });
+});
+for (const [id, inThread] of [["send-main", false], ["send-thread", true]]) {
+  document.getElementById(id).addEventListener("submit", (ev) => {
+    ev.preventDefault(); const input = ev.target.elements.text; const text = input.value.trim(); if (!text) return;
+    if (inThread && !state.thread) { document.getElementById("err").textContent = "Open a thread first."; return; }
+    input.value = ""; call("/ui/send", { channel: state.channel, text, threadTs: inThread ? state.thread : undefined });
+  });
+}
+refresh(); setInterval(refresh, 1000);
+</script>
+</body>
+</html>
+`;

@@ -1,0 +1,93 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import type { SandboxCore } from "./core.js";
+import type { SlackDriver } from "./driver.js";
+import { UI_PAGE } from "./ui-page.js";
+
+const Send = z.object({ channel: z.string().min(1), text: z.string().min(1).max(40_000), threadTs: z.string().optional() });
+const Click = z.object({ channel: z.string().min(1), ts: z.string().min(1), actionId: z.string().min(1) });
+const React = z.object({ channel: z.string().min(1), ts: z.string().min(1), name: z.string().min(1) });
+
+/** A sentence a person can act on, from a failed delivery to the app. */
+function explain(err: unknown, gatewayUrl: string | undefined): string {
+  const why = err instanceof Error ? err.message : String(err);
+  return `Could not reach mllead at ${gatewayUrl ?? "(no gateway URL set)"}: ${why}. Is the slack-gateway running?`;
+}
+
+function statusNote(status: number): string | undefined {
+  if (status === 200) return undefined;
+  if (status === 401) return "mllead refused the request signature (401): the sandbox and the gateway use different signing secrets.";
+  return `mllead answered HTTP ${status}.`;
+}
+
+/** The browser UI: the page, its state feed, and actions that go through the same signed driver the tests use. */
+export function registerUi(
+  app: FastifyInstance,
+  core: SandboxCore,
+  driver: SlackDriver,
+  opts: { humanUserId: string; gatewayUrl: () => string | undefined },
+): void {
+  app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(UI_PAGE));
+
+  app.get("/ui/state", async (req) => {
+    const q = req.query as { channel?: string; thread?: string };
+    const channels = core.store.listChannels();
+    const channel = q.channel && core.store.channel(q.channel) ? q.channel : (channels[0]?.id ?? "");
+    return {
+      me: opts.humanUserId,
+      bot: { userId: core.bot.userId },
+      channels,
+      channel,
+      messages: core.store.history(channel),
+      thread: q.thread ? core.store.thread(channel, q.thread) : [],
+      ephemerals: core.store.ephemeralsFor(channel, opts.humanUserId),
+    };
+  });
+
+  app.post("/ui/send", async (req, reply) => {
+    const parsed = Send.safeParse(req.body);
+    if (!parsed.success) return reply.code(400).send({ ok: false, error: "Type a message first." });
+    const { channel, text, threadTs } = parsed.data;
+    try {
+      if (text.startsWith("/mllead")) {
+        const out = await driver.slash(text.replace(/^\/mllead\s*/, ""), { channel });
+        return { ok: out.status === 200, error: statusNote(out.status) ?? (out.text ? undefined : "mllead did not answer.") };
+      }
+      if (/@mllead\b/.test(text)) {
+        const out = await driver.mention(text, { channel, ...(threadTs ? { threadTs } : {}) });
+        return { ok: out.status === 200, error: statusNote(out.status) };
+      }
+      if (threadTs) {
+        const out = await driver.reply(threadTs, text, { channel });
+        return { ok: out.status === 200, error: statusNote(out.status) };
+      }
+      const msg = core.store.add({ channel, user: opts.humanUserId, text });
+      const out = await driver.event({ type: "message", channel, channel_type: "channel", user: msg.user, text, ts: msg.ts });
+      return { ok: out.status === 200, error: statusNote(out.status) };
+    } catch (err) {
+      return { ok: false, error: explain(err, opts.gatewayUrl()) };
+    }
+  });
+
+  app.post("/ui/click", async (req, reply) => {
+    const parsed = Click.safeParse(req.body);
+    if (!parsed.success) return reply.code(400).send({ ok: false, error: "That button is not on a message." });
+    try {
+      const out = await driver.click(parsed.data.ts, parsed.data.actionId, { channel: parsed.data.channel });
+      return { ok: out.status === 200, error: statusNote(out.status) };
+    } catch (err) {
+      return { ok: false, error: explain(err, opts.gatewayUrl()) };
+    }
+  });
+
+  app.post("/ui/react", async (req, reply) => {
+    const parsed = React.safeParse(req.body);
+    if (!parsed.success) return reply.code(400).send({ ok: false, error: "Pick a message to react to." });
+    try {
+      const out = await driver.react(parsed.data.ts, parsed.data.name, { channel: parsed.data.channel });
+      return { ok: out.status === 200, error: statusNote(out.status) };
+    } catch (err) {
+      return { ok: false, error: explain(err, opts.gatewayUrl()) };
+    }
+  });
+}

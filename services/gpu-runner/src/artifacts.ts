@@ -1,0 +1,144 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { dirname, extname, join, relative, sep } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import type { Artifact, Metrics } from "@mllead/contracts";
+import type { ObjectStore } from "@nats-io/obj";
+import type { Logger } from "pino";
+
+/** Most artifacts one job may keep (`JobResult.artifacts` holds 50, one is `job.log`). */
+export const MAX_ARTIFACTS = 49;
+
+/** Stable error for an input that is not in the Object Store. */
+export class MissingInputError extends Error {
+  readonly code = "missing_input";
+  override readonly name = "MissingInputError";
+}
+
+/** Where a job's artifact lives in the Object Store. */
+export function artifactObjectName(taskId: string, jobId: string, name: string): string {
+  return `tasks/${taskId}/jobs/${jobId}/${name}`;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".gif": "image/gif",
+  ".svg": "image/svg+xml",
+  ".json": "application/json",
+  ".csv": "text/csv",
+  ".txt": "text/plain",
+  ".log": "text/plain",
+  ".md": "text/markdown",
+  ".html": "text/html",
+  ".parquet": "application/vnd.apache.parquet",
+};
+
+/** A content type guessed from the file name (octet-stream when unknown). */
+export function contentTypeFor(name: string): string {
+  return CONTENT_TYPES[extname(name).toLowerCase()] ?? "application/octet-stream";
+}
+
+/**
+ * Reads `metrics.json`: a flat object of numbers. Anything else (bad JSON, nested
+ * values, strings) is ignored with a log line; a missing file means no metrics.
+ */
+export async function readMetrics(path: string, log: Logger): Promise<Metrics> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return {};
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    log.warn({ err, path }, "metrics.json is not JSON; ignoring it");
+    return {};
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    log.warn({ path }, "metrics.json is not a JSON object; ignoring it");
+    return {};
+  }
+  const metrics: Metrics = {};
+  const skipped: string[] = [];
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v === "number" && Number.isFinite(v)) metrics[k] = v;
+    else skipped.push(k);
+  }
+  if (skipped.length > 0)
+    log.warn({ path, skipped: skipped.slice(0, 20) }, "metrics.json values that are not numbers were ignored");
+  return metrics;
+}
+
+/** Every regular file under `dir`, as paths relative to it with `/` separators (sorted, symlinks skipped). */
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const full = join(d, e.name);
+      if (e.isDirectory()) await walk(full);
+      else if (e.isFile()) out.push(relative(dir, full).split(sep).join("/"));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+/** Uploads one file to the Object Store and describes it as an Artifact. */
+export async function uploadFile(os: ObjectStore, path: string, name: string, objectName: string): Promise<Artifact> {
+  const size = (await stat(path)).size;
+  const contentType = contentTypeFor(name);
+  const body = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>;
+  await os.put({ name: objectName, description: contentType }, body);
+  return { name, objectName, contentType, bytes: size };
+}
+
+/**
+ * Uploads the files of a job's artifacts directory under
+ * `tasks/<taskId>/jobs/<jobId>/<name>`. Files over `maxBytes`, names over 200
+ * characters and files past the artifact limit are skipped with a log line.
+ */
+export async function uploadArtifacts(opts: {
+  os: ObjectStore;
+  dir: string;
+  taskId: string;
+  jobId: string;
+  maxBytes: number;
+  log: Logger;
+}): Promise<Artifact[]> {
+  const out: Artifact[] = [];
+  for (const name of await listFiles(opts.dir)) {
+    const path = join(opts.dir, ...name.split("/"));
+    if (out.length >= MAX_ARTIFACTS) {
+      opts.log.warn({ name }, `more than ${MAX_ARTIFACTS} artifacts; the rest are not kept`);
+      break;
+    }
+    if (name.length > 200) {
+      opts.log.warn({ name: name.slice(0, 80) }, "artifact name is longer than 200 characters; skipped");
+      continue;
+    }
+    const size = (await stat(path)).size;
+    if (size > opts.maxBytes) {
+      opts.log.warn({ name, size, maxBytes: opts.maxBytes }, "artifact is too large; skipped");
+      continue;
+    }
+    out.push(await uploadFile(opts.os, path, name, artifactObjectName(opts.taskId, opts.jobId, name)));
+  }
+  return out;
+}
+
+/** Copies an Object Store object into the job directory. Throws MissingInputError when it does not exist. */
+export async function downloadInput(os: ObjectStore, objectName: string, dest: string): Promise<void> {
+  const res = await os.get(objectName);
+  if (!res) throw new MissingInputError(`input '${objectName}' is not in the object store`);
+  await mkdir(dirname(dest), { recursive: true });
+  await pipeline(Readable.fromWeb(res.data as unknown as WebReadableStream<Uint8Array>), createWriteStream(dest));
+  const err = await res.error;
+  if (err) throw err;
+}

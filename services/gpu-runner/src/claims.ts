@@ -1,0 +1,80 @@
+import type { TypedKv } from "@mllead/bus";
+import { JobResult } from "@mllead/contracts";
+import { z } from "zod";
+
+/**
+ * A job's claim in `mllead_jobs` (key = jobId): who runs it and how far it got.
+ * `running` claims carry a lease the holder renews every heartbeat; `released` means
+ * the holder stopped it on purpose (shutdown); `finished` holds the result until the
+ * `job.finished` event is surely published (an outbox of one).
+ */
+export const JobClaim = z.object({
+  jobId: z.string(),
+  runnerId: z.string(),
+  host: z.string(),
+  state: z.enum(["running", "released", "finished"]),
+  /** 1 for the first run; +1 each time the job is run again after an interruption. */
+  run: z.number().int().positive(),
+  leaseAt: z.iso.datetime({ offset: true }),
+  result: JobResult.optional(),
+});
+export type JobClaim = z.infer<typeof JobClaim>;
+
+/** What a runner does with a delivered job, given the claim it found. */
+export type ClaimDecision =
+  /** No claim: create one. */
+  | { kind: "create" }
+  /** Take the claim over (CAS on its revision): it is ours from before a restart, released, or its holder is dead. */
+  | { kind: "take"; why: "own_interrupted" | "released" | "stale" }
+  /** A live runner (maybe this one) is running it: leave it, ask again later. */
+  | { kind: "wait"; holder: string }
+  /** Finished: publish the stored result again (deduplicated) and ack. */
+  | { kind: "finished"; result: JobResult | undefined };
+
+/** Decides from a claim alone; pure, so every branch is unit-tested. */
+export function decideClaim(
+  claim: JobClaim | null,
+  me: { runnerId: string; runningHere: boolean },
+  nowMs: number,
+  staleAfterMs: number,
+): ClaimDecision {
+  if (!claim) return { kind: "create" };
+  if (claim.state === "finished") return { kind: "finished", result: claim.result };
+  if (claim.state === "released") return { kind: "take", why: "released" };
+  if (claim.runnerId === me.runnerId) {
+    return me.runningHere ? { kind: "wait", holder: claim.runnerId } : { kind: "take", why: "own_interrupted" };
+  }
+  const age = nowMs - Date.parse(claim.leaseAt);
+  return age > staleAfterMs ? { kind: "take", why: "stale" } : { kind: "wait", holder: claim.runnerId };
+}
+
+/** A live runner holds this job's claim; the message is handed back to be looked at later. */
+export class ClaimHeldError extends Error {
+  readonly code = "claim_held";
+  override readonly name = "ClaimHeldError";
+}
+
+/** Reads and writes claims with compare-and-swap. */
+export class ClaimStore {
+  constructor(private readonly kv: TypedKv<typeof JobClaim>) {}
+
+  async get(jobId: string): Promise<{ value: JobClaim; revision: number } | null> {
+    return this.kv.get(jobId);
+  }
+
+  /** Creates the claim; null when another runner created it first. */
+  async create(claim: JobClaim): Promise<number | null> {
+    return this.kv.create(claim.jobId, claim);
+  }
+
+  /** Replaces the claim if it is still at `revision`; null when someone else changed it first. */
+  async replace(claim: JobClaim, revision: number): Promise<number | null> {
+    try {
+      return await this.kv.update(claim.jobId, claim, revision);
+    } catch (err) {
+      const cur = await this.kv.get(claim.jobId);
+      if (cur && cur.revision !== revision) return null;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { hostname } from "node:os";
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0"])
+  .transform((v) => v === "true" || v === "1")
+  .default(false);
+
+/**
+ * The runner's own variables (merged with the service kit's BaseConfig).
+ *
+ * - `RUNNER_ID`: stable across restarts, so a restarted runner recognises its own interrupted claims. Default: the hostname.
+ * - `MLLEAD_JOBS_DIR`: where job directories are made. Default `.mllead/jobs` (relative to the working directory).
+ * - `MLLEAD_NVIDIA_SMI`: the nvidia-smi binary. Default `nvidia-smi` on PATH; missing or failing means a CPU-only host.
+ * - `MLLEAD_CPU_SLOTS`: jobs run at once without a GPU (on a CPU-only host, or `gpus: 0` jobs anywhere). Default 1.
+ * - `MLLEAD_KILL_GRACE_MS`: SIGTERM → SIGKILL grace when a job's process group is stopped. Default 5000.
+ * - `MLLEAD_HEARTBEAT_SEC`: heartbeat and claim-lease interval. Default 10; a claim is stale after 3 intervals.
+ * - `MLLEAD_PROGRESS_INTERVAL_MS`: at most one `job.progress` event per job per interval. Default 1000.
+ * - `MLLEAD_LOG_MAX_BYTES`: cap on the job's log file (and the `job.log` artifact). Default 5 MiB.
+ * - `MLLEAD_ARTIFACT_MAX_BYTES`: larger artifact files are skipped (with a log line). Default 512 MiB.
+ * - `MLLEAD_KEEP_JOB_DIRS`: keep job directories after a job ends (debugging). Default false.
+ * - `MLLEAD_JOB_ENV_PASS`: extra host variable names passed to jobs (comma-separated); secret-looking names never pass.
+ */
+export const RunnerConfig = z.object({
+  RUNNER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, "use letters, digits, '.', '_' or '-'")
+    .max(100)
+    .default(() => hostname().replace(/[^A-Za-z0-9_.-]/g, "-") || "runner"),
+  MLLEAD_JOBS_DIR: z.string().default(".mllead/jobs"),
+  MLLEAD_NVIDIA_SMI: z.string().default("nvidia-smi"),
+  MLLEAD_CPU_SLOTS: z.coerce.number().int().min(1).max(256).default(1),
+  MLLEAD_KILL_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
+  MLLEAD_HEARTBEAT_SEC: z.coerce.number().positive().max(3600).default(10),
+  MLLEAD_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
+  MLLEAD_LOG_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(5 * 1024 * 1024),
+  MLLEAD_ARTIFACT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(512 * 1024 * 1024),
+  MLLEAD_KEEP_JOB_DIRS: bool,
+  MLLEAD_JOB_ENV_PASS: z
+    .string()
+    .default("")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+});
+export type RunnerConfig = z.output<typeof RunnerConfig>;

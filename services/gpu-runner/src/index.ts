@@ -1,0 +1,18 @@
+export { type Allocation, type AllocationResult, Allocator } from "./allocator.js";
+export { BetterElsewhereError, type Runner, type RunnerDeps, ShuttingDownError, startRunner } from "./app.js";
+export { artifactObjectName, contentTypeFor, readMetrics } from "./artifacts.js";
+export { type ClaimDecision, ClaimHeldError, decideClaim, JobClaim } from "./claims.js";
+export { RunnerConfig } from "./config.js";
+export { buildJobEnv, isSecretName, JOB_ENV_ALLOW } from "./env.js";
+export { RunnerHeartbeat } from "./heartbeat.js";
+export {
+  GpuInfo,
+  type Inventory,
+  type InventoryPort,
+  NVIDIA_SMI_ARGS,
+  nvidiaSmiInventory,
+  parseNvidiaSmiCsv,
+} from "./inventory.js";
+export { LineSplitter, LogTail } from "./log-tail.js";
+export { type ParsedLine, ProgressThrottle, parseOutputLine } from "./progress.js";
+export { type ProcessOutcome, type ProcessRunner, type ProcessSpec, runProcess } from "./sandbox.js";

@@ -1,0 +1,70 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CappedLogFile, LineSplitter, LogTail } from "./log-tail.js";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe("LogTail", () => {
+  it("keeps the last 50 lines, each at most 1000 characters", () => {
+    const tail = new LogTail();
+    for (let i = 0; i < 500; i++) tail.push(`line ${i}`);
+    tail.push("x".repeat(5000));
+    const lines = tail.toArray();
+    expect(lines).toHaveLength(50);
+    expect(lines[0]).toBe("line 451");
+    expect(lines[48]).toBe("line 499");
+    expect(lines[49]).toHaveLength(1000);
+    expect(lines[49]?.endsWith("…")).toBe(true);
+  });
+});
+
+describe("LineSplitter", () => {
+  it("splits chunks into lines across chunk boundaries, CRLF and a last unterminated line", () => {
+    const lines: string[] = [];
+    const s = new LineSplitter((l) => lines.push(l));
+    s.write(enc("hel"));
+    s.write(enc("lo\r\nwor"));
+    s.write(enc("ld\n\nend"));
+    s.end();
+    expect(lines).toEqual(["hello", "world", "", "end"]);
+  });
+
+  it("keeps multi-byte characters split across chunks whole", () => {
+    const lines: string[] = [];
+    const s = new LineSplitter((l) => lines.push(l));
+    const bytes = enc("loss ↓ 0.1\n");
+    s.write(bytes.subarray(0, 6));
+    s.write(bytes.subarray(6));
+    expect(lines).toEqual(["loss ↓ 0.1"]);
+  });
+
+  it("bounds memory for a huge line with no newline and recovers at the next line", () => {
+    const lines: string[] = [];
+    const s = new LineSplitter((l) => lines.push(l), 1000);
+    for (let i = 0; i < 1000; i++) s.write(enc("y".repeat(1000)));
+    s.write(enc("still the same line\nnext\n"));
+    s.end();
+    expect(lines).toEqual(["y".repeat(1000), "next"]);
+  });
+});
+
+describe("CappedLogFile", () => {
+  it("writes the full log up to the cap, then a marker", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "mllead-log-"));
+    try {
+      const f = new CappedLogFile(join(dir, "job.log"), 2048);
+      for (let i = 0; i < 100; i++) f.write(enc(`${"z".repeat(99)}\n`));
+      f.note("ignored after the cap");
+      await f.close();
+      const text = await readFile(join(dir, "job.log"), "utf8");
+      expect(text.startsWith("z".repeat(99))).toBe(true);
+      expect(text).toContain("[mllead: log truncated at 2048 bytes]");
+      expect(text).not.toContain("ignored after the cap");
+      expect(Buffer.byteLength(text)).toBeLessThan(2048 + 100);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,104 @@
+import { spawn } from "node:child_process";
+
+/** How a process run ended. `stopped` is set when the run was aborted (shutdown or cancel). */
+export interface ProcessOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stopped: boolean;
+  durationMs: number;
+  /** Set when the command could not be started at all (e.g. not found). */
+  spawnError?: string;
+}
+
+export interface ProcessSpec {
+  argv: readonly string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Wall-clock limit; past it the whole process group is stopped. */
+  timeoutMs: number;
+  /** SIGTERM → SIGKILL grace. */
+  killGraceMs: number;
+  onStdout: (chunk: Buffer) => void;
+  onStderr: (chunk: Buffer) => void;
+  /** Aborting stops the process group the same way as a timeout, but reports `stopped`. */
+  signal?: AbortSignal;
+}
+
+/** The port the runner starts job processes through. */
+export type ProcessRunner = (spec: ProcessSpec) => Promise<ProcessOutcome>;
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+/**
+ * Runs argv with no shell in its own process group (`detached`), so a timeout or
+ * a stop reaches every process the job started: SIGTERM to the group, SIGKILL after
+ * the grace. When the leader exits, whatever it left behind in the group is killed
+ * too — a job leaves no processes on the host.
+ */
+export const runProcess: ProcessRunner = (spec) =>
+  new Promise<ProcessOutcome>((resolve) => {
+    const started = performance.now();
+    const [cmd, ...args] = spec.argv as [string, ...string[]];
+    const child = spawn(cmd, args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      detached: true,
+      shell: false,
+      stdio: ["ignore", "pipe", "pipe"],
+      windowsHide: true,
+    });
+    let timedOut = false;
+    let stopped = false;
+    let spawnError: string | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    let exited = false;
+
+    const stop = () => {
+      if (exited || child.pid === undefined) return;
+      killGroup(child.pid, "SIGTERM");
+      killTimer ??= setTimeout(() => {
+        if (child.pid !== undefined) killGroup(child.pid, "SIGKILL");
+      }, spec.killGraceMs);
+    };
+    const timeout = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, spec.timeoutMs);
+    const onAbort = () => {
+      stopped = true;
+      stop();
+    };
+    if (spec.signal?.aborted) onAbort();
+    else spec.signal?.addEventListener("abort", onAbort, { once: true });
+
+    child.stdout.on("data", spec.onStdout);
+    child.stderr.on("data", spec.onStderr);
+    child.once("error", (err) => {
+      spawnError = err.message;
+    });
+    child.once("exit", () => {
+      exited = true;
+      // Descendants may still hold the pipes open; take the rest of the group down.
+      if (child.pid !== undefined) killGroup(child.pid, "SIGKILL");
+    });
+    child.once("close", (code, sig) => {
+      clearTimeout(timeout);
+      if (killTimer) clearTimeout(killTimer);
+      spec.signal?.removeEventListener("abort", onAbort);
+      resolve({
+        exitCode: spawnError !== undefined ? null : code,
+        signal: sig,
+        timedOut,
+        stopped: stopped && !timedOut,
+        durationMs: Math.round(performance.now() - started),
+        ...(spawnError !== undefined ? { spawnError } : {}),
+      });
+    });
+  });

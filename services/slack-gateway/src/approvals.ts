@@ -1,0 +1,39 @@
+import type { Decision } from "@mllead/contracts";
+
+/** What a thread reply asks for, or null when it is ordinary chatter. */
+export type ReplyDecision = { decision: Extract<Decision, "approve" | "cancel"> } | { decision: "request_changes"; feedback: string };
+
+const APPROVE = /^(approve|approved|lgtm|ship it)(\s+(it|this|the plan))?$/;
+const CANCEL = /^(cancel|stop)(\s+(it|this|the task|the plan|please))?$/;
+/** `changes: …`, `change: …`, `change …`, `revise: …`, `revise …` — the rest is the feedback. */
+const CHANGES = /^(?:changes?\s*:|change\s|revise\s*:|revise\s)\s*([\s\S]+)$/i;
+
+/** Drops mentions (`<@U123>`), emoji codes and the punctuation people put around a one-word answer. */
+function normalise(text: string): string {
+  return text
+    .replace(/<@[A-Z0-9]+>/g, " ")
+    .replace(/:[a-z0-9_+-]+:/g, " ")
+    .replace(/[!.,;]+/g, " ")
+    .replace(/\s+/g, " ")
+    .trim()
+    .toLowerCase();
+}
+
+/**
+ * Reads a thread reply as a decision on the plan: "approve"/"approved"/"lgtm"/"ship it" approve,
+ * "cancel"/"stop" cancel, "changes: …"/"change …"/"revise: …" request changes with the rest as
+ * feedback. Anything else is conversation and returns null.
+ */
+export function parseReplyDecision(text: string): ReplyDecision | null {
+  const words = normalise(text);
+  if (APPROVE.test(words)) return { decision: "approve" };
+  if (CANCEL.test(words)) return { decision: "cancel" };
+  const stripped = text.replace(/<@[A-Z0-9]+>/g, " ").trim();
+  const m = CHANGES.exec(stripped);
+  const feedback = m?.[1]?.trim();
+  if (feedback) return { decision: "request_changes", feedback: feedback.slice(0, 4000) };
+  return null;
+}
+
+/** Reactions on the plan message that approve it. */
+export const APPROVING_REACTIONS: ReadonlySet<string> = new Set(["white_check_mark", "heavy_check_mark", "+1"]);

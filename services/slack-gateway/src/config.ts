@@ -1,0 +1,31 @@
+import { ConfigError } from "@mllead/service-kit";
+import { z } from "zod";
+
+/** The gateway's own variables (merged with the service kit's BaseConfig). */
+export const GatewayConfig = z.object({
+  SLACK_BOT_TOKEN: z.string().min(1),
+  /** Required in HTTP mode: Bolt verifies every request's signature with it. */
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  /** When set, the gateway uses Socket Mode (no public URL) instead of HTTP. */
+  SLACK_APP_TOKEN: z.string().startsWith("xapp-", "must be an app-level token (xapp-…)").optional(),
+  /** Another Slack API base, e.g. the local sandbox's `http://127.0.0.1:3300/api/`. */
+  SLACK_API_URL: z.url().optional(),
+  /** Port of the HTTP server that takes `/slack/events` and serves /healthz, /readyz, /metrics. */
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+});
+export type GatewayConfig = z.output<typeof GatewayConfig>;
+
+/** Rules across variables that a per-variable schema cannot say. Throws ConfigError naming the variable. */
+export function checkGatewayConfig(config: GatewayConfig): void {
+  if (!config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
+    throw new ConfigError([
+      "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN to use Socket Mode instead)",
+    ]);
+  }
+}
+
+/** WebClient appends the method name to the base URL, so the base must end with a slash. */
+export function slackApiBase(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  return url.endsWith("/") ? url : `${url}/`;
+}

@@ -1,0 +1,192 @@
+import type { Bus } from "@mllead/bus";
+import { type Decision, SUBJECTS, TaskCreate, TaskDecide, taskIdFor } from "@mllead/contracts";
+import type { App, BlockAction } from "@slack/bolt";
+import type { Logger } from "pino";
+import { APPROVING_REACTIONS, parseReplyDecision } from "./approvals.js";
+import { answerSlashCommand, HELP_TEXT } from "./commands.js";
+import type { Poster } from "./poster.js";
+import { PLAN_ACTIONS, parsePlanButtonValue } from "./render/plan.js";
+import { toSlackApiError } from "./slack-api.js";
+import type { SlackStore } from "./store.js";
+
+export interface InboundDeps {
+  bus: Bus;
+  store: SlackStore;
+  poster: Poster;
+  log: Logger;
+  now?: () => Date;
+}
+
+/** The fields of a message-like event the gateway reads (Bolt's union of message subtypes is wider). */
+interface MessageLike {
+  type: string;
+  user?: string;
+  bot_id?: string;
+  subtype?: string;
+  text?: string;
+  ts: string;
+  thread_ts?: string;
+  channel: string;
+}
+
+/** Removes mentions of the bot and surrounding space. */
+export function stripBotMention(text: string, botUserId: string | undefined): string {
+  const mention = botUserId ? new RegExp(`<@${botUserId}(\\|[^>]*)?>`, "g") : /^\s*<@[A-Z0-9]+(\|[^>]*)?>/;
+  return text.replace(mention, " ").replace(/\s+/g, " ").trim();
+}
+
+/** Registers every Slack input: mentions, thread replies, reactions, plan buttons and `/mllead`. */
+export function registerInbound(app: App, deps: InboundDeps): void {
+  const { bus, store, poster } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  const decide = async (d: {
+    taskId: string;
+    decisionId: string;
+    decision: Decision;
+    userId: string;
+    via: TaskDecide["via"];
+    feedback?: string;
+    revision?: number;
+  }) => {
+    const cmd: TaskDecide = {
+      v: 1,
+      taskId: d.taskId,
+      decisionId: d.decisionId,
+      decision: d.decision,
+      userId: d.userId,
+      via: d.via,
+      decidedAt: now().toISOString(),
+      ...(d.feedback ? { feedback: d.feedback } : {}),
+      ...(d.revision !== undefined ? { revision: d.revision } : {}),
+    };
+    // The decision id is the msgID: a retried Slack delivery counts once.
+    await bus.publish(SUBJECTS.taskDecide, TaskDecide, cmd, d.decisionId);
+    deps.log.info({ taskId: d.taskId, decision: d.decision, via: d.via }, "decision forwarded to the tech lead");
+  };
+
+  app.event("app_mention", async ({ event, body, client, context }) => {
+    const ev = event as unknown as MessageLike;
+    if (ev.bot_id || !ev.user) return;
+    const log = deps.log.child({ eventId: body.event_id, channel: ev.channel });
+    await client.reactions.add({ channel: ev.channel, timestamp: ev.ts, name: "eyes" }).catch((err: unknown) => {
+      // On a retried delivery the reaction is already there; anything else is worth a line but not worth failing.
+      const e = toSlackApiError(err);
+      if (e.slackError !== "already_reacted") log.warn({ slackError: e.slackError }, "could not add the 👀 reaction");
+    });
+    const text = stripBotMention(ev.text ?? "", context.botUserId);
+    const threadTs = ev.thread_ts ?? ev.ts;
+
+    if (ev.thread_ts) {
+      const existing = await store.taskForThread(ev.channel, ev.thread_ts);
+      const parsed = existing ? parseReplyDecision(text) : null;
+      if (existing && parsed) {
+        const link = await store.task(existing);
+        await decide({
+          taskId: existing,
+          decisionId: body.event_id,
+          userId: ev.user,
+          via: "reply",
+          ...parsed,
+          ...(link?.revision !== undefined ? { revision: link.revision } : {}),
+        });
+        return;
+      }
+    }
+    if (!text) {
+      await poster.postOnce(`help:${body.event_id}`, { channel: ev.channel, threadTs }, { text: HELP_TEXT });
+      return;
+    }
+    const teamId = body.team_id ?? context.teamId;
+    const taskId = taskIdFor(ev.channel, ev.ts, teamId ?? "");
+    // Link first, so the tech lead's first event already finds the thread.
+    await store.linkTask({ taskId, channel: ev.channel, threadTs, ...(teamId ? { teamId } : {}) });
+    await bus.publish(
+      SUBJECTS.taskCreate,
+      TaskCreate,
+      {
+        v: 1,
+        taskId,
+        text: text.slice(0, 4000),
+        requester: { userId: ev.user },
+        slack: { channel: ev.channel, threadTs, messageTs: ev.ts, ...(teamId ? { teamId } : {}) },
+        requestedAt: now().toISOString(),
+      },
+      // Slack's event_id: its retries of this mention create one task.
+      body.event_id,
+    );
+    log.info({ taskId }, "mention became a task");
+  });
+
+  app.event("message", async ({ event, body, context }) => {
+    const ev = event as unknown as MessageLike;
+    // Edits, deletions, joins and every bot (ourselves included) are not people deciding.
+    if (ev.subtype || ev.bot_id || !ev.user || !ev.thread_ts || ev.thread_ts === ev.ts) return;
+    // A reply that mentions the bot also arrives as app_mention, which handles it.
+    if (context.botUserId && ev.text?.includes(`<@${context.botUserId}`)) return;
+    const taskId = await store.taskForThread(ev.channel, ev.thread_ts);
+    if (!taskId) return;
+    const parsed = parseReplyDecision(ev.text ?? "");
+    if (!parsed) return;
+    const link = await store.task(taskId);
+    await decide({
+      taskId,
+      decisionId: body.event_id,
+      userId: ev.user,
+      via: "reply",
+      ...parsed,
+      ...(link?.revision !== undefined ? { revision: link.revision } : {}),
+    });
+  });
+
+  app.event("reaction_added", async ({ event, body, context }) => {
+    if (!APPROVING_REACTIONS.has(event.reaction) || event.item.type !== "message") return;
+    if (event.user === context.botUserId) return;
+    const plan = await store.planAt(event.item.channel, event.item.ts);
+    if (!plan) return;
+    await decide({
+      taskId: plan.taskId,
+      decisionId: body.event_id,
+      decision: "approve",
+      userId: event.user,
+      via: "reaction",
+      revision: plan.revision,
+    });
+  });
+
+  app.action<BlockAction>(
+    /^mllead_(approve|request_changes|cancel)$/,
+    async ({ ack, body, action, client }) => {
+      await ack();
+      if (action.type !== "button") return;
+      const value = parsePlanButtonValue(action.value);
+      const channel = body.channel?.id ?? body.container?.channel_id;
+      if (!value || !channel) return;
+      const messageTs = (body.container?.message_ts as string | undefined) ?? body.message?.ts ?? "";
+      const threadTs = (body.message?.thread_ts as string | undefined) ?? messageTs;
+      if (action.action_id === PLAN_ACTIONS.requestChanges) {
+        await client.chat.postEphemeral({
+          channel,
+          user: body.user.id,
+          thread_ts: threadTs,
+          text: "What should change? Reply in this thread starting with `changes:` — for example `changes: use AUC instead of accuracy` — and the tech lead will revise the plan.",
+        });
+        return;
+      }
+      await decide({
+        taskId: value.t,
+        revision: value.r,
+        // One id per click: a repeated delivery of this click counts once, a second click is a new decision.
+        decisionId: `act-${body.user.id}-${action.action_ts}`,
+        decision: action.action_id === PLAN_ACTIONS.approve ? "approve" : "cancel",
+        userId: body.user.id,
+        via: "button",
+      });
+    },
+  );
+
+  app.command("/mllead", async ({ command, ack }) => {
+    const text = await answerSlashCommand(command.text, deps);
+    await ack({ response_type: "ephemeral", text });
+  });
+}

@@ -1,0 +1,83 @@
+import type { BrainKind, EventOf, Finding, Metrics, Verdict } from "@mllead/contracts";
+import type { types } from "@slack/bolt";
+import type { OutgoingMessage } from "../slack-api.js";
+import { esc, fallback, fitBlocks, section, truncate, withBrain } from "./blocks.js";
+
+const SEVERITIES: Finding["severity"][] = ["blocker", "major", "minor", "nit"];
+const SEVERITY_EMOJI: Record<Finding["severity"], string> = {
+  blocker: ":red_circle:",
+  major: ":large_orange_circle:",
+  minor: ":large_yellow_circle:",
+  nit: ":large_blue_circle:",
+};
+
+/** `acc 0.912 · loss 0.31`, at most `max` entries. */
+export function formatMetrics(metrics: Metrics, max = 10): string {
+  return Object.entries(metrics)
+    .slice(0, max)
+    .map(([k, v]) => `\`${esc(k)}\` ${Number.isInteger(v) ? v : Number(v.toPrecision(4))}`)
+    .join(" · ");
+}
+
+export function renderStepStarted(e: EventOf<"step.started">, brain: BrainKind | undefined): OutgoingMessage {
+  const retry = e.attempt > 1 ? ` (attempt ${e.attempt})` : "";
+  const text = `:arrow_forward: \`${e.role}\` started *${esc(e.title)}*${retry}`;
+  return { text: fallback(`${e.role} started ${e.title}${retry}`), blocks: withBrain([section(text)], brain) };
+}
+
+export function renderStepFailed(e: EventOf<"step.failed">, brain: BrainKind | undefined): OutgoingMessage {
+  const text = `:x: *${esc(e.title)}* failed (\`${e.role}\`, attempt ${e.attempt})\n> ${esc(truncate(e.error, 1500)).replace(/\n/g, "\n> ")}`;
+  return { text: fallback(`${e.title} failed: ${e.error}`), blocks: withBrain([section(text)], brain) };
+}
+
+function verdictBlocks(v: Verdict): types.KnownBlock[] {
+  const approved = v.decision === "approve";
+  const blocks: types.KnownBlock[] = [
+    section(
+      `${approved ? ":white_check_mark:" : ":warning:"} *Code review: ${approved ? "approved" : "changes requested"}*\n${esc(v.summary)}`,
+    ),
+  ];
+  for (const sev of SEVERITIES) {
+    const found = v.findings.filter((f) => f.severity === sev);
+    if (found.length === 0) continue;
+    const lines = found.map((f) => {
+      const where = f.file ? `\`${esc(f.file)}${f.line ? `:${f.line}` : ""}\` ` : "";
+      return `• ${where}${esc(f.message)} _(${f.category.replace(/_/g, " ")})_`;
+    });
+    blocks.push(section(`${SEVERITY_EMOJI[sev]} *${sev[0]?.toUpperCase()}${sev.slice(1)} (${found.length})*\n${lines.join("\n")}`));
+  }
+  if (v.findings.length === 0) blocks.push(section("*Findings:* none."));
+  if (v.checks.length) {
+    const checks = v.checks.map(
+      (c) => `${c.passed ? ":white_check_mark:" : ":x:"} ${c.category.replace(/_/g, " ")} — ${esc(truncate(c.detail, 200))}`,
+    );
+    blocks.push(section(`*Checks*\n${checks.join("\n")}`));
+  }
+  return blocks;
+}
+
+/** A finished step: summary, key metrics, acceptance criteria; the code reviewer's step shows its verdict. */
+export function renderStepCompleted(e: EventOf<"step.completed">, brain: BrainKind | undefined): OutgoingMessage {
+  const r = e.result;
+  const ok = r.status === "succeeded";
+  const lines = [`${ok ? ":white_check_mark:" : ":x:"} *${esc(e.title)}* ${ok ? "done" : "did not succeed"} (\`${e.role}\`)`, esc(r.summary)];
+  const blocks: types.KnownBlock[] = [section(lines.join("\n"))];
+  const details: string[] = [];
+  if (Object.keys(r.metrics).length) details.push(`*Metrics:* ${formatMetrics(r.metrics)}`);
+  if (r.criteria.length) {
+    details.push(
+      `*Acceptance criteria:*\n${r.criteria
+        .map((c) => `${c.met ? ":white_check_mark:" : ":x:"} ${esc(c.criterion)}${c.evidence ? ` — _${esc(truncate(c.evidence, 200))}_` : ""}`)
+        .join("\n")}`,
+    );
+  }
+  if (r.filesChanged.length) {
+    const more = r.filesChanged.length > 10 ? ` and ${r.filesChanged.length - 10} more` : "";
+    details.push(`*Files changed:* ${r.filesChanged.slice(0, 10).map((f) => `\`${esc(f)}\``).join(", ")}${more}`);
+  }
+  if (r.artifacts.length) details.push(`*Artifacts:* ${r.artifacts.map((a) => esc(a.name)).join(", ")}`);
+  if (details.length) blocks.push(section(details.join("\n")));
+  if (r.verdict) blocks.push(...verdictBlocks(r.verdict));
+  const verdict = r.verdict ? ` — review ${r.verdict.decision === "approve" ? "approved" : "requested changes"}` : "";
+  return { text: fallback(`${e.title} ${ok ? "done" : "did not succeed"}${verdict}: ${r.summary}`), blocks: fitBlocks(withBrain(blocks, brain)) };
+}

@@ -1,0 +1,187 @@
+import type { Brain } from "@mllead/brain";
+import { type Bus, type Consumption, type MessageContext, PoisonMessageError } from "@mllead/bus";
+import { CONSUMERS, StepResult, StepWork, SUBJECTS } from "@mllead/contracts";
+import { scrubSecrets } from "@mllead/service-kit";
+import type { Logger } from "pino";
+import { Counter, Histogram, type Registry } from "prom-client";
+import type { SpecialistSettings } from "./config.js";
+import { infra, isRetryable, ShuttingDownError, StepBusyError } from "./errors.js";
+import { createStepTools } from "./tools.js";
+import { Workspace } from "./workspace.js";
+
+/** What the specialist app is built from; tests pass a real bus and their own brain. */
+export interface AppDeps {
+  bus: Bus;
+  brain: Brain;
+  settings: SpecialistSettings;
+  log: Logger;
+  /** Metrics land here when given. */
+  registry?: Registry;
+  /** Aborted when shutdown begins: long GPU waits stop and their step is redelivered. */
+  shuttingDown?: AbortSignal;
+}
+
+/** The running consumers. `stop()` takes no new steps and lets the ones in hand finish. */
+export interface RunningSpecialists {
+  stop(): Promise<void>;
+  readiness: Record<string, () => boolean>;
+}
+
+/** The specialist service without a process: a step handler, and `start()` to consume every role's queue. */
+export interface SpecialistApp {
+  handleStep(work: StepWork, ctx: MessageContext): Promise<void>;
+  start(): Promise<RunningSpecialists>;
+}
+
+function errorText(err: unknown): string {
+  const text = err instanceof Error ? `${err.message}` : String(err);
+  return scrubSecrets(text).slice(0, 2000) || "unknown error";
+}
+
+/** Builds the specialist app. See `handleStep` for the per-step protocol. */
+export function buildApp(deps: AppDeps): SpecialistApp {
+  const { bus, brain, settings } = deps;
+  const tools = {
+    ...settings.tools,
+    gpuWait: { ...settings.tools.gpuWait, ...(deps.shuttingDown ? { signal: deps.shuttingDown } : {}) },
+  };
+  const running = new Set<string>();
+  const steps = new Counter({
+    name: "mllead_steps_total",
+    help: "Steps handled, by role and outcome",
+    labelNames: ["role", "outcome"] as const,
+    registers: deps.registry ? [deps.registry] : [],
+  });
+  const duration = new Histogram({
+    name: "mllead_step_duration_seconds",
+    help: "Time to run a step, by role",
+    labelNames: ["role"] as const,
+    buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600],
+    registers: deps.registry ? [deps.registry] : [],
+  });
+
+  /** True when this attempt (or a later one) already completed or failed: a redelivery must not run it again. */
+  async function alreadyFinished(work: StepWork): Promise<"step.completed" | "step.failed" | null> {
+    for (const type of ["step.completed", "step.failed"] as const) {
+      const last = await infra("looking up the step", () =>
+        bus.lastEvent(SUBJECTS.event({ type, taskId: work.taskId, stepId: work.stepId })),
+      );
+      if (last && "attempt" in last && last.attempt >= work.attempt) return type;
+    }
+    return null;
+  }
+
+  const stepBase = (work: StepWork) => ({
+    v: 1 as const,
+    taskId: work.taskId,
+    stepId: work.stepId,
+    role: work.role,
+    attempt: work.attempt,
+    at: new Date().toISOString(),
+  });
+  const idOf = (type: string, work: StepWork) => `${type}:${work.taskId}:${work.stepId}:${work.attempt}`;
+
+  async function emitFailed(work: StepWork, error: string): Promise<void> {
+    await infra("reporting the step failure", () =>
+      bus.emit({ ...stepBase(work), type: "step.failed", eventId: idOf("step.failed", work), title: work.step.title, error }),
+    );
+  }
+
+  /**
+   * One step: skip it if this attempt already finished; emit `step.started`; run
+   * the brain with the tools; emit `step.completed` (validated result) or
+   * `step.failed` (brain error, failed work, invalid result). Retryable errors
+   * (NATS down, shutdown, a duplicate in hand) are thrown so JetStream redelivers.
+   */
+  async function handleStep(work: StepWork, ctx: MessageContext): Promise<void> {
+    const log = ctx.log.child({ taskId: work.taskId, stepId: work.stepId, role: work.role, attempt: work.attempt });
+    if (ctx.subject !== SUBJECTS.stepWork(work.role)) {
+      throw new PoisonMessageError(`a ${work.role} step arrived on '${ctx.subject}'`);
+    }
+    const finished = await alreadyFinished(work);
+    if (finished) {
+      log.info({ finished, delivery: ctx.deliveryCount }, "step attempt already finished; not running it again");
+      steps.inc({ role: work.role, outcome: "duplicate" });
+      return;
+    }
+    const key = `${work.taskId}:${work.stepId}:${work.attempt}`;
+    if (running.has(key)) throw new StepBusyError(`step ${key} is already running here`);
+    running.add(key);
+    const endTimer = duration.startTimer({ role: work.role });
+    try {
+      await infra("reporting the step start", () =>
+        bus.emit({ ...stepBase(work), type: "step.started", eventId: idOf("step.started", work), title: work.step.title }),
+      );
+      log.info("step started");
+      let outcome: { ok: true; result: StepResult } | { ok: false; error: string };
+      try {
+        const ws = await Workspace.open(settings.workspaceDir, work.taskId);
+        const stepTools = createStepTools({ bus, ws, work, log, settings: tools });
+        const parsed = StepResult.safeParse(await brain.runStep(work, stepTools));
+        if (!parsed.success) {
+          const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`);
+          outcome = { ok: false, error: `the ${brain.kind} brain returned an invalid step result (${issues.join("; ")})` };
+        } else if (parsed.data.status === "failed") {
+          outcome = { ok: false, error: errorText(parsed.data.summary) };
+        } else {
+          outcome = { ok: true, result: parsed.data };
+        }
+      } catch (err) {
+        if (isRetryable(err)) throw err;
+        log.warn({ err }, "step failed");
+        outcome = { ok: false, error: errorText(err) };
+      }
+      if (outcome.ok) {
+        await infra("reporting the step result", () =>
+          bus.emit({
+            ...stepBase(work),
+            type: "step.completed",
+            eventId: idOf("step.completed", work),
+            title: work.step.title,
+            result: outcome.result,
+          }),
+        );
+        log.info("step completed");
+      } else {
+        await emitFailed(work, outcome.error);
+        log.info({ error: outcome.error }, "step failed");
+      }
+      steps.inc({ role: work.role, outcome: outcome.ok ? "completed" : "failed" });
+    } catch (err) {
+      // On the last delivery JetStream gives up silently; tell the tech lead instead, if NATS lets us.
+      const lastTry = ctx.deliveryCount >= CONSUMERS.step(work.role).maxDeliver;
+      if (lastTry && isRetryable(err) && !(err instanceof ShuttingDownError)) {
+        await emitFailed(work, `gave up after ${ctx.deliveryCount} deliveries: ${errorText(err)}`);
+        steps.inc({ role: work.role, outcome: "failed" });
+        return;
+      }
+      steps.inc({ role: work.role, outcome: "retried" });
+      throw err;
+    } finally {
+      running.delete(key);
+      endTimer();
+    }
+  }
+
+  async function start(): Promise<RunningSpecialists> {
+    const consumptions: Consumption[] = [];
+    for (const role of settings.roles) {
+      consumptions.push(
+        await bus.consume(CONSUMERS.step(role), StepWork, (work, ctx) => handleStep(work, ctx), {
+          concurrency: settings.concurrency,
+        }),
+      );
+      deps.log.info({ role, concurrency: settings.concurrency }, "taking steps");
+    }
+    let stopped = false;
+    return {
+      readiness: { consumers: () => !stopped && consumptions.length === settings.roles.length },
+      stop: async () => {
+        stopped = true;
+        await Promise.all(consumptions.map((c) => c.stop()));
+      },
+    };
+  }
+
+  return { handleStep, start };
+}

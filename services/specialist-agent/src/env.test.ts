@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { isSecretName, scrubEnv } from "./env.js";
+
+describe("scrubEnv", () => {
+  it("drops mllead's own credentials and anything named like a secret", () => {
+    const env = scrubEnv(
+      {
+        PATH: "/usr/bin",
+        HOME: "/home/u",
+        SLACK_BOT_TOKEN: "xoxb-1",
+        SLACK_CHANNEL: "C1",
+        ANTHROPIC_API_KEY: "sk-ant-1",
+        ANTHROPIC_BASE_URL: "http://x",
+        NATS_URL: "nats://x",
+        GITHUB_TOKEN: "ghp",
+        AWS_SECRET_ACCESS_KEY: "a",
+        DB_PASSWORD: "p",
+        my_api_key: "k",
+        UNSET: undefined,
+      },
+      { SEED: "42", HF_TOKEN: "hf" },
+    );
+    expect(env).toEqual({ PATH: "/usr/bin", HOME: "/home/u", SEED: "42" });
+  });
+
+  it("recognises secret names case-insensitively", () => {
+    expect(isSecretName("slack_app_token")).toBe(true);
+    expect(isSecretName("PYTHONHASHSEED")).toBe(false);
+    expect(isSecretName("CUDA_VISIBLE_DEVICES")).toBe(false);
+  });
+});

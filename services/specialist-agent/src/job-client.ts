@@ -1,0 +1,128 @@
+import type { GpuJobSpec } from "@mllead/brain";
+import { type Bus, decode } from "@mllead/bus";
+import { GpuJob, type JobResult, jobIdFor, STREAMS, SUBJECTS, stableId, TaskEvent } from "@mllead/contracts";
+import type { Logger } from "pino";
+import { scrubEnv } from "./env.js";
+import { GpuJobTimeoutError, infra, ShuttingDownError } from "./errors.js";
+
+/** Which step attempt a job belongs to. */
+export interface JobOwner {
+  taskId: string;
+  stepId: string;
+  attempt: number;
+}
+
+/** Timing of the wait for `job.finished`. */
+export interface JobWaitOptions {
+  /** Added to the job's own timeout: time to be picked up by a runner and report back (s). Default 600. */
+  marginSec?: number;
+  /** Longest single pull from the events stream (ms); bounds how late a shutdown is noticed. Default 5000. */
+  pollMs?: number;
+  /** Aborted at shutdown: the wait stops and the step is redelivered (and re-attaches) later. */
+  signal?: AbortSignal;
+}
+
+/** The id of the n-th (1-based) job of a step attempt; the first is `jobIdFor`, so others can derive it. */
+export function jobIdForNth(owner: JobOwner, n: number): string {
+  return n === 1
+    ? jobIdFor(owner.taskId, owner.stepId, owner.attempt)
+    : stableId("j", owner.taskId, owner.stepId, String(owner.attempt), String(n));
+}
+
+/**
+ * Submits a GPU job at most once and waits for its result. Re-attaches first:
+ * a job that already finished returns its result; one already queued is not
+ * queued again (the msgID dedupes a re-publish inside the window, the
+ * `job.queued` check beyond it).
+ */
+export async function runGpuJob(
+  bus: Bus,
+  owner: JobOwner,
+  jobId: string,
+  spec: GpuJobSpec,
+  log: Logger,
+  opts: JobWaitOptions = {},
+): Promise<{ jobId: string; result: JobResult }> {
+  const { taskId, stepId } = owner;
+  const finishedSubject = SUBJECTS.event({ type: "job.finished", taskId, jobId });
+  const done = await infra("looking up the job", () => bus.lastEvent(finishedSubject));
+  if (done?.type === "job.finished") {
+    log.info({ jobId, outcome: done.result.outcome }, "re-attached to a finished GPU job");
+    return { jobId, result: done.result };
+  }
+
+  const job = GpuJob.parse({
+    v: 1,
+    jobId,
+    taskId,
+    stepId,
+    attempt: owner.attempt,
+    command: spec.command,
+    files: spec.files ?? [],
+    inputs: spec.inputs ?? [],
+    env: scrubEnv({}, spec.env ?? {}),
+    ...(spec.gpus !== undefined ? { gpus: spec.gpus } : {}),
+    ...(spec.timeoutSec !== undefined ? { timeoutSec: spec.timeoutSec } : {}),
+    submittedAt: new Date().toISOString(),
+  });
+  const queued = await infra("looking up the job", () => bus.lastEvent(SUBJECTS.event({ type: "job.queued", taskId, jobId })));
+  if (queued) {
+    log.info({ jobId }, "re-attached to a queued GPU job");
+  } else {
+    await infra("submitting the GPU job", () => bus.publish(SUBJECTS.gpuJob, GpuJob, job, jobId));
+    await infra("reporting the queued job", () =>
+      bus.emit({
+        v: 1,
+        type: "job.queued",
+        eventId: `job.queued:${taskId}:${jobId}`,
+        taskId,
+        stepId,
+        jobId,
+        gpus: job.gpus,
+        at: new Date().toISOString(),
+      }),
+    );
+    log.info({ jobId, gpus: job.gpus }, "GPU job queued");
+  }
+  const waitSec = job.timeoutSec + (opts.marginSec ?? 600);
+  return { jobId, result: await waitForFinished(bus, finishedSubject, jobId, waitSec, log, opts) };
+}
+
+/**
+ * Waits for the job's `job.finished` with an ordered consumer on the events stream
+ * filtered to that one subject (nats-server 2.9 allows a single filter). It
+ * replays from the start of the stream, so a result published between the
+ * look-up and this wait is not missed.
+ */
+async function waitForFinished(
+  bus: Bus,
+  subject: string,
+  jobId: string,
+  waitSec: number,
+  log: Logger,
+  opts: JobWaitOptions,
+): Promise<JobResult> {
+  const consumer = await infra("watching for the job result", () =>
+    bus.js.consumers.get(STREAMS.events.name, { filter_subjects: subject }),
+  );
+  const deadline = Date.now() + waitSec * 1000;
+  try {
+    while (Date.now() < deadline) {
+      if (opts.signal?.aborted) throw new ShuttingDownError(`stopped waiting for GPU job ${jobId}: shutting down`);
+      const expires = Math.max(1000, Math.min(opts.pollMs ?? 5000, deadline - Date.now()));
+      const m = await infra("waiting for the job result", () => consumer.next({ expires }));
+      if (!m) continue;
+      let event: TaskEvent;
+      try {
+        event = decode(m.subject, m.data, TaskEvent);
+      } catch (err) {
+        log.warn({ err, jobId }, "ignoring an invalid event on the job's subject");
+        continue;
+      }
+      if (event.type === "job.finished") return event.result;
+    }
+  } finally {
+    await consumer.delete().catch(() => undefined);
+  }
+  throw new GpuJobTimeoutError(jobId, waitSec);
+}

@@ -1,0 +1,87 @@
+import type { GpuJobSpec, StepTools } from "@mllead/brain";
+import type { Bus } from "@mllead/bus";
+import type { StepWork } from "@mllead/contracts";
+import type { Logger } from "pino";
+import { fetchArtifact, saveArtifact } from "./artifacts.js";
+import { runCommand } from "./command-runner.js";
+import { scrubEnv } from "./env.js";
+import { infra } from "./errors.js";
+import { type JobWaitOptions, jobIdForNth, runGpuJob } from "./job-client.js";
+import type { Workspace } from "./workspace.js";
+
+/** Limits and surroundings of the tools given to one step. */
+export interface ToolSettings {
+  /** The environment commands start from; scrubbed of secrets before use. */
+  baseEnv: Readonly<Record<string, string | undefined>>;
+  /** Default command timeout (s) when the brain gives none. */
+  commandTimeoutSec: number;
+  /** Longest command timeout a brain may ask for (s). */
+  maxCommandTimeoutSec: number;
+  /** SIGTERM → SIGKILL grace for a timed-out command (ms). */
+  killGraceMs: number;
+  /** Bytes of stdout/stderr kept per command (the tail). */
+  maxOutputBytes: number;
+  gpuWait: JobWaitOptions;
+}
+
+/**
+ * The `StepTools` one step attempt works with: files in the task's workspace,
+ * sandboxed commands, artifacts in the Object Store, GPU jobs and progress
+ * lines. Job and progress ids are counted per attempt, so a re-run after a
+ * crash derives the same ids and re-attaches instead of duplicating.
+ */
+export function createStepTools(deps: {
+  bus: Bus;
+  ws: Workspace;
+  work: StepWork;
+  log: Logger;
+  settings: ToolSettings;
+}): StepTools {
+  const { bus, ws, work, log, settings } = deps;
+  const owner = { taskId: work.taskId, stepId: work.stepId, attempt: work.attempt };
+  let jobs = 0;
+  let progressCount = 0;
+
+  return {
+    log,
+    readFile: (path) => ws.readFile(path),
+    writeFile: (path, content) => ws.writeFile(path, content),
+    listFiles: () => ws.listFiles(),
+    async run(argv, opts = {}) {
+      const timeoutSec = Math.min(opts.timeoutSec ?? settings.commandTimeoutSec, settings.maxCommandTimeoutSec);
+      log.info({ argv: argv.slice(0, 8), timeoutSec }, "running a command");
+      const result = await runCommand(argv, {
+        cwd: ws.root,
+        env: scrubEnv(settings.baseEnv, opts.env ?? {}),
+        timeoutMs: timeoutSec * 1000,
+        killGraceMs: settings.killGraceMs,
+        maxOutputBytes: settings.maxOutputBytes,
+      });
+      log.info({ exitCode: result.exitCode, timedOut: result.timedOut }, "command finished");
+      return result;
+    },
+    saveArtifact: (path, opts = {}) => saveArtifact(bus, ws, owner, path, opts.contentType),
+    fetchArtifact: (artifact, path) => fetchArtifact(bus, ws, artifact.objectName, path),
+    async runGpuJob(spec: GpuJobSpec) {
+      jobs += 1;
+      const jobId = jobIdForNth(owner, jobs);
+      return runGpuJob(bus, owner, jobId, spec, log.child({ jobId }), settings.gpuWait);
+    },
+    async progress(message) {
+      progressCount += 1;
+      await infra("reporting progress", () =>
+        bus.emit({
+          v: 1,
+          type: "step.progress",
+          eventId: `step.progress:${work.taskId}:${work.stepId}:${work.attempt}:${progressCount}`,
+          taskId: work.taskId,
+          stepId: work.stepId,
+          role: work.role,
+          attempt: work.attempt,
+          message: message.slice(0, 1000),
+          at: new Date().toISOString(),
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import { BrainConfig } from "@mllead/brain";
+import { z } from "zod";
+
+const list = z
+  .string()
+  .transform((s) =>
+    s
+      .split(/[\s,]+/)
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[UW][A-Z0-9]+$/, "Slack user ids look like U0123ABCD")));
+
+/** The tech lead's own variables (besides BaseConfig). */
+export const TechLeadConfig = BrainConfig.extend({
+  /** Slack user ids allowed to approve any plan, besides its requester. */
+  MLLEAD_APPROVERS: list.default([]),
+  /** How many fix rounds the code reviewer may ask for before the task fails. */
+  MLLEAD_MAX_REVIEW_ROUNDS: z.coerce.number().int().min(0).max(10).default(2),
+});
+export type TechLeadConfig = z.output<typeof TechLeadConfig>;

@@ -1,0 +1,170 @@
+import { StatusQuery, StatusReply, SUBJECTS, type TaskView, taskIdFor } from "@mllead/contracts";
+import { describe, expect, it, vi } from "vitest";
+import { startGatewayHarness } from "../helpers/gateway.js";
+import { planEvent } from "./gateway-fixtures.js";
+
+const WAIT = { timeout: 15_000, interval: 50 };
+
+describe("slack-gateway: Slack input becomes commands on NATS", () => {
+  it("a signed mention gets 👀 and one TaskCreate, even when Slack retries it", async () => {
+    await using h = await startGatewayHarness();
+    const { sandbox } = h;
+    const sent = await sandbox.mention("train a churn baseline on the events table");
+    expect(sent.status).toBe(200);
+
+    const taskId = taskIdFor(sent.channel, sent.ts, sandbox.bot.teamId);
+    await vi.waitFor(() => expect(h.creates()).toHaveLength(1), WAIT);
+    expect(h.creates()[0]).toMatchObject({
+      taskId,
+      text: "train a churn baseline on the events table",
+      requester: { userId: sandbox.humanUserId },
+      slack: { channel: sent.channel, threadTs: sent.ts, messageTs: sent.ts },
+    });
+    expect(sandbox.message(sent.channel, sent.ts)?.reactions?.map((r) => r.name)).toEqual(["eyes"]);
+
+    // Slack did not get the ack in time and sends the very same event again.
+    const retry = await sandbox.retryEvent(sent.eventId, 1, "http_timeout");
+    expect(retry.status).toBe(200);
+    const info = await h.lead.jsm.streams.info("MLLEAD_CMD");
+    // The work-queue may already have handed the first one out; count what the stream ever stored.
+    expect(info.state.last_seq).toBe(1);
+    expect(h.creates()).toHaveLength(1);
+    expect(sandbox.message(sent.channel, sent.ts)?.reactions?.[0]?.count).toBe(1);
+  });
+
+  it("answers url_verification, refuses forged and stale signatures with 401 and keeps working", async () => {
+    await using h = await startGatewayHarness();
+    const { sandbox } = h;
+    const verify = await sandbox.urlVerification("challenge-123");
+    expect(verify.json).toEqual({ challenge: "challenge-123" });
+
+    const body = JSON.stringify({ type: "event_callback", event_id: "EvForged", event: { type: "app_mention", text: "hi" } });
+    expect((await sandbox.postSigned(body, "application/json", { signingSecret: "not-the-secret" })).status).toBe(401);
+    const stale = Math.floor(Date.now() / 1000) - 60 * 10;
+    expect((await sandbox.postSigned(body, "application/json", { timestampSec: stale })).status).toBe(401);
+
+    const sent = await sandbox.mention("still here?");
+    expect(sent.status).toBe(200);
+    await vi.waitFor(() => expect(h.creates().map((c) => c.text)).toEqual(["still here?"]), WAIT);
+    const health = await fetch(`${h.gatewayUrl}/healthz`);
+    expect(health.status).toBe(200);
+  });
+
+  it("a bare mention gets help instead of a task", async () => {
+    await using h = await startGatewayHarness();
+    const sent = await h.sandbox.mention("");
+    await vi.waitFor(() => expect(h.sandbox.thread(sent.channel, sent.ts)).toHaveLength(2), WAIT);
+    expect(h.sandbox.thread(sent.channel, sent.ts)[1]?.text).toContain("Mention it with a task");
+    await h.sandbox.retryEvent(sent.eventId);
+    expect(h.sandbox.thread(sent.channel, sent.ts)).toHaveLength(2);
+    expect(h.creates()).toEqual([]);
+  });
+
+  it("thread replies: bots, edits and chatter are ignored; 'approve' and 'changes: …' become decisions", async () => {
+    await using h = await startGatewayHarness();
+    const { sandbox } = h;
+    const root = await sandbox.mention("tune the learning rate");
+    await vi.waitFor(() => expect(h.creates()).toHaveLength(1), WAIT);
+    const taskId = h.creates()[0]?.taskId;
+
+    await sandbox.reply(root.ts, "approve", { user: sandbox.bot.userId, botId: sandbox.bot.botId });
+    await sandbox.reply(root.ts, "approve", { user: "U0OTHERBOT", botId: "B0OTHER" });
+    await sandbox.reply(root.ts, "approve", { subtype: "message_changed" });
+    await sandbox.reply(root.ts, "nice, looking forward to it");
+    const approve = await sandbox.reply(root.ts, "LGTM!", { user: "U0ALICE" });
+    const changes = await sandbox.reply(root.ts, "changes: use AUC, not accuracy", { user: "U0BOB" });
+
+    await vi.waitFor(() => expect(h.decides()).toHaveLength(2), WAIT);
+    expect(h.decides()).toEqual([
+      expect.objectContaining({ taskId, decision: "approve", userId: "U0ALICE", via: "reply", decisionId: approve.eventId }),
+      expect.objectContaining({
+        taskId,
+        decision: "request_changes",
+        feedback: "use AUC, not accuracy",
+        decisionId: changes.eventId,
+      }),
+    ]);
+  });
+
+  it("plan buttons and a ✅ reaction on the plan send decisions carrying the plan revision", async () => {
+    await using h = await startGatewayHarness();
+    const { sandbox } = h;
+    const root = await sandbox.mention("compare two models");
+    await vi.waitFor(() => expect(h.creates()).toHaveLength(1), WAIT);
+    const taskId = h.creates()[0]?.taskId as string;
+    await h.lead.emit(planEvent(taskId, 2));
+    const plan = await vi.waitFor(() => {
+      const found = sandbox.thread(root.channel, root.ts).find((m) => m.text.startsWith("Plan revision 2"));
+      if (!found) throw new Error("no plan yet");
+      return found;
+    }, WAIT);
+
+    expect((await sandbox.click(plan.ts, "mllead_approve", { user: "U0ALICE" })).status).toBe(200);
+    await vi.waitFor(() => expect(h.decides()).toHaveLength(1), WAIT);
+    expect(h.decides()[0]).toMatchObject({ taskId, decision: "approve", revision: 2, via: "button", userId: "U0ALICE" });
+
+    await sandbox.click(plan.ts, "mllead_request_changes", { user: "U0BOB" });
+    await vi.waitFor(
+      () =>
+        expect(
+          sandbox
+            .ephemerals(root.channel, "U0BOB")
+            .map((e) => e.text)
+            .join(),
+        ).toContain("changes:"),
+      WAIT,
+    );
+
+    await sandbox.react(plan.ts, "white_check_mark", { user: "U0CAROL" });
+    await sandbox.react(plan.ts, "tada", { user: "U0CAROL" });
+    await sandbox.click(plan.ts, "mllead_cancel", { user: "U0DAVE" });
+    await vi.waitFor(() => expect(h.decides()).toHaveLength(3), WAIT);
+    expect(h.decides().slice(1)).toEqual([
+      expect.objectContaining({ decision: "approve", via: "reaction", userId: "U0CAROL", revision: 2 }),
+      expect.objectContaining({ decision: "cancel", via: "button", userId: "U0DAVE", revision: 2 }),
+    ]);
+  });
+
+  it("/mllead: unknown commands get a clear error, status is answered from the tech lead, help explains", async () => {
+    await using h = await startGatewayHarness();
+    const { sandbox } = h;
+    const nonsense = await sandbox.slash("nonsense");
+    expect(nonsense.status).toBe(200);
+    expect(nonsense.text).toContain("I don't know the command `nonsense`");
+    expect(nonsense.text).toContain("/mllead status");
+    expect(nonsense.text).toContain("/mllead help");
+
+    // Nobody answers yet: a sentence, not a stack trace.
+    const early = await sandbox.slash("status");
+    expect(early.text).toContain("did not answer in time");
+
+    const view: TaskView = {
+      id: "tStatus1",
+      text: "train a churn baseline",
+      state: "executing",
+      revision: 1,
+      requester: "U0ALICE",
+      slack: { channel: "C0GENERAL", threadTs: "1700000000.000100", messageTs: "1700000000.000100" },
+      brain: "offline",
+      steps: [
+        { id: "s1", role: "data-engineer", title: "Clean", status: "completed", attempt: 1 },
+        { id: "s2", role: "ml-engineer", title: "Train", status: "running", attempt: 1 },
+      ],
+      updatedAt: new Date().toISOString(),
+    };
+    h.lead.serve(
+      SUBJECTS.statusQuery,
+      StatusQuery,
+      StatusReply,
+      async () => ({ v: 1 as const, ok: true as const, active: [view], recent: [] }),
+      (e) => ({ v: 1 as const, ok: false as const, error: { code: e.code, message: e.message } }),
+    );
+    const status = await sandbox.slash("status");
+    expect(status.text).toContain("Active tasks (1)");
+    expect(status.text).toContain("executing");
+    expect(status.text).toContain("1/2 steps done");
+    expect(status.text).toContain("https://slack.com/archives/C0GENERAL/p1700000000000100");
+
+    expect((await sandbox.slash("help")).text).toContain("Mention it with a task");
+  });
+});

@@ -1,0 +1,146 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Bus } from "@mllead/bus";
+import { CONSUMERS, ROLES, STREAMS, StepWork, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import { createLogger } from "@mllead/service-kit";
+import { describe, expect, it } from "vitest";
+import { buildApp } from "../../services/specialist-agent/src/app.js";
+import { defaultToolSettings } from "../../services/specialist-agent/src/config.js";
+import { startNatsServer } from "../helpers/nats-server.js";
+import { stepWork, TestBrain } from "../helpers/specialist-test-brain.js";
+import { collectEvents, waitFor } from "../helpers/wait.js";
+
+const log = createLogger("test", "silent");
+
+/** A nats-server, a provisioned bus, a workspace dir and the specialist app consuming every role. */
+async function setup() {
+  const nats = await startNatsServer();
+  const workspaceDir = await mkdtemp(join(tmpdir(), "mllead-specialist-"));
+  const bus = await Bus.connect({ url: nats.url, name: "specialist-test", log });
+  await bus.provision(ROLES.map((r) => CONSUMERS.step(r)));
+  const brain = new TestBrain();
+  const app = buildApp({
+    bus,
+    brain,
+    log,
+    settings: { roles: [...ROLES], workspaceDir, concurrency: 1, tools: defaultToolSettings({ PATH: process.env.PATH }) },
+  });
+  const running = await app.start();
+  return {
+    bus,
+    brain,
+    workspaceDir,
+    running,
+    /** Resolves when the step queue is empty: every message acknowledged or terminated. */
+    async drained() {
+      await waitFor(
+        async () => (await bus.jsm.streams.info(STREAMS.steps.name)).state.messages === 0,
+        20_000,
+        "an empty step queue",
+      );
+    },
+    async completedOrFailed(taskId: string, stepId: string) {
+      const subjects = (["step.completed", "step.failed"] as const).map((type) => SUBJECTS.event({ type, taskId, stepId }));
+      let found: TaskEvent | null = null;
+      await waitFor(async () => {
+        for (const s of subjects) found ??= await bus.lastEvent(s);
+        return found !== null;
+      });
+      return found as TaskEvent | null;
+    },
+    async [Symbol.asyncDispose]() {
+      await running.stop().catch(() => undefined);
+      await bus.close();
+      await nats[Symbol.asyncDispose]();
+      await rm(workspaceDir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe("specialist-agent carries out steps", () => {
+  it("runs a data-engineer step: files in the workspace, an artifact, started/progress/completed events", async () => {
+    await using env = await setup();
+    const work = stepWork("t1", "data", "data-engineer");
+    await env.bus.publish(SUBJECTS.stepWork("data-engineer"), StepWork, work, "dispatch-t1-data-1");
+    const events = await collectEvents(env.bus, "t1");
+
+    const done = await env.completedOrFailed("t1", "data");
+    expect(done?.type).toBe("step.completed");
+    await waitFor(() => events.length >= 3, 10_000, "three events");
+    expect(events.map((e) => e.type)).toEqual(["step.started", "step.progress", "step.completed"]);
+
+    expect(await readFile(join(env.workspaceDir, "t1", "data", "raw.csv"), "utf8")).toBe("x,y\n1,2\n3,4\n");
+    if (done?.type !== "step.completed") throw new Error("unreachable");
+    expect(done.result.summary).toBe("Wrote data/raw.csv with 2 rows");
+    expect(done.result.filesChanged).toEqual(["data/raw.csv", "make_data.py"]);
+    const [artifact] = done.result.artifacts;
+    expect(artifact).toMatchObject({ name: "data/raw.csv", objectName: "tasks/t1/data/data/raw.csv", contentType: "text/csv" });
+    const stored = await (await env.bus.objects()).getBlob("tasks/t1/data/data/raw.csv");
+    expect(new TextDecoder().decode(stored ?? new Uint8Array())).toBe("x,y\n1,2\n3,4\n");
+  });
+
+  it("does not run an already-completed attempt again when the step is delivered twice", async () => {
+    await using env = await setup();
+    const work = stepWork("t2", "data", "data-engineer");
+    // Two copies under different msgIDs (e.g. a re-published outbox entry after the dedupe window).
+    await env.bus.publish(SUBJECTS.stepWork("data-engineer"), StepWork, work, "copy-1");
+    await env.bus.publish(SUBJECTS.stepWork("data-engineer"), StepWork, work, "copy-2");
+    await env.drained();
+    await env.bus.publish(SUBJECTS.stepWork("data-engineer"), StepWork, work, "copy-3");
+    await env.drained();
+
+    expect(env.brain.runsOf(work)).toBe(1);
+    const events = await collectEvents(env.bus, "t2");
+    await waitFor(() => events.some((e) => e.type === "step.completed"), 10_000, "the completed event");
+    expect(events.filter((e) => e.type === "step.completed")).toHaveLength(1);
+    expect(events.filter((e) => e.type === "step.started")).toHaveLength(1);
+
+    // A new attempt of the same step is real work and runs.
+    const retry = stepWork("t2", "data", "data-engineer", { attempt: 2 });
+    await env.bus.publish(SUBJECTS.stepWork("data-engineer"), StepWork, retry, "attempt-2");
+    await env.drained();
+    expect(env.brain.runsOf(retry)).toBe(1);
+  });
+
+  it("reports step.failed with a clear error when the brain's work fails (a path that leaves the workspace)", async () => {
+    await using env = await setup();
+    const work = stepWork("t3", "report", "analyst", { objective: "../../etc/passwd" });
+    await env.bus.publish(SUBJECTS.stepWork("analyst"), StepWork, work, "t3-report-1");
+    const done = await env.completedOrFailed("t3", "report");
+    expect(done).toMatchObject({ type: "step.failed", attempt: 1, title: "analyst step" });
+    expect(done?.type === "step.failed" && done.error).toBe("path '../../etc/passwd' leaves the task workspace");
+  });
+
+  it("terminates an invalid step message and keeps taking steps", async () => {
+    await using env = await setup();
+    const subject = SUBJECTS.stepWork("data-engineer");
+    await env.bus.js.publish(subject, "{not json");
+    await env.bus.js.publish(subject, JSON.stringify({ ...stepWork("bad id", "data", "data-engineer") }));
+    // A step for another role on this role's queue can never be handled here either.
+    await env.bus.js.publish(subject, JSON.stringify(stepWork("t4", "other", "analyst")));
+    await env.bus.publish(subject, StepWork, stepWork("t4", "data", "data-engineer"), "t4-data-1");
+
+    const done = await env.completedOrFailed("t4", "data");
+    expect(done?.type).toBe("step.completed");
+    await env.drained();
+    expect(await env.bus.lastEvent(SUBJECTS.event({ type: "step.started", taskId: "t4", stepId: "other" }))).toBeNull();
+    expect(env.brain.runs.size).toBe(1);
+  });
+
+  it("on shutdown finishes the step in hand and takes no new ones", async () => {
+    await using env = await setup();
+    const subject = SUBJECTS.stepWork("data-engineer");
+    await env.bus.publish(subject, StepWork, stepWork("t5", "slow", "data-engineer", { objective: "sleep:1" }), "t5-slow");
+    await waitFor(
+      async () => (await env.bus.lastEvent(SUBJECTS.event({ type: "step.started", taskId: "t5", stepId: "slow" }))) !== null,
+    );
+    await env.running.stop();
+    // stop() returned only after the step in hand reported its result.
+    const done = await env.bus.lastEvent(SUBJECTS.event({ type: "step.completed", taskId: "t5", stepId: "slow" }));
+    expect(done?.type).toBe("step.completed");
+    await env.bus.publish(subject, StepWork, stepWork("t5", "later", "data-engineer"), "t5-later");
+    expect((await env.bus.jsm.streams.info(STREAMS.steps.name)).state.messages).toBe(1);
+    expect(env.brain.runs.size).toBe(1);
+  });
+});
