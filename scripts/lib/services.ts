@@ -19,7 +19,7 @@ export interface ServiceProcess {
 
 /**
  * Starts one service as its own Node process (TypeScript run through tsx), the
- * way production runs it, and watches its log for the ready line.
+ * way production runs it; it says when it is ready over an IPC channel.
  */
 export function startService(
   name: ServiceName,
@@ -30,7 +30,7 @@ export function startService(
   const proc = spawn(process.execPath, ["--import", "tsx", entry], {
     cwd: REPO_ROOT,
     env,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   const lines: string[] = [];
   let resolveReady: (addr: string) => void = () => undefined;
@@ -49,15 +49,12 @@ export function startService(
       lines.push(line);
       if (lines.length > 5000) lines.splice(0, 1000);
       opts.onLine?.(name, line);
-      if (line.includes(`"msg":"${name} ready"`)) {
-        try {
-          resolveReady((JSON.parse(line) as { address: string }).address);
-        } catch {
-          resolveReady("");
-        }
-      }
     }
   };
+  // runService reports readiness over the IPC channel, independent of LOG_LEVEL.
+  proc.on("message", (m: { type?: string; address?: string }) => {
+    if (m?.type === "ready") resolveReady(m.address ?? "");
+  });
   proc.stdout?.on("data", onData);
   proc.stderr?.on("data", onData);
   return { name, proc, lines, ready, exited };

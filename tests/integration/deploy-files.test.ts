@@ -22,7 +22,8 @@ const DOCUMENTED = [
 
 describe("deployment files", () => {
   it("docker-compose runs NATS 2.11+ with JetStream and every service", () => {
-    const compose = parse(read("docker-compose.yml")) as {
+    // Compose files use YAML merge keys (`<<: *env`), which docker compose resolves.
+    const compose = parse(read("docker-compose.yml"), { merge: true }) as {
       services: Record<string, { image?: string; environment?: Record<string, string> }>;
     };
     const nats = compose.services.nats;

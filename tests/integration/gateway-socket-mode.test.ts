@@ -23,7 +23,7 @@ describe("slack-gateway configuration", () => {
         bus,
         http,
       }),
-    ).rejects.toThrow(/not_allowed_token_type/);
+    ).rejects.toThrow(/invalid_auth/);
     expect(sandbox.calls("apps.connections.open")).toHaveLength(1);
     expect(sandbox.calls("auth.test").length).toBeGreaterThan(0);
     await http.close();

@@ -23,7 +23,11 @@ describe("createBrain", () => {
   });
 
   it("gives the Claude brain when a key is set, with the project's agents loaded", async () => {
-    const brain = await createBrain({ kind: "anthropic", log, anthropic: { apiKey: "sk-ant-test", baseURL: "http://127.0.0.1:9" } });
+    const brain = await createBrain({
+      kind: "anthropic",
+      log,
+      anthropic: { apiKey: "sk-ant-test", baseURL: "http://127.0.0.1:9" },
+    });
     expect(brain.kind).toBe("anthropic");
   });
 

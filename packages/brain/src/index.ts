@@ -1,4 +1,4 @@
-export { createClaudeBrain, type ClaudeBrainOptions, MissingAgentError } from "./claude/brain.js";
+export { type ClaudeBrainOptions, createClaudeBrain, MissingAgentError } from "./claude/brain.js";
 export { createClaudeClient, MODEL_ALIASES, resolveModel } from "./claude/client.js";
 export { PlanDraft, PlanRejectedError, planWithClaude } from "./claude/planner.js";
 export { BrainConfig, brainFromConfig, brainKind } from "./config.js";

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 
@@ -14,7 +14,8 @@ export interface HealthChecks {
 export function buildHttpApp(opts: { log: Logger; registry: Registry; checks: HealthChecks }): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: opts.log.child({ component: "http" }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Health probes and Prometheus scrapes every few seconds would drown the log.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.get("/healthz", async () => ({ ok: true }));
   app.get("/readyz", async (_req, reply) => {

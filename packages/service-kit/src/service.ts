@@ -84,6 +84,8 @@ export async function runService<S extends z.ZodObject>(
   const port = def.port ? def.port(config) : config.PORT;
   const address = await http.listen({ port, host: config.HOST });
   log.info({ address }, `${def.name} ready`);
+  // A parent that started us with an IPC channel (the dev runner, the e2e tests) learns it whatever the log level.
+  process.send?.({ type: "ready", service: def.name, address });
 
   let stopping = false;
   const shutdown = async (signal: string) => {

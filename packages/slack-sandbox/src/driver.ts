@@ -138,14 +138,25 @@ export class SlackDriver {
   /** A person writes `@mllead <text>` (in a thread when `threadTs` is given): Slack sends `app_mention` and `message`. */
   async mention(text: string, o: PersonOptions & { threadTs?: string } = {}): Promise<SentMessage> {
     const msg = this.humanMessage(encodeMention(text, this.core.bot.userId), o, o.threadTs);
-    const base = { type: "app_mention", user: msg.user, text: msg.text, ts: msg.ts, channel: msg.channel, team: this.core.bot.teamId };
+    const base = {
+      type: "app_mention",
+      user: msg.user,
+      text: msg.text,
+      ts: msg.ts,
+      channel: msg.channel,
+      team: this.core.bot.teamId,
+    };
     const delivery = await this.event(o.threadTs ? { ...base, thread_ts: o.threadTs } : base);
     await this.event({ ...base, type: "message", channel_type: "channel", ...(o.threadTs ? { thread_ts: o.threadTs } : {}) });
     return { ...delivery, ts: msg.ts, channel: msg.channel };
   }
 
   /** A person (or, with `botId`, another bot) replies in a thread: Slack sends a `message` event. */
-  async reply(threadTs: string, text: string, o: PersonOptions & { botId?: string; subtype?: string } = {}): Promise<SentMessage> {
+  async reply(
+    threadTs: string,
+    text: string,
+    o: PersonOptions & { botId?: string; subtype?: string } = {},
+  ): Promise<SentMessage> {
     const msg = this.humanMessage(text, o, threadTs);
     if (o.botId) msg.bot_id = o.botId;
     const delivery = await this.event({

@@ -1,17 +1,35 @@
 import Fastify from "fastify";
 import type { ApiCall, BotIdentity, ResponsePost, SandboxCore } from "./core.js";
-import { type Delivery, type PersonOptions, type SentMessage, type SignOptions, SlackDriver, type SlashOutcome } from "./driver.js";
+import {
+  type Delivery,
+  type PersonOptions,
+  type SentMessage,
+  type SignOptions,
+  SlackDriver,
+  type SlashOutcome,
+} from "./driver.js";
 import { RateLimiter } from "./rate-limit.js";
 import { registerResponseUrls } from "./responses.js";
 import { type SandboxChannel, type SandboxEphemeral, type SandboxMessage, WorkspaceStore } from "./store.js";
 import { registerUi } from "./ui.js";
 import { registerWebApi } from "./web-api.js";
 
-export type { ApiCall, BotIdentity, Delivery, PersonOptions, ResponsePost, SentMessage, SignOptions, SlashOutcome };
-export type { SandboxChannel, SandboxEphemeral, SandboxMessage };
 export { encodeMention } from "./driver.js";
 export { blockProblems, SLACK_LIMITS } from "./limits.js";
 export { signSlackRequest, slackSignatureHeaders } from "./signing.js";
+export type {
+  ApiCall,
+  BotIdentity,
+  Delivery,
+  PersonOptions,
+  ResponsePost,
+  SandboxChannel,
+  SandboxEphemeral,
+  SandboxMessage,
+  SentMessage,
+  SignOptions,
+  SlashOutcome,
+};
 
 export interface SlackSandboxOptions {
   /** Port to listen on; 0 (default) picks a free one. */

@@ -72,9 +72,9 @@ describe("slack sandbox web API (driven by the real @slack/web-api client)", () 
     expect(without.messages?.[1]?.metadata).toBeUndefined();
 
     await web.reactions.add({ channel: sandbox.defaultChannel, timestamp: root.ts as string, name: "eyes" });
-    expect(await platformError(web.reactions.add({ channel: sandbox.defaultChannel, timestamp: root.ts as string, name: "eyes" }))).toBe(
-      "already_reacted",
-    );
+    expect(
+      await platformError(web.reactions.add({ channel: sandbox.defaultChannel, timestamp: root.ts as string, name: "eyes" })),
+    ).toBe("already_reacted");
     await web.chat.postEphemeral({ channel: sandbox.defaultChannel, user: "U1", text: "only you", thread_ts: root.ts as string });
     expect(sandbox.ephemerals(sandbox.defaultChannel, "U1").map((e) => e.text)).toEqual(["only you"]);
     expect(sandbox.thread(sandbox.defaultChannel, root.ts as string)[0]?.reactions?.[0]?.name).toBe("eyes");
@@ -118,7 +118,9 @@ describe("slack sandbox web API (driven by the real @slack/web-api client)", () 
     });
     expect(raw.status).toBe(429);
     expect(Number(raw.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(await platformError(web.chat.postMessage({ channel: sandbox.defaultChannel, text: "4" }))).toBe(ErrorCode.RateLimitedError);
+    expect(await platformError(web.chat.postMessage({ channel: sandbox.defaultChannel, text: "4" }))).toBe(
+      ErrorCode.RateLimitedError,
+    );
     // Other methods are not limited.
     await web.auth.test();
     sandbox.setRateLimit("chat.postMessage", null);

@@ -16,7 +16,8 @@ function explain(err: unknown, gatewayUrl: string | undefined): string {
 
 function statusNote(status: number): string | undefined {
   if (status === 200) return undefined;
-  if (status === 401) return "mllead refused the request signature (401): the sandbox and the gateway use different signing secrets.";
+  if (status === 401)
+    return "mllead refused the request signature (401): the sandbox and the gateway use different signing secrets.";
   return `mllead answered HTTP ${status}.`;
 }
 

@@ -194,8 +194,8 @@ function methods(core: SandboxCore): Record<string, (args: Args) => Result> {
       return { ok: true, messages: store.history(channel).reverse().map(withoutMetadata), has_more: false };
     },
     "apps.connections.open": () => {
-      // Socket Mode needs a WebSocket server; the sandbox drives the app over HTTP instead.
-      throw new ApiError("not_allowed_token_type", {
+      // Socket Mode needs a WebSocket server; the sandbox drives the app over HTTP and knows no app token.
+      throw new ApiError("invalid_auth", {
         detail: "the sandbox delivers events over HTTP; unset SLACK_APP_TOKEN to use it",
       });
     },

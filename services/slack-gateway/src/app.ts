@@ -66,7 +66,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   // auth.test: proves the token works and tells Bolt the bot's own ids (to ignore its own messages).
   await bolt.init();
   await bolt.start();
-  log.info({ mode: config.SLACK_APP_TOKEN ? "socket" : "http", slackApiUrl: slackApiUrl ?? "https://slack.com/api/" }, "Slack app started");
+  log.info(
+    { mode: config.SLACK_APP_TOKEN ? "socket" : "http", slackApiUrl: slackApiUrl ?? "https://slack.com/api/" },
+    "Slack app started",
+  );
 
   const throttle = new KeyedThrottle(deps.jobUpdateIntervalMs ?? 2000, (key, err) =>
     log.warn({ err, key }, "a throttled job update failed; the next one redraws it"),

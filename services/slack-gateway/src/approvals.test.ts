@@ -18,7 +18,10 @@ describe("thread replies as decisions", () => {
       decision: "request_changes",
       feedback: "use AUC instead of accuracy",
     });
-    expect(parseReplyDecision("Change the split to 80/20")).toEqual({ decision: "request_changes", feedback: "the split to 80/20" });
+    expect(parseReplyDecision("Change the split to 80/20")).toEqual({
+      decision: "request_changes",
+      feedback: "the split to 80/20",
+    });
     expect(parseReplyDecision("revise: drop the analyst step\nand add a baseline")).toEqual({
       decision: "request_changes",
       feedback: "drop the analyst step\nand add a baseline",

@@ -1,7 +1,9 @@
 import type { Decision } from "@mllead/contracts";
 
 /** What a thread reply asks for, or null when it is ordinary chatter. */
-export type ReplyDecision = { decision: Extract<Decision, "approve" | "cancel"> } | { decision: "request_changes"; feedback: string };
+export type ReplyDecision =
+  | { decision: Extract<Decision, "approve" | "cancel"> }
+  | { decision: "request_changes"; feedback: string };
 
 const APPROVE = /^(approve|approved|lgtm|ship it)(\s+(it|this|the plan))?$/;
 const CANCEL = /^(cancel|stop)(\s+(it|this|the task|the plan|please))?$/;

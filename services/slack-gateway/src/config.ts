@@ -18,9 +18,7 @@ export type GatewayConfig = z.output<typeof GatewayConfig>;
 /** Rules across variables that a per-variable schema cannot say. Throws ConfigError naming the variable. */
 export function checkGatewayConfig(config: GatewayConfig): void {
   if (!config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
-    throw new ConfigError([
-      "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN to use Socket Mode instead)",
-    ]);
+    throw new ConfigError(["SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN to use Socket Mode instead)"]);
   }
 }
 

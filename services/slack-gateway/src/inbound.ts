@@ -154,36 +154,33 @@ export function registerInbound(app: App, deps: InboundDeps): void {
     });
   });
 
-  app.action<BlockAction>(
-    /^mllead_(approve|request_changes|cancel)$/,
-    async ({ ack, body, action, client }) => {
-      await ack();
-      if (action.type !== "button") return;
-      const value = parsePlanButtonValue(action.value);
-      const channel = body.channel?.id ?? body.container?.channel_id;
-      if (!value || !channel) return;
-      const messageTs = (body.container?.message_ts as string | undefined) ?? body.message?.ts ?? "";
-      const threadTs = (body.message?.thread_ts as string | undefined) ?? messageTs;
-      if (action.action_id === PLAN_ACTIONS.requestChanges) {
-        await client.chat.postEphemeral({
-          channel,
-          user: body.user.id,
-          thread_ts: threadTs,
-          text: "What should change? Reply in this thread starting with `changes:` — for example `changes: use AUC instead of accuracy` — and the tech lead will revise the plan.",
-        });
-        return;
-      }
-      await decide({
-        taskId: value.t,
-        revision: value.r,
-        // One id per click: a repeated delivery of this click counts once, a second click is a new decision.
-        decisionId: `act-${body.user.id}-${action.action_ts}`,
-        decision: action.action_id === PLAN_ACTIONS.approve ? "approve" : "cancel",
-        userId: body.user.id,
-        via: "button",
+  app.action<BlockAction>(/^mllead_(approve|request_changes|cancel)$/, async ({ ack, body, action, client }) => {
+    await ack();
+    if (action.type !== "button") return;
+    const value = parsePlanButtonValue(action.value);
+    const channel = body.channel?.id ?? body.container?.channel_id;
+    if (!value || !channel) return;
+    const messageTs = (body.container?.message_ts as string | undefined) ?? body.message?.ts ?? "";
+    const threadTs = (body.message?.thread_ts as string | undefined) ?? messageTs;
+    if (action.action_id === PLAN_ACTIONS.requestChanges) {
+      await client.chat.postEphemeral({
+        channel,
+        user: body.user.id,
+        thread_ts: threadTs,
+        text: "What should change? Reply in this thread starting with `changes:` — for example `changes: use AUC instead of accuracy` — and the tech lead will revise the plan.",
       });
-    },
-  );
+      return;
+    }
+    await decide({
+      taskId: value.t,
+      revision: value.r,
+      // One id per click: a repeated delivery of this click counts once, a second click is a new decision.
+      decisionId: `act-${body.user.id}-${action.action_ts}`,
+      decision: action.action_id === PLAN_ACTIONS.approve ? "approve" : "cancel",
+      userId: body.user.id,
+      via: "button",
+    });
+  });
 
   app.command("/mllead", async ({ command, ack }) => {
     const text = await answerSlashCommand(command.text, deps);

@@ -86,10 +86,7 @@ export class EventRenderer {
   private async link(event: TaskEvent): Promise<TaskLink | null> {
     const known = await this.deps.store.task(event.taskId);
     if (known) return known;
-    const slack =
-      event.type === "task.updated"
-        ? event.view.slack
-        : ((await this.taskRecordSlack(event.taskId)) ?? undefined);
+    const slack = event.type === "task.updated" ? event.view.slack : ((await this.taskRecordSlack(event.taskId)) ?? undefined);
     if (!slack) return null;
     const link: TaskLink = {
       taskId: event.taskId,

@@ -5,7 +5,11 @@ describe("job update throttle", () => {
   it("shows the newest progress after a burst and always lands the final state last", async () => {
     let clock = 0;
     const shown: string[] = [];
-    const throttle = new KeyedThrottle(50, () => undefined, () => clock);
+    const throttle = new KeyedThrottle(
+      50,
+      () => undefined,
+      () => clock,
+    );
     const show = (s: string) => async () => {
       shown.push(s);
     };

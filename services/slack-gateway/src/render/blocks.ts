@@ -15,7 +15,8 @@ export const BLOCK_LIMITS = {
 } as const;
 
 /** The line every message produced by the offline brain carries. */
-export const OFFLINE_NOTE = ":robot_face: _offline brain — no Claude key set; this was produced by mllead's deterministic planner_";
+export const OFFLINE_NOTE =
+  ":robot_face: _offline brain — no Claude key set; this was produced by mllead's deterministic planner_";
 
 /** Cuts `text` to `max` characters, ending with "…" when it had to cut. */
 export function truncate(text: string, max: number): string {
@@ -27,14 +28,17 @@ export function esc(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** A mrkdwn section, cut to 3000 characters. */
 export function section(text: string): KnownBlock {
   return { type: "section", text: { type: "mrkdwn", text: truncate(text, BLOCK_LIMITS.sectionText) } };
 }
 
+/** A plain-text header, cut to 150 characters. */
 export function header(text: string): KnownBlock {
   return { type: "header", text: { type: "plain_text", text: truncate(text, BLOCK_LIMITS.headerText), emoji: true } };
 }
 
+/** A context line of up to 10 mrkdwn elements. */
 export function context(...texts: string[]): KnownBlock {
   return {
     type: "context",
@@ -44,6 +48,7 @@ export function context(...texts: string[]): KnownBlock {
   };
 }
 
+/** A horizontal rule. */
 export const divider: KnownBlock = { type: "divider" };
 
 /** Long text split over several sections at paragraph or line breaks, each within the section limit. */

@@ -81,7 +81,11 @@ export function renderPlan(event: EventOf<"task.planned">): OutgoingMessage {
     divider,
     actions,
     ...withBrain(
-      [context("Approve with the button, a :white_check_mark: reaction or a reply `approve`. Reply `changes: …` to revise, `cancel` to stop.")],
+      [
+        context(
+          "Approve with the button, a :white_check_mark: reaction or a reply `approve`. Reply `changes: …` to revise, `cancel` to stop.",
+        ),
+      ],
       plan.brain,
     ),
   ];

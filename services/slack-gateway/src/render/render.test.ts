@@ -73,12 +73,34 @@ describe("plan rendering", () => {
       brain: "anthropic",
       risks: [{ risk: "leakage", mitigation: "split by user" }],
       steps: [
-        step(1, { title: "Clean data", objective: "dedupe", context: "", requirements: ["drop nulls"], acceptanceCriteria: ["no nulls"] }),
-        step(2, { title: "Review", role: "code-reviewer", objective: "review", requirements: ["read"], acceptanceCriteria: ["verdict"] }),
+        step(1, {
+          title: "Clean data",
+          objective: "dedupe",
+          context: "",
+          requirements: ["drop nulls"],
+          acceptanceCriteria: ["no nulls"],
+        }),
+        step(2, {
+          title: "Review",
+          role: "code-reviewer",
+          objective: "review",
+          requirements: ["read"],
+          acceptanceCriteria: ["verdict"],
+        }),
       ],
     });
     const all = texts(renderPlan(small).blocks);
-    for (const want of ["Clean data", "`ml-engineer`", "dedupe", "drop nulls", "☐ no nulls", "Next handoff", "Depends on", "leakage", "split by user"]) {
+    for (const want of [
+      "Clean data",
+      "`ml-engineer`",
+      "dedupe",
+      "drop nulls",
+      "☐ no nulls",
+      "Next handoff",
+      "Depends on",
+      "leakage",
+      "split by user",
+    ]) {
       expect(all).toContain(want);
     }
     expect(all).not.toContain("offline brain");
@@ -154,7 +176,11 @@ describe("other messages", () => {
               { severity: "nit", category: "documentation", message: "typo" },
               { severity: "blocker", category: "data_leakage", file: "train.py", line: 12, message: "test rows in train" },
             ],
-            checks: Array.from({ length: 20 }, () => ({ category: "reproducibility" as const, passed: false, detail: huge(500) })),
+            checks: Array.from({ length: 20 }, () => ({
+              category: "reproducibility" as const,
+              passed: false,
+              detail: huge(500),
+            })),
           },
         },
       },
@@ -169,7 +195,14 @@ describe("other messages", () => {
 
   it("a job message shows a progress bar and last metrics, then the outcome", () => {
     const running = renderJob(
-      { jobId: "j1", taskId: "t1", stepId: "s2", state: "running", host: "gpu-1", progress: { step: 5, total: 10, metrics: { loss: 0.4 } } },
+      {
+        jobId: "j1",
+        taskId: "t1",
+        stepId: "s2",
+        state: "running",
+        host: "gpu-1",
+        progress: { step: 5, total: 10, metrics: { loss: 0.4 } },
+      },
       undefined,
     );
     expect(texts(running.blocks)).toContain("▓▓▓▓▓▓▓▓▓▓░░░░░░░░░░ 50%");
@@ -180,7 +213,16 @@ describe("other messages", () => {
         taskId: "t1",
         stepId: "s2",
         state: "finished",
-        result: { outcome: "failed", exitCode: 1, signal: null, durationMs: 65_000, metrics: {}, artifacts: [], logTail: ["boom"], host: "gpu-1" },
+        result: {
+          outcome: "failed",
+          exitCode: 1,
+          signal: null,
+          durationMs: 65_000,
+          metrics: {},
+          artifacts: [],
+          logTail: ["boom"],
+          host: "gpu-1",
+        },
       },
       "offline",
     );

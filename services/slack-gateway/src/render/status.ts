@@ -2,6 +2,7 @@ import type { BrainKind, StatusReply, StepStatus, TaskState, TaskView } from "@m
 import type { OutgoingMessage } from "../slack-api.js";
 import { context, esc, fallback, section, truncate, withBrain } from "./blocks.js";
 
+/** The emoji shown for each task state. */
 export const STATE_EMOJI: Record<TaskState, string> = {
   requested: ":inbox_tray:",
   planning: ":thinking_face:",
@@ -15,6 +16,7 @@ export const STATE_EMOJI: Record<TaskState, string> = {
   cancelled: ":no_entry_sign:",
 };
 
+/** The emoji shown for each step status on the status card. */
 export const STEP_EMOJI: Record<StepStatus, string> = {
   pending: ":white_circle:",
   dispatched: ":hourglass_flowing_sand:",

@@ -19,12 +19,14 @@ export function formatMetrics(metrics: Metrics, max = 10): string {
     .join(" · ");
 }
 
+/** A step began (or began again after a fix or retry). */
 export function renderStepStarted(e: EventOf<"step.started">, brain: BrainKind | undefined): OutgoingMessage {
   const retry = e.attempt > 1 ? ` (attempt ${e.attempt})` : "";
   const text = `:arrow_forward: \`${e.role}\` started *${esc(e.title)}*${retry}`;
   return { text: fallback(`${e.role} started ${e.title}${retry}`), blocks: withBrain([section(text)], brain) };
 }
 
+/** A step failed, with its error quoted. */
 export function renderStepFailed(e: EventOf<"step.failed">, brain: BrainKind | undefined): OutgoingMessage {
   const text = `:x: *${esc(e.title)}* failed (\`${e.role}\`, attempt ${e.attempt})\n> ${esc(truncate(e.error, 1500)).replace(/\n/g, "\n> ")}`;
   return { text: fallback(`${e.title} failed: ${e.error}`), blocks: withBrain([section(text)], brain) };
@@ -44,7 +46,9 @@ function verdictBlocks(v: Verdict): types.KnownBlock[] {
       const where = f.file ? `\`${esc(f.file)}${f.line ? `:${f.line}` : ""}\` ` : "";
       return `• ${where}${esc(f.message)} _(${f.category.replace(/_/g, " ")})_`;
     });
-    blocks.push(section(`${SEVERITY_EMOJI[sev]} *${sev[0]?.toUpperCase()}${sev.slice(1)} (${found.length})*\n${lines.join("\n")}`));
+    blocks.push(
+      section(`${SEVERITY_EMOJI[sev]} *${sev[0]?.toUpperCase()}${sev.slice(1)} (${found.length})*\n${lines.join("\n")}`),
+    );
   }
   if (v.findings.length === 0) blocks.push(section("*Findings:* none."));
   if (v.checks.length) {
@@ -60,24 +64,38 @@ function verdictBlocks(v: Verdict): types.KnownBlock[] {
 export function renderStepCompleted(e: EventOf<"step.completed">, brain: BrainKind | undefined): OutgoingMessage {
   const r = e.result;
   const ok = r.status === "succeeded";
-  const lines = [`${ok ? ":white_check_mark:" : ":x:"} *${esc(e.title)}* ${ok ? "done" : "did not succeed"} (\`${e.role}\`)`, esc(r.summary)];
+  const lines = [
+    `${ok ? ":white_check_mark:" : ":x:"} *${esc(e.title)}* ${ok ? "done" : "did not succeed"} (\`${e.role}\`)`,
+    esc(r.summary),
+  ];
   const blocks: types.KnownBlock[] = [section(lines.join("\n"))];
   const details: string[] = [];
   if (Object.keys(r.metrics).length) details.push(`*Metrics:* ${formatMetrics(r.metrics)}`);
   if (r.criteria.length) {
     details.push(
       `*Acceptance criteria:*\n${r.criteria
-        .map((c) => `${c.met ? ":white_check_mark:" : ":x:"} ${esc(c.criterion)}${c.evidence ? ` — _${esc(truncate(c.evidence, 200))}_` : ""}`)
+        .map(
+          (c) =>
+            `${c.met ? ":white_check_mark:" : ":x:"} ${esc(c.criterion)}${c.evidence ? ` — _${esc(truncate(c.evidence, 200))}_` : ""}`,
+        )
         .join("\n")}`,
     );
   }
   if (r.filesChanged.length) {
     const more = r.filesChanged.length > 10 ? ` and ${r.filesChanged.length - 10} more` : "";
-    details.push(`*Files changed:* ${r.filesChanged.slice(0, 10).map((f) => `\`${esc(f)}\``).join(", ")}${more}`);
+    details.push(
+      `*Files changed:* ${r.filesChanged
+        .slice(0, 10)
+        .map((f) => `\`${esc(f)}\``)
+        .join(", ")}${more}`,
+    );
   }
   if (r.artifacts.length) details.push(`*Artifacts:* ${r.artifacts.map((a) => esc(a.name)).join(", ")}`);
   if (details.length) blocks.push(section(details.join("\n")));
   if (r.verdict) blocks.push(...verdictBlocks(r.verdict));
   const verdict = r.verdict ? ` — review ${r.verdict.decision === "approve" ? "approved" : "requested changes"}` : "";
-  return { text: fallback(`${e.title} ${ok ? "done" : "did not succeed"}${verdict}: ${r.summary}`), blocks: fitBlocks(withBrain(blocks, brain)) };
+  return {
+    text: fallback(`${e.title} ${ok ? "done" : "did not succeed"}${verdict}: ${r.summary}`),
+    blocks: fitBlocks(withBrain(blocks, brain)),
+  };
 }

@@ -8,6 +8,7 @@ function line(text: string, plain: string, brain: BrainKind | undefined): Outgoi
   return { text: fallback(plain), blocks: withBrain([section(text)], brain) };
 }
 
+/** A person approved the plan; work starts. */
 export function renderApproved(e: EventOf<"task.approved">, brain: BrainKind | undefined): OutgoingMessage {
   return line(
     `:white_check_mark: <@${e.userId}> approved the plan (${esc(e.via)}). The team is starting.`,
@@ -16,6 +17,7 @@ export function renderApproved(e: EventOf<"task.approved">, brain: BrainKind | u
   );
 }
 
+/** A person asked for changes; their feedback is quoted. */
 export function renderChangesRequested(e: EventOf<"task.changes_requested">, brain: BrainKind | undefined): OutgoingMessage {
   return line(
     `:pencil2: <@${e.userId}> asked for changes:\n> ${esc(truncate(e.feedback, 2000)).replace(/\n/g, "\n> ")}\nRevising the plan…`,
@@ -24,6 +26,7 @@ export function renderChangesRequested(e: EventOf<"task.changes_requested">, bra
   );
 }
 
+/** The task was cancelled, by a person or the tech lead. */
 export function renderCancelled(e: EventOf<"task.cancelled">, brain: BrainKind | undefined): OutgoingMessage {
   const who = e.userId ? ` by <@${e.userId}>` : "";
   return line(`:no_entry_sign: Task cancelled${who}: ${esc(e.reason)}`, `Task cancelled: ${e.reason}`, brain);
@@ -37,13 +40,10 @@ export function renderDecisionRejected(e: EventOf<"task.decision_rejected">): Ou
   return { text: fallback(`Your ${DECISION_WORDS[e.decision]} was not applied: ${e.reason}`), blocks: [section(text)] };
 }
 
+/** The task failed, with the reason. */
 export function renderTaskFailed(e: EventOf<"task.failed">, brain: BrainKind | undefined): OutgoingMessage {
   const step = e.stepId ? ` (at step \`${e.stepId}\`)` : "";
-  return line(
-    `:x: *The task failed*${step}\n> ${esc(e.reason).replace(/\n/g, "\n> ")}`,
-    `The task failed: ${e.reason}`,
-    brain,
-  );
+  return line(`:x: *The task failed*${step}\n> ${esc(e.reason).replace(/\n/g, "\n> ")}`, `The task failed: ${e.reason}`, brain);
 }
 
 /** The closing summary: what was done, key metrics, artifacts and the review verdict. */

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { startStack } from "../helpers/stack.js";
+import { botMessages, kindOf, visibleText } from "../helpers/thread.js";
+import { waitFor } from "../helpers/wait.js";
+
+describe("@mllead decisions in the thread, end to end", () => {
+  it("revises on request, refuses a stale plan and a stranger, approves by reaction, and cancels on reply", async () => {
+    await using stack = await startStack({ MLLEAD_APPROVERS: "U0LEAD" });
+    const { sandbox } = stack;
+    const channel = sandbox.defaultChannel;
+    const sent = await sandbox.mention("train a baseline on the churn table");
+    const thread = () => botMessages(sandbox.thread(channel, sent.ts));
+    const plans = () => thread().filter((m) => kindOf(m) === "task.planned");
+    await waitFor(() => plans().length === 1, 30_000, "the first plan");
+    const first = plans()[0] as ReturnType<typeof plans>[number];
+
+    // Ask for changes with a reply: a second revision answers them.
+    await sandbox.reply(sent.ts, "changes: train for 25 epochs");
+    await waitFor(() => plans().length === 2, 30_000, "the revised plan");
+    const second = plans()[1] as ReturnType<typeof plans>[number];
+    expect(visibleText(second)).toMatch(/revision 2/i);
+    expect(visibleText(second)).toMatch(/25 epochs/);
+
+    // A click on the old plan is refused, privately, with the reason.
+    await sandbox.click(first.ts, "mllead_approve");
+    await waitFor(() => sandbox.ephemerals(channel).some((e) => /revision 1/.test(e.text)), 20_000, "the stale-plan notice");
+
+    // Someone who neither asked nor approves cannot approve.
+    await sandbox.react(second.ts, "white_check_mark", { user: "U0STRANGER" });
+    await waitFor(() => sandbox.ephemerals(channel, "U0STRANGER").length === 1, 20_000, "the refusal");
+    expect(thread().some((m) => kindOf(m) === "task.approved")).toBe(false);
+
+    // An approver approves with a ✅ reaction; then the requester cancels with a reply.
+    await sandbox.react(second.ts, "white_check_mark", { user: "U0LEAD" });
+    await waitFor(() => thread().some((m) => kindOf(m) === "task.approved"), 20_000, "the approval");
+    await sandbox.reply(sent.ts, "cancel");
+    await waitFor(() => thread().some((m) => kindOf(m) === "task.cancelled"), 30_000, "the cancellation");
+    await waitFor(
+      () => /cancelled/i.test(visibleText(thread().find((m) => kindOf(m) === "card") as never)),
+      20_000,
+      "the card to say cancelled",
+    );
+    expect(thread().some((m) => kindOf(m) === "task.completed")).toBe(false);
+  });
+});
