@@ -13,6 +13,7 @@ import {
   TaskRecord,
 } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
+import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { buildTechLead, type TechLead } from "../../services/tech-lead/src/app.js";
 import { startNatsServer } from "../helpers/nats-server.js";
@@ -70,7 +71,7 @@ const decide = (taskId: string, decision: TaskDecide["decision"], id: string, ex
   ...extra,
 });
 
-async function setup(url: string): Promise<{ bus: Bus; lead: TechLead }> {
+async function setup(url: string, registry?: Registry): Promise<{ bus: Bus; lead: TechLead }> {
   const bus = await Bus.connect({ url, name: "tech-lead-test", log });
   await bus.provision([
     CONSUMERS.techLeadCommands,
@@ -78,7 +79,13 @@ async function setup(url: string): Promise<{ bus: Bus; lead: TechLead }> {
     CONSUMERS.step("data-engineer"),
     CONSUMERS.step("code-reviewer"),
   ]);
-  const lead = await buildTechLead({ bus, brain, log, policy: { approvers: [], maxReviewRounds: 1 } });
+  const lead = await buildTechLead({
+    bus,
+    brain,
+    log,
+    policy: { approvers: [], maxReviewRounds: 1, maxReplans: 1 },
+    ...(registry ? { registry } : {}),
+  });
   await lead.start();
   return { bus, lead };
 }
@@ -101,7 +108,8 @@ function completedEvent(taskId: string, stepId: string, role: "data-engineer" | 
 describe("tech-lead over NATS", () => {
   it("plans, waits for approval, dispatches in order, and closes with a summary", async () => {
     await using nats = await startNatsServer();
-    const { bus, lead } = await setup(nats.url);
+    const registry = new Registry();
+    const { bus, lead } = await setup(nats.url, registry);
     const events = await collectEvents(bus, "t1");
 
     await bus.publish(SUBJECTS.taskCreate, TaskCreate, create("t1"), "slack-evt-1");
@@ -128,6 +136,10 @@ describe("tech-lead over NATS", () => {
     // Every event was published exactly once.
     const ids = events.map((e) => e.eventId);
     expect(new Set(ids).size).toBe(ids.length);
+    // Operators see the lifecycle in Prometheus.
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(/mllead_task_transitions_total\{state="done"\} 1/);
+    expect(metrics).toMatch(/mllead_plan_duration_seconds_count\{brain="offline",outcome="ok"\} 1/);
     await lead.stop();
     await bus.close();
   });
@@ -198,6 +210,42 @@ describe("tech-lead over NATS", () => {
     await waitFor(() => events.some((e) => e.type === "task.planned"));
     expect(events.filter((e) => e.eventId === "t3.1.task.updated")).toHaveLength(1);
     expect((await lead.store.get("t3"))?.outbox).toEqual([]);
+    await lead.stop();
+    await bus.close();
+  });
+
+  it("stops and re-plans when a step fails, then runs the new plan once a person approves it", async () => {
+    await using nats = await startNatsServer();
+    const { bus, lead } = await setup(nats.url);
+    const events = await collectEvents(bus, "t5");
+    await bus.publish(SUBJECTS.taskCreate, TaskCreate, create("t5"), "slack-evt-5");
+    await waitFor(() => events.some((e) => e.type === "task.planned"));
+    await bus.publish(SUBJECTS.taskDecide, TaskDecide, decide("t5", "approve", "a5"), "a5");
+    await waitFor(async () => (await lead.store.get("t5"))?.steps.data?.status === "dispatched");
+    await bus.emit(
+      TaskEvent.parse({
+        v: 1,
+        eventId: "fail-t5-data",
+        taskId: "t5",
+        at: new Date().toISOString(),
+        type: "step.failed",
+        stepId: "data",
+        role: "data-engineer",
+        attempt: 1,
+        title: "data",
+        error: "the table crm.customers does not exist",
+      }),
+    );
+    await waitFor(() => events.filter((e) => e.type === "task.planned").length === 2, 20_000, "the re-plan");
+    const replanning = events.find((e) => e.type === "task.replanning");
+    expect(replanning?.type === "task.replanning" && replanning.reason).toContain("crm.customers does not exist");
+    const revised = events.filter((e) => e.type === "task.planned")[1];
+    expect(revised?.type === "task.planned" && revised.plan.summary).toContain("crm.customers does not exist");
+    expect((await lead.store.get("t5"))?.state).toBe("awaiting_approval");
+    // Approved again, the failed step runs as attempt 2.
+    await bus.publish(SUBJECTS.taskDecide, TaskDecide, decide("t5", "approve", "a5b"), "a5b");
+    await waitFor(async () => (await lead.store.get("t5"))?.steps.data?.status === "dispatched");
+    expect((await lead.store.get("t5"))?.steps.data?.attempt).toBe(2);
     await lead.stop();
     await bus.close();
   });

@@ -55,6 +55,13 @@ export const TaskCompleted = z.object({
   verdict: Verdict.optional(),
   brain: z.enum(["offline", "anthropic"]),
 });
+/** A step failed: the tech lead stopped the work and is writing a new plan, which a person approves again. */
+export const TaskReplanning = z.object({
+  ...base,
+  type: z.literal("task.replanning"),
+  stepId: Id,
+  reason: z.string().max(2000),
+});
 export const TaskFailed = z.object({
   ...base,
   type: z.literal("task.failed"),
@@ -93,6 +100,7 @@ export const TaskEvent = z.discriminatedUnion("type", [
   TaskChangesRequested,
   TaskCancelled,
   TaskCompleted,
+  TaskReplanning,
   TaskFailed,
   StepStarted,
   StepProgress,

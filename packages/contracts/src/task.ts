@@ -27,9 +27,10 @@ export const TASK_TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>>
   planning: ["awaiting_approval", "failed", "cancelled"],
   awaiting_approval: ["revising", "executing", "failed", "cancelled"],
   revising: ["awaiting_approval", "failed", "cancelled"],
-  executing: ["reviewing", "failed", "cancelled"],
-  reviewing: ["fixing", "done", "failed", "cancelled"],
-  fixing: ["reviewing", "failed", "cancelled"],
+  // A failed step stops the work and sends the task back to planning (then to a person).
+  executing: ["reviewing", "revising", "failed", "cancelled"],
+  reviewing: ["fixing", "done", "revising", "failed", "cancelled"],
+  fixing: ["reviewing", "revising", "failed", "cancelled"],
   done: [],
   failed: [],
   cancelled: [],
@@ -100,6 +101,8 @@ export const TaskRecord = z.object({
   plan: Plan.optional(),
   steps: z.record(z.string(), StepState).default({}),
   reviewRounds: z.number().int().nonnegative().default(0),
+  /** Times a failed step sent the task back to planning. */
+  replans: z.number().int().nonnegative().default(0),
   approvedBy: z.string().optional(),
   feedback: z.array(z.object({ userId: z.string(), text: z.string().max(4000), at: Timestamp })).default([]),
   summary: z.string().max(8000).optional(),

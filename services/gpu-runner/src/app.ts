@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { Bus, Consumption, MessageContext } from "@mllead/bus";
 import { BUCKETS, CONSUMERS, GpuJob, type JobProgress, type JobResult, SUBJECTS } from "@mllead/contracts";
+import { type ProcessRunner, runProcess } from "@mllead/sandbox";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { Allocator } from "./allocator.js";
@@ -11,7 +12,6 @@ import type { InventoryPort } from "./inventory.js";
 import { jobFinished, jobProgressed, jobStarted, notRunResult } from "./job-events.js";
 import { executeJob } from "./job-executor.js";
 import { createRunnerMetrics } from "./metrics.js";
-import { type ProcessRunner, runProcess } from "./sandbox.js";
 
 /** Everything the runner is built from; tests build it in-process with a private nats-server. */
 export interface RunnerDeps {

@@ -1,9 +1,6 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, readFile, stat } from "node:fs/promises";
-import { dirname, extname, join, relative, sep } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { contentTypeFor, getFile, putFile } from "@mllead/bus";
 import type { Artifact, Metrics } from "@mllead/contracts";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
@@ -20,26 +17,6 @@ export class MissingInputError extends Error {
 /** Where a job's artifact lives in the Object Store. */
 export function artifactObjectName(taskId: string, jobId: string, name: string): string {
   return `tasks/${taskId}/jobs/${jobId}/${name}`;
-}
-
-const CONTENT_TYPES: Record<string, string> = {
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".gif": "image/gif",
-  ".svg": "image/svg+xml",
-  ".json": "application/json",
-  ".csv": "text/csv",
-  ".txt": "text/plain",
-  ".log": "text/plain",
-  ".md": "text/markdown",
-  ".html": "text/html",
-  ".parquet": "application/vnd.apache.parquet",
-};
-
-/** A content type guessed from the file name (octet-stream when unknown). */
-export function contentTypeFor(name: string): string {
-  return CONTENT_TYPES[extname(name).toLowerCase()] ?? "application/octet-stream";
 }
 
 /**
@@ -92,11 +69,9 @@ export async function listFiles(dir: string): Promise<string[]> {
 
 /** Uploads one file to the Object Store and describes it as an Artifact. */
 export async function uploadFile(os: ObjectStore, path: string, name: string, objectName: string): Promise<Artifact> {
-  const size = (await stat(path)).size;
   const contentType = contentTypeFor(name);
-  const body = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>;
-  await os.put({ name: objectName, description: contentType }, body);
-  return { name, objectName, contentType, bytes: size };
+  const bytes = await putFile(os, objectName, path, { description: contentType });
+  return { name, objectName, contentType, bytes };
 }
 
 /**
@@ -135,10 +110,5 @@ export async function uploadArtifacts(opts: {
 
 /** Copies an Object Store object into the job directory. Throws MissingInputError when it does not exist. */
 export async function downloadInput(os: ObjectStore, objectName: string, dest: string): Promise<void> {
-  const res = await os.get(objectName);
-  if (!res) throw new MissingInputError(`input '${objectName}' is not in the object store`);
-  await mkdir(dirname(dest), { recursive: true });
-  await pipeline(Readable.fromWeb(res.data as unknown as WebReadableStream<Uint8Array>), createWriteStream(dest));
-  const err = await res.error;
-  if (err) throw err;
+  if (!(await getFile(os, objectName, dest))) throw new MissingInputError(`input '${objectName}' is not in the object store`);
 }

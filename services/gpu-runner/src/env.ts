@@ -1,3 +1,5 @@
+import { isSecretName } from "@mllead/sandbox";
+
 /** Host variables a job may inherit: enough to find programs, libraries and caches, nothing else. */
 export const JOB_ENV_ALLOW = [
   "PATH",
@@ -23,13 +25,8 @@ export const JOB_ENV_ALLOW = [
   "TORCH_HOME",
 ] as const;
 
-/** Names that look like credentials or infrastructure access; they never reach a job from the host. */
-const SECRET_NAME = /^(SLACK_|ANTHROPIC_|NATS_|AWS_|GITHUB_|OPENAI_)|TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH/i;
-
-/** True when a variable name looks like it holds a secret. */
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
-}
+// Secret-looking names never reach a job from the host, even when allow-listed.
+export { isSecretName };
 
 /** Variables the runner sets for every job; a job's own `env` cannot override them. */
 export interface RunnerJobVars {

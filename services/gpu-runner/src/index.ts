@@ -1,6 +1,9 @@
+// Content types and the sandbox live in @mllead/bus and @mllead/sandbox; re-exported so this API is unchanged.
+export { contentTypeFor } from "@mllead/bus";
+export { type ProcessOutcome, type ProcessRunner, type ProcessSpec, runProcess } from "@mllead/sandbox";
 export { type Allocation, type AllocationResult, Allocator } from "./allocator.js";
 export { BetterElsewhereError, type Runner, type RunnerDeps, ShuttingDownError, startRunner } from "./app.js";
-export { artifactObjectName, contentTypeFor, readMetrics } from "./artifacts.js";
+export { artifactObjectName, readMetrics } from "./artifacts.js";
 export { type ClaimDecision, ClaimHeldError, decideClaim, JobClaim } from "./claims.js";
 export { RunnerConfig } from "./config.js";
 export { buildJobEnv, isSecretName, JOB_ENV_ALLOW } from "./env.js";
@@ -15,4 +18,3 @@ export {
 } from "./inventory.js";
 export { LineSplitter, LogTail } from "./log-tail.js";
 export { type ParsedLine, ProgressThrottle, parseOutputLine } from "./progress.js";
-export { type ProcessOutcome, type ProcessRunner, type ProcessSpec, runProcess } from "./sandbox.js";

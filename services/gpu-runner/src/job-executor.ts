@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { GpuJob, JobOutcome, JobProgress, JobResult } from "@mllead/contracts";
+import type { ProcessOutcome, ProcessRunner } from "@mllead/sandbox";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import type { Allocation } from "./allocator.js";
@@ -8,7 +9,6 @@ import { artifactObjectName, downloadInput, readMetrics, uploadArtifacts, upload
 import { buildJobEnv } from "./env.js";
 import { CappedLogFile, LineSplitter, LogTail } from "./log-tail.js";
 import { ProgressThrottle, parseOutputLine } from "./progress.js";
-import type { ProcessOutcome, ProcessRunner } from "./sandbox.js";
 
 /** What the executor needs from the runner; everything outside sits behind these. */
 export interface ExecutorDeps {

@@ -12,6 +12,7 @@ import {
   renderCancelled,
   renderChangesRequested,
   renderDecisionRejected,
+  renderReplanning,
   renderTaskCompleted,
   renderTaskFailed,
 } from "./render/task-lines.js";
@@ -138,6 +139,8 @@ export class EventRenderer {
         return once(renderCancelled(event, brain));
       case "task.completed":
         return once(renderTaskCompleted(event));
+      case "task.replanning":
+        return once(renderReplanning(event, brain));
       case "task.failed":
         return once(renderTaskFailed(event, brain));
       case "step.started":

@@ -1,8 +1,8 @@
 import type { GpuJobSpec } from "@mllead/brain";
 import { type Bus, decode } from "@mllead/bus";
 import { GpuJob, type JobResult, jobIdFor, STREAMS, SUBJECTS, stableId, TaskEvent } from "@mllead/contracts";
+import { scrubEnv } from "@mllead/sandbox";
 import type { Logger } from "pino";
-import { scrubEnv } from "./env.js";
 import { GpuJobTimeoutError, infra, ShuttingDownError } from "./errors.js";
 
 /** Which step attempt a job belongs to. */

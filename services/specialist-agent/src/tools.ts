@@ -1,10 +1,9 @@
 import type { GpuJobSpec, StepTools } from "@mllead/brain";
 import type { Bus } from "@mllead/bus";
 import type { StepWork } from "@mllead/contracts";
+import { runCommand, scrubEnv } from "@mllead/sandbox";
 import type { Logger } from "pino";
 import { fetchArtifact, saveArtifact } from "./artifacts.js";
-import { runCommand } from "./command-runner.js";
-import { scrubEnv } from "./env.js";
 import { infra } from "./errors.js";
 import { type JobWaitOptions, jobIdForNth, runGpuJob } from "./job-client.js";
 import type { Workspace } from "./workspace.js";

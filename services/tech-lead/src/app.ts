@@ -16,6 +16,7 @@ import {
   validatePlan,
 } from "@mllead/contracts";
 import type { Logger } from "pino";
+import { Counter, Histogram, type Registry } from "prom-client";
 import { z } from "zod";
 import {
   applyDecision,
@@ -35,6 +36,8 @@ export interface TechLeadDeps {
   brain: Brain;
   policy: Policy;
   log: Logger;
+  /** Where the tech lead's Prometheus metrics go (none when omitted). */
+  registry?: Registry;
   /** Clock, injectable for tests. */
   now?: () => string;
 }
@@ -53,10 +56,36 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
   const now = deps.now ?? (() => new Date().toISOString());
   const store = await TaskStore.open(bus, log);
   const consumptions: { stop(): Promise<void> }[] = [];
+  const registers = deps.registry ? [deps.registry] : [];
+  const planSeconds = new Histogram({
+    name: "mllead_plan_duration_seconds",
+    help: "Time the brain took to write a plan or a revision",
+    labelNames: ["brain", "outcome"],
+    buckets: [0.01, 0.05, 0.25, 1, 5, 15, 30, 60, 120],
+    registers,
+  });
+  const transitions = new Counter({
+    name: "mllead_task_transitions_total",
+    help: "Task state changes, by the state entered",
+    labelNames: ["state"],
+    registers,
+  });
+
+  /** Applies a change and counts the state it leads to. */
+  async function update(id: string, fn: (t: TaskRecord) => TaskRecord | null): Promise<TaskRecord | null> {
+    let before: TaskRecord["state"] | undefined;
+    const out = await store.update(id, (t) => {
+      before = t.state;
+      return fn(t);
+    });
+    if (out && out.state !== before) transitions.inc({ state: out.state });
+    return out;
+  }
 
   async function writePlan(task: TaskRecord): Promise<void> {
     const tlog = log.child({ taskId: task.id });
     let plan: Plan;
+    const timer = planSeconds.startTimer({ brain: brain.kind });
     try {
       plan = await brain.plan({
         taskId: task.id,
@@ -66,9 +95,11 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
           ? { previous: { plan: task.plan, feedback: task.feedback.map((f) => f.text) } }
           : {}),
       });
+      timer({ outcome: "ok" });
     } catch (err) {
+      timer({ outcome: "error" });
       tlog.error({ err }, "planning failed");
-      await store.update(task.id, (t) =>
+      await update(task.id, (t) =>
         needsPlan(t) ? failTask(t, `I could not write a plan: ${(err as Error).message}`, now()) : null,
       );
       return;
@@ -76,12 +107,12 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     const problems = validatePlan(plan);
     if (problems.length > 0) {
       tlog.error({ problems }, "the brain produced an invalid plan");
-      await store.update(task.id, (t) =>
+      await update(task.id, (t) =>
         needsPlan(t) ? failTask(t, `The plan broke the team's rules: ${problems.map((p) => p.message).join("; ")}`, now()) : null,
       );
       return;
     }
-    await store.update(task.id, (t) => (needsPlan(t) ? applyPlan(t, plan, now()) : null));
+    await update(task.id, (t) => (needsPlan(t) ? applyPlan(t, plan, now()) : null));
     tlog.info({ revision: task.revision + 1, steps: plan.steps.length }, "plan posted for approval");
   }
 
@@ -99,7 +130,7 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
       log.error({ err, taskId: task.id }, "summary failed; closing with the step results alone");
       summary = results.map((r) => `• ${r.title}: ${r.result.summary}`).join("\n");
     }
-    await store.update(task.id, (t) => (needsSummary(t) ? completeTask(t, summary, now()) : null));
+    await update(task.id, (t) => (needsSummary(t) ? completeTask(t, summary, now()) : null));
   }
 
   async function drive(taskId: string): Promise<void> {
@@ -122,7 +153,7 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     }
     if (ctx.subject === SUBJECTS.taskDecide) {
       const cmd = parse(TaskDecide, payload, ctx.subject);
-      const updated = await store.update(cmd.taskId, (t) => applyDecision(t, cmd, policy, now()));
+      const updated = await update(cmd.taskId, (t) => applyDecision(t, cmd, policy, now()));
       if (!updated) {
         ctx.log.warn({ taskId: cmd.taskId }, "decision for an unknown task");
         return;
@@ -136,7 +167,7 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
 
   async function onStepEvent(evt: TaskEvent, ctx: MessageContext): Promise<void> {
     if (evt.type !== "step.started" && evt.type !== "step.completed" && evt.type !== "step.failed") return;
-    const updated = await store.update(evt.taskId, (t) => applyStepEvent(t, evt, policy, now()));
+    const updated = await update(evt.taskId, (t) => applyStepEvent(t, evt, policy, now()));
     if (updated)
       ctx.log.info({ taskId: evt.taskId, stepId: evt.stepId, event: evt.type, state: updated.state }, "step report applied");
     await drive(evt.taskId);

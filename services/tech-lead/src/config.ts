@@ -17,5 +17,7 @@ export const TechLeadConfig = BrainConfig.extend({
   MLLEAD_APPROVERS: list.default([]),
   /** How many fix rounds the code reviewer may ask for before the task fails. */
   MLLEAD_MAX_REVIEW_ROUNDS: z.coerce.number().int().min(0).max(10).default(2),
+  /** How many times a failed step may send the task back to planning (each new plan is approved again). */
+  MLLEAD_MAX_REPLANS: z.coerce.number().int().min(0).max(10).default(1),
 });
 export type TechLeadConfig = z.output<typeof TechLeadConfig>;

@@ -8,7 +8,7 @@ await runService({
   name: "tech-lead",
   config: TechLeadConfig,
   consumers: () => [CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults],
-  async start({ config, bus, log }) {
+  async start({ config, bus, log, registry }) {
     const brain = await brainFromConfig(config, log);
     log.info(
       { brain: brainKind(config) },
@@ -18,7 +18,12 @@ await runService({
       bus,
       brain,
       log,
-      policy: { approvers: config.MLLEAD_APPROVERS, maxReviewRounds: config.MLLEAD_MAX_REVIEW_ROUNDS },
+      registry,
+      policy: {
+        approvers: config.MLLEAD_APPROVERS,
+        maxReviewRounds: config.MLLEAD_MAX_REVIEW_ROUNDS,
+        maxReplans: config.MLLEAD_MAX_REPLANS,
+      },
     });
     await lead.start();
     return { stop: () => lead.stop() };

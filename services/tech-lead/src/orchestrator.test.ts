@@ -12,7 +12,7 @@ import {
 } from "./orchestrator.js";
 
 const NOW = "2026-11-25T12:00:00.000Z";
-const policy: Policy = { approvers: ["UAPPROVER"], maxReviewRounds: 1 };
+const policy: Policy = { approvers: ["UAPPROVER"], maxReviewRounds: 1, maxReplans: 1 };
 
 const handoff = (id: string, role: Plan["steps"][number]["role"], dependsOn: string[], changesCode = false) => ({
   id,
@@ -231,7 +231,56 @@ describe("tech-lead orchestration", () => {
     expect(t.failure).toMatch(/after 1 fix round/);
   });
 
-  it("a failed step fails the task and skips what had not run", () => {
+  it("a failed step stops the work and re-plans; unchanged finished steps keep their results; a second failure fails the task", () => {
+    const failed = (stepId: string, role: Plan["steps"][number]["role"], attempt: number) => ({
+      v: 1 as const,
+      eventId: `f-${stepId}-${attempt}`,
+      taskId: "t1",
+      at: NOW,
+      type: "step.failed" as const,
+      stepId,
+      role,
+      attempt,
+      title: stepId,
+      error: "CUDA out of memory",
+    });
+    let t = applyDecision(planned(), decide("approve"), policy, NOW) as TaskRecord;
+    t = applyStepEvent(t, completed("data", "data-engineer", 1, ok("data ready")), policy, NOW) as TaskRecord;
+    const stopped = applyStepEvent(t, failed("train", "ml-engineer", 1), policy, NOW) as TaskRecord;
+    expect(outbox(stopped).slice(-2)).toEqual(["task.replanning", "task.updated"]);
+    t = { ...stopped, outbox: [] };
+    expect(t.state).toBe("revising");
+    expect(needsPlan(t)).toBe(true);
+    expect(t.feedback.at(-1)?.text).toMatch(/ml-engineer step.*failed: CUDA out of memory/);
+
+    // The new plan changes the training step only.
+    const trainStep = plan.steps[1] as Plan["steps"][number];
+    const revised: Plan = {
+      ...plan,
+      steps: plan.steps.map((s) => (s.id === "train" ? { ...trainStep, requirements: ["batch size 64"] } : s)),
+    };
+    const again = applyPlan(t, revised, NOW);
+    expect(again.state).toBe("awaiting_approval");
+    expect(again.revision).toBe(2);
+    expect(again.steps.data).toMatchObject({ status: "completed", attempt: 1 });
+    expect(again.steps.train).toMatchObject({ status: "pending", attempt: 2 });
+    // Approved again: only the changed step runs (with a new attempt, so its message is not a duplicate).
+    const running = applyDecision(
+      { ...again, outbox: [] },
+      decide("approve", "UREQ", { decisionId: "d2" }),
+      policy,
+      NOW,
+    ) as TaskRecord;
+    const work = running.outbox.filter((m) => m.subject.startsWith("mllead.work")).map((m) => m.msgId);
+    expect(work).toEqual(["step.t1.train.2"]);
+
+    const failedTwice = applyStepEvent({ ...running, outbox: [] }, failed("train", "ml-engineer", 2), policy, NOW) as TaskRecord;
+    expect(failedTwice.state).toBe("failed");
+    expect(failedTwice.failure).toContain("CUDA out of memory");
+    expect(failedTwice.steps.analyze?.status).toBe("skipped");
+  });
+
+  it("with no re-plans allowed, a failed step fails the task at once", () => {
     let t = applyDecision(planned(), decide("approve"), policy, NOW) as TaskRecord;
     t = applyStepEvent(
       t,
@@ -247,7 +296,7 @@ describe("tech-lead orchestration", () => {
         title: "data",
         error: "table not found",
       },
-      policy,
+      { ...policy, maxReplans: 0 },
       NOW,
     ) as TaskRecord;
     expect(t.state).toBe("failed");

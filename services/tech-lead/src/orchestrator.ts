@@ -9,6 +9,7 @@ import {
   type TaskEvent,
   type TaskRecord,
   type TaskState,
+  topologicalOrder,
   transition,
   type UpstreamResult,
 } from "@mllead/contracts";
@@ -24,7 +25,12 @@ export interface Policy {
   /** Slack user ids allowed to approve besides the requester. */
   approvers: readonly string[];
   maxReviewRounds: number;
+  /** How many times a failed step may send the task back to planning before it fails. */
+  maxReplans: number;
 }
+
+/** States in which ready steps are handed to the specialists. */
+const WORKING: readonly TaskState[] = ["executing", "reviewing", "fixing"];
 
 const MAX_REMEMBERED_DECISIONS = 50;
 
@@ -48,6 +54,7 @@ export function createTask(cmd: TaskCreate, now: string): TaskRecord {
     revision: 0,
     steps: {},
     reviewRounds: 0,
+    replans: 0,
     feedback: [],
     createdAt: now,
     updatedAt: now,
@@ -60,15 +67,44 @@ export function createTask(cmd: TaskCreate, now: string): TaskRecord {
   return task;
 }
 
+function sameStep(a: Plan["steps"][number], b: Plan["steps"][number]): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The step states for a new plan. After a re-plan, a step that already completed
+ * and is unchanged — with everything it depends on also kept — keeps its result;
+ * every other step that ran before starts over with a higher attempt number, so
+ * its work message, job and events are new (and not dropped as duplicates).
+ */
+function carryOver(current: TaskRecord, plan: Plan): Record<string, StepState> {
+  const out: Record<string, StepState> = {};
+  for (const step of topologicalOrder(plan)) {
+    const old = current.steps[step.id];
+    const oldDef = current.plan?.steps.find((s) => s.id === step.id);
+    const keep =
+      old?.status === "completed" &&
+      oldDef !== undefined &&
+      sameStep(oldDef, step) &&
+      step.dependsOn.every((d) => out[d]?.status === "completed");
+    if (keep) out[step.id] = old;
+    else
+      out[step.id] = {
+        status: "pending",
+        attempt: old && old.status !== "pending" ? old.attempt + 1 : (old?.attempt ?? 1),
+        findings: [],
+      };
+  }
+  return out;
+}
+
 /** A (re)plan arrived: show it and wait for a person. */
 export function applyPlan(current: TaskRecord, plan: Plan, now: string): TaskRecord {
   const task = draft(current);
   moveTo(task, "awaiting_approval");
   task.plan = plan;
   task.revision += 1;
-  task.steps = Object.fromEntries(
-    plan.steps.map((s) => [s.id, { status: "pending", attempt: 1, findings: [] } satisfies StepState]),
-  );
+  task.steps = carryOver(current, plan);
   const lastFeedback = task.feedback.at(-1)?.text;
   pushEvent(
     task,
@@ -186,7 +222,8 @@ function resultsOf(task: TaskRecord, ids: Iterable<string>): UpstreamResult[] {
 /** Dispatches every pending step whose dependencies are all complete. */
 export function dispatchReady(task: TaskRecord, now: string): void {
   const plan = task.plan;
-  if (!plan) return;
+  // While a new plan is written or waits for a person, nothing new starts.
+  if (!plan || !WORKING.includes(task.state)) return;
   for (const step of plan.steps) {
     const st = task.steps[step.id];
     if (st?.status !== "pending") continue;
@@ -236,7 +273,10 @@ export function applyStepEvent(current: TaskRecord, evt: StepEvent, policy: Poli
   if (evt.type === "step.failed") {
     mine.status = "failed";
     mine.error = evt.error;
-    return failTask(task, `${step.title} (${step.role}) failed: ${evt.error}`, now, step.id);
+    if (task.replans >= policy.maxReplans || !WORKING.includes(task.state)) {
+      return failTask(task, `${step.title} (${step.role}) failed: ${evt.error}`, now, step.id);
+    }
+    return startReplan(task, step, evt.error, now);
   }
   mine.status = "completed";
   mine.result = evt.result;
@@ -260,6 +300,21 @@ export function applyStepEvent(current: TaskRecord, evt: StepEvent, policy: Poli
     return task;
   }
   dispatchReady(task, now);
+  pushUpdated(task, now);
+  return task;
+}
+
+/**
+ * The seed's rule: when something goes sideways, stop and re-plan. Nothing new is
+ * dispatched; the brain writes a revision that answers the failure; a person approves
+ * it again. Steps that completed and stay the same keep their results.
+ */
+function startReplan(task: TaskRecord, step: Plan["steps"][number], error: string, now: string): TaskRecord {
+  task.replans += 1;
+  moveTo(task, "revising");
+  const reason = `The ${step.role} step "${step.title}" failed: ${error}`;
+  task.feedback.push({ userId: "mllead", text: `${reason}. Re-plan so the task can still succeed.`.slice(0, 4000), at: now });
+  pushEvent(task, { type: "task.replanning", stepId: step.id, reason: reason.slice(0, 2000) }, now);
   pushUpdated(task, now);
   return task;
 }

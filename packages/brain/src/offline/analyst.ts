@@ -1,17 +1,7 @@
 import type { Artifact, StepResult, StepWork } from "@mllead/contracts";
 import type { StepTools } from "../types.js";
-import { addressFindings } from "./fixes.js";
-import {
-  failed,
-  findArtifact,
-  findingsFor,
-  fmt,
-  judgeCriteria,
-  type OfflineContext,
-  outputTail,
-  readJob,
-  reviewRequests,
-} from "./shared.js";
+import { failed, findArtifact, fmt, judgeCriteria, type OfflineContext, outputTail } from "./shared.js";
+import { followUpLines, runShippedTests, writeShippedCode } from "./shipped-code.js";
 import { profileTask } from "./task-profile.js";
 
 const CODE = { script: "analysis/analyze.py", tests: "analysis/test_analyze.py" } as const;
@@ -19,10 +9,7 @@ const INPUTS = ["metrics.json", "history.json", "validation_report.json", "train
 
 /** The offline analyst: fetches upstream metrics and data, runs the shipped analysis, and saves the report. */
 export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
-  const script = await readJob(ctx, "analyze.py");
-  const tests = await readJob(ctx, "test_analyze.py");
-  await tools.writeFile(CODE.script, script);
-  await tools.writeFile(CODE.tests, tests);
+  const sources = await writeShippedCode(tools, ctx, CODE);
   const filesChanged = [CODE.script, CODE.tests, "reports/report.md"];
   const artifacts: Artifact[] = [];
   for (const path of [CODE.script, CODE.tests]) artifacts.push(await tools.saveArtifact(path, { contentType: "text/x-python" }));
@@ -51,10 +38,7 @@ export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineC
   if (run.exitCode !== 0) {
     return failed(`The analysis failed (exit ${run.exitCode}):\n${outputTail(run)}`, { artifacts, filesChanged });
   }
-  const testRun = await tools.run(["python3", "-m", "unittest", "discover", "-s", "analysis", "-p", "test_*.py"], {
-    timeoutSec: 120,
-  });
-  const testCount = /Ran (\d+) tests?/.exec(testRun.stderr)?.[1] ?? "0";
+  const { run: testRun, count: testCount } = await runShippedTests(tools, CODE);
 
   const report = await tools.readFile("reports/report.md");
   const numbers = JSON.parse(await tools.readFile("reports/analysis.json")) as Record<string, number>;
@@ -105,16 +89,7 @@ export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineC
   lines.push(
     `Report: reports/report.md${hasPlot ? " with the loss curve reports/loss.png" : ""}; unit tests: ${testCount} ${testRun.exitCode === 0 ? "passed" : "FAILED"}.`,
   );
-  const fixes = findingsFor(work);
-  if (fixes.length > 0)
-    lines.push(
-      ...addressFindings(fixes, [
-        { file: CODE.script, source: script },
-        { file: CODE.tests, source: tests },
-      ]),
-    );
-  for (const r of reviewRequests(work))
-    lines.push(`${r} — recorded; the offline report covers it only where it matches the shipped analysis.`);
+  lines.push(...followUpLines(work, CODE, sources, "the offline report covers it only where it matches the shipped analysis."));
   return {
     status: testRun.exitCode === 0 ? "succeeded" : "failed",
     summary: lines.join("\n").slice(0, 4000),

@@ -1,7 +1,7 @@
 import type { Artifact, StepResult, StepWork } from "@mllead/contracts";
 import type { StepTools } from "../types.js";
-import { addressFindings } from "./fixes.js";
-import { failed, findingsFor, fmt, judgeCriteria, type OfflineContext, outputTail, readJob, reviewRequests } from "./shared.js";
+import { failed, fmt, judgeCriteria, type OfflineContext, outputTail } from "./shared.js";
+import { followUpLines, runShippedTests, writeShippedCode } from "./shipped-code.js";
 import { profileTask } from "./task-profile.js";
 
 const CODE = { script: "pipeline/prepare_data.py", tests: "pipeline/test_prepare_data.py" } as const;
@@ -21,10 +21,7 @@ interface ValidationReport {
 /** The offline data-engineer: writes and runs the shipped pipeline, then its tests, and saves everything. */
 export async function runDataEngineer(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
   const dataset = profileTask(work.task.text).dataset;
-  const script = await readJob(ctx, "prepare_data.py");
-  const tests = await readJob(ctx, "test_prepare_data.py");
-  await tools.writeFile(CODE.script, script);
-  await tools.writeFile(CODE.tests, tests);
+  const sources = await writeShippedCode(tools, ctx, CODE);
   const filesChanged = [CODE.script, CODE.tests];
 
   await tools.progress(`Validating and splitting \`${dataset}\` (offline: deterministic synthetic stand-in, seed 42)`);
@@ -46,11 +43,8 @@ export async function runDataEngineer(work: StepWork, tools: StepTools, ctx: Off
   }
 
   await tools.progress("Running the pipeline's unit tests");
-  const testRun = await tools.run(["python3", "-m", "unittest", "discover", "-s", "pipeline", "-p", "test_*.py"], {
-    timeoutSec: 120,
-  });
+  const { run: testRun, count: testCount } = await runShippedTests(tools, CODE);
   const testsPassed = testRun.exitCode === 0;
-  const testCount = /Ran (\d+) tests?/.exec(testRun.stderr)?.[1] ?? "0";
 
   const nullsImputed = Object.values(report.nulls).reduce((a, b) => a + b, 0);
   const { train, val, test } = report.splits;
@@ -97,17 +91,7 @@ export async function runDataEngineer(work: StepWork, tools: StepTools, ctx: Off
     `Split ${train}/${val}/${test} (train/val/test) before any fitted transform; ${nullsImputed} nulls imputed with train-split medians.`,
     `Unit tests: ${testCount} ${testsPassed ? "passed" : "FAILED"}.`,
   ];
-  const fixes = findingsFor(work);
-  if (fixes.length > 0) {
-    lines.push(
-      ...addressFindings(fixes, [
-        { file: CODE.script, source: script },
-        { file: CODE.tests, source: tests },
-      ]),
-    );
-  }
-  for (const r of reviewRequests(work))
-    lines.push(`${r} — recorded; the offline pipeline covers it only where it matches the shipped checks.`);
+  lines.push(...followUpLines(work, CODE, sources, "the offline pipeline covers it only where it matches the shipped checks."));
   return {
     status: testsPassed ? "succeeded" : "failed",
     summary: lines.join("\n").slice(0, 4000),

@@ -1,17 +1,7 @@
 import type { Artifact, StepResult, StepWork } from "@mllead/contracts";
 import type { GpuJobSpec, StepTools } from "../types.js";
-import { addressFindings } from "./fixes.js";
-import {
-  failed,
-  findArtifact,
-  findingsFor,
-  fmt,
-  judgeCriteria,
-  type OfflineContext,
-  outputTail,
-  readJob,
-  reviewRequests,
-} from "./shared.js";
+import { failed, findArtifact, fmt, judgeCriteria, type OfflineContext, outputTail, readJob } from "./shared.js";
+import { followUpLines, runShippedTests, writeShippedCode } from "./shipped-code.js";
 import { DEFAULT_EPOCHS, DEFAULT_LR } from "./task-profile.js";
 
 const CODE = { script: "training/train.py", tests: "training/test_train.py" } as const;
@@ -43,19 +33,13 @@ interface HistoryRow {
 /** The offline ml-engineer: writes the shipped training script, tests it, and runs it as a GPU job. */
 export async function runMlEngineer(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
   const settings = trainSettings(work);
-  const script = await readJob(ctx, "train.py");
-  const tests = await readJob(ctx, "test_train.py");
-  await tools.writeFile(CODE.script, script);
-  await tools.writeFile(CODE.tests, tests);
+  const sources = await writeShippedCode(tools, ctx, CODE);
   const filesChanged = [CODE.script, CODE.tests];
   const artifacts: Artifact[] = [];
   for (const path of filesChanged) artifacts.push(await tools.saveArtifact(path, { contentType: "text/x-python" }));
 
   await tools.progress("Running the training script's unit tests");
-  const testRun = await tools.run(["python3", "-m", "unittest", "discover", "-s", "training", "-p", "test_*.py"], {
-    timeoutSec: 120,
-  });
-  const testCount = /Ran (\d+) tests?/.exec(testRun.stderr)?.[1] ?? "0";
+  const { run: testRun, count: testCount } = await runShippedTests(tools, CODE);
   if (testRun.exitCode !== 0) {
     return failed(`The training script's unit tests failed, so no job was submitted:\n${outputTail(testRun)}`, {
       artifacts,
@@ -67,7 +51,7 @@ export async function runMlEngineer(work: StepWork, tools: StepTools, ctx: Offli
     .map((f) => findArtifact(work.upstream, f))
     .filter((a) => a !== undefined)
     .map((a) => ({ objectName: a.objectName, path: `data/${a.name.split("/").pop()}` }));
-  const files = [{ path: "train.py", content: script }];
+  const files = [{ path: "train.py", content: sources.script }];
   // A pure model change has no data step: ship the generator so the job can rebuild the same splits.
   if (inputs.length < 3) files.push({ path: "prepare_data.py", content: await readJob(ctx, "prepare_data.py") });
   const spec: GpuJobSpec = {
@@ -140,16 +124,6 @@ export async function runMlEngineer(work: StepWork, tools: StepTools, ctx: Offli
     `Train loss ${fmt(first, 4)} → ${fmt(last, 4)}; unit tests: ${testCount} passed.`,
   ];
   if (inputs.length < 3) lines.push("No data step ran: the job rebuilt the synthetic splits itself (seed 42).");
-  const fixes = findingsFor(work);
-  if (fixes.length > 0) {
-    lines.push(
-      ...addressFindings(fixes, [
-        { file: CODE.script, source: script },
-        { file: CODE.tests, source: tests },
-      ]),
-    );
-  }
-  for (const r of reviewRequests(work))
-    lines.push(`${r} — recorded; offline, only epochs, learning rate and model type change the job.`);
+  lines.push(...followUpLines(work, CODE, sources, "offline, only epochs, learning rate and model type change the job."));
   return { status: "succeeded", summary: lines.join("\n").slice(0, 4000), artifacts, metrics: m, filesChanged, criteria, jobId };
 }

@@ -1,8 +1,10 @@
-import { spawn } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import { contentTypeFor } from "@mllead/bus";
 import { type Artifact, JobProgress, type JobProgress as JobProgressT, type JobResult, PROGRESS_PREFIX } from "@mllead/contracts";
+import { runCommand } from "@mllead/sandbox";
 import pino, { type Logger } from "pino";
 import type { CommandResult, GpuJobSpec, StepTools } from "../types.js";
 
@@ -38,20 +40,7 @@ export interface LocalTools extends StepTools, AsyncDisposable {
   dispose(): Promise<void>;
 }
 
-const CONTENT_TYPES: Record<string, string> = {
-  ".json": "application/json",
-  ".md": "text/markdown",
-  ".png": "image/png",
-  ".csv": "text/csv",
-  ".py": "text/x-python",
-  ".txt": "text/plain",
-};
 const MAX_OUTPUT = 1024 * 1024;
-
-function contentTypeOf(path: string): string {
-  const ext = /\.[^./]+$/.exec(path)?.[0] ?? "";
-  return CONTENT_TYPES[ext] ?? "application/octet-stream";
-}
 
 /** Resolves a relative path inside `root`, refusing anything that escapes it. */
 function inside(root: string, path: string): string {
@@ -70,50 +59,38 @@ async function walk(dir: string, base = dir): Promise<string[]> {
   return out.sort();
 }
 
+/**
+ * Runs argv in the shared sandbox (own process group, killed on timeout). A test
+ * helper: children inherit this process's environment (PATH finds python3) plus the extras.
+ */
 function exec(
   argv: string[],
   cwd: string,
-  env: Record<string, string> | undefined,
+  extra: Record<string, string> | undefined,
   timeoutSec: number,
   onLine?: (line: string) => void,
 ): Promise<CommandResult> {
-  return new Promise((resolvePromise, reject) => {
-    const [cmd, ...args] = argv;
-    if (!cmd) return reject(new Error("empty argv"));
-    // A test helper: children inherit this process's environment (PATH finds python3) plus the extras.
-    const child = spawn(cmd, args, {
-      cwd,
-      env: env ? { ...process.env, ...env } : process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let pending = "";
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutSec * 1000);
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      if (stdout.length < MAX_OUTPUT) stdout += chunk;
-      if (!onLine) return;
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const l of lines) onLine(l);
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      if (stderr.length < MAX_OUTPUT) stderr += chunk;
-    });
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      if (onLine && pending) onLine(pending);
-      resolvePromise({ exitCode: code, stdout, stderr, timedOut });
-    });
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...extra })) if (v !== undefined) env[k] = v;
+  if (!onLine) return runCommand(argv, { cwd, env, timeoutMs: timeoutSec * 1000, maxOutputBytes: MAX_OUTPUT });
+  const decoder = new StringDecoder("utf8");
+  let pending = "";
+  const split = (text: string) => {
+    pending += text;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const l of lines) onLine(l);
+  };
+  return runCommand(argv, {
+    cwd,
+    env,
+    timeoutMs: timeoutSec * 1000,
+    maxOutputBytes: MAX_OUTPUT,
+    onStdout: (chunk) => split(decoder.write(chunk)),
+  }).then((r) => {
+    split(decoder.end());
+    if (pending) onLine(pending);
+    return r;
   });
 }
 
@@ -162,7 +139,7 @@ export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<Lo
       return exec(argv, workspace, runOpts?.env, runOpts?.timeoutSec ?? 300);
     },
     async saveArtifact(path, saveOpts) {
-      return putObject(`${taskId}/${path}`, inside(workspace, path), path, saveOpts?.contentType ?? contentTypeOf(path));
+      return putObject(`${taskId}/${path}`, inside(workspace, path), path, saveOpts?.contentType ?? contentTypeFor(path));
     },
     async fetchArtifact(artifact, path) {
       const target = inside(workspace, path);
@@ -205,7 +182,7 @@ export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<Lo
       }
       const artifacts: Artifact[] = [];
       for (const rel of await walk(out)) {
-        artifacts.push(await putObject(`${taskId}/jobs/${jobId}/${rel}`, join(out, rel), rel, contentTypeOf(rel)));
+        artifacts.push(await putObject(`${taskId}/jobs/${jobId}/${rel}`, join(out, rel), rel, contentTypeFor(rel)));
       }
       const result: JobResult = {
         outcome: r.timedOut ? "timed_out" : r.exitCode === 0 ? "succeeded" : "failed",

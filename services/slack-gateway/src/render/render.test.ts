@@ -6,7 +6,7 @@ import { renderJob } from "./jobs.js";
 import { PLAN_ACTIONS, parsePlanButtonValue, renderPlan } from "./plan.js";
 import { renderStatusCard, renderStatusReply } from "./status.js";
 import { renderStepCompleted } from "./steps.js";
-import { renderTaskCompleted } from "./task-lines.js";
+import { renderReplanning, renderTaskCompleted } from "./task-lines.js";
 
 const AT = "2026-11-25T10:00:00.000Z";
 const huge = (n: number, ch = "x") => ch.repeat(n);
@@ -249,5 +249,26 @@ describe("other messages", () => {
     expect(all).toContain("`auc` 0.91");
     expect(all).toContain("offline brain");
     expect(all.split("a").length - 1).toBeGreaterThanOrEqual(3500);
+  });
+
+  it("a re-plan after a failed step says what failed and that the new plan needs approval again", () => {
+    const msg = renderReplanning(
+      {
+        v: 1,
+        eventId: "t1.9.task.replanning",
+        taskId: "t1",
+        at: "2026-11-25T00:00:00.000Z",
+        type: "task.replanning",
+        stepId: "train",
+        reason: 'The ml-engineer step "Train" failed: CUDA out of memory',
+      },
+      "offline",
+    );
+    const text = JSON.stringify(msg.blocks);
+    expect(text).toContain("`train` failed");
+    expect(text).toContain("CUDA out of memory");
+    expect(text).toContain("approval again");
+    expect(text).toContain(OFFLINE_NOTE.slice(0, 30));
+    expect(blockProblems(msg.blocks)).toEqual([]);
   });
 });

@@ -40,6 +40,15 @@ export function renderDecisionRejected(e: EventOf<"task.decision_rejected">): Ou
   return { text: fallback(`Your ${DECISION_WORDS[e.decision]} was not applied: ${e.reason}`), blocks: [section(text)] };
 }
 
+/** A step failed; the tech lead stopped the work and is re-planning (the new plan is approved again). */
+export function renderReplanning(e: EventOf<"task.replanning">, brain: BrainKind | undefined): OutgoingMessage {
+  return line(
+    `:warning: *Step \`${esc(e.stepId)}\` failed* — I stopped the work and am re-planning. The new plan needs your approval again.\n> ${esc(truncate(e.reason, 1500)).replace(/\n/g, "\n> ")}`,
+    `Step ${e.stepId} failed; re-planning: ${e.reason}`,
+    brain,
+  );
+}
+
 /** The task failed, with the reason. */
 export function renderTaskFailed(e: EventOf<"task.failed">, brain: BrainKind | undefined): OutgoingMessage {
   const step = e.stepId ? ` (at step \`${e.stepId}\`)` : "";

@@ -2,8 +2,9 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runCommand, TailBuffer } from "./command-runner.js";
 import { scrubEnv } from "./env.js";
+import { runCommand } from "./run-command.js";
+import { TailBuffer } from "./tail-buffer.js";
 
 let dir: string;
 const env = scrubEnv({ PATH: process.env.PATH, SLACK_BOT_TOKEN: "xoxb-secret", NATS_URL: "nats://x" });

@@ -9,8 +9,11 @@ export interface ProcessOutcome {
   durationMs: number;
   /** Set when the command could not be started at all (e.g. not found). */
   spawnError?: string;
+  /** The errno code of `spawnError` (e.g. `ENOENT`), when it had one. */
+  spawnErrorCode?: string;
 }
 
+/** What to run and how to stop it. */
 export interface ProcessSpec {
   argv: readonly string[];
   cwd: string;
@@ -25,7 +28,7 @@ export interface ProcessSpec {
   signal?: AbortSignal;
 }
 
-/** The port the runner starts job processes through. */
+/** The port job and command runners start processes through. */
 export type ProcessRunner = (spec: ProcessSpec) => Promise<ProcessOutcome>;
 
 function killGroup(pid: number, sig: NodeJS.Signals): void {
@@ -38,9 +41,9 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
 
 /**
  * Runs argv with no shell in its own process group (`detached`), so a timeout or
- * a stop reaches every process the job started: SIGTERM to the group, SIGKILL after
- * the grace. When the leader exits, whatever it left behind in the group is killed
- * too — a job leaves no processes on the host.
+ * a stop reaches every process the command started: SIGTERM to the group, SIGKILL
+ * after the grace. When the leader exits, whatever it left behind in the group is
+ * killed too — a run leaves no processes on the host.
  */
 export const runProcess: ProcessRunner = (spec) =>
   new Promise<ProcessOutcome>((resolve) => {
@@ -56,7 +59,7 @@ export const runProcess: ProcessRunner = (spec) =>
     });
     let timedOut = false;
     let stopped = false;
-    let spawnError: string | undefined;
+    let spawnError: NodeJS.ErrnoException | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     let exited = false;
 
@@ -80,8 +83,8 @@ export const runProcess: ProcessRunner = (spec) =>
 
     child.stdout.on("data", spec.onStdout);
     child.stderr.on("data", spec.onStderr);
-    child.once("error", (err) => {
-      spawnError = err.message;
+    child.once("error", (err: NodeJS.ErrnoException) => {
+      spawnError = err;
     });
     child.once("exit", () => {
       exited = true;
@@ -98,7 +101,8 @@ export const runProcess: ProcessRunner = (spec) =>
         timedOut,
         stopped: stopped && !timedOut,
         durationMs: Math.round(performance.now() - started),
-        ...(spawnError !== undefined ? { spawnError } : {}),
+        ...(spawnError !== undefined ? { spawnError: spawnError.message } : {}),
+        ...(spawnError?.code !== undefined ? { spawnErrorCode: spawnError.code } : {}),
       });
     });
   });

@@ -1,0 +1,60 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname, extname } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import type { ObjectStore } from "@nats-io/obj";
+
+/** Content types by extension, for the files specialists and jobs usually produce. */
+const CONTENT_TYPES: Record<string, string> = {
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".gif": "image/gif",
+  ".svg": "image/svg+xml",
+  ".pdf": "application/pdf",
+  ".json": "application/json",
+  ".csv": "text/csv",
+  ".txt": "text/plain",
+  ".log": "text/plain",
+  ".md": "text/markdown",
+  ".html": "text/html",
+  ".py": "text/x-python",
+  ".ipynb": "application/x-ipynb+json",
+  ".parquet": "application/vnd.apache.parquet",
+};
+
+/** The content type of a file name, by extension (octet-stream when unknown). */
+export function contentTypeFor(path: string): string {
+  return CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
+}
+
+/**
+ * Streams a local file into the Object Store as `objectName` (the file is never
+ * held in memory whole) and returns the stored size in bytes.
+ */
+export async function putFile(
+  store: ObjectStore,
+  objectName: string,
+  path: string,
+  meta: { description?: string } = {},
+): Promise<number> {
+  const body = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>;
+  const info = await store.put({ name: objectName, ...meta }, body);
+  return info.size;
+}
+
+/**
+ * Streams `objectName` from the Object Store into the local file `path`, creating
+ * its directory. Resolves false, writing nothing, when the object does not exist.
+ */
+export async function getFile(store: ObjectStore, objectName: string, path: string): Promise<boolean> {
+  const obj = await store.get(objectName);
+  if (!obj) return false;
+  await mkdir(dirname(path), { recursive: true });
+  await pipeline(Readable.fromWeb(obj.data as unknown as WebReadableStream<Uint8Array>), createWriteStream(path));
+  const err = await obj.error;
+  if (err) throw err;
+  return true;
+}
