@@ -3,6 +3,7 @@ import { BUCKETS, CONSUMERS, SUBJECTS, TaskCreate, TaskRecord } from "@mllead/co
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import { startNatsServer } from "../helpers/nats-server.js";
+import { waitFor } from "../helpers/wait.js";
 
 const log = createLogger("test", "silent");
 
@@ -106,6 +107,36 @@ describe("bus against a real nats-server", () => {
     expect(reply).toEqual({ v: 1, ok: true, active: [], recent: [] });
     const raw = await bus.nc.request(SUBJECTS.statusQuery, "garbage");
     expect(JSON.parse(raw.string())).toMatchObject({ ok: false, error: { code: "invalid_message" } });
+    await bus.close();
+  });
+
+  it("keeps consuming across a nats-server restart (reconnects, nothing lost)", async () => {
+    await using nats = await startNatsServer();
+    const bus = await Bus.connect({ url: nats.url, name: "t", log });
+    await bus.provision([CONSUMERS.techLeadCommands]);
+    const seen: string[] = [];
+    await bus.consume(CONSUMERS.techLeadCommands, TaskCreate, async (cmd) => {
+      seen.push(cmd.taskId);
+    });
+    await bus.publish(SUBJECTS.taskCreate, TaskCreate, createCmd("before"), "r-1");
+    await waitFor(() => seen.includes("before"));
+    await nats.restart();
+    await waitFor(() => bus.isReady() && bus.nc.getServer() !== "", 20_000, "the reconnect");
+    // The publish may race the reconnect; retry it as a producer would (the msgID keeps it single).
+    await waitFor(
+      async () => {
+        try {
+          await bus.publish(SUBJECTS.taskCreate, TaskCreate, createCmd("after"), "r-2");
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      "a publish after the restart",
+    );
+    await waitFor(() => seen.includes("after"), 30_000, "delivery after the restart");
+    expect(seen).toEqual(["before", "after"]);
     await bus.close();
   });
 });

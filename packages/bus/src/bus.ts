@@ -157,7 +157,7 @@ export class Bus {
     const concurrency = opts.concurrency ?? 1;
     const backoff = opts.backoffMs ?? ((n: number) => Math.min(30_000, 1000 * 2 ** Math.max(0, n - 1)));
     const consumer = await this.js.consumers.get(spec.stream, spec.durable);
-    const messages = await consumer.consume({ max_messages: concurrency });
+    let messages = await consumer.consume({ max_messages: concurrency });
     const inFlight = new Set<Promise<void>>();
     let stopping = false;
     const log = this.log.child({ consumer: spec.durable });
@@ -191,14 +191,30 @@ export class Bus {
     };
 
     const loop = (async () => {
-      for await (const m of messages) {
-        if (stopping) {
-          m.nak();
-          continue;
+      for (;;) {
+        try {
+          for await (const m of messages) {
+            if (stopping) {
+              m.nak();
+              continue;
+            }
+            const p = handle(m).finally(() => inFlight.delete(p));
+            inFlight.add(p);
+            if (inFlight.size >= concurrency) await Promise.race(inFlight);
+          }
+        } catch (err) {
+          log.error({ err }, "consumer failed");
         }
-        const p = handle(m).finally(() => inFlight.delete(p));
-        inFlight.add(p);
-        if (inFlight.size >= concurrency) await Promise.race(inFlight);
+        if (stopping || this.nc.isClosed()) return;
+        // The pull ended without a stop (consumer deleted, a server error): pull again rather than go deaf.
+        log.error("consumer stopped delivering; subscribing again in 1 s");
+        await new Promise((r) => setTimeout(r, 1000));
+        if (stopping) return;
+        try {
+          messages = await (await this.js.consumers.get(spec.stream, spec.durable)).consume({ max_messages: concurrency });
+        } catch (err) {
+          log.error({ err }, "could not subscribe again; retrying");
+        }
       }
     })();
 
