@@ -190,4 +190,52 @@ time.sleep(300)
       await rm(tmp, { recursive: true, force: true });
     }
   });
+
+  it("after a SIGKILL mid-job, the restarted runner kills the job's leftover processes and runs the job once more", async () => {
+    await using nats = await startNatsServer();
+    const tmp = await mkdtemp(join(tmpdir(), "mllead-sigkill-"));
+    try {
+      const env = {
+        NATS_URL: nats.url,
+        RUNNER_ID: "cpu-host-9",
+        MLLEAD_NVIDIA_SMI: join(tmp, "no-nvidia-smi"),
+        MLLEAD_JOBS_DIR: join(tmp, "jobs"),
+        MLLEAD_HEARTBEAT_SEC: "1",
+        MLLEAD_ACK_WAIT_SEC: "2",
+      };
+      const first = await startRunnerProcess(env);
+      await using bus = await connectBus(nats.url);
+      // The job starts a child of its own, so the whole group must go, not just the leader.
+      const script = `
+import os, subprocess, sys, time
+marker = os.environ["MARKER"]
+if os.path.exists(marker):
+    print("second run")
+    sys.exit(0)
+child = subprocess.Popen(["sleep", "300"])
+open(marker, "w").write(f"{os.getpid()} {child.pid}")
+print("::mllead-progress {\\"step\\": 1}")
+time.sleep(300)
+`;
+      const job = makeJob({ files: [{ path: "job.py", content: script }], env: { MARKER: join(tmp, "marker") }, gpus: 0 });
+      const watch = watchTask(bus, job.taskId);
+      await submit(bus, job);
+      await vi.waitFor(() => expect(watch.of("job.progress")).toHaveLength(1), { timeout: 30_000, interval: 100 });
+      const pids = (await readFile(join(tmp, "marker"), "utf8")).split(" ").map(Number);
+
+      first.proc.kill("SIGKILL");
+      await first.exited;
+      // The runner died without cleaning up: its job's processes live on.
+      for (const pid of pids) expect(isAlive(pid)).toBe(true);
+
+      await using second = await startRunnerProcess(env);
+      for (const pid of pids) await vi.waitFor(() => expect(isAlive(pid)).toBe(false), { timeout: 10_000, interval: 100 });
+      expect(second.output()).toContain("killed processes of a job left behind by a runner that died");
+      const finished = await watch.finished();
+      expect(finished.result).toMatchObject({ outcome: "succeeded", logTail: ["second run"] });
+      expect(watch.of("job.finished")).toHaveLength(1);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
 });

@@ -26,6 +26,8 @@ export interface ProcessSpec {
   onStderr: (chunk: Buffer) => void;
   /** Aborting stops the process group the same way as a timeout, but reports `stopped`. */
   signal?: AbortSignal;
+  /** Told the leader's pid (= the process group id) once the process exists, e.g. to record it for a crash. */
+  onSpawn?: (pid: number) => void;
 }
 
 /** The port job and command runners start processes through. */
@@ -57,6 +59,7 @@ export const runProcess: ProcessRunner = (spec) =>
       stdio: ["ignore", "pipe", "pipe"],
       windowsHide: true,
     });
+    if (child.pid !== undefined) spec.onSpawn?.(child.pid);
     let timedOut = false;
     let stopped = false;
     let spawnError: NodeJS.ErrnoException | undefined;

@@ -12,6 +12,7 @@ import type { InventoryPort } from "./inventory.js";
 import { jobFinished, jobProgressed, jobStarted, notRunResult } from "./job-events.js";
 import { executeJob } from "./job-executor.js";
 import { createRunnerMetrics } from "./metrics.js";
+import { reapOrphans } from "./orphans.js";
 
 /** Everything the runner is built from; tests build it in-process with a private nats-server. */
 export interface RunnerDeps {
@@ -118,6 +119,15 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
     intervalMs: config.MLLEAD_HEARTBEAT_SEC * 1000,
     log,
   });
+  // Before taking work: processes of jobs this runner was running when it died are killed (the jobs run again).
+  await reapOrphans(
+    executorDeps.jobsDir,
+    async (jobId) => {
+      const claim = await claims.get(jobId);
+      return !claim || claim.value.runnerId === me;
+    },
+    log,
+  );
   await heartbeat.start();
 
   const emitFinished = (job: GpuJob, result: JobResult) => bus.emit(jobFinished(job, result));

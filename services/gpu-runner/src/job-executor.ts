@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { GpuJob, JobOutcome, JobProgress, JobResult } from "@mllead/contracts";
@@ -8,6 +9,7 @@ import type { Allocation } from "./allocator.js";
 import { artifactObjectName, downloadInput, readMetrics, uploadArtifacts, uploadFile } from "./artifacts.js";
 import { buildJobEnv } from "./env.js";
 import { CappedLogFile, LineSplitter, LogTail } from "./log-tail.js";
+import { PGID_FILE } from "./orphans.js";
 import { ProgressThrottle, parseOutputLine } from "./progress.js";
 
 /** What the executor needs from the runner; everything outside sits behind these. */
@@ -103,6 +105,8 @@ export async function executeJob(
       timeoutMs: job.timeoutSec * 1000,
       killGraceMs: deps.killGraceMs,
       signal: opts.signal,
+      // If this runner dies without stopping the job, its next start finds and kills the group (see orphans.ts).
+      onSpawn: (pid) => writeFileSync(join(root, PGID_FILE), String(pid)),
       onStdout: (c) => {
         logFile.write(c);
         stdout.write(c);
@@ -160,5 +164,6 @@ export async function executeJob(
     }
   }
   if (!deps.keepJobDirs) await rm(root, { recursive: true, force: true }).catch(() => undefined);
+  else await rm(join(root, PGID_FILE), { force: true }).catch(() => undefined);
   return { result, stopped: proc.stopped };
 }
