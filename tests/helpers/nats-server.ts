@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { findNatsServer, INSTALL_HINT } from "../../scripts/lib/nats.js";
 
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -16,9 +17,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The nats-server binary: NATS_SERVER_BIN, else the one on PATH (Debian puts it in /usr/sbin). */
+/** The nats-server binary: NATS_SERVER_BIN, PATH, or Debian's /usr/sbin; a clear error when there is none. */
 export function natsServerBin(): string {
-  return process.env.NATS_SERVER_BIN ?? "nats-server";
+  const bin = findNatsServer();
+  if (!bin) throw new Error(`the tests start their own nats-server, but none was found.\n${INSTALL_HINT}`);
+  return bin;
 }
 
 export interface NatsServer extends AsyncDisposable {
