@@ -1,0 +1,160 @@
+import type { Plan, StepState, TaskCreate, TaskDecide, TaskRecord } from "@mllead/contracts";
+import { isTerminal, topologicalOrder } from "@mllead/contracts";
+import { dispatchReady } from "./execution.js";
+import { pushEvent, pushUpdated } from "./outbox.js";
+import { draft, MAX_REMEMBERED_DECISIONS, moveTo, type Policy, skipUnfinished } from "./task-draft.js";
+
+/** A new task, straight into planning. */
+export function createTask(cmd: TaskCreate, now: string): TaskRecord {
+  const task: TaskRecord = {
+    v: 1,
+    id: cmd.taskId,
+    text: cmd.text,
+    requester: cmd.requester,
+    slack: cmd.slack,
+    state: "requested",
+    revision: 0,
+    steps: {},
+    reviewRounds: 0,
+    replans: 0,
+    feedback: [],
+    createdAt: now,
+    updatedAt: now,
+    outbox: [],
+    eventSeq: 0,
+    decisions: [],
+  };
+  moveTo(task, "planning");
+  pushUpdated(task, now);
+  return task;
+}
+
+function sameStep(a: Plan["steps"][number], b: Plan["steps"][number]): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The step states for a new plan. After a re-plan, a step that already completed
+ * and is unchanged — with everything it depends on also kept — keeps its result;
+ * every other step that ran before starts over with a higher attempt number, so
+ * its work message, job and events are new (and not dropped as duplicates).
+ */
+function carryOver(current: TaskRecord, plan: Plan): Record<string, StepState> {
+  const out: Record<string, StepState> = {};
+  for (const step of topologicalOrder(plan)) {
+    const old = current.steps[step.id];
+    const oldDef = current.plan?.steps.find((s) => s.id === step.id);
+    const keep =
+      old?.status === "completed" &&
+      oldDef !== undefined &&
+      sameStep(oldDef, step) &&
+      step.dependsOn.every((d) => out[d]?.status === "completed");
+    if (keep) out[step.id] = old;
+    else
+      out[step.id] = {
+        status: "pending",
+        attempt: old && old.status !== "pending" ? old.attempt + 1 : (old?.attempt ?? 1),
+        findings: [],
+      };
+  }
+  return out;
+}
+
+/** A (re)plan arrived: show it and wait for a person. */
+export function applyPlan(current: TaskRecord, plan: Plan, now: string): TaskRecord {
+  const task = draft(current);
+  moveTo(task, "awaiting_approval");
+  task.plan = plan;
+  task.revision += 1;
+  task.steps = carryOver(current, plan);
+  const lastFeedback = task.feedback.at(-1)?.text;
+  pushEvent(
+    task,
+    {
+      type: "task.planned",
+      revision: task.revision,
+      plan,
+      requester: task.requester.userId,
+      ...(lastFeedback && task.revision > 1 ? { feedback: lastFeedback } : {}),
+    },
+    now,
+  );
+  pushUpdated(task, now);
+  return task;
+}
+
+function rememberDecision(task: TaskRecord, decisionId: string): void {
+  task.decisions = [...task.decisions, decisionId].slice(-MAX_REMEMBERED_DECISIONS);
+}
+
+function reject(current: TaskRecord, cmd: TaskDecide, reason: string, now: string): TaskRecord {
+  const task = draft(current);
+  rememberDecision(task, cmd.decisionId);
+  pushEvent(task, { type: "task.decision_rejected", userId: cmd.userId, decision: cmd.decision, reason }, now);
+  return task;
+}
+
+/**
+ * A person approved, asked for changes or cancelled. Returns null when the
+ * decision was already applied (a redelivery). Unauthorised or out-of-place
+ * decisions are answered with `task.decision_rejected`, which the gateway shows
+ * only to that person.
+ */
+export function applyDecision(current: TaskRecord, cmd: TaskDecide, policy: Policy, now: string): TaskRecord | null {
+  if (current.decisions.includes(cmd.decisionId)) return null;
+  const allowed = cmd.userId === current.requester.userId || policy.approvers.includes(cmd.userId);
+  if (!allowed) {
+    return reject(current, cmd, `Only <@${current.requester.userId}> (who asked) or an approver can decide on this plan.`, now);
+  }
+  if (isTerminal(current.state)) {
+    return reject(current, cmd, `This task is already ${current.state}.`, now);
+  }
+  if (cmd.decision === "cancel") {
+    const task = draft(current);
+    rememberDecision(task, cmd.decisionId);
+    moveTo(task, "cancelled");
+    skipUnfinished(task);
+    pushEvent(task, { type: "task.cancelled", userId: cmd.userId, reason: `cancelled by <@${cmd.userId}>` }, now);
+    pushUpdated(task, now);
+    return task;
+  }
+  if (current.state !== "awaiting_approval") {
+    const why =
+      current.state === "planning" || current.state === "revising"
+        ? "The plan is still being written; decide once it is in the thread."
+        : "This plan was already approved and is running.";
+    return reject(current, cmd, why, now);
+  }
+  if (cmd.revision !== undefined && cmd.revision !== current.revision) {
+    return reject(
+      current,
+      cmd,
+      `That was revision ${cmd.revision} of the plan; the current one is revision ${current.revision}.`,
+      now,
+    );
+  }
+  const task = draft(current);
+  rememberDecision(task, cmd.decisionId);
+  if (cmd.decision === "approve") {
+    moveTo(task, "executing");
+    task.approvedBy = cmd.userId;
+    pushEvent(task, { type: "task.approved", userId: cmd.userId, via: cmd.via }, now);
+    dispatchReady(task, now);
+    pushUpdated(task, now);
+    return task;
+  }
+  const feedback = cmd.feedback?.trim();
+  if (!feedback) {
+    return reject(current, cmd, "Say what to change, e.g. reply `changes: train for 20 epochs`.", now);
+  }
+  moveTo(task, "revising");
+  task.feedback.push({ userId: cmd.userId, text: feedback, at: now });
+  pushEvent(task, { type: "task.changes_requested", userId: cmd.userId, feedback }, now);
+  pushUpdated(task, now);
+  return task;
+}
+
+/** True when a plan must be (re)written: planning, or revising after feedback. */
+export function needsPlan(task: TaskRecord): boolean {
+  return task.state === "planning" || task.state === "revising";
+}

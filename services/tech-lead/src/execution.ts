@@ -1,0 +1,191 @@
+import {
+  ancestors,
+  type Finding,
+  isTerminal,
+  type Plan,
+  type StepState,
+  type TaskEvent,
+  type TaskRecord,
+  type UpstreamResult,
+  type Verdict,
+} from "@mllead/contracts";
+import { pushEvent, pushUpdated, pushWork } from "./outbox.js";
+import { draft, failTask, moveTo, type Policy, WORKING } from "./task-draft.js";
+
+function resultsOf(task: TaskRecord, ids: Iterable<string>): UpstreamResult[] {
+  const out: UpstreamResult[] = [];
+  for (const step of task.plan?.steps ?? []) {
+    const st = task.steps[step.id];
+    if (![...ids].includes(step.id) || st?.status !== "completed" || !st.result) continue;
+    out.push({ stepId: step.id, role: step.role, title: step.title, result: st.result });
+  }
+  return out;
+}
+
+/** Dispatches every pending step whose dependencies are all complete. */
+export function dispatchReady(task: TaskRecord, now: string): void {
+  const plan = task.plan;
+  // While a new plan is written or waits for a person, nothing new starts.
+  if (!plan || !WORKING.includes(task.state)) return;
+  for (const step of plan.steps) {
+    const st = task.steps[step.id];
+    if (st?.status !== "pending") continue;
+    if (!step.dependsOn.every((d) => task.steps[d]?.status === "completed")) continue;
+    const isReview = step.role === "code-reviewer";
+    if (isReview && task.state !== "reviewing") moveTo(task, "reviewing");
+    st.status = "dispatched";
+    st.startedAt = now;
+    const reviewed = plan.steps.filter((s) => s.role !== "code-reviewer").map((s) => s.id);
+    pushWork(task, {
+      taskId: task.id,
+      stepId: step.id,
+      attempt: st.attempt,
+      role: step.role,
+      step,
+      task: { text: task.text, requester: task.requester, slack: task.slack },
+      upstream: resultsOf(task, ancestors(plan, step.id)),
+      findings: st.findings,
+      reviewScope: isReview ? resultsOf(task, reviewed) : [],
+      brain: plan.brain,
+    });
+  }
+}
+
+type StepEvent = Extract<TaskEvent, { type: "step.started" | "step.completed" | "step.failed" | "step.progress" }>;
+
+/**
+ * A specialist reported on a step. Returns null when the report changes nothing
+ * (progress, a stale attempt, a duplicate, a finished task).
+ */
+export function applyStepEvent(current: TaskRecord, evt: StepEvent, policy: Policy, now: string): TaskRecord | null {
+  const st = current.steps[evt.stepId];
+  const step = current.plan?.steps.find((s) => s.id === evt.stepId);
+  if (!st || !step || st.attempt !== evt.attempt || isTerminal(current.state)) return null;
+  if (evt.type === "step.progress") return null;
+  if (evt.type === "step.started") {
+    if (st.status !== "dispatched") return null;
+    const task = draft(current);
+    (task.steps[evt.stepId] as StepState).status = "running";
+    pushUpdated(task, now);
+    return task;
+  }
+  if (st.status === "completed" || st.status === "failed" || st.status === "skipped") return null;
+  const task = draft(current);
+  const mine = task.steps[evt.stepId] as StepState;
+  mine.finishedAt = now;
+  if (evt.type === "step.failed") {
+    mine.status = "failed";
+    mine.error = evt.error;
+    if (task.replans >= policy.maxReplans || !WORKING.includes(task.state)) {
+      return failTask(task, `${step.title} (${step.role}) failed: ${evt.error}`, now, step.id);
+    }
+    return startReplan(task, step, evt.error, now);
+  }
+  mine.status = "completed";
+  mine.result = evt.result;
+  if (step.role === "code-reviewer") {
+    const verdict = evt.result.verdict;
+    if (verdict?.decision === "request_changes") {
+      if (task.reviewRounds >= policy.maxReviewRounds) {
+        return failTask(
+          task,
+          `The code reviewer still asks for changes after ${task.reviewRounds} fix round(s): ${verdict.summary}`,
+          now,
+          step.id,
+        );
+      }
+      startFixRound(task, step.id, verdict.findings, now);
+      pushUpdated(task, now);
+      return task;
+    }
+    // Approved: the app writes the summary next (see `needsSummary`).
+    pushUpdated(task, now);
+    return task;
+  }
+  dispatchReady(task, now);
+  pushUpdated(task, now);
+  return task;
+}
+
+/**
+ * The seed's rule: when something goes sideways, stop and re-plan. Nothing new is
+ * dispatched; the brain writes a revision that answers the failure; a person approves
+ * it again. Steps that completed and stay the same keep their results.
+ */
+function startReplan(task: TaskRecord, step: Plan["steps"][number], error: string, now: string): TaskRecord {
+  task.replans += 1;
+  moveTo(task, "revising");
+  const reason = `The ${step.role} step "${step.title}" failed: ${error}`;
+  task.feedback.push({ userId: "mllead", text: `${reason}. Re-plan so the task can still succeed.`.slice(0, 4000), at: now });
+  pushEvent(task, { type: "task.replanning", stepId: step.id, reason: reason.slice(0, 2000) }, now);
+  pushUpdated(task, now);
+  return task;
+}
+
+/** Sends the reviewer's findings back to the steps that own the code, then reviews again. */
+function startFixRound(task: TaskRecord, reviewId: string, findings: Finding[], now: string): void {
+  const plan = task.plan as Plan;
+  const codeSteps = plan.steps.filter((s) => s.role !== "code-reviewer");
+  const named = new Set(findings.map((f) => f.ownerStepId).filter((id): id is string => codeSteps.some((s) => s.id === id)));
+  const owners = named.size > 0 ? named : new Set(codeSteps.filter((s) => s.changesCode).map((s) => s.id));
+  if (owners.size === 0) for (const s of codeSteps) owners.add(s.id);
+  // Anything downstream of a fixed step read the old output, so it runs again too.
+  const rerun = new Set<string>(owners);
+  for (const s of plan.steps) {
+    if ([...ancestors(plan, s.id)].some((a) => owners.has(a))) rerun.add(s.id);
+  }
+  rerun.add(reviewId);
+  task.reviewRounds += 1;
+  moveTo(task, "fixing");
+  for (const id of rerun) {
+    const st = task.steps[id] as StepState;
+    st.attempt += 1;
+    st.status = "pending";
+    delete st.result;
+    delete st.finishedAt;
+    st.findings = owners.has(id) ? findings.filter((f) => !f.ownerStepId || f.ownerStepId === id) : [];
+  }
+  dispatchReady(task, now);
+}
+
+/** True when the reviewer approved and the closing summary is still to be written. */
+export function needsSummary(task: TaskRecord): boolean {
+  if (task.state !== "reviewing" || !task.plan) return false;
+  const reviews = task.plan.steps.filter((s) => s.role === "code-reviewer");
+  return reviews.every((r) => {
+    const st = task.steps[r.id];
+    return st?.status === "completed" && st.result?.verdict?.decision !== "request_changes";
+  });
+}
+
+/** Closes the task with the tech lead's summary. */
+export function completeTask(current: TaskRecord, summary: string, now: string): TaskRecord {
+  const task = draft(current);
+  moveTo(task, "done");
+  task.summary = summary.slice(0, 8000);
+  const plan = task.plan as Plan;
+  const results = plan.steps.map((s) => ({ step: s, st: task.steps[s.id] }));
+  const metrics: Record<string, number> = {};
+  const artifacts = [];
+  let verdict: Verdict | undefined;
+  for (const { step, st } of results) {
+    if (!st?.result) continue;
+    if (step.role !== "code-reviewer") Object.assign(metrics, st.result.metrics);
+    artifacts.push(...st.result.artifacts);
+    if (st.result.verdict) verdict = st.result.verdict;
+  }
+  pushEvent(
+    task,
+    {
+      type: "task.completed",
+      summary: task.summary,
+      metrics,
+      artifacts: artifacts.slice(0, 50),
+      ...(verdict ? { verdict } : {}),
+      brain: plan.brain,
+    },
+    now,
+  );
+  pushUpdated(task, now);
+  return task;
+}
