@@ -4,7 +4,7 @@ import { botMessages, kindOf, visibleText } from "../helpers/thread.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("@mllead decisions in the thread, end to end", () => {
-  it("revises on request, refuses a stale plan and a stranger, approves by reaction, and cancels on reply", async () => {
+  it("revises on a reply and from the Request changes box, refuses a stale plan and a stranger, approves by reaction, and cancels on reply", async () => {
     await using stack = await startStack({ MLLEAD_APPROVERS: "U0LEAD" });
     const { sandbox } = stack;
     const channel = sandbox.defaultChannel;
@@ -21,17 +21,29 @@ describe("@mllead decisions in the thread, end to end", () => {
     expect(visibleText(second)).toMatch(/revision 2/i);
     expect(visibleText(second)).toMatch(/25 epochs/);
 
+    // Ask again through the Request changes box: nothing typed is refused in the box, text revises the plan.
+    await sandbox.click(second.ts, "mllead_request_changes");
+    await waitFor(() => sandbox.openViews(sandbox.humanUserId).length === 1, 20_000, "the Request changes box");
+    const [box] = sandbox.openViews(sandbox.humanUserId);
+    if (!box) throw new Error("Request changes opened no box");
+    expect((await sandbox.submitView(box.id, {})).json).toMatchObject({ response_action: "errors" });
+    expect((await sandbox.submitView(box.id, { feedback: "also report AUC" })).status).toBe(200);
+    await waitFor(() => plans().length === 3, 30_000, "the plan revised from the box");
+    const third = plans()[2] as ReturnType<typeof plans>[number];
+    expect(visibleText(third)).toMatch(/revision 3/i);
+    expect(visibleText(third)).toMatch(/also report AUC/);
+
     // A click on the old plan is refused, privately, with the reason.
     await sandbox.click(first.ts, "mllead_approve");
     await waitFor(() => sandbox.ephemerals(channel).some((e) => /revision 1/.test(e.text)), 20_000, "the stale-plan notice");
 
     // Someone who neither asked nor approves cannot approve.
-    await sandbox.react(second.ts, "white_check_mark", { user: "U0STRANGER" });
+    await sandbox.react(third.ts, "white_check_mark", { user: "U0STRANGER" });
     await waitFor(() => sandbox.ephemerals(channel, "U0STRANGER").length === 1, 20_000, "the refusal");
     expect(thread().some((m) => kindOf(m) === "task.approved")).toBe(false);
 
     // An approver approves with a ✅ reaction; then the requester cancels with a reply.
-    await sandbox.react(second.ts, "white_check_mark", { user: "U0LEAD" });
+    await sandbox.react(third.ts, "white_check_mark", { user: "U0LEAD" });
     await waitFor(() => thread().some((m) => kindOf(m) === "task.approved"), 20_000, "the approval");
     await sandbox.reply(sent.ts, "cancel");
     await waitFor(() => thread().some((m) => kindOf(m) === "task.cancelled"), 30_000, "the cancellation");

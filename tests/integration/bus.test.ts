@@ -120,6 +120,12 @@ describe("bus against a real nats-server", () => {
     });
     await bus.publish(SUBJECTS.taskCreate, TaskCreate, createCmd("before"), "r-1");
     await waitFor(() => seen.includes("before"));
+    // Delivery is at-least-once: restart only after the server has recorded the ack.
+    await waitFor(
+      async () =>
+        (await bus.jsm.consumers.info(CONSUMERS.techLeadCommands.stream, CONSUMERS.techLeadCommands.durable)).num_ack_pending ===
+        0,
+    );
     await nats.restart();
     await waitFor(() => bus.isReady() && bus.nc.getServer() !== "", 20_000, "the reconnect");
     // The publish may race the reconnect; retry it as a producer would (the msgID keeps it single).

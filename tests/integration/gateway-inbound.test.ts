@@ -1,9 +1,24 @@
 import { StatusQuery, StatusReply, SUBJECTS, type TaskView, taskIdFor } from "@mllead/contracts";
 import { describe, expect, it, vi } from "vitest";
-import { startGatewayHarness } from "../helpers/gateway.js";
+import { type GatewayHarness, startGatewayHarness } from "../helpers/gateway.js";
 import { planEvent } from "./gateway-fixtures.js";
 
 const WAIT = { timeout: 15_000, interval: 50 };
+
+/** The one item of `list`; throws (so `vi.waitFor` tries again) while there is none, and when there are more. */
+function only<T>(list: T[]): T {
+  if (list.length !== 1) throw new Error(`expected exactly one, got ${list.length}`);
+  return list[0] as T;
+}
+
+/** Waits for the plan message of `revision` in the thread of `root`. */
+function waitForPlan(h: GatewayHarness, root: { channel: string; ts: string }, revision: number) {
+  return vi.waitFor(() => {
+    const found = h.sandbox.thread(root.channel, root.ts).find((m) => m.text.startsWith(`Plan revision ${revision}`));
+    if (!found) throw new Error("no plan yet");
+    return found;
+  }, WAIT);
+}
 
 describe("slack-gateway: Slack input becomes commands on NATS", () => {
   it("a signed mention gets 👀 and one TaskCreate, even when Slack retries it", async () => {
@@ -103,17 +118,12 @@ describe("slack-gateway: Slack input becomes commands on NATS", () => {
     await vi.waitFor(() => expect(h.decides()).toHaveLength(1), WAIT);
     expect(h.decides()[0]).toMatchObject({ taskId, decision: "approve", revision: 2, via: "button", userId: "U0ALICE" });
 
+    // Request changes opens a box for Bob; closing it decides nothing.
     await sandbox.click(plan.ts, "mllead_request_changes", { user: "U0BOB" });
-    await vi.waitFor(
-      () =>
-        expect(
-          sandbox
-            .ephemerals(root.channel, "U0BOB")
-            .map((e) => e.text)
-            .join(),
-        ).toContain("changes:"),
-      WAIT,
-    );
+    const box = await vi.waitFor(() => only(sandbox.openViews("U0BOB")), WAIT);
+    expect(box.title.text).toBe("Request changes");
+    await sandbox.cancelView(box.id);
+    expect(sandbox.openViews()).toEqual([]);
 
     await sandbox.react(plan.ts, "white_check_mark", { user: "U0CAROL" });
     await sandbox.react(plan.ts, "tada", { user: "U0CAROL" });
@@ -123,6 +133,82 @@ describe("slack-gateway: Slack input becomes commands on NATS", () => {
       expect.objectContaining({ decision: "approve", via: "reaction", userId: "U0CAROL", revision: 2 }),
       expect.objectContaining({ decision: "cancel", via: "button", userId: "U0DAVE", revision: 2 }),
     ]);
+  });
+
+  it("Request changes opens a box: empty gets an inline error, text becomes one TaskDecide, a retry counts once", async () => {
+    await using h = await startGatewayHarness();
+    const { sandbox } = h;
+    const root = await sandbox.mention("compare two models");
+    await vi.waitFor(() => expect(h.creates()).toHaveLength(1), WAIT);
+    const taskId = h.creates()[0]?.taskId as string;
+    await h.lead.emit(planEvent(taskId, 2));
+    const plan = await waitForPlan(h, root, 2);
+    const storedCommands = async () => (await h.lead.jsm.streams.info("MLLEAD_CMD")).state.last_seq;
+
+    expect((await sandbox.click(plan.ts, "mllead_request_changes", { user: "U0BOB" })).status).toBe(200);
+    const view = await vi.waitFor(() => only(sandbox.openViews("U0BOB")), WAIT);
+    expect(sandbox.calls("views.open")).toEqual([expect.objectContaining({ ok: true })]);
+    expect(view).toMatchObject({
+      callback_id: "mllead_changes",
+      title: { text: "Request changes" },
+      submit: { type: "plain_text" },
+    });
+    expect(JSON.parse(view.private_metadata)).toEqual({ taskId, revision: 2, channel: root.channel, threadTs: root.ts });
+    expect(view.blocks).toContainEqual(
+      expect.objectContaining({
+        type: "input",
+        label: expect.objectContaining({ text: "What should change?" }),
+        element: expect.objectContaining({ type: "plain_text_input", multiline: true, max_length: 3000 }),
+      }),
+    );
+    expect(sandbox.ephemerals(root.channel, "U0BOB")).toEqual([]);
+
+    // Nothing typed (only spaces): Slack shows the error under the box, which stays open; nothing is sent.
+    const empty = await sandbox.submitView(view.id, { feedback: "   " });
+    expect(empty.status).toBe(200);
+    expect(empty.json).toEqual({ response_action: "errors", errors: { changes: expect.stringContaining("what should change") } });
+    expect(sandbox.openViews("U0BOB").map((v) => v.id)).toEqual([view.id]);
+    expect(await storedCommands()).toBe(1);
+
+    const sent = await sandbox.submitView(view.id, { feedback: "  use AUC, not accuracy\nand 25 epochs " });
+    expect(sent.status).toBe(200);
+    expect(sent.body).toBe("");
+    expect(sandbox.openViews()).toEqual([]);
+    await vi.waitFor(() => expect(h.decides()).toHaveLength(1), WAIT);
+    expect(h.decides()[0]).toEqual(
+      expect.objectContaining({
+        taskId,
+        decision: "request_changes",
+        feedback: "use AUC, not accuracy\nand 25 epochs",
+        revision: 2,
+        via: "button",
+        userId: "U0BOB",
+        decisionId: `view:${view.id}`,
+      }),
+    );
+
+    // The same submission delivered again (a double-click, a retry) is one decision.
+    expect((await sandbox.submitView(view.id, { feedback: "use AUC, not accuracy" })).status).toBe(200);
+    expect(await storedCommands()).toBe(2);
+    expect(h.decides()).toHaveLength(1);
+  });
+
+  it("when the box cannot open because the trigger expired, the person is told to reply `changes: …`", async () => {
+    await using h = await startGatewayHarness();
+    const { sandbox } = h;
+    const root = await sandbox.mention("compare two models");
+    await vi.waitFor(() => expect(h.creates()).toHaveLength(1), WAIT);
+    await h.lead.emit(planEvent(h.creates()[0]?.taskId as string, 1));
+    const plan = await waitForPlan(h, root, 1);
+
+    // The app answered too late for Slack: every trigger id is already stale.
+    sandbox.setTriggerTtl(0);
+    expect((await sandbox.click(plan.ts, "mllead_request_changes", { user: "U0BOB" })).status).toBe(200);
+    const hint = await vi.waitFor(() => only(sandbox.ephemerals(root.channel, "U0BOB")), WAIT);
+    expect(sandbox.calls("views.open")).toEqual([expect.objectContaining({ ok: false, error: "expired_trigger_id" })]);
+    expect(sandbox.openViews()).toEqual([]);
+    expect(hint).toMatchObject({ thread_ts: root.ts, text: expect.stringContaining("changes:") });
+    expect(h.decides()).toEqual([]);
   });
 
   it("/mllead: unknown commands get a clear error, status is answered from the tech lead, help explains", async () => {

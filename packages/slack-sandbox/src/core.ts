@@ -1,5 +1,6 @@
 import type { RateLimiter } from "./rate-limit.js";
 import type { SandboxMessage, WorkspaceStore } from "./store.js";
+import type { ViewRegistry } from "./views.js";
 
 /** Who the app is in the sandbox workspace (what `auth.test` answers). */
 export interface BotIdentity {
@@ -44,6 +45,8 @@ export interface SandboxCore {
   calls: ApiCall[];
   responseTargets: Map<string, ResponseTarget>;
   responses: ResponsePost[];
+  /** Trigger ids issued to interactions, and the modals the app opened with them. */
+  views: ViewRegistry;
   /** Called after the app posts a message (so the sandbox can echo it back as an event, like Slack does). */
   onBotMessage: (m: SandboxMessage) => void;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { SandboxCore } from "./core.js";
 import { slackSignatureHeaders } from "./signing.js";
 import type { SandboxMessage } from "./store.js";
+import { applyViewAnswer, type ViewValues, viewClosed, viewSubmission } from "./views.js";
 
 /** What the app answered to one request Slack sent it. */
 export interface Delivery {
@@ -227,7 +228,7 @@ export class SlackDriver {
         is_ephemeral: false,
         ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
       },
-      trigger_id: id("T"),
+      trigger_id: this.core.views.issueTrigger(user, channel),
       team: { id: this.core.bot.teamId, domain: "mllead-sandbox" },
       channel: { id: channel, name: this.core.store.channel(channel)?.name ?? channel },
       message: msg,
@@ -268,7 +269,7 @@ export class SlackDriver {
       api_app_id: this.core.bot.appId,
       is_enterprise_install: "false",
       response_url: responseUrl,
-      trigger_id: id("T"),
+      trigger_id: this.core.views.issueTrigger(user, channel),
     });
     const delivery = await this.post(form.toString(), "application/x-www-form-urlencoded");
     const ack = (delivery.json ?? (delivery.body ? { text: delivery.body } : {})) as { text?: string; blocks?: unknown[] };
@@ -290,5 +291,34 @@ export class SlackDriver {
       await new Promise((r) => setTimeout(r, 50));
     }
     return { ...delivery, text: "", blocks: [] };
+  }
+
+  /**
+   * A person presses Submit on a modal the app opened: a signed `view_submission` with what they
+   * typed in `state.values`. Like Slack, an empty or `clear` answer closes the modal, `errors` keeps it
+   * open with the messages under the inputs, `update` replaces it. A view already closed by an earlier
+   * submission may be submitted again: that is what a double-click or a network retry delivers.
+   */
+  async submitView(viewId: string, values: ViewValues = {}, o: { user?: string } = {}): Promise<Delivery> {
+    const view = this.core.views.get(viewId);
+    if (!view) throw new Error(`the app opened no view ${viewId}`);
+    const user = o.user ?? view.user;
+    const payload = viewSubmission(view, values, user, this.core.bot, this.core.views.issueTrigger(user, view.channel));
+    const delivery = await this.post(
+      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+      "application/x-www-form-urlencoded",
+    );
+    if (delivery.status === 200) applyViewAnswer(view, delivery.json);
+    return delivery;
+  }
+
+  /** A person closes a modal with its close button; the app hears `view_closed` only if it asked to. */
+  async cancelView(viewId: string): Promise<Delivery | null> {
+    const view = this.core.views.get(viewId);
+    if (!view) throw new Error(`the app opened no view ${viewId}`);
+    view.open = false;
+    if (!view.notify_on_close) return null;
+    const payload = viewClosed(view, this.core.bot);
+    return this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), "application/x-www-form-urlencoded");
   }
 }

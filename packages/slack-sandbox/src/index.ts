@@ -12,11 +12,13 @@ import { RateLimiter } from "./rate-limit.js";
 import { registerResponseUrls } from "./responses.js";
 import { type SandboxChannel, type SandboxEphemeral, type SandboxMessage, WorkspaceStore } from "./store.js";
 import { registerUi } from "./ui.js";
+import { type SandboxView, ViewRegistry, type ViewValues } from "./views.js";
 import { registerWebApi } from "./web-api.js";
 
 export { encodeMention } from "./driver.js";
 export { blockProblems, SLACK_LIMITS } from "./limits.js";
 export { signSlackRequest, slackSignatureHeaders } from "./signing.js";
+export { viewProblems } from "./views.js";
 export type {
   ApiCall,
   BotIdentity,
@@ -26,9 +28,11 @@ export type {
   SandboxChannel,
   SandboxEphemeral,
   SandboxMessage,
+  SandboxView,
   SentMessage,
   SignOptions,
   SlashOutcome,
+  ViewValues,
 };
 
 export interface SlackSandboxOptions {
@@ -55,6 +59,8 @@ export interface SlackSandboxOptions {
   rateLimits?: Record<string, number>;
   /** Send the app a `message` event for each of its own posts, as Slack does. Default false. */
   echoBotMessages?: boolean;
+  /** How long (ms) a trigger id may open a view after the click or command that issued it. Default 3000, as Slack. */
+  triggerTtlMs?: number;
 }
 
 /** A running sandbox: the Web API the app calls, the helpers a test or person drives the app with, and the recorded state. */
@@ -69,6 +75,8 @@ export interface SlackSandbox extends AsyncDisposable {
   setGatewayUrl(url: string): void;
   /** Limits a Web API method to `perMinute` calls (429 + Retry-After beyond); null lifts it. */
   setRateLimit(method: string, perMinute: number | null): void;
+  /** How long (ms) a trigger id stays good for `views.open`; 0 makes every trigger expired (a slow app). */
+  setTriggerTtl(ms: number): void;
   /** Every Web API call so far, or those of one method. */
   calls(method?: string): ApiCall[];
   /** A thread: root then replies. Metadata included. */
@@ -77,6 +85,15 @@ export interface SlackSandbox extends AsyncDisposable {
   /** Top-level messages of a channel (default: the first channel). */
   history(channel?: string): SandboxMessage[];
   ephemerals(channel?: string, user?: string): SandboxEphemeral[];
+  /** Modals the app opened that are still open (for one person when `user` is given). */
+  openViews(user?: string): SandboxView[];
+  /**
+   * Presses Submit on a modal with `values` typed into its inputs (by `action_id`): a signed
+   * `view_submission`. Returns the app's answer, e.g. `{ response_action: "errors", … }` in `json`.
+   */
+  submitView(viewId: string, values?: ViewValues, o?: { user?: string }): Promise<Delivery>;
+  /** Closes a modal with its close button; `view_closed` reaches the app only if it asked for it. */
+  cancelView(viewId: string): Promise<Delivery | null>;
   /** Bodies the app posted to `response_url`s. */
   responses(): ResponsePost[];
   mention(text: string, o?: PersonOptions & { threadTs?: string }): Promise<SentMessage>;
@@ -123,6 +140,7 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
     calls: [],
     responseTargets: new Map(),
     responses: [],
+    views: new ViewRegistry(opts.triggerTtlMs),
     onBotMessage: (m) => {
       if (!opts.echoBotMessages || !gatewayUrl) return;
       const p = driver
@@ -176,12 +194,18 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
       gatewayUrl = eventsUrl(url);
     },
     setRateLimit: (method, perMinute) => core.rates.set(method, perMinute),
+    setTriggerTtl: (ms) => {
+      core.views.ttlMs = ms;
+    },
     calls: (method) => (method ? core.calls.filter((c) => c.method === method) : [...core.calls]),
     thread: (channel, ts) => core.store.thread(channel, ts),
     message: (channel, ts) => core.store.find(channel, ts),
     history: (channel) => core.store.history(channel ?? defaultChannel),
     ephemerals: (channel, user) => core.store.ephemeralsFor(channel ?? defaultChannel, user),
     responses: () => [...core.responses],
+    openViews: (user) => core.views.list(user),
+    submitView: (viewId, values, o) => driver.submitView(viewId, values, o),
+    cancelView: (viewId) => driver.cancelView(viewId),
     mention: (text, o) => driver.mention(text, o),
     reply: (threadTs, text, o) => driver.reply(threadTs, text, o),
     click: (ts, actionId, o) => driver.click(ts, actionId, o),

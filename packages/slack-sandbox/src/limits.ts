@@ -13,6 +13,12 @@ export const SLACK_LIMITS = {
   maxButtonValue: 2000,
   maxActionId: 255,
   maxBlockId: 255,
+  /** A modal: up to 100 blocks; title, submit and close up to 24 characters. */
+  maxViewBlocks: 100,
+  maxViewText: 24,
+  maxPrivateMetadata: 3000,
+  /** A plain_text_input's `max_length` ceiling. */
+  maxInputChars: 3000,
 } as const;
 
 interface TextObject {
@@ -27,14 +33,14 @@ function textLen(t: unknown): number {
 }
 
 /**
- * Checks blocks against Slack's Block Kit limits. Returns the problems found, each
+ * Checks blocks against Slack's Block Kit limits (a message holds 50 blocks, a modal 100). Returns the problems found, each
  * phrased like Slack's own `invalid_blocks` details; empty means valid.
  */
-export function blockProblems(blocks: unknown): string[] {
+export function blockProblems(blocks: unknown, maxBlocks: number = SLACK_LIMITS.maxBlocks): string[] {
   if (!Array.isArray(blocks)) return ["blocks must be an array"];
   const problems: string[] = [];
-  if (blocks.length > SLACK_LIMITS.maxBlocks) {
-    problems.push(`no more than ${SLACK_LIMITS.maxBlocks} items allowed [json-pointer:/blocks]`);
+  if (blocks.length > maxBlocks) {
+    problems.push(`no more than ${maxBlocks} items allowed [json-pointer:/blocks]`);
   }
   blocks.forEach((raw, i) => {
     const at = `[json-pointer:/blocks/${i}`;

@@ -27,6 +27,14 @@ export const UI_PAGE = `<!doctype html>
   form { display: flex; gap: 6px; padding: 10px 14px; border-top: 1px solid #ddd; }
   form input { flex: 1; padding: 8px; border: 1px solid #bbb; border-radius: 6px; }
   #err { color: #e01e5a; padding: 0 14px; min-height: 1em; font-size: 12px; }
+  #modal { display: none; position: fixed; inset: 0; background: rgba(29,28,29,.45); align-items: center; justify-content: center; }
+  #modal .dialog { background: #fff; width: 520px; max-width: 92vw; border-radius: 8px; box-shadow: 0 8px 30px rgba(0,0,0,.3); }
+  #modal .body { padding: 12px 16px; } #modal .foot { padding: 10px 16px; border-top: 1px solid #ddd; text-align: right; }
+  #modal label.in { display: block; margin: 10px 0; }
+  #modal textarea, #modal input { display: block; width: 100%; box-sizing: border-box; padding: 8px; margin-top: 4px; border: 1px solid #bbb; border-radius: 6px; font: inherit; }
+  #modal .verr { color: #e01e5a; font-size: 12px; margin-top: 2px; }
+  #modal .foot button { margin-left: 6px; padding: 5px 12px; border: 1px solid #bbb; border-radius: 4px; background: #fff; cursor: pointer; }
+  #modal .foot button.primary { background: #007a5a; color: #fff; border-color: #007a5a; }
   .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 2px 12px; }
 </style>
 </head>
@@ -38,6 +46,7 @@ export const UI_PAGE = `<!doctype html>
 <form id="send-main"><input name="text" placeholder="Message (mention @mllead, or /mllead status)" autocomplete="off"><button>Send</button></form></section>
 <section><header id="thread-title">Thread</header><div class="list" id="thread"><p class="ctx">Open a thread with “replies”.</p></div>
 <form id="send-thread"><input name="text" placeholder="Reply in thread (approve · changes: … · cancel)" autocomplete="off"><button>Reply</button></form></section>
+<div id="modal" role="dialog" aria-modal="true"></div>
 <script>
 const hash = new URLSearchParams(location.hash.slice(1));
 const state = { channel: hash.get("channel"), thread: hash.get("thread"), data: null };
@@ -87,6 +96,30 @@ function msgHtml(m, inThread) {
   return '<div class="msg"><span class="who">' + esc(userName(m.user)) + bot + '</span><span class="ts">' + esc(m.ts) + "</span>" +
     blocksHtml(m) + '<div class="reactions">' + reacts + "</div>" + replies + open + react + "</div>";
 }
+const attr = (s) => esc(s).replace(/"/g, "&quot;");
+function inputHtml(b, err, typed) {
+  const e = b.element || {}; const id = e.action_id || ""; const val = typed[id] ?? e.initial_value ?? "";
+  const extra = (e.placeholder ? ' placeholder="' + attr(e.placeholder.text) + '"' : "") + (e.max_length ? ' maxlength="' + Number(e.max_length) + '"' : "");
+  const field = e.multiline ? '<textarea rows="5" data-input="' + attr(id) + '"' + extra + ">" + esc(val) + "</textarea>"
+    : '<input data-input="' + attr(id) + '"' + extra + ' value="' + attr(val) + '">';
+  return '<label class="in"><b>' + text(b.label) + "</b>" + field + (err ? '<div class="verr">' + esc(err) + "</div>" : "") + "</label>";
+}
+let shownView = "";
+function renderModal(views) {
+  const v = (views || [])[0]; const box = document.getElementById("modal");
+  const key = v ? v.id + "|" + v.hash + "|" + JSON.stringify(v.errors) : "";
+  if (key === shownView) return;
+  // Redraw only when the modal changes, keeping what the person typed.
+  const typed = {}; for (const el of box.querySelectorAll("[data-input]")) typed[el.dataset.input] = el.value;
+  shownView = key;
+  if (!v) { box.innerHTML = ""; box.style.display = "none"; return; }
+  const body = v.blocks.map((b) => b.type === "input" ? inputHtml(b, v.errors[b.block_id], typed) : blocksHtml({ text: "", blocks: [b] })).join("");
+  const close = '<button data-view-cancel="' + attr(v.id) + '">' + text(v.close || { type: "plain_text", text: "Cancel" }) + "</button>";
+  const submit = v.submit ? '<button class="primary" data-view-submit="' + attr(v.id) + '">' + text(v.submit) + "</button>" : "";
+  box.innerHTML = '<div class="dialog"><header>' + text(v.title) + '</header><div class="body">' + body + '</div><div class="foot">' + close + submit + "</div></div>";
+  box.style.display = "flex";
+  box.querySelector("[data-input]")?.focus();
+}
 function ephHtml(e) { return '<div class="msg eph"><div class="eph-note">Only visible to you</div>' + blocksHtml(e) + "</div>"; }
 async function refresh() {
   const q = new URLSearchParams(); if (state.channel) q.set("channel", state.channel); if (state.thread) q.set("thread", state.thread);
@@ -101,6 +134,7 @@ async function refresh() {
     document.getElementById("thread-title").textContent = "Thread";
     th.innerHTML = d.thread.map((m) => msgHtml(m, true)).join("") + d.ephemerals.filter((e) => e.thread_ts === state.thread).map(ephHtml).join("");
   }
+  renderModal(d.views);
 }
 async function call(path, body) {
   const res = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -108,8 +142,12 @@ async function call(path, body) {
   await refresh(); return out;
 }
 document.body.addEventListener("click", (ev) => {
-  const t = ev.target.closest("[data-channel],[data-thread],[data-action],[data-react]"); if (!t) return;
-  if (t.dataset.channel) { state.channel = t.dataset.channel; state.thread = null; remember(); refresh(); }
+  const t = ev.target.closest("[data-channel],[data-thread],[data-action],[data-react],[data-view-submit],[data-view-cancel]"); if (!t) return;
+  if (t.dataset.viewSubmit) {
+    const values = {}; for (const el of document.querySelectorAll("#modal [data-input]")) values[el.dataset.input] = el.value;
+    call("/ui/view/submit", { viewId: t.dataset.viewSubmit, values });
+  } else if (t.dataset.viewCancel) call("/ui/view/cancel", { viewId: t.dataset.viewCancel });
+  else if (t.dataset.channel) { state.channel = t.dataset.channel; state.thread = null; remember(); refresh(); }
   else if (t.dataset.thread) { state.thread = t.dataset.thread; remember(); refresh(); }
   else if (t.dataset.action) call("/ui/click", { channel: state.channel, ts: t.dataset.ts, actionId: t.dataset.action });
   else if (t.dataset.react) call("/ui/react", { channel: state.channel, ts: t.dataset.react, name: "white_check_mark" });

@@ -6,6 +6,8 @@ import { UI_PAGE } from "./ui-page.js";
 
 const Send = z.object({ channel: z.string().min(1), text: z.string().min(1).max(40_000), threadTs: z.string().optional() });
 const Click = z.object({ channel: z.string().min(1), ts: z.string().min(1), actionId: z.string().min(1) });
+const SubmitView = z.object({ viewId: z.string().min(1), values: z.record(z.string(), z.string().max(10_000)) });
+const CancelView = z.object({ viewId: z.string().min(1) });
 const React = z.object({ channel: z.string().min(1), ts: z.string().min(1), name: z.string().min(1) });
 
 /** A sentence a person can act on, from a failed delivery to the app. */
@@ -42,6 +44,7 @@ export function registerUi(
       messages: core.store.history(channel),
       thread: q.thread ? core.store.thread(channel, q.thread) : [],
       ephemerals: core.store.ephemeralsFor(channel, opts.humanUserId),
+      views: core.views.list(opts.humanUserId),
     };
   });
 
@@ -87,6 +90,31 @@ export function registerUi(
     try {
       const out = await driver.react(parsed.data.ts, parsed.data.name, { channel: parsed.data.channel });
       return { ok: out.status === 200, error: statusNote(out.status) };
+    } catch (err) {
+      return { ok: false, error: explain(err, opts.gatewayUrl()) };
+    }
+  });
+
+  app.post("/ui/view/submit", async (req, reply) => {
+    const parsed = SubmitView.safeParse(req.body);
+    if (!parsed.success || !core.views.get(parsed.data.viewId)?.open) {
+      return reply.code(400).send({ ok: false, error: "That box is no longer open." });
+    }
+    try {
+      // The app's inline errors, if any, come back with the next state and show under the inputs.
+      const out = await driver.submitView(parsed.data.viewId, parsed.data.values);
+      return { ok: out.status === 200, error: statusNote(out.status) };
+    } catch (err) {
+      return { ok: false, error: explain(err, opts.gatewayUrl()) };
+    }
+  });
+
+  app.post("/ui/view/cancel", async (req, reply) => {
+    const parsed = CancelView.safeParse(req.body);
+    if (!parsed.success || !core.views.get(parsed.data.viewId)) return reply.code(400).send({ ok: false, error: "No such box." });
+    try {
+      const out = await driver.cancelView(parsed.data.viewId);
+      return { ok: !out || out.status === 200, error: out ? statusNote(out.status) : undefined };
     } catch (err) {
       return { ok: false, error: explain(err, opts.gatewayUrl()) };
     }

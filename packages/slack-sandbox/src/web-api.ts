@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SandboxCore } from "./core.js";
 import { blockProblems, SLACK_LIMITS } from "./limits.js";
 import type { SandboxMessage } from "./store.js";
+import { slackView, ViewError } from "./views.js";
 
 type Args = Record<string, unknown>;
 type Result = Record<string, unknown> & { ok: boolean; error?: string };
@@ -192,6 +193,15 @@ function methods(core: SandboxCore): Record<string, (args: Args) => Result> {
     "conversations.history": (args) => {
       const channel = resolveChannel(core, args);
       return { ok: true, messages: store.history(channel).reverse().map(withoutMetadata), has_more: false };
+    },
+    "views.open": (args) => {
+      try {
+        const view = core.views.open(str(args, "trigger_id"), args.view === undefined ? undefined : jsonArg(args.view));
+        return { ok: true, view: slackView(view, bot) };
+      } catch (err) {
+        if (!(err instanceof ViewError)) throw err;
+        throw new ApiError(err.error, err.messages.length ? { response_metadata: { messages: err.messages } } : {});
+      }
     },
     "apps.connections.open": () => {
       // Socket Mode needs a WebSocket server; the sandbox drives the app over HTTP and knows no app token.

@@ -1,10 +1,11 @@
 import type { Bus } from "@mllead/bus";
 import { type Decision, SUBJECTS, TaskCreate, TaskDecide, taskIdFor } from "@mllead/contracts";
-import type { App, BlockAction } from "@slack/bolt";
+import type { App, BlockAction, ViewSubmitAction } from "@slack/bolt";
 import type { Logger } from "pino";
 import { APPROVING_REACTIONS, parseReplyDecision } from "./approvals.js";
 import { answerSlashCommand, HELP_TEXT } from "./commands.js";
 import type { Poster } from "./poster.js";
+import { CHANGES_MODAL, changesFeedback, parseChangesModalMeta, renderChangesModal } from "./render/changes-modal.js";
 import { PLAN_ACTIONS, parsePlanButtonValue } from "./render/plan.js";
 import { toSlackApiError } from "./slack-api.js";
 import type { SlackStore } from "./store.js";
@@ -35,7 +36,7 @@ export function stripBotMention(text: string, botUserId: string | undefined): st
   return text.replace(mention, " ").replace(/\s+/g, " ").trim();
 }
 
-/** Registers every Slack input: mentions, thread replies, reactions, plan buttons and `/mllead`. */
+/** Registers every Slack input: mentions, thread replies, reactions, plan buttons, the request-changes box and `/mllead`. */
 export function registerInbound(app: App, deps: InboundDeps): void {
   const { bus, store, poster } = deps;
   const now = deps.now ?? (() => new Date());
@@ -163,6 +164,20 @@ export function registerInbound(app: App, deps: InboundDeps): void {
     const messageTs = (body.container?.message_ts as string | undefined) ?? body.message?.ts ?? "";
     const threadTs = (body.message?.thread_ts as string | undefined) ?? messageTs;
     if (action.action_id === PLAN_ACTIONS.requestChanges) {
+      try {
+        await client.views.open({
+          trigger_id: body.trigger_id,
+          view: renderChangesModal({ taskId: value.t, revision: value.r, channel, threadTs }),
+        });
+        return;
+      } catch (err) {
+        // A trigger lives 3 s and opens one view; when it is gone, the thread reply still works.
+        const e = toSlackApiError(err);
+        deps.log.warn(
+          { slackError: e.slackError, taskId: value.t },
+          "could not open the request-changes box; hinting at a reply",
+        );
+      }
       await client.chat.postEphemeral({
         channel,
         user: body.user.id,
@@ -180,6 +195,31 @@ export function registerInbound(app: App, deps: InboundDeps): void {
       userId: body.user.id,
       via: "button",
     });
+  });
+
+  app.view<ViewSubmitAction>(CHANGES_MODAL.callbackId, async ({ ack, body, view }) => {
+    const fail = (message: string) => ack({ response_action: "errors", errors: { [CHANGES_MODAL.blockId]: message } });
+    const feedback = changesFeedback(view.state.values);
+    if (!feedback) return fail("Say what should change, for example “use AUC instead of accuracy”.");
+    const meta = parseChangesModalMeta(view.private_metadata);
+    if (!meta) return fail("This box no longer knows which plan it is for. Reply `changes: …` in the thread instead.");
+    try {
+      await decide({
+        taskId: meta.taskId,
+        revision: meta.revision,
+        // One id per modal: a repeated submission of this view counts once.
+        decisionId: `view:${view.id}`,
+        decision: "request_changes",
+        feedback,
+        userId: body.user.id,
+        via: "button",
+      });
+    } catch (err) {
+      // Keep the box open with the text in it, so pressing Submit again is all it takes.
+      deps.log.error({ err, taskId: meta.taskId }, "could not forward a change request");
+      return fail("mllead could not pass this on just now. Please press the button again.");
+    }
+    await ack();
   });
 
   app.command("/mllead", async ({ command, ack }) => {
