@@ -125,7 +125,9 @@ export function stepWork(
       objective: overrides.objective ?? "do the work",
       context: "",
       requirements: ["do it"],
-      acceptanceCriteria: ["it is done"],
+      acceptanceCriteria: [{ id: "ac1", text: "it is done" }],
+
+      params: {},
       nextHandoff: { to: "tech-lead", reason: "done" },
       dependsOn: [],
       changesCode: false,

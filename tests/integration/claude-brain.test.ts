@@ -13,7 +13,9 @@ const step = (id: string, role: Plan["steps"][number]["role"], dependsOn: string
   objective: "Do the work",
   context: "The churn table",
   requirements: ["Fix the seed"],
-  acceptanceCriteria: ["Runs without errors"],
+  acceptanceCriteria: [{ id: "ac1", text: "Runs without errors" }],
+
+  params: {},
   nextHandoff: { to: "tech-lead", reason: "report back" },
   dependsOn,
   changesCode,

@@ -16,7 +16,9 @@ export function plan(brain: Plan["brain"] = "offline"): Plan {
         objective: "Deduplicate and validate the events table",
         context: "",
         requirements: ["drop duplicate rows"],
-        acceptanceCriteria: ["no duplicate event ids"],
+        acceptanceCriteria: [{ id: "ac1", text: "no duplicate event ids" }],
+
+        params: {},
         nextHandoff: { to: "ml-engineer", reason: "clean data is ready" },
         dependsOn: [],
         changesCode: true,
@@ -29,7 +31,9 @@ export function plan(brain: Plan["brain"] = "offline"): Plan {
         objective: "Review every change",
         context: "",
         requirements: ["check for leakage"],
-        acceptanceCriteria: ["a verdict"],
+        acceptanceCriteria: [{ id: "ac1", text: "a verdict" }],
+
+        params: {},
         nextHandoff: handoff,
         dependsOn: ["s1"],
         changesCode: false,

@@ -206,7 +206,7 @@ describe("slack-gateway: task events become the thread", () => {
         artifacts: [],
         metrics: {},
         filesChanged: [],
-        criteria: [{ criterion: "a verdict", met: true, evidence: "approve" }],
+        criteria: [{ id: "ac1", criterion: "a verdict", met: true, evidence: "approve" }],
         verdict: {
           decision: "approve",
           summary: "Clean and reproducible.",

@@ -28,7 +28,9 @@ const step = (id: string, role: Plan["steps"][number]["role"], dependsOn: string
   objective: "o",
   context: "c",
   requirements: ["r"],
-  acceptanceCriteria: ["a"],
+  acceptanceCriteria: [{ id: "ac1", text: "a" }],
+
+  params: {},
   nextHandoff: { to: "tech-lead" as const, reason: "x" },
   dependsOn,
   changesCode,

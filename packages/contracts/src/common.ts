@@ -52,3 +52,34 @@ export type Artifact = z.infer<typeof Artifact>;
 /** Named numeric results (accuracy, loss, …). */
 export const Metrics = z.record(z.string(), z.number());
 export type Metrics = z.infer<typeof Metrics>;
+
+/**
+ * Tokens a model call (or a sum of calls) used, the way the Messages API counts
+ * them: `inputTokens` excludes the cached prefix read and written.
+ */
+export const Usage = z.object({
+  inputTokens: z.number().int().nonnegative().default(0),
+  outputTokens: z.number().int().nonnegative().default(0),
+  cacheReadTokens: z.number().int().nonnegative().default(0),
+  cacheWriteTokens: z.number().int().nonnegative().default(0),
+  /** Model requests made. */
+  requests: z.number().int().nonnegative().default(0),
+  /** Tool calls the model made. */
+  toolCalls: z.number().int().nonnegative().default(0),
+});
+export type Usage = z.infer<typeof Usage>;
+
+/** The sum of some usages. */
+export function addUsage(...usages: (Usage | undefined)[]): Usage {
+  const out: Usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, requests: 0, toolCalls: 0 };
+  for (const u of usages) {
+    if (!u) continue;
+    out.inputTokens += u.inputTokens;
+    out.outputTokens += u.outputTokens;
+    out.cacheReadTokens += u.cacheReadTokens;
+    out.cacheWriteTokens += u.cacheWriteTokens;
+    out.requests += u.requests;
+    out.toolCalls += u.toolCalls;
+  }
+  return out;
+}

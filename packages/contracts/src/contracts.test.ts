@@ -14,7 +14,9 @@ const step = (id: string, role: S["role"], dependsOn: string[] = [], changesCode
   objective: "o",
   context: "",
   requirements: ["r"],
-  acceptanceCriteria: ["a"],
+  acceptanceCriteria: [{ id: "ac1", text: "a" }],
+
+  params: {},
   nextHandoff: { to: "tech-lead", reason: "x" },
   dependsOn,
   changesCode,

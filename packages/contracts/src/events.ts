@@ -3,7 +3,7 @@ import { Decision } from "./commands.js";
 import { Artifact, Id, Metrics, Role, Timestamp, Version } from "./common.js";
 import { JobProgress, JobResult } from "./jobs.js";
 import { Plan } from "./plan.js";
-import { StepResult, Verdict } from "./results.js";
+import { CriterionResult, StepResult, Verdict } from "./results.js";
 import { TaskView } from "./task.js";
 
 /** Fields on every event. `eventId` is deterministic and doubles as the JetStream msgID. */
@@ -69,7 +69,16 @@ export const TaskFailed = z.object({
   stepId: Id.optional(),
 });
 
-export const StepStarted = z.object({ ...stepBase, type: z.literal("step.started"), title: z.string() });
+export const StepStarted = z.object({
+  ...stepBase,
+  type: z.literal("step.started"),
+  title: z.string(),
+  /** Where the step works: the task's branch in the team's repository. */
+  branch: z.string().max(200).optional(),
+  /** How model-driven commands are confined; `process` carries a warning. */
+  sandbox: z.enum(["bubblewrap", "process"]).optional(),
+  warning: z.string().max(500).optional(),
+});
 export const StepProgress = z.object({ ...stepBase, type: z.literal("step.progress"), message: z.string().max(1000) });
 export const StepCompleted = z.object({ ...stepBase, type: z.literal("step.completed"), title: z.string(), result: StepResult });
 export const StepFailed = z.object({
@@ -77,6 +86,8 @@ export const StepFailed = z.object({
   type: z.literal("step.failed"),
   title: z.string(),
   error: z.string().max(2000),
+  /** When the step ended with acceptance criteria unmet: every criterion's answer, met or not. */
+  criteria: z.array(CriterionResult).max(20).optional(),
 });
 
 export const JobQueued = z.object({ ...jobBase, type: z.literal("job.queued"), gpus: z.number().int().nonnegative() });

@@ -2,6 +2,57 @@ import { z } from "zod";
 import { BrainKind, Id, Role } from "./common.js";
 
 /**
+ * One acceptance criterion: a measurable outcome with an id that the specialist's
+ * result answers (`met` + evidence). A step completes only when every one is met.
+ */
+export const AcceptanceCriterion = z.object({
+  /** Short and unique within the step, e.g. `ac1`. */
+  id: Id,
+  text: z.string().min(1).max(1000),
+});
+export type AcceptanceCriterion = z.infer<typeof AcceptanceCriterion>;
+
+/** Criteria with the ids `ac1`, `ac2`, … in order, for plans written in code. */
+export function numberedCriteria(...texts: string[]): AcceptanceCriterion[] {
+  return texts.map((text, i) => ({ id: `ac${i + 1}`, text }));
+}
+
+/**
+ * Settings an executor needs, as data rather than prose: the plan carries them,
+ * the specialist reads them, a revision changes them. Every field is optional;
+ * prose in `requirements` is for people only and is never parsed back.
+ */
+export const StepParams = z.object({
+  /** The table, file or folder the step works on (a path in the repository or a data dir, or a table name). */
+  dataset: z.string().min(1).max(300).optional(),
+  /** The label column. */
+  target: z.string().min(1).max(100).optional(),
+  /** The model family or checkpoint, e.g. `logreg`, `mlp`, `bert-base-uncased`. */
+  model: z.string().min(1).max(200).optional(),
+  epochs: z.number().int().min(1).max(10_000).optional(),
+  learningRate: z.number().positive().max(10).optional(),
+  batchSize: z.number().int().min(1).max(1_000_000).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
+  /** Trials of a hyper-parameter sweep (Optuna-style); absent = a single run. */
+  trials: z.number().int().min(1).max(10_000).optional(),
+  /** The metric that decides, e.g. `val_auc`. */
+  metric: z.string().min(1).max(100).optional(),
+  /** GPUs a training job asks for. */
+  gpus: z.number().int().min(0).max(16).optional(),
+  /** Anything else an executor needs, by name. */
+  extra: z
+    .array(z.object({ name: z.string().min(1).max(100), value: z.string().max(500) }))
+    .max(20)
+    .optional(),
+});
+export type StepParams = z.infer<typeof StepParams>;
+
+/**
  * One delegated step, in the seed's handoff format: objective, context,
  * specific requirements, acceptance criteria and the next handoff.
  */
@@ -12,7 +63,9 @@ export const Step = z.object({
   objective: z.string().min(1).max(3000),
   context: z.string().max(3000),
   requirements: z.array(z.string().min(1).max(1000)).min(1).max(20),
-  acceptanceCriteria: z.array(z.string().min(1).max(1000)).min(1).max(20),
+  acceptanceCriteria: z.array(AcceptanceCriterion).min(1).max(20),
+  /** Structured settings for the executor (see StepParams). */
+  params: StepParams.default({}),
   nextHandoff: z.object({
     to: z.union([Role, z.literal("tech-lead")]),
     reason: z.string().min(1).max(500),
@@ -52,7 +105,8 @@ export interface PlanProblem {
     | "review_not_last"
     | "model_before_data"
     | "report_before_metrics"
-    | "bad_handoff";
+    | "bad_handoff"
+    | "duplicate_criterion";
   message: string;
   stepId?: string;
 }
@@ -87,6 +141,17 @@ export function validatePlan(plan: Pick<Plan, "steps">): PlanProblem[] {
     for (const d of s.dependsOn) {
       if (!ids.has(d))
         problems.push({ code: "unknown_dependency", message: `step '${s.id}' depends on unknown step '${d}'`, stepId: s.id });
+    }
+    const criteria = new Set<string>();
+    for (const c of s.acceptanceCriteria) {
+      if (criteria.has(c.id)) {
+        problems.push({
+          code: "duplicate_criterion",
+          message: `step '${s.id}' uses acceptance criterion id '${c.id}' twice`,
+          stepId: s.id,
+        });
+      }
+      criteria.add(c.id);
     }
     if (s.nextHandoff.to === s.role) {
       problems.push({ code: "bad_handoff", message: `step '${s.id}' hands off to its own role`, stepId: s.id });

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { Artifact, Id, Metrics } from "./common.js";
+import { Artifact, Id, Metrics, Usage } from "./common.js";
+import type { Step } from "./plan.js";
 
 /** What the seed's code reviewer checks, one entry per ML pitfall. */
 export const REVIEW_CATEGORIES = [
@@ -35,6 +36,36 @@ export const Verdict = z.object({
 });
 export type Verdict = z.infer<typeof Verdict>;
 
+/** A specialist's answer to one acceptance criterion: met or not, and what shows it. */
+export const CriterionResult = z.object({
+  /** The criterion's id in the plan step. */
+  id: Id,
+  /** The criterion's text, repeated for people reading the result. */
+  criterion: z.string().max(1000),
+  met: z.boolean(),
+  evidence: z.string().max(1000),
+});
+export type CriterionResult = z.infer<typeof CriterionResult>;
+
+/** A commit a step made on the task's branch. */
+export const Commit = z.object({
+  sha: z.string().regex(/^[0-9a-f]{7,64}$/),
+  message: z.string().max(500),
+  stepId: Id.optional(),
+});
+export type Commit = z.infer<typeof Commit>;
+
+/** Where a step's work lives in git: the task's branch in the team's repository. */
+export const GitInfo = z.object({
+  branch: z.string().min(1).max(200),
+  baseCommit: z.string().regex(/^[0-9a-f]{7,64}$/),
+  /** Commits this step made (normally one, none when it changed nothing). */
+  commits: z.array(Commit).max(50).default([]),
+  /** Set when the branch was pushed (after the reviewer approved). */
+  pushed: z.object({ remote: z.string().max(500), ref: z.string().max(200) }).optional(),
+});
+export type GitInfo = z.infer<typeof GitInfo>;
+
 /** The structured outcome of one step. */
 export const StepResult = z.object({
   status: z.enum(["succeeded", "failed"]),
@@ -42,14 +73,35 @@ export const StepResult = z.object({
   artifacts: z.array(Artifact).max(50).default([]),
   metrics: Metrics.default({}),
   filesChanged: z.array(z.string().max(300)).max(200).default([]),
-  /** Which acceptance criteria were met, in the step's order. */
-  criteria: z
-    .array(z.object({ criterion: z.string().max(1000), met: z.boolean(), evidence: z.string().max(1000) }))
-    .max(20)
-    .default([]),
+  /** The answer to each of the step's acceptance criteria, in the step's order. */
+  criteria: z.array(CriterionResult).max(20).default([]),
   /** Present on code-reviewer results. */
   verdict: Verdict.optional(),
   /** The GPU job a step ran, if any. */
   jobId: Id.optional(),
+  /** The task's branch and this step's commits. */
+  git: GitInfo.optional(),
+  /** Tokens and tool calls the step's model loop used (absent offline). */
+  usage: Usage.optional(),
+  /** Things a person should know about how the step ran (e.g. a weaker sandbox). */
+  warnings: z.array(z.string().max(500)).max(10).optional(),
 });
 export type StepResult = z.infer<typeof StepResult>;
+
+/**
+ * The step's acceptance criteria that `result` does not show as met with
+ * evidence: unanswered, `met: false`, or met with empty evidence. Empty = the
+ * step may complete ("never mark a task complete without proving it works").
+ */
+export function unmetCriteria(step: Pick<Step, "acceptanceCriteria">, result: Pick<StepResult, "criteria">): CriterionResult[] {
+  const byId = new Map(result.criteria.map((c) => [c.id, c]));
+  const unmet: CriterionResult[] = [];
+  for (const c of step.acceptanceCriteria) {
+    const answer = byId.get(c.id);
+    if (!answer) unmet.push({ id: c.id, criterion: c.text, met: false, evidence: "not answered" });
+    else if (!answer.met || answer.evidence.trim() === "") {
+      unmet.push({ ...answer, met: false, evidence: answer.evidence.trim() || "no evidence given" });
+    }
+  }
+  return unmet;
+}

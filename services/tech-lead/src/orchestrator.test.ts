@@ -21,7 +21,9 @@ const handoff = (id: string, role: Plan["steps"][number]["role"], dependsOn: str
   objective: "o",
   context: "c",
   requirements: ["r"],
-  acceptanceCriteria: ["a"],
+  acceptanceCriteria: [{ id: "ac1", text: "a" }],
+
+  params: {},
   nextHandoff: { to: "tech-lead" as const, reason: "done" },
   dependsOn,
   changesCode,

@@ -20,6 +20,8 @@ const RULES = [
   "Roles: data-engineer, ml-engineer, analyst, code-reviewer. Data work comes before model work; analysis depends on the model step whose metrics it reads; a code-reviewer step is always present, last, and depends on every step that changes code.",
   "Set changesCode=true on steps that write or change code, usesGpu=true on steps that run training on a GPU host.",
   "Every step has a concrete objective, context, specific requirements, measurable acceptance criteria and its next handoff.",
+  "Give each acceptance criterion an id unique in its step (ac1, ac2, …) and make it checkable: the specialist must prove each one with evidence, or the step fails.",
+  "Put every setting an executor needs in the step's params (dataset, target, model, epochs, learningRate, batchSize, seed, trials, metric, gpus, extra) — prose in the requirements is for people and is not read back.",
   "Name risks (leakage, drift, instability, metric regressions, memory) with a mitigation each.",
 ].join("\n");
 

@@ -22,14 +22,14 @@ describe("offline planner", () => {
     expect(step(plan, "review").dependsOn).toEqual(["data", "train", "analyze"]);
     const data = step(plan, "data");
     expect(data.objective).toContain("`analytics.customers`");
-    expect(data.acceptanceCriteria.join("\n")).toContain("split before any fitted transform");
+    expect(data.acceptanceCriteria.map((c) => c.text).join("\n")).toContain("split before any fitted transform");
     expect(data.nextHandoff).toEqual({ to: "ml-engineer", reason: expect.stringContaining("analytics.customers") });
     const train = step(plan, "train");
     expect(train.usesGpu).toBe(true);
-    expect(train.acceptanceCriteria).toContain(
+    expect(train.acceptanceCriteria.map((c) => c.text)).toContain(
       "Val AUC reported with a majority-class baseline (baseline accuracy and AUC 0.5) beside it.",
     );
-    expect(train.acceptanceCriteria.join("\n")).toMatch(/Seeds fixed/);
+    expect(train.acceptanceCriteria.map((c) => c.text).join("\n")).toMatch(/Seeds fixed/);
     const risks = plan.risks.map((r) => r.risk).join("\n");
     for (const r of [/leakage/i, /drift/i, /instability/i, /baseline|regression/i, /memory/i]) expect(risks).toMatch(r);
     for (const r of plan.risks) expect(r.mitigation.length).toBeGreaterThan(10);
@@ -41,7 +41,11 @@ describe("offline planner", () => {
     expect(roles(plan)).toEqual(["data:data-engineer", "analyze:analyst", "review:code-reviewer"]);
     expect(step(plan, "data").title).toContain("events");
     expect(step(plan, "analyze").dependsOn).toEqual(["data"]);
-    expect(step(plan, "analyze").acceptanceCriteria.join(" ")).toMatch(/p-value/);
+    expect(
+      step(plan, "analyze")
+        .acceptanceCriteria.map((c) => c.text)
+        .join(" "),
+    ).toMatch(/p-value/);
   });
 
   it("skips the data-engineer for a pure model change and calls it single-agent", () => {
@@ -65,7 +69,11 @@ describe("offline planner", () => {
     expect(profileTask("Retrain the churn model and check for a regression against the production model").mentionsPrevious).toBe(
       true,
     );
-    expect(step(plan, "analyze").acceptanceCriteria.join("\n")).toMatch(/previous model/);
+    expect(
+      step(plan, "analyze")
+        .acceptanceCriteria.map((c) => c.text)
+        .join("\n"),
+    ).toMatch(/previous model/);
     expect(plan.summary).toMatch(/correctness/);
   });
 
@@ -102,7 +110,7 @@ describe("offline plan revisions", () => {
     const after = offlinePlan(text, ["use 20 epochs"]);
     expect(step(before, "train").requirements.join("\n")).toContain("Train for 10 epochs");
     expect(step(after, "train").requirements.join("\n")).toContain("Train for 20 epochs");
-    expect(step(after, "train").acceptanceCriteria[0]).toContain("20 epochs");
+    expect(step(after, "train").acceptanceCriteria[0]?.text).toContain("20 epochs");
     expect(after.summary).toContain('"use 20 epochs": training now runs 20 epochs (was 10)');
   });
 

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Artifact, Finding, StepResult, StepWork, UpstreamResult } from "@mllead/contracts";
+import type { AcceptanceCriterion, Artifact, Finding, StepResult, StepWork, UpstreamResult } from "@mllead/contracts";
 import { JobScriptMissingError } from "../errors.js";
 import type { CommandResult } from "../types.js";
 
@@ -62,10 +62,10 @@ export function findingsFor(work: StepWork): Finding[] {
 export type Judge = (criterion: string) => { met: boolean; evidence: string } | undefined;
 
 /** Checks each of the step's acceptance criteria; a criterion no rule recognises is reported as unverified. */
-export function judgeCriteria(criteria: readonly string[], judge: Judge): StepResult["criteria"] {
-  return criteria.slice(0, 20).map((criterion) => {
-    const j = judge(criterion) ?? { met: false, evidence: "not verified automatically by the offline specialist" };
-    return { criterion: criterion.slice(0, 1000), met: j.met, evidence: j.evidence.slice(0, 1000) };
+export function judgeCriteria(criteria: readonly AcceptanceCriterion[], judge: Judge): StepResult["criteria"] {
+  return criteria.slice(0, 20).map(({ id, text }) => {
+    const j = judge(text) ?? { met: false, evidence: "not verified automatically by the offline specialist" };
+    return { id, criterion: text.slice(0, 1000), met: j.met, evidence: j.evidence.slice(0, 1000) };
   });
 }
 

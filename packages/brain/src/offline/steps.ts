@@ -1,4 +1,4 @@
-import type { Risk, Step } from "@mllead/contracts";
+import { numberedCriteria, type Risk, type Step } from "@mllead/contracts";
 import type { PlanShape } from "./plan-shape.js";
 
 // Step ids travel in NATS subjects: keep them short and subject-safe.
@@ -39,13 +39,14 @@ export function dataStep(shape: PlanShape): Step {
       "Write `data/train.csv`, `data/val.csv`, `data/test.csv` and the validation report (`data/validation_report.json` and `.md`) and save them as artifacts.",
       ...shape.extra.data,
     ],
-    acceptanceCriteria: [
+    acceptanceCriteria: numberedCriteria(
       `The validation report shows the schema, null, range and class-balance checks passing for ${ds}.`,
       "Train/val/test splits are disjoint and their row counts add up to the validated table.",
       "Train/val/test split before any fitted transform: imputation statistics come from the train split only.",
       "Seeds fixed: rerunning the pipeline reproduces identical split files.",
       "The pipeline's unit tests pass.",
-    ],
+    ),
+    params: { dataset: p.dataset, target: "churned", seed: 42 },
     nextHandoff: next,
     dependsOn: [],
     changesCode: true,
@@ -77,13 +78,24 @@ export function trainStep(shape: PlanShape): Step {
       "Stream progress (epoch, loss, val AUC) and save `metrics.json`, `history.json` and the checkpoint `model.npz` as artifacts.",
       ...shape.extra.train,
     ],
-    acceptanceCriteria: [
+    acceptanceCriteria: numberedCriteria(
       `The job completes ${p.epochs} epochs without errors and the final train loss is below the first epoch's.`,
       "Val AUC reported with a majority-class baseline (baseline accuracy and AUC 0.5) beside it.",
       "Val AUC beats the baseline's 0.5 by at least 0.05.",
       "Seeds fixed and recorded in `metrics.json`.",
       "`metrics.json`, `history.json` and `model.npz` are saved as artifacts.",
-    ],
+    ),
+    params: {
+      dataset: p.dataset,
+      target: "churned",
+      model: p.model,
+      epochs: p.epochs,
+      learningRate: p.lr,
+      batchSize: 256,
+      seed: 42,
+      metric: "val_auc",
+      gpus: 1,
+    },
     nextHandoff: include.analyze
       ? { to: "analyst", reason: "to compare the metrics with the baseline and write the report" }
       : { to: "code-reviewer", reason: "to review the training code before the task completes" },
@@ -135,7 +147,8 @@ export function analyzeStep(shape: PlanShape): Step {
       eda ? "Inputs: the validated splits from the data step." : "Inputs: the metrics and loss history from the training step."
     } The analysis may start as soon as those exist.`,
     requirements: [...requirements, ...shape.extra.analyze],
-    acceptanceCriteria,
+    acceptanceCriteria: numberedCriteria(...acceptanceCriteria),
+    params: { dataset: p.dataset, metric: eda ? "positive_rate" : "val_auc" },
     nextHandoff: { to: "code-reviewer", reason: "to review the analysis code with every other change" },
     dependsOn: [eda ? STEP_IDS.data : STEP_IDS.train],
     changesCode: true,
@@ -160,11 +173,12 @@ export function reviewStep(shape: PlanShape, codeSteps: Step[]): Step {
       "Type hints and docstrings on public functions; tests present for the changed logic.",
       ...shape.extra.review,
     ],
-    acceptanceCriteria: [
+    acceptanceCriteria: numberedCriteria(
       "A structured verdict (approve or request_changes) with one check per pitfall category.",
       "Every finding names its file, severity, category and the step that owns the code.",
       "request_changes only when a blocker or major finding exists.",
-    ],
+    ),
+    params: {},
     nextHandoff: { to: "tech-lead", reason: "to close the task, or to send findings back for a fix round" },
     dependsOn: codeSteps.map((s) => s.id),
     changesCode: false,

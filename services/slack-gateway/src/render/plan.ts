@@ -30,7 +30,10 @@ function stepText(step: Step, index: number, titles: Map<string, string>): strin
     `*Objective:* ${esc(step.objective)}`,
     step.context ? `*Context:* ${esc(step.context)}` : "",
     `*Requirements:*\n${list(step.requirements)}`,
-    `*Acceptance criteria:*\n${list(step.acceptanceCriteria, "☐")}`,
+    `*Acceptance criteria:*\n${list(
+      step.acceptanceCriteria.map((c) => c.text),
+      "☐",
+    )}`,
     `*Next handoff:* → \`${step.nextHandoff.to}\`: ${esc(step.nextHandoff.reason)}`,
     `*Depends on:* ${deps}`,
     flags.join(" · "),

@@ -19,7 +19,8 @@ function step(i: number, over: Partial<Step> = {}): Step {
     objective: huge(3000, "o"),
     context: huge(3000, "c"),
     requirements: Array.from({ length: 20 }, (_, j) => `req ${j} ${huge(990)}`),
-    acceptanceCriteria: Array.from({ length: 20 }, (_, j) => `crit ${j} ${huge(990)}`),
+    acceptanceCriteria: Array.from({ length: 20 }, (_, j) => ({ id: `ac${j}`, text: `crit ${j} ${huge(990)}` })),
+    params: {},
     nextHandoff: { to: "tech-lead", reason: huge(500, "r") },
     dependsOn: i > 1 ? [`s${i - 1}`] : [],
     changesCode: true,
@@ -78,14 +79,18 @@ describe("plan rendering", () => {
           objective: "dedupe",
           context: "",
           requirements: ["drop nulls"],
-          acceptanceCriteria: ["no nulls"],
+          acceptanceCriteria: [{ id: "ac1", text: "no nulls" }],
+
+          params: {},
         }),
         step(2, {
           title: "Review",
           role: "code-reviewer",
           objective: "review",
           requirements: ["read"],
-          acceptanceCriteria: ["verdict"],
+          acceptanceCriteria: [{ id: "ac1", text: "verdict" }],
+
+          params: {},
         }),
       ],
     });
@@ -168,7 +173,7 @@ describe("other messages", () => {
           artifacts: [],
           metrics: {},
           filesChanged: [],
-          criteria: [{ criterion: "verdict given", met: true, evidence: "see below" }],
+          criteria: [{ id: "ac1", criterion: "verdict given", met: true, evidence: "see below" }],
           verdict: {
             decision: "request_changes",
             summary: "leaky split",
