@@ -14,6 +14,16 @@ export const BrainConfig = z.object({
   MLLEAD_CLAUDE_MODEL: z.string().optional(),
   /** A folder of agent definitions that replace the shipped ones by name (the seed file works as it is). */
   MLLEAD_AGENTS_DIR: z.string().optional(),
+  /** Model requests one specialist step may make. */
+  MLLEAD_STEP_MAX_ITERATIONS: z.coerce.number().int().min(1).max(1000).default(60),
+  /** Tokens one specialist step may spend (input + output + cache reads and writes). */
+  MLLEAD_STEP_TOKEN_BUDGET: z.coerce.number().int().min(1000).default(4_000_000),
+  /** Wall-clock limit of one specialist step in seconds, GPU waits included. */
+  MLLEAD_STEP_TIME_LIMIT_SEC: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(6 * 3600),
 });
 export type BrainConfig = z.output<typeof BrainConfig>;
 
@@ -34,6 +44,11 @@ export async function brainFromConfig(config: BrainConfig, log: Logger): Promise
             apiKey: config.ANTHROPIC_API_KEY,
             ...(config.ANTHROPIC_BASE_URL ? { baseURL: config.ANTHROPIC_BASE_URL } : {}),
             ...(config.MLLEAD_CLAUDE_MODEL ? { model: config.MLLEAD_CLAUDE_MODEL } : {}),
+            stepLimits: {
+              maxIterations: config.MLLEAD_STEP_MAX_ITERATIONS,
+              tokenBudget: config.MLLEAD_STEP_TOKEN_BUDGET,
+              timeLimitMs: config.MLLEAD_STEP_TIME_LIMIT_SEC * 1000,
+            },
           },
         }
       : {}),

@@ -3,6 +3,7 @@ import type { BrainKind } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { createClaudeBrain } from "./claude/brain.js";
 import { createClaudeClient } from "./claude/client.js";
+import type { StepLoopLimits } from "./claude/specialist.js";
 import { BrainUnavailableError } from "./errors.js";
 import { createOfflineBrain } from "./offline/brain.js";
 import type { Brain } from "./types.js";
@@ -22,6 +23,8 @@ export interface CreateBrainOptions {
     baseURL?: string;
     /** MLLEAD_CLAUDE_MODEL: one model id for every agent. */
     model?: string;
+    /** Limits of each specialist step's tool loop. */
+    stepLimits?: Partial<StepLoopLimits>;
   };
 }
 
@@ -45,6 +48,7 @@ export async function createBrain(opts: CreateBrainOptions): Promise<Brain> {
         executor: offline,
         log: opts.log,
         ...(opts.anthropic.model ? { model: opts.anthropic.model } : {}),
+        ...(opts.anthropic.stepLimits ? { stepLimits: opts.anthropic.stepLimits } : {}),
       });
     }
     default: {

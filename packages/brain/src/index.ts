@@ -1,6 +1,8 @@
 export { type ClaudeBrainOptions, createClaudeBrain, MissingAgentError } from "./claude/brain.js";
 export { createClaudeClient, MODEL_ALIASES, resolveModel } from "./claude/client.js";
+export { StepLoopError, type StepLoopStop } from "./claude/errors.js";
 export { PlanDraft, PlanRejectedError, planWithClaude } from "./claude/planner.js";
+export { DEFAULT_STEP_LIMITS, type StepLoopLimits } from "./claude/specialist.js";
 export { BrainConfig, brainFromConfig, brainKind } from "./config.js";
 export { type CreateBrainOptions, createBrain } from "./create.js";
 export { BrainUnavailableError, JobScriptMissingError } from "./errors.js";
@@ -10,4 +12,16 @@ export { isTestFile, type ReviewedFile, reviewFiles, reviewPython } from "./offl
 export { DEFAULT_JOBS_DIR } from "./offline/shared.js";
 export { profileTask, type TaskProfile } from "./offline/task-profile.js";
 export { createLocalTools, type LocalJobRecord, type LocalTools, type LocalToolsOptions } from "./testing/local-tools.js";
-export type { Brain, CommandResult, GpuJobSpec, PlanRequest, StepTools, SummaryRequest } from "./types.js";
+export * from "./tools/index.js";
+export type {
+  Brain,
+  CommandResult,
+  GpuJobSpec,
+  PlanRequest,
+  RepoDiff,
+  StepRepo,
+  StepTools,
+  SummaryRequest,
+  Transcript,
+  TranscriptStore,
+} from "./types.js";

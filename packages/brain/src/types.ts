@@ -7,6 +7,7 @@ import type {
   StepResult,
   StepWork,
   UpstreamResult,
+  Usage,
   Verdict,
 } from "@mllead/contracts";
 import type { Logger } from "pino";
@@ -27,6 +28,39 @@ export interface SummaryRequest {
   plan: Plan;
   results: UpstreamResult[];
   verdict?: Verdict;
+}
+
+/** A persisted model conversation: enough to resume a step after a crash without repeating side effects. */
+export interface Transcript {
+  /** The conversation so far (Messages API message params). */
+  messages: unknown[];
+  /** Results of tool calls that finished, by `tool_use` id: a resumed loop returns these instead of running again. */
+  toolResults: Record<string, { content: string; isError: boolean }>;
+  /** Tokens and tool calls used so far. */
+  usage: Usage;
+  /** When the attempt started (ISO); the wall-clock limit counts from here. */
+  startedAt: string;
+}
+
+/** Where a step attempt keeps its transcript (one per task, step and attempt). */
+export interface TranscriptStore {
+  load(): Promise<Transcript | undefined>;
+  save(transcript: Transcript): Promise<void>;
+}
+
+/** The diff a reviewer reads: from the task's base commit to the worktree. */
+export interface RepoDiff {
+  /** Unified diff, bounded; `truncated` says so. */
+  diff: string;
+  files: { status: string; path: string }[];
+  truncated: boolean;
+}
+
+/** The task's git branch in the team's repository, as the step sees it. */
+export interface StepRepo {
+  branch: string;
+  baseCommit: string;
+  diff(): Promise<RepoDiff>;
 }
 
 /** A GPU job as a specialist describes it; the tools fill in ids and timestamps. */
@@ -67,6 +101,14 @@ export interface StepTools {
   /** A line of progress for the Slack thread. */
   progress(message: string): Promise<void>;
   log: Logger;
+  /** The workspace's absolute path, as commands see it; absolute paths in tool inputs must lie under it. */
+  readonly root: string;
+  /** The task's branch and its diff; absent where the workspace is not a git worktree. */
+  readonly repo?: StepRepo;
+  /** Present where the service persists model transcripts (the Claude loop resumes from it). */
+  readonly transcript?: TranscriptStore;
+  /** How commands are confined, for the prompt and the result (e.g. a warning when bubblewrap is missing). */
+  readonly sandbox?: { kind: "bubblewrap" | "process"; network: boolean; dataDirs: readonly string[]; warning?: string };
 }
 
 /**

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { Decision } from "./commands.js";
-import { Artifact, Id, Metrics, Role, Timestamp, Version } from "./common.js";
+import { Artifact, Id, Metrics, Role, Timestamp, Usage, Version } from "./common.js";
 import { JobProgress, JobResult } from "./jobs.js";
 import { Plan } from "./plan.js";
-import { CriterionResult, StepResult, Verdict } from "./results.js";
+import { Commit, CriterionResult, StepResult, Verdict } from "./results.js";
 import { TaskView } from "./task.js";
 
 /** Fields on every event. `eventId` is deterministic and doubles as the JetStream msgID. */
@@ -54,6 +54,17 @@ export const TaskCompleted = z.object({
   artifacts: z.array(Artifact).default([]),
   verdict: Verdict.optional(),
   brain: z.enum(["offline", "anthropic"]),
+  /** The task's branch in the team's repository and the commits its steps made, oldest first. */
+  git: z
+    .object({
+      branch: z.string().max(200),
+      baseCommit: z.string().max(64),
+      commits: z.array(Commit).max(100),
+      pushed: z.object({ remote: z.string().max(500), ref: z.string().max(200) }).optional(),
+    })
+    .optional(),
+  /** Tokens and tool calls of the specialists' model loops, summed. */
+  usage: Usage.optional(),
 });
 /** A step failed: the tech lead stopped the work and is writing a new plan, which a person approves again. */
 export const TaskReplanning = z.object({

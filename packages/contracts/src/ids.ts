@@ -11,7 +11,13 @@ export function taskIdFor(channel: string, messageTs: string, teamId = ""): stri
   return stableId("t", teamId, channel, messageTs);
 }
 
-/** The GPU job id for one attempt of one step. */
-export function jobIdFor(taskId: string, stepId: string, attempt: number): string {
-  return stableId("j", taskId, stepId, String(attempt));
+/**
+ * The GPU job id for one attempt of one step, derived from the job's content
+ * (a canonical string of what it runs): a replayed tool loop that submits the
+ * same job gets the same id and re-attaches instead of running it twice.
+ */
+export function jobIdFor(taskId: string, stepId: string, attempt: number, content = ""): string {
+  return content === ""
+    ? stableId("j", taskId, stepId, String(attempt))
+    : stableId("j", taskId, stepId, String(attempt), content);
 }

@@ -105,3 +105,9 @@ export function unmetCriteria(step: Pick<Step, "acceptanceCriteria">, result: Pi
   }
   return unmet;
 }
+
+/** One line people can act on, naming each unmet criterion and why. */
+export function describeUnmet(unmet: readonly CriterionResult[]): string {
+  const parts = unmet.map((c) => `${c.id} "${c.criterion.slice(0, 160)}" (${c.evidence.slice(0, 200)})`);
+  return `acceptance criteria not met: ${parts.join("; ")}`.slice(0, 2000);
+}

@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import type { GpuJobSpec } from "@mllead/brain";
 import { type Bus, decode } from "@mllead/bus";
-import { GpuJob, type JobResult, jobIdFor, STREAMS, SUBJECTS, stableId, TaskEvent } from "@mllead/contracts";
+import { GpuJob, type JobResult, jobIdFor, STREAMS, SUBJECTS, TaskEvent } from "@mllead/contracts";
 import { scrubEnv } from "@mllead/sandbox";
 import type { Logger } from "pino";
 import { GpuJobTimeoutError, infra, ShuttingDownError } from "./errors.js";
@@ -22,11 +23,19 @@ export interface JobWaitOptions {
   signal?: AbortSignal;
 }
 
-/** The id of the n-th (1-based) job of a step attempt; the first is `jobIdFor`, so others can derive it. */
-export function jobIdForNth(owner: JobOwner, n: number): string {
-  return n === 1
-    ? jobIdFor(owner.taskId, owner.stepId, owner.attempt)
-    : stableId("j", owner.taskId, owner.stepId, String(owner.attempt), String(n));
+/**
+ * The id of a job from its content: the same command, files, inputs, environment
+ * and resources in the same step attempt is the same job, so a step replayed
+ * after a crash finds the job it submitted before instead of running it again.
+ */
+export function jobIdForSpec(owner: JobOwner, spec: GpuJobSpec): string {
+  const files = [...(spec.files ?? [])]
+    .sort((a, b) => a.path.localeCompare(b.path))
+    .map((f) => [f.path, createHash("sha256").update(f.content).digest("hex")]);
+  const inputs = [...(spec.inputs ?? [])].sort((a, b) => a.path.localeCompare(b.path)).map((i) => [i.path, i.objectName]);
+  const env = Object.entries(spec.env ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  const content = JSON.stringify([spec.command, files, inputs, env, spec.gpus ?? 1, spec.timeoutSec ?? null]);
+  return jobIdFor(owner.taskId, owner.stepId, owner.attempt, content);
 }
 
 /**

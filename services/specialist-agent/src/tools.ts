@@ -5,7 +5,7 @@ import { runCommand, scrubEnv } from "@mllead/sandbox";
 import type { Logger } from "pino";
 import { fetchArtifact, saveArtifact } from "./artifacts.js";
 import { infra } from "./errors.js";
-import { type JobWaitOptions, jobIdForNth, runGpuJob } from "./job-client.js";
+import { type JobWaitOptions, jobIdForSpec, runGpuJob } from "./job-client.js";
 import type { Workspace } from "./workspace.js";
 
 /** Limits and surroundings of the tools given to one step. */
@@ -38,11 +38,11 @@ export function createStepTools(deps: {
 }): StepTools {
   const { bus, ws, work, log, settings } = deps;
   const owner = { taskId: work.taskId, stepId: work.stepId, attempt: work.attempt };
-  let jobs = 0;
   let progressCount = 0;
 
   return {
     log,
+    root: ws.root,
     readFile: (path) => ws.readFile(path),
     writeFile: (path, content) => ws.writeFile(path, content),
     listFiles: () => ws.listFiles(),
@@ -62,8 +62,7 @@ export function createStepTools(deps: {
     saveArtifact: (path, opts = {}) => saveArtifact(bus, ws, owner, path, opts.contentType),
     fetchArtifact: (artifact, path) => fetchArtifact(bus, ws, artifact.objectName, path),
     async runGpuJob(spec: GpuJobSpec) {
-      jobs += 1;
-      const jobId = jobIdForNth(owner, jobs);
+      const jobId = jobIdForSpec(owner, spec);
       return runGpuJob(bus, owner, jobId, spec, log.child({ jobId }), settings.gpuWait);
     },
     async progress(message) {

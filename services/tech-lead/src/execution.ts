@@ -1,12 +1,17 @@
 import {
+  addUsage,
   ancestors,
+  describeUnmet,
+  type EventOf,
   type Finding,
   isTerminal,
   type Plan,
+  type StepResult,
   type StepState,
   type TaskEvent,
   type TaskRecord,
   type UpstreamResult,
+  unmetCriteria,
   type Verdict,
 } from "@mllead/contracts";
 import { pushEvent, pushUpdated, pushWork } from "./outbox.js";
@@ -73,13 +78,17 @@ export function applyStepEvent(current: TaskRecord, evt: StepEvent, policy: Poli
   const task = draft(current);
   const mine = task.steps[evt.stepId] as StepState;
   mine.finishedAt = now;
-  if (evt.type === "step.failed") {
+  // "Never mark a task complete without proving it works": a step whose result leaves a criterion unmet has failed.
+  const unmet = evt.type === "step.completed" ? unmetCriteria(step, evt.result) : [];
+  if (evt.type === "step.failed" || unmet.length > 0) {
+    const error = evt.type === "step.failed" ? evt.error : describeUnmet(unmet);
     mine.status = "failed";
-    mine.error = evt.error;
+    mine.error = error;
+    if (evt.type === "step.completed") mine.result = evt.result;
     if (task.replans >= policy.maxReplans || !WORKING.includes(task.state)) {
-      return failTask(task, `${step.title} (${step.role}) failed: ${evt.error}`, now, step.id);
+      return failTask(task, `${step.title} (${step.role}) failed: ${error}`, now, step.id);
     }
-    return startReplan(task, step, evt.error, now);
+    return startReplan(task, step, error, now);
   }
   mine.status = "completed";
   mine.result = evt.result;
@@ -174,6 +183,8 @@ export function completeTask(current: TaskRecord, summary: string, now: string):
     artifacts.push(...st.result.artifacts);
     if (st.result.verdict) verdict = st.result.verdict;
   }
+  const git = taskGit(results.map((r) => r.st?.result));
+  const usage = results.some((r) => r.st?.result?.usage) ? addUsage(...results.map((r) => r.st?.result?.usage)) : undefined;
   pushEvent(
     task,
     {
@@ -183,9 +194,27 @@ export function completeTask(current: TaskRecord, summary: string, now: string):
       artifacts: artifacts.slice(0, 50),
       ...(verdict ? { verdict } : {}),
       brain: plan.brain,
+      ...(git ? { git } : {}),
+      ...(usage ? { usage } : {}),
     },
     now,
   );
   pushUpdated(task, now);
   return task;
+}
+
+/** The task's branch, every step's commits (in plan order, which follows the dependencies), and the push. */
+function taskGit(results: (StepResult | undefined)[]): EventOf<"task.completed">["git"] {
+  const withGit = results.filter((r): r is StepResult & { git: NonNullable<StepResult["git"]> } => !!r?.git);
+  const first = withGit[0];
+  if (!first) return undefined;
+  const seen = new Set<string>();
+  const commits = withGit.flatMap((r) => r.git.commits).filter((c) => !seen.has(c.sha) && seen.add(c.sha));
+  const pushed = withGit.find((r) => r.git.pushed)?.git.pushed;
+  return {
+    branch: first.git.branch,
+    baseCommit: first.git.baseCommit,
+    commits: commits.slice(0, 100),
+    ...(pushed ? { pushed } : {}),
+  };
 }

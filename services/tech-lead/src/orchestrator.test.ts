@@ -86,7 +86,8 @@ function completed(stepId: string, role: Plan["steps"][number]["role"], attempt:
     role,
     attempt,
     title: stepId,
-    result,
+    // Every step here has the one criterion `ac1`; a result that says nothing about it proves it met.
+    result: result.criteria.length ? result : { ...result, criteria: [{ id: "ac1", criterion: "a", met: true, evidence: "checked" }] },
   };
 }
 
@@ -231,6 +232,25 @@ describe("tech-lead orchestration", () => {
     t = applyStepEvent(t, completed("review", "code-reviewer", 2, ok("still", { verdict })), policy, NOW) as TaskRecord;
     expect(t.state).toBe("failed");
     expect(t.failure).toMatch(/after 1 fix round/);
+  });
+
+  it("a step that reports an acceptance criterion unmet, or leaves one unanswered, is a failed step: the tech lead re-plans", () => {
+    let t = applyDecision(planned(), decide("approve"), policy, NOW) as TaskRecord;
+    const unmet = ok("trained, but the loss went up");
+    unmet.criteria = [{ id: "ac1", criterion: "a", met: false, evidence: "final loss 0.9 > first epoch 0.7" }];
+    t = applyStepEvent(t, completed("data", "data-engineer", 1, unmet), policy, NOW) as TaskRecord;
+    expect(t.state).toBe("revising");
+    expect(t.steps.data).toMatchObject({ status: "failed" });
+    expect(t.steps.data?.error).toContain('ac1 "a" (final loss 0.9 > first epoch 0.7)');
+    expect(outbox(t)).toContain("task.replanning");
+    expect(outbox(t).filter((o) => o.startsWith("work:"))).toEqual(["work:data"]);
+
+    // A result with evidence left empty proves nothing either.
+    let u = applyDecision(planned(), decide("approve"), policy, NOW) as TaskRecord;
+    const empty = ok("done");
+    empty.criteria = [{ id: "ac1", criterion: "a", met: true, evidence: "  " }];
+    u = applyStepEvent(u, completed("data", "data-engineer", 1, empty), policy, NOW) as TaskRecord;
+    expect(u.steps.data?.error).toContain("no evidence given");
   });
 
   it("a failed step stops the work and re-plans; unchanged finished steps keep their results; a second failure fails the task", () => {

@@ -5,7 +5,9 @@ import type { Logger } from "pino";
 import type { Brain, StepTools, SummaryRequest } from "../types.js";
 import { cachedSystem, logUsage, resolveModel } from "./client.js";
 import { planWithClaude } from "./planner.js";
-import { type ReviewFile, reviewWithClaude } from "./reviewer.js";
+import { runStepLoop, type StepLoopLimits } from "./specialist.js";
+import { stepPrompt } from "./step-prompt.js";
+import { mergeVerdicts } from "./verdict.js";
 
 /** An agent file the Claude brain needs is missing. */
 export class MissingAgentError extends Error {
@@ -16,21 +18,21 @@ export class MissingAgentError extends Error {
 export interface ClaudeBrainOptions {
   client: Anthropic;
   agents: ReadonlyMap<string, AgentDefinition>;
-  /** Carries out the steps Claude does not run yet (the built-in executors) and the automated review checks. */
+  /** Runs the automated review checks (the offline reviewer's static checks) that the Claude reviewer weighs. */
   executor: Brain;
   log: Logger;
   /** MLLEAD_CLAUDE_MODEL: one model id for every call, instead of each agent file's `model`. */
   model?: string;
+  /** Limits of each step's tool loop (defaults in DEFAULT_STEP_LIMITS). */
+  stepLimits?: Partial<StepLoopLimits>;
 }
 
-const CODE_FILE = /\.(py|ipynb|sql|ts|js|sh|ya?ml|toml|cfg|txt|md)$/i;
-const MAX_REVIEW_FILES = 20;
-
 /**
- * The Claude brain: the tech lead plans and summarises with Claude, and the code
- * reviewer's verdict comes from Claude reading the changed files. Data, model
- * and analysis steps run on the built-in executors (real scripts, real jobs);
- * Claude-driven tool loops for them come with the specialists' tool runner.
+ * The Claude brain: the tech lead plans and summarises with Claude, and every
+ * specialist step is a Claude tool loop (the SDK's tool runner) in the task's
+ * worktree with Claude Code's tools plus SubmitGpuJob and FinishStep. The code
+ * reviewer also gets the built-in static checks as evidence, and their blockers
+ * stand beside Claude's findings.
  */
 export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
   const agent = (name: string): AgentDefinition => {
@@ -40,31 +42,35 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
   };
   const modelFor = (a: AgentDefinition) => resolveModel(a.model, opts.model);
 
-  async function review(work: StepWork, tools: StepTools): Promise<StepResult> {
-    const automated = await opts.executor.runStep(work, tools);
-    const files: ReviewFile[] = [];
-    for (const r of work.reviewScope) {
-      for (const a of r.result.artifacts) {
-        if (files.length >= MAX_REVIEW_FILES || !CODE_FILE.test(a.name)) continue;
-        if (r.result.filesChanged.length > 0 && !r.result.filesChanged.some((f) => f.endsWith(a.name))) continue;
-        const path = `review/${r.stepId}/${a.name}`;
-        await tools.fetchArtifact(a, path);
-        files.push({ path: a.name, stepId: r.stepId, content: await tools.readFile(path) });
-      }
-    }
-    const reviewer = agent("code-reviewer");
-    await tools.progress(`Claude is reviewing ${files.length} file(s)`);
-    const verdict = await reviewWithClaude(
+  function loop(work: StepWork, tools: StepTools, first: () => Promise<string>): Promise<StepResult> {
+    const a = agent(work.role);
+    return runStepLoop(
       opts.client,
-      { model: modelFor(reviewer), systemPrompt: reviewer.systemPrompt, log: tools.log },
+      {
+        model: modelFor(a),
+        systemPrompt: a.systemPrompt,
+        agentTools: a.tools,
+        log: tools.log,
+        ...(opts.stepLimits ? { limits: opts.stepLimits } : {}),
+      },
       work,
-      files,
-      automated.verdict ?? { decision: "approve", summary: "no automated checks", findings: [], checks: [] },
+      tools,
+      first,
     );
+  }
+
+  async function review(work: StepWork, tools: StepTools): Promise<StepResult> {
+    const automated = (await opts.executor.runStep(work, tools)).verdict;
+    const checks = (automated?.checks ?? []).map((c) => `- ${c.category}: ${c.passed ? "passed" : "FAILED"} — ${c.detail}`);
+    const result = await loop(work, tools, async () =>
+      stepPrompt(work, tools, { ...(tools.repo ? { diff: await tools.repo.diff() } : {}), automatedChecks: checks }),
+    );
+    if (!result.verdict) return result;
+    const verdict = mergeVerdicts(result.verdict, automated);
     return {
-      ...automated,
-      summary: `${verdict.decision === "approve" ? "Approved" : "Changes requested"}: ${verdict.summary}`,
-      verdict: { ...verdict, checks: automated.verdict?.checks ?? verdict.checks },
+      ...result,
+      summary: `${verdict.decision === "approve" ? "Approved" : "Changes requested"}: ${result.summary}`,
+      verdict,
     };
   }
 
@@ -80,7 +86,7 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
     },
     async runStep(work, tools) {
       if (work.role === "code-reviewer") return review(work, tools);
-      return opts.executor.runStep(work, tools);
+      return loop(work, tools, async () => stepPrompt(work, tools));
     },
     async summarize(req: SummaryRequest) {
       const lead = agent("tech-lead");

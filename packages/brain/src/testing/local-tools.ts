@@ -120,6 +120,7 @@ export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<Lo
 
   const tools: LocalTools = {
     workspace,
+    root: workspace,
     store,
     messages,
     jobs,

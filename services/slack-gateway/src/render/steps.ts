@@ -1,4 +1,4 @@
-import type { BrainKind, EventOf, Finding, Metrics, Verdict } from "@mllead/contracts";
+import type { BrainKind, CriterionResult, EventOf, Finding, Metrics, Usage, Verdict } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
 import type { OutgoingMessage } from "../slack-api.js";
 import { esc, fallback, fitBlocks, section, truncate, withBrain } from "./blocks.js";
@@ -19,17 +19,31 @@ export function formatMetrics(metrics: Metrics, max = 10): string {
     .join(" · ");
 }
 
-/** A step began (or began again after a fix or retry). */
+/** A step began (or began again after a fix or retry), on which branch, and a warning when its sandbox is weaker. */
 export function renderStepStarted(e: EventOf<"step.started">, brain: BrainKind | undefined): OutgoingMessage {
   const retry = e.attempt > 1 ? ` (attempt ${e.attempt})` : "";
-  const text = `:arrow_forward: \`${e.role}\` started *${esc(e.title)}*${retry}`;
-  return { text: fallback(`${e.role} started ${e.title}${retry}`), blocks: withBrain([section(text)], brain) };
+  const where = e.branch ? ` on \`${esc(e.branch)}\`` : "";
+  const blocks: types.KnownBlock[] = [section(`:arrow_forward: \`${e.role}\` started *${esc(e.title)}*${retry}${where}`)];
+  if (e.warning) blocks.push(section(`:warning: ${esc(e.warning)}`));
+  return { text: fallback(`${e.role} started ${e.title}${retry}`), blocks: withBrain(blocks, brain) };
 }
 
-/** A step failed, with its error quoted. */
+/** Each acceptance criterion ✓ or ✗ with its evidence. */
+export function criteriaLines(criteria: readonly CriterionResult[]): string {
+  return `*Acceptance criteria:*\n${criteria
+    .map(
+      (c) =>
+        `${c.met ? ":white_check_mark:" : ":x:"} \`${esc(c.id)}\` ${esc(truncate(c.criterion, 300))}${c.evidence ? ` — _${esc(truncate(c.evidence, 200))}_` : ""}`,
+    )
+    .join("\n")}`;
+}
+
+/** A step failed, with its error quoted and, when criteria were unmet, every criterion's answer. */
 export function renderStepFailed(e: EventOf<"step.failed">, brain: BrainKind | undefined): OutgoingMessage {
   const text = `:x: *${esc(e.title)}* failed (\`${e.role}\`, attempt ${e.attempt})\n> ${esc(truncate(e.error, 1500)).replace(/\n/g, "\n> ")}`;
-  return { text: fallback(`${e.title} failed: ${e.error}`), blocks: withBrain([section(text)], brain) };
+  const blocks: types.KnownBlock[] = [section(text)];
+  if (e.criteria?.length) blocks.push(section(criteriaLines(e.criteria)));
+  return { text: fallback(`${e.title} failed: ${e.error}`), blocks: fitBlocks(withBrain(blocks, brain)) };
 }
 
 function verdictBlocks(v: Verdict): types.KnownBlock[] {
@@ -71,16 +85,7 @@ export function renderStepCompleted(e: EventOf<"step.completed">, brain: BrainKi
   const blocks: types.KnownBlock[] = [section(lines.join("\n"))];
   const details: string[] = [];
   if (Object.keys(r.metrics).length) details.push(`*Metrics:* ${formatMetrics(r.metrics)}`);
-  if (r.criteria.length) {
-    details.push(
-      `*Acceptance criteria:*\n${r.criteria
-        .map(
-          (c) =>
-            `${c.met ? ":white_check_mark:" : ":x:"} ${esc(c.criterion)}${c.evidence ? ` — _${esc(truncate(c.evidence, 200))}_` : ""}`,
-        )
-        .join("\n")}`,
-    );
-  }
+  if (r.criteria.length) details.push(criteriaLines(r.criteria));
   if (r.filesChanged.length) {
     const more = r.filesChanged.length > 10 ? ` and ${r.filesChanged.length - 10} more` : "";
     details.push(
@@ -91,6 +96,14 @@ export function renderStepCompleted(e: EventOf<"step.completed">, brain: BrainKi
     );
   }
   if (r.artifacts.length) details.push(`*Artifacts:* ${r.artifacts.map((a) => esc(a.name)).join(", ")}`);
+  if (r.git?.commits.length) {
+    details.push(
+      `*Committed on* \`${esc(r.git.branch)}\`: ${r.git.commits.map((c) => `\`${c.sha.slice(0, 10)}\` ${esc(truncate(c.message, 80))}`).join(", ")}`,
+    );
+  }
+  if (r.git?.pushed) details.push(`*Pushed* \`${esc(r.git.pushed.ref)}\` to ${esc(r.git.pushed.remote)}`);
+  if (r.usage) details.push(`*Claude:* ${usageLine(r.usage)}`);
+  for (const w of r.warnings ?? []) details.push(`:warning: ${esc(w)}`);
   if (details.length) blocks.push(section(details.join("\n")));
   if (r.verdict) blocks.push(...verdictBlocks(r.verdict));
   const verdict = r.verdict ? ` — review ${r.verdict.decision === "approve" ? "approved" : "requested changes"}` : "";
@@ -98,4 +111,10 @@ export function renderStepCompleted(e: EventOf<"step.completed">, brain: BrainKi
     text: fallback(`${e.title} ${ok ? "done" : "did not succeed"}${verdict}: ${r.summary}`),
     blocks: fitBlocks(withBrain(blocks, brain)),
   };
+}
+
+/** `12 requests · 30 tool calls · 41,200 in / 6,100 out · cache 120,000 read / 9,000 written`. */
+export function usageLine(u: Usage): string {
+  const n = (x: number) => x.toLocaleString("en-US");
+  return `${n(u.requests)} requests · ${n(u.toolCalls)} tool calls · ${n(u.inputTokens)} in / ${n(u.outputTokens)} out tokens · cache ${n(u.cacheReadTokens)} read / ${n(u.cacheWriteTokens)} written`;
 }

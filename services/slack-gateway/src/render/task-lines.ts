@@ -2,7 +2,7 @@ import type { BrainKind, EventOf } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
 import type { OutgoingMessage } from "../slack-api.js";
 import { context, esc, fallback, fitBlocks, header, section, sections, truncate, withBrain } from "./blocks.js";
-import { formatMetrics } from "./steps.js";
+import { formatMetrics, usageLine } from "./steps.js";
 
 function line(text: string, plain: string, brain: BrainKind | undefined): OutgoingMessage {
   return { text: fallback(plain), blocks: withBrain([section(text)], brain) };
@@ -66,6 +66,16 @@ export function renderTaskCompleted(e: EventOf<"task.completed">): OutgoingMessa
       `*Code review:* ${e.verdict.decision === "approve" ? ":white_check_mark: approved" : ":warning: changes requested"} — ${esc(truncate(e.verdict.summary, 500))}`,
     );
   }
+  if (e.git) {
+    const commits = e.git.commits.map((c) => `\`${c.sha.slice(0, 10)}\` ${esc(truncate(c.message, 80))}`);
+    facts.push(
+      `*Branch:* \`${esc(e.git.branch)}\` (from \`${e.git.baseCommit.slice(0, 10)}\`)${e.git.pushed ? `, pushed to ${esc(e.git.pushed.remote)}` : ""}`,
+      commits.length
+        ? `*Commits:*\n${commits.map((c) => `• ${c}`).join("\n")}`
+        : "*Commits:* none (nothing in the repository changed)",
+    );
+  }
+  if (e.usage) facts.push(`*Claude:* ${usageLine(e.usage)}`);
   if (facts.length) blocks.push(section(facts.join("\n")));
   blocks.push(context(`Task \`${e.taskId}\` finished ${e.at.replace("T", " ").replace(/\.\d+Z$/, "Z")}`));
   return { text: fallback(`Done: ${e.summary}`), blocks: fitBlocks(withBrain(blocks, e.brain)) };

@@ -1,0 +1,251 @@
+import type Anthropic from "@anthropic-ai/sdk";
+import { betaZodTool } from "@anthropic-ai/sdk/helpers/beta/zod";
+import type {
+  BetaContentBlockParam,
+  BetaMessage,
+  BetaMessageParam,
+  BetaToolUseBlock,
+} from "@anthropic-ai/sdk/resources/beta/messages/messages";
+import type { StepResult, StepWork, Usage } from "@mllead/contracts";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { createToolbox, type Toolbox, type ToolName, toolsFor } from "../tools/index.js";
+import type { StepTools, Transcript } from "../types.js";
+import { cachedSystem } from "./client.js";
+import { clearOldToolResults } from "./context.js";
+import { StepLoopError } from "./errors.js";
+import { workingRules } from "./step-prompt.js";
+
+/** Limits of one step's tool loop. */
+export interface StepLoopLimits {
+  /** Model requests per step attempt (across resumes). Default 60. */
+  maxIterations: number;
+  /** Tokens per step attempt: input + output + cache reads + cache writes. Default 4,000,000. */
+  tokenBudget: number;
+  /** Wall-clock limit per step attempt in ms, counted from its first start (GPU waits included). Default 6 h. */
+  timeLimitMs: number;
+  /** When tool results in the conversation pass this many characters, the older ones are cleared. Default 160,000. */
+  clearToolResultsOverChars: number;
+  /** max_tokens of each request. Default 16,000. */
+  maxTokens: number;
+}
+
+export const DEFAULT_STEP_LIMITS: StepLoopLimits = {
+  maxIterations: 60,
+  tokenBudget: 4_000_000,
+  timeLimitMs: 6 * 3600_000,
+  clearToolResultsOverChars: 160_000,
+  maxTokens: 16_000,
+};
+
+/** What a step's loop is given besides the work and tools. */
+export interface StepLoopOptions {
+  model: string;
+  /** The agent file's prompt; mllead's working rules are appended. */
+  systemPrompt: string;
+  /** The agent file's `tools:` line (empty = all). */
+  agentTools: readonly string[];
+  log: Logger;
+  limits?: Partial<StepLoopLimits>;
+}
+
+/** Times the loop asks a model that stopped talking to call FinishStep before the step fails. */
+const NUDGES = 2;
+
+const ZERO: Usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, requests: 0, toolCalls: 0 };
+
+function addMessageUsage(total: Usage, u: BetaMessage["usage"]): void {
+  total.inputTokens += u.input_tokens;
+  total.outputTokens += u.output_tokens;
+  total.cacheReadTokens += u.cache_read_input_tokens ?? 0;
+  total.cacheWriteTokens += u.cache_creation_input_tokens ?? 0;
+  total.requests += 1;
+}
+
+const spent = (u: Usage) => u.inputTokens + u.outputTokens + u.cacheReadTokens + u.cacheWriteTokens;
+
+function toolUses(message: BetaMessageParam | undefined): BetaToolUseBlock[] {
+  if (message?.role !== "assistant" || typeof message.content === "string") return [];
+  return message.content.filter((b): b is BetaToolUseBlock => b.type === "tool_use");
+}
+
+/** Messages persisted as plain JSON params. */
+function asParam(message: BetaMessage): BetaMessageParam {
+  return { role: "assistant", content: message.content as BetaContentBlockParam[] };
+}
+
+/** Serialises saves so concurrent tool calls never interleave writes of the transcript. */
+function saver(tools: StepTools, transcript: Transcript): () => Promise<void> {
+  let chain: Promise<void> = Promise.resolve();
+  return () => {
+    chain = chain
+      .then(() => tools.transcript?.save(transcript))
+      .catch((err) => tools.log.warn({ err }, "could not save the step's transcript"));
+    return chain;
+  };
+}
+
+/**
+ * The toolbox as the SDK's runnable tools. Every finished call is journalled in
+ * the transcript by its tool_use id: a loop resumed after a crash answers those
+ * from the journal instead of running them again. A `Bash` call that was running
+ * when the process died is not repeated (it may have half-run): the model is told.
+ * Other calls repeat safely: reads, whole-file writes, and GPU jobs, whose id comes
+ * from their content so the same job is found again.
+ */
+function runnableTools(toolbox: Toolbox, transcript: Transcript, interrupted: Set<string>, save: () => Promise<void>) {
+  const specs = toolbox.specs();
+  return specs.map((spec, i) =>
+    betaZodTool({
+      name: spec.name,
+      description: spec.description,
+      inputSchema: spec.input as z.ZodObject,
+      ...(i === specs.length - 1 ? { cache_control: { type: "ephemeral" as const } } : {}),
+      run: async (input: unknown, ctx) => {
+        const id = ctx?.toolUse.id;
+        const journalled = id ? transcript.toolResults[id] : undefined;
+        if (journalled) {
+          if (journalled.isError) throw new Error(journalled.content);
+          return journalled.content;
+        }
+        let content: string;
+        let isError = false;
+        if (id && interrupted.has(id) && spec.name === "Bash") {
+          content =
+            "This command was running when the specialist restarted, so it may have run in part. It was not run again: check the state of the files before you decide to run it again.";
+          isError = true;
+        } else {
+          try {
+            content = await toolbox.call(spec.name, input);
+          } catch (err) {
+            content = err instanceof z.ZodError ? z.prettifyError(err) : err instanceof Error ? err.message : String(err);
+            isError = true;
+          }
+        }
+        if (id) {
+          transcript.toolResults[id] = { content, isError };
+          await save();
+        }
+        if (isError) throw new Error(content);
+        return content;
+      },
+    }),
+  );
+}
+
+/**
+ * Runs one step as a Claude tool loop with the SDK's tool runner: the agent's
+ * prompt (cached, with the tool definitions), Claude Code's tools plus
+ * SubmitGpuJob and FinishStep, and limits on iterations, tokens and time. The
+ * conversation is saved after every reply and tool call, so a specialist killed
+ * mid-step resumes where it was. Ends when FinishStep records a result.
+ */
+export async function runStepLoop(
+  client: Anthropic,
+  opts: StepLoopOptions,
+  work: StepWork,
+  tools: StepTools,
+  firstMessage: () => Promise<string>,
+): Promise<StepResult> {
+  const limits = { ...DEFAULT_STEP_LIMITS, ...opts.limits };
+  const names: ToolName[] = toolsFor(opts.agentTools, work.step);
+  const toolbox = createToolbox(work, tools, names);
+  const saved = await tools.transcript?.load();
+  const transcript: Transcript = saved ?? {
+    messages: [{ role: "user", content: await firstMessage() }],
+    toolResults: {},
+    usage: { ...ZERO },
+    startedAt: new Date().toISOString(),
+  };
+  const messages = transcript.messages as BetaMessageParam[];
+  const last = messages.at(-1);
+  const interrupted = new Set(
+    toolUses(last)
+      .map((t) => t.id)
+      .filter((id) => !transcript.toolResults[id]),
+  );
+  if (saved) opts.log.info({ messages: messages.length, interrupted: interrupted.size }, "resuming the step's conversation");
+  const save = saver(tools, transcript);
+  await save();
+
+  const controller = new AbortController();
+  const remainingMs = Date.parse(transcript.startedAt) + limits.timeLimitMs - Date.now();
+  const timer = setTimeout(() => controller.abort(), Math.max(0, remainingMs));
+  const system = cachedSystem(`${opts.systemPrompt}\n\n${workingRules(names)}`);
+  const runnable = runnableTools(toolbox, transcript, interrupted, save);
+  const usage = () => ({ ...transcript.usage, toolCalls: transcript.usage.toolCalls + toolbox.state.toolCalls });
+  try {
+    for (let nudge = 0; ; nudge++) {
+      const remaining = limits.maxIterations - transcript.usage.requests;
+      if (remaining <= 0)
+        throw new StepLoopError(
+          "iterations",
+          `the step used its ${limits.maxIterations} model requests without calling FinishStep`,
+        );
+      const runner = client.beta.messages.toolRunner(
+        {
+          model: opts.model,
+          max_tokens: limits.maxTokens,
+          system,
+          tools: runnable,
+          messages: transcript.messages as BetaMessageParam[],
+          max_iterations: remaining,
+        },
+        { signal: controller.signal },
+      );
+      // A conversation saved between a reply and its tool results: answer those calls first.
+      if (toolUses(transcript.messages.at(-1) as BetaMessageParam).length > 0) {
+        const answer = await runner.generateToolResponse();
+        if (answer) {
+          runner.pushMessages(answer);
+          transcript.messages.push(answer);
+          await save();
+        }
+        if (toolbox.state.result) return { ...toolbox.state.result, usage: usage() };
+      }
+      let stop: BetaMessage["stop_reason"] = null;
+      for await (const message of runner) {
+        addMessageUsage(transcript.usage, message.usage);
+        transcript.messages = [...runner.params.messages, asParam(message)];
+        await save();
+        stop = message.stop_reason;
+        if (spent(transcript.usage) > limits.tokenBudget) {
+          throw new StepLoopError(
+            "budget",
+            `the step spent ${spent(transcript.usage)} tokens, over its budget of ${limits.tokenBudget}`,
+          );
+        }
+        if (toolUses(asParam(message)).some((t) => t.name === "FinishStep")) {
+          await runner.generateToolResponse();
+          if (toolbox.state.result) return { ...toolbox.state.result, usage: usage() };
+        }
+        const cleared = clearOldToolResults(runner.params.messages, limits.clearToolResultsOverChars);
+        if (cleared) {
+          opts.log.info({ cleared: cleared.count }, "cleared old tool results to keep the context small");
+          runner.setMessagesParams((p) => ({ ...p, messages: [...cleared.messages, asParam(message)] }));
+        }
+      }
+      if (stop === "refusal") throw new StepLoopError("refusal", "Claude declined to carry out this step (stop reason: refusal)");
+      transcript.messages = [...runner.params.messages];
+      if (nudge >= NUDGES) throw new StepLoopError("unfinished", `Claude stopped ${nudge + 1} times without calling FinishStep`);
+      const why =
+        stop === "max_tokens"
+          ? "Your last reply was cut off at the output limit. Work in smaller pieces (write large files in parts)."
+          : "You stopped without calling FinishStep.";
+      transcript.messages.push({
+        role: "user",
+        content: `${why} Continue the step; when it is done and verified, call FinishStep.`,
+      });
+      await save();
+    }
+  } catch (err) {
+    if (controller.signal.aborted) {
+      throw new StepLoopError("time", `the step ran past its time limit of ${Math.round(limits.timeLimitMs / 60_000)} min`, {
+        cause: err,
+      });
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}

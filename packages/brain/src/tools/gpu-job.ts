@@ -1,0 +1,80 @@
+import type { Artifact, JobResult } from "@mllead/contracts";
+import type { StepTools } from "../types.js";
+import { ToolInputError } from "./errors.js";
+import { workspacePath } from "./paths.js";
+import type { SubmitGpuJobInput } from "./schemas.js";
+
+/** Job artifacts up to this size are copied back into the workspace (`runs/<jobId>/`); bigger ones stay in the store. */
+const COPY_BACK_BYTES = 5 * 1024 * 1024;
+const MAX_FILE_BYTES = 256 * 1024;
+
+/** What a finished job left in the workspace, for the model and the step result. */
+export interface SubmittedJob {
+  jobId: string;
+  result: JobResult;
+  /** Workspace paths of the artifacts copied back. */
+  copied: string[];
+  text: string;
+}
+
+/**
+ * `SubmitGpuJob`: ships the named files (and larger inputs through the artifact
+ * store) to the GPU queue, waits for the job, copies its small artifacts back
+ * into `runs/<jobId>/`, and reports outcome, metrics, artifacts and the log tail.
+ * The tools derive the job id from the job's content, so a resumed loop that
+ * submits the same job re-attaches to it instead of running it twice.
+ */
+export async function submitGpuJobTool(tools: StepTools, input: SubmitGpuJobInput): Promise<SubmittedJob> {
+  const files: { path: string; content: string }[] = [];
+  for (const f of input.files ?? []) {
+    const path = workspacePath(tools.root, f);
+    const content = await tools.readFile(path);
+    if (Buffer.byteLength(content) > MAX_FILE_BYTES) {
+      throw new ToolInputError(`${path} is over 256 KiB; pass it in 'inputs' instead of 'files'`);
+    }
+    files.push({ path, content });
+  }
+  const inputs: { objectName: string; path: string }[] = [];
+  for (const f of input.inputs ?? []) {
+    const path = workspacePath(tools.root, f);
+    const saved = await tools.saveArtifact(path);
+    inputs.push({ objectName: saved.objectName, path });
+  }
+  await tools.progress(`Submitting a GPU job: ${input.description ?? input.command.join(" ").slice(0, 200)}`);
+  const { jobId, result } = await tools.runGpuJob({
+    command: input.command,
+    files,
+    inputs,
+    ...(input.env ? { env: input.env } : {}),
+    gpus: input.gpus ?? 1,
+    ...(input.timeout_sec ? { timeoutSec: input.timeout_sec } : {}),
+  });
+  const copied = await copyBack(tools, jobId, result.artifacts);
+  return { jobId, result, copied, text: describeJob(jobId, result, copied) };
+}
+
+async function copyBack(tools: StepTools, jobId: string, artifacts: Artifact[]): Promise<string[]> {
+  const copied: string[] = [];
+  for (const a of artifacts) {
+    if (a.bytes > COPY_BACK_BYTES) continue;
+    const path = `runs/${jobId}/${a.name}`;
+    await tools.fetchArtifact(a, path);
+    copied.push(path);
+  }
+  return copied;
+}
+
+function describeJob(jobId: string, r: JobResult, copied: string[]): string {
+  const metrics = Object.entries(r.metrics)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
+  return [
+    `job ${jobId} ${r.outcome} on ${r.host} in ${(r.durationMs / 1000).toFixed(1)} s (exit code ${r.exitCode ?? "none"}${r.signal ? `, ${r.signal}` : ""})`,
+    `metrics: ${metrics || "none (write metrics.json in the job directory to report some)"}`,
+    `artifacts: ${r.artifacts.map((a) => `${a.name} (${a.bytes} bytes)`).join(", ") || "none"}`,
+    copied.length ? `copied into the workspace: ${copied.join(", ")}` : "",
+    r.logTail.length ? `log tail:\n${r.logTail.slice(-30).join("\n")}` : "",
+  ]
+    .filter(Boolean)
+    .join("\n");
+}

@@ -1,0 +1,15 @@
+export { formatCommandResult } from "./bash.js";
+export { ToolInputError, ToolNotAllowedError } from "./errors.js";
+export { checkFinish, finishStep } from "./finish.js";
+export * from "./schemas.js";
+export {
+  CLAUDE_CODE_TOOLS,
+  createToolbox,
+  MLLEAD_TOOLS,
+  type Toolbox,
+  type ToolboxState,
+  type ToolName,
+  type ToolSpec,
+  toolSpec,
+  toolsFor,
+} from "./toolbox.js";

@@ -1,0 +1,177 @@
+import type { Step, StepResult, StepWork } from "@mllead/contracts";
+import type { z } from "zod";
+import type { StepTools } from "../types.js";
+import { bashTool } from "./bash.js";
+import { ToolNotAllowedError } from "./errors.js";
+import { editTool, globTool, grepTool, readTool, writeTool } from "./file-tools.js";
+import { finishStep } from "./finish.js";
+import { submitGpuJobTool } from "./gpu-job.js";
+import {
+  BashInput,
+  EditInput,
+  FinishStepInput,
+  GlobInput,
+  GrepInput,
+  ReadInput,
+  ReviewerFinishStepInput,
+  SubmitGpuJobInput,
+  WriteInput,
+} from "./schemas.js";
+
+/** Claude Code's tools that mllead provides, by their Claude Code names. */
+export const CLAUDE_CODE_TOOLS = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
+/** mllead's own tools. */
+export const MLLEAD_TOOLS = ["SubmitGpuJob", "FinishStep"] as const;
+export type ToolName = (typeof CLAUDE_CODE_TOOLS)[number] | (typeof MLLEAD_TOOLS)[number];
+
+/** One tool: its name, description for the model, input schema and whether a call changes the world. */
+export interface ToolSpec {
+  name: ToolName;
+  description: string;
+  input: z.ZodType;
+  /** A call that writes, runs or submits: after a crash it is not simply repeated (see the Claude loop). */
+  sideEffects: boolean;
+}
+
+const SPECS: Record<ToolName, ToolSpec> = {
+  Read: {
+    name: "Read",
+    input: ReadInput,
+    sideEffects: false,
+    description: "Reads a text file of the working directory with line numbers (cat -n). Use offset/limit for long files.",
+  },
+  Write: {
+    name: "Write",
+    input: WriteInput,
+    sideEffects: true,
+    description: "Writes a file (creating directories), replacing what was there. Prefer Edit for changes to existing files.",
+  },
+  Edit: {
+    name: "Edit",
+    input: EditInput,
+    sideEffects: true,
+    description: "Replaces an exact string in a file. old_string must be unique unless replace_all is set. Read the file first.",
+  },
+  Glob: {
+    name: "Glob",
+    input: GlobInput,
+    sideEffects: false,
+    description: "Lists files of the working directory matching a glob pattern such as **/*.py.",
+  },
+  Grep: {
+    name: "Grep",
+    input: GrepInput,
+    sideEffects: false,
+    description: "Searches file contents with a regular expression (ripgrep-like options and output modes).",
+  },
+  Bash: {
+    name: "Bash",
+    input: BashInput,
+    sideEffects: true,
+    description:
+      "Runs a bash command in the working directory inside the step's sandbox: the task's worktree is writable, the team's data dirs are read-only, nothing else of the host is visible, and there is no network unless the team allowed it. Use it to run scripts, tests and git read commands (git status, git diff).",
+  },
+  SubmitGpuJob: {
+    name: "SubmitGpuJob",
+    input: SubmitGpuJobInput,
+    sideEffects: true,
+    description:
+      'Runs a training or evaluation job on a GPU host and waits for it: ships the listed files (and larger inputs), runs the argv in a fresh job directory, and returns the outcome, metrics (from metrics.json the job writes), artifacts (copied back under runs/<jobId>/) and the log tail. Print `::mllead-progress {"step":N,"total":T,"metrics":{...}}` lines for live progress in Slack.',
+  },
+  FinishStep: {
+    name: "FinishStep",
+    input: FinishStepInput,
+    sideEffects: false,
+    description:
+      "Ends the step with its structured result: a summary, one entry per acceptance criterion id (met true/false with concrete evidence), metrics and artifact paths. Call it alone, once the work is done and verified. A criterion answered met=false fails the step, and the tech lead re-plans.",
+  },
+};
+
+/**
+ * The tools a step's agent gets. The agent file's `tools:` line selects among
+ * Claude Code's tools (no line = all of them, as in Claude Code); `FinishStep`
+ * is always there; `SubmitGpuJob` when the line names it, or when the agent has
+ * `Bash` and the step runs a GPU job (an agent file written for Claude Code does
+ * not know our tool, and still works unchanged).
+ */
+export function toolsFor(agentTools: readonly string[], step: Pick<Step, "usesGpu">): ToolName[] {
+  const all = agentTools.length === 0;
+  const listed = new Set(agentTools.map((t) => t.trim()));
+  const names: ToolName[] = CLAUDE_CODE_TOOLS.filter((t) => all || listed.has(t));
+  if (all || listed.has("SubmitGpuJob") || (step.usesGpu && names.includes("Bash"))) names.push("SubmitGpuJob");
+  names.push("FinishStep");
+  return names;
+}
+
+/** The spec of a tool for a role (the code reviewer's FinishStep carries the verdict). */
+export function toolSpec(name: ToolName, role: StepWork["role"]): ToolSpec {
+  if (name === "FinishStep" && role === "code-reviewer") return { ...SPECS.FinishStep, input: ReviewerFinishStepInput };
+  return SPECS[name];
+}
+
+/** What the toolbox remembers of a step's calls, for the step result. */
+export interface ToolboxState {
+  /** Set by a successful FinishStep. */
+  result?: StepResult;
+  /** The GPU jobs the step ran, in order. */
+  jobIds: string[];
+  toolCalls: number;
+}
+
+/** The tools of one step attempt, callable by name with unparsed input (the same path for Claude and the offline brain). */
+export interface Toolbox {
+  readonly names: readonly ToolName[];
+  readonly state: ToolboxState;
+  specs(): ToolSpec[];
+  /** Validates `input` against the tool's schema and runs it; throws on bad input or a failing tool. */
+  call(name: string, input: unknown): Promise<string>;
+}
+
+/** The toolbox for one step attempt over the step's tools. */
+export function createToolbox(work: StepWork, tools: StepTools, names: readonly ToolName[]): Toolbox {
+  const state: ToolboxState = { jobIds: [], toolCalls: 0 };
+  const allowed = new Set<string>(names);
+  async function run(name: ToolName, input: unknown): Promise<string> {
+    switch (name) {
+      case "Read":
+        return readTool(tools, input as ReadInput);
+      case "Write":
+        return writeTool(tools, input as WriteInput);
+      case "Edit":
+        return editTool(tools, input as EditInput);
+      case "Glob":
+        return globTool(tools, input as GlobInput);
+      case "Grep":
+        return grepTool(tools, input as GrepInput);
+      case "Bash":
+        return (await bashTool(tools, input as BashInput)).text;
+      case "SubmitGpuJob": {
+        const job = await submitGpuJobTool(tools, input as SubmitGpuJobInput);
+        if (!state.jobIds.includes(job.jobId)) state.jobIds.push(job.jobId);
+        return job.text;
+      }
+      case "FinishStep": {
+        const lastJob = state.jobIds.at(-1);
+        state.result = await finishStep(work, tools, input as FinishStepInput, lastJob ? { jobId: lastJob } : {});
+        return `Step result recorded: ${state.result.criteria.filter((c) => c.met).length}/${state.result.criteria.length} acceptance criteria met.`;
+      }
+      default: {
+        const never: never = name;
+        throw new ToolNotAllowedError(`unknown tool ${String(never)}`);
+      }
+    }
+  }
+  return {
+    names,
+    state,
+    specs: () => names.map((n) => toolSpec(n, work.role)),
+    async call(name, input) {
+      if (!allowed.has(name))
+        throw new ToolNotAllowedError(`the ${work.role} has no tool named ${name} (it has ${names.join(", ")})`);
+      const spec = toolSpec(name as ToolName, work.role);
+      const parsed = spec.input.parse(input);
+      state.toolCalls += 1;
+      return run(spec.name, parsed);
+    },
+  };
+}
