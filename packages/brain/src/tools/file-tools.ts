@@ -96,7 +96,8 @@ export async function globTool(tools: StepTools, input: GlobInput): Promise<stri
 }
 
 function compile(input: GrepInput): RegExp {
-  const flags = `g${input["-i"] ? "i" : ""}${input.multiline ? "ms" : ""}`;
+  // ripgrep is line-oriented: ^ and $ match at every line; multiline also lets . cross lines.
+  const flags = `gm${input["-i"] ? "i" : ""}${input.multiline ? "s" : ""}`;
   try {
     return new RegExp(input.pattern, flags);
   } catch (err) {
