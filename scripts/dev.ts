@@ -21,7 +21,7 @@ const env: NodeJS.ProcessEnv = { ...process.env };
 env.NATS_URL ??= "nats://127.0.0.1:4222";
 env.GATEWAY_PORT ??= "3000";
 env.LOG_LEVEL ??= "info";
-env.MLLEAD_WORKSPACE_DIR ??= join(REPO_ROOT, ".mllead", "workspaces");
+// Task worktrees default to the user's state directory (~/.local/state/mllead), outside this checkout.
 env.MLLEAD_JOBS_DIR ??= join(REPO_ROOT, ".mllead", "jobs");
 
 const started: { nats?: ChildProcess; services: ServiceProcess[]; sandbox?: { close(): Promise<void> } } = { services: [] };

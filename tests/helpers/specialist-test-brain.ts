@@ -8,6 +8,14 @@ export const TRAIN_PY = [
   "print(json.dumps({'accuracy': 0.91, 'loss': 0.3}))",
 ].join("\n");
 
+/** The GPU job the test brain's ML engineer submits (its id is derived from this content). */
+export const TRAIN_JOB = {
+  command: ["python3", "train.py"],
+  files: [{ path: "train.py", content: TRAIN_PY }],
+  gpus: 1,
+  timeoutSec: 60,
+};
+
 /**
  * A small brain for tests that uses the real tools: the data engineer runs a
  * python command that writes a CSV and saves it as an artifact; the ML engineer
@@ -69,17 +77,12 @@ export class TestBrain implements Brain {
       artifacts: [artifact],
       metrics: { rows },
       filesChanged: await tools.listFiles(),
-      criteria: [],
+      criteria: done(`python3 make_data.py wrote ${rows} rows`),
     };
   }
 
   private async trainStep(tools: StepTools): Promise<StepResult> {
-    const { jobId, result } = await tools.runGpuJob({
-      command: ["python3", "train.py"],
-      files: [{ path: "train.py", content: TRAIN_PY }],
-      gpus: 1,
-      timeoutSec: 60,
-    });
+    const { jobId, result } = await tools.runGpuJob(TRAIN_JOB);
     if (result.outcome !== "succeeded") throw new Error(`training job ${jobId} ${result.outcome}`);
     return {
       status: "succeeded",
@@ -87,7 +90,7 @@ export class TestBrain implements Brain {
       artifacts: result.artifacts,
       metrics: result.metrics,
       filesChanged: [],
-      criteria: [],
+      criteria: done(`job ${jobId} ${result.outcome}`),
       jobId,
     };
   }
@@ -100,9 +103,14 @@ export class TestBrain implements Brain {
       artifacts: [],
       metrics: {},
       filesChanged: [],
-      criteria: [],
+      criteria: done(`read ${work.step.objective}`),
     };
   }
+}
+
+/** The one criterion (`ac1`) of `stepWork`'s steps, proved with `evidence`. */
+function done(evidence: string): StepResult["criteria"] {
+  return [{ id: "ac1", criterion: "it is done", met: true, evidence }];
 }
 
 /** A StepWork message for a role, with the step's fields filled in. */

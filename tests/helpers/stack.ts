@@ -43,6 +43,7 @@ export async function startStack(extraEnv: NodeJS.ProcessEnv = {}): Promise<Stac
     SLACK_API_URL: sandbox.apiUrl,
     GATEWAY_PORT: String(gatewayPort),
     MLLEAD_WORKSPACE_DIR: join(dir, "workspaces"),
+    MLLEAD_STATE_DIR: join(dir, "state"),
     MLLEAD_JOBS_DIR: join(dir, "jobs"),
     RUNNER_ID: "e2e-runner",
     // A killed worker's message comes back after 3 s instead of 30 s.

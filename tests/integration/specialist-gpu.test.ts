@@ -10,9 +10,9 @@ import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../services/specialist-agent/src/app.js";
 import { defaultToolSettings } from "../../services/specialist-agent/src/config.js";
-import { runGpuJob } from "../../services/specialist-agent/src/job-client.js";
+import { jobIdForSpec, runGpuJob } from "../../services/specialist-agent/src/job-client.js";
 import { startNatsServer } from "../helpers/nats-server.js";
-import { stepWork, TestBrain } from "../helpers/specialist-test-brain.js";
+import { stepWork, TestBrain, TRAIN_JOB } from "../helpers/specialist-test-brain.js";
 import { collectEvents, waitFor } from "../helpers/wait.js";
 
 const log = createLogger("test", "silent");
@@ -108,9 +108,9 @@ describe("specialist-agent GPU steps", () => {
     expect(completed?.type === "step.completed" && completed.result).toMatchObject({
       status: "succeeded",
       metrics: { accuracy: 0.91, loss: 0.3 },
-      jobId: jobIdFor("g1", "train", 1),
+      jobId: jobIdForSpec({ taskId: "g1", stepId: "train", attempt: 1 }, TRAIN_JOB),
     });
-    expect(runner.jobs.map((j) => j.jobId)).toEqual([jobIdFor("g1", "train", 1)]);
+    expect(runner.jobs.map((j) => j.jobId)).toEqual([jobIdForSpec({ taskId: "g1", stepId: "train", attempt: 1 }, TRAIN_JOB)]);
     expect(runner.jobs[0]).toMatchObject({ taskId: "g1", stepId: "train", attempt: 1, gpus: 1, timeoutSec: 60 });
     expect(events.map((e) => e.type)).toEqual(["step.started", "job.queued", "job.started", "job.finished", "step.completed"]);
   });
@@ -131,7 +131,7 @@ describe("specialist-agent GPU steps", () => {
       });
       const work = stepWork("g2", "train", "ml-engineer", { usesGpu: true });
       await env.bus.publish(SUBJECTS.stepWork("ml-engineer"), StepWork, work, "g2");
-      const jobId = jobIdFor("g2", "train", 1);
+      const jobId = jobIdForSpec({ taskId: "g2", stepId: "train", attempt: 1 }, TRAIN_JOB);
       await waitFor(async () => runner.jobs.length === 1, 30_000, "the job to reach the runner");
       await waitFor(async () => (await env.bus.lastEvent(SUBJECTS.event({ type: "job.queued", taskId: "g2", jobId }))) !== null);
 

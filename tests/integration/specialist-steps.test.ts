@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,7 +60,7 @@ async function setup() {
 }
 
 describe("specialist-agent carries out steps", () => {
-  it("runs a data-engineer step: files in the workspace, an artifact, started/progress/completed events", async () => {
+  it("runs a data-engineer step in the task's git worktree: files, a commit on mllead/<task>, an artifact, events", async () => {
     await using env = await setup();
     const work = stepWork("t1", "data", "data-engineer");
     await env.bus.publish(SUBJECTS.stepWork("data-engineer"), StepWork, work, "dispatch-t1-data-1");
@@ -73,7 +74,14 @@ describe("specialist-agent carries out steps", () => {
     expect(await readFile(join(env.workspaceDir, "t1", "data", "raw.csv"), "utf8")).toBe("x,y\n1,2\n3,4\n");
     if (done?.type !== "step.completed") throw new Error("unreachable");
     expect(done.result.summary).toBe("Wrote data/raw.csv with 2 rows");
-    expect(done.result.filesChanged).toEqual(["data/raw.csv", "make_data.py"]);
+    // The step's code is committed on the task's branch; data/ is ignored by the demo repository.
+    expect(done.result.filesChanged).toEqual(["make_data.py"]);
+    expect(done.result.git?.branch).toBe("mllead/t1");
+    expect(done.result.git?.commits.map((c) => c.message)).toEqual(["mllead(data-engineer): data-engineer step"]);
+    const started = events.find((e) => e.type === "step.started");
+    expect(started).toMatchObject({ branch: "mllead/t1", sandbox: "bubblewrap" });
+    const log = execFileSync("git", ["log", "--format=%s%n%b", "mllead/t1", "-1"], { cwd: join(env.workspaceDir, "t1") }).toString();
+    expect(log).toContain("Mllead-Step: data");
     const [artifact] = done.result.artifacts;
     expect(artifact).toMatchObject({ name: "data/raw.csv", objectName: "tasks/t1/data/data/raw.csv", contentType: "text/csv" });
     const stored = await (await env.bus.objects()).getBlob("tasks/t1/data/data/raw.csv");

@@ -1,12 +1,16 @@
 import type { Brain } from "@mllead/brain";
 import { type Bus, type Consumption, type MessageContext, PoisonMessageError } from "@mllead/bus";
-import { CONSUMERS, StepResult, StepWork, SUBJECTS } from "@mllead/contracts";
+import { CONSUMERS, type CriterionResult, describeUnmet, StepResult, StepWork, SUBJECTS, unmetCriteria } from "@mllead/contracts";
 import { scrubSecrets } from "@mllead/service-kit";
 import type { Logger } from "pino";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { SpecialistSettings } from "./config.js";
 import { infra, isRetryable, ShuttingDownError, StepBusyError } from "./errors.js";
+import { openStepEnvironment, type StepEnvironment } from "./step-env.js";
+import { commitStep, pushBranch } from "./task-branch.js";
+import { openTaskWorktree, type TaskWorktree } from "./task-worktree.js";
 import { createStepTools } from "./tools.js";
+import { fileTranscriptStore } from "./transcripts.js";
 import { Workspace } from "./workspace.js";
 
 /** What the specialist app is built from; tests pass a real bus and their own brain. */
@@ -19,6 +23,8 @@ export interface AppDeps {
   registry?: Registry;
   /** Aborted when shutdown begins: long GPU waits stop and their step is redelivered. */
   shuttingDown?: AbortSignal;
+  /** The repository and sandbox; opened from `settings` on the first step when not given. */
+  environment?: StepEnvironment;
 }
 
 /** The running consumers. `stop()` takes no new steps and lets the ones in hand finish. */
@@ -81,10 +87,62 @@ export function buildApp(deps: AppDeps): SpecialistApp {
   });
   const idOf = (type: string, work: StepWork) => `${type}:${work.taskId}:${work.stepId}:${work.attempt}`;
 
-  async function emitFailed(work: StepWork, error: string): Promise<void> {
+  async function emitFailed(work: StepWork, error: string, criteria?: CriterionResult[]): Promise<void> {
     await infra("reporting the step failure", () =>
-      bus.emit({ ...stepBase(work), type: "step.failed", eventId: idOf("step.failed", work), title: work.step.title, error }),
+      bus.emit({
+        ...stepBase(work),
+        type: "step.failed",
+        eventId: idOf("step.failed", work),
+        title: work.step.title,
+        error,
+        ...(criteria?.length ? { criteria } : {}),
+      }),
     );
+  }
+
+  let environment: Promise<StepEnvironment> | undefined = deps.environment ? Promise.resolve(deps.environment) : undefined;
+  /** The repository and sandbox, opened once; a failed open is tried again on the next step. */
+  function stepEnvironment(): Promise<StepEnvironment> {
+    environment ??= openStepEnvironment(settings, deps.log).catch((err) => {
+      environment = undefined;
+      throw err;
+    });
+    return environment;
+  }
+
+  /**
+   * Commits what the step changed (one commit per step; none when nothing
+   * changed; the same commit again when a resumed attempt already made it) and
+   * records the branch, the commit and the files on the result.
+   */
+  async function commit(work: StepWork, wt: TaskWorktree, result: StepResult, log: Logger): Promise<StepResult> {
+    const done = await commitStep(wt, {
+      taskId: work.taskId,
+      stepId: work.stepId,
+      role: work.role,
+      attempt: work.attempt,
+      title: work.step.title,
+    });
+    const warnings = [...(result.warnings ?? [])];
+    for (const u of done.uncommitted.slice(0, 5)) {
+      warnings.push(
+        u.reason === "too_large"
+          ? `${u.path} (${u.bytes} bytes) is too large to commit; it stays in the worktree`
+          : `${u.path} is a git repository inside the worktree; not committed`,
+      );
+    }
+    const c = done.commit;
+    if (c) log.info({ sha: c.sha, files: c.files.length, reused: c.reused }, "step committed");
+    return {
+      ...result,
+      filesChanged: c ? c.files.slice(0, 200) : result.filesChanged,
+      git: {
+        branch: wt.branch,
+        baseCommit: wt.baseCommit,
+        commits: c ? [{ sha: c.sha, message: (c.message.split("\n")[0] ?? "").slice(0, 500), stepId: work.stepId }] : [],
+      },
+      ...(warnings.length ? { warnings: warnings.slice(0, 10) } : {}),
+    };
   }
 
   /**
@@ -109,41 +167,72 @@ export function buildApp(deps: AppDeps): SpecialistApp {
     running.add(key);
     const endTimer = duration.startTimer({ role: work.role });
     try {
-      await infra("reporting the step start", () =>
-        bus.emit({ ...stepBase(work), type: "step.started", eventId: idOf("step.started", work), title: work.step.title }),
-      );
-      log.info("step started");
-      let outcome: { ok: true; result: StepResult } | { ok: false; error: string };
+      let wt: TaskWorktree | undefined;
+      let env: StepEnvironment | undefined;
+      let setupError: string | undefined;
       try {
-        const ws = await Workspace.open(settings.workspaceDir, work.taskId);
-        const stepTools = createStepTools({ bus, ws, work, log, settings: tools });
-        const parsed = StepResult.safeParse(await brain.runStep(work, stepTools));
-        if (!parsed.success) {
-          const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`);
-          outcome = { ok: false, error: `the ${brain.kind} brain returned an invalid step result (${issues.join("; ")})` };
-        } else if (parsed.data.status === "failed") {
-          outcome = { ok: false, error: errorText(parsed.data.summary) };
-        } else {
-          outcome = { ok: true, result: parsed.data };
-        }
+        env = await stepEnvironment();
+        wt = await openTaskWorktree(env.source, { workspaceDir: settings.workspaceDir, taskId: work.taskId });
       } catch (err) {
         if (isRetryable(err)) throw err;
-        log.warn({ err }, "step failed");
-        outcome = { ok: false, error: errorText(err) };
+        log.warn({ err }, "could not open the task's worktree");
+        setupError = `could not open the task's worktree in the team's repository: ${errorText(err)}`;
+      }
+      await infra("reporting the step start", () =>
+        bus.emit({
+          ...stepBase(work),
+          type: "step.started",
+          eventId: idOf("step.started", work),
+          title: work.step.title,
+          ...(wt ? { branch: wt.branch } : {}),
+          ...(env ? { sandbox: env.sandbox.kind } : {}),
+          ...(env?.sandbox.warning ? { warning: env.sandbox.warning.slice(0, 500) } : {}),
+        }),
+      );
+      log.info({ branch: wt?.branch }, "step started");
+      let outcome: { ok: true; result: StepResult } | { ok: false; error: string; criteria?: CriterionResult[] };
+      if (!wt || !env) {
+        outcome = { ok: false, error: setupError ?? "the task's worktree is not available" };
+      } else {
+        try {
+          const ws = await Workspace.open(settings.workspaceDir, work.taskId);
+          const transcript = fileTranscriptStore(settings.workspaceDir, work, log);
+          const stepTools = createStepTools({ bus, ws, wt, env, work, log, settings: tools, transcript });
+          const parsed = StepResult.safeParse(await brain.runStep(work, stepTools));
+          if (!parsed.success) {
+            const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`);
+            outcome = { ok: false, error: `the ${brain.kind} brain returned an invalid step result (${issues.join("; ")})` };
+          } else {
+            const result = await commit(work, wt, withSandboxWarning(parsed.data, env), log);
+            const unmet = unmetCriteria(work.step, result);
+            if (result.status === "failed" || unmet.length > 0) {
+              // "Never mark a task complete without proving it works": the step fails, and the tech lead re-plans.
+              const why = unmet.length > 0 ? describeUnmet(unmet) : errorText(result.summary);
+              outcome = { ok: false, error: why, criteria: result.criteria };
+            } else {
+              outcome = { ok: true, result: await pushIfApproved(work, wt, result, log) };
+            }
+          }
+        } catch (err) {
+          if (isRetryable(err)) throw err;
+          log.warn({ err }, "step failed");
+          outcome = { ok: false, error: errorText(err) };
+        }
       }
       if (outcome.ok) {
+        const result = outcome.result;
         await infra("reporting the step result", () =>
           bus.emit({
             ...stepBase(work),
             type: "step.completed",
             eventId: idOf("step.completed", work),
             title: work.step.title,
-            result: outcome.result,
+            result,
           }),
         );
         log.info("step completed");
       } else {
-        await emitFailed(work, outcome.error);
+        await emitFailed(work, outcome.error, outcome.criteria);
         log.info({ error: outcome.error }, "step failed");
       }
       steps.inc({ role: work.role, outcome: outcome.ok ? "completed" : "failed" });
@@ -183,5 +272,33 @@ export function buildApp(deps: AppDeps): SpecialistApp {
     };
   }
 
+  /**
+   * The code reviewer's approval is the last gate: the task's branch is ready,
+   * so it is pushed to MLLEAD_PUSH_REMOTE when one is set. A failed push is a
+   * warning on the result, not a failed review.
+   */
+  async function pushIfApproved(work: StepWork, wt: TaskWorktree, result: StepResult, log: Logger): Promise<StepResult> {
+    const remote = (await stepEnvironment()).settings.pushRemote;
+    if (!remote || work.role !== "code-reviewer" || result.verdict?.decision !== "approve" || !result.git) return result;
+    try {
+      const pushed = await pushBranch(wt, remote);
+      log.info({ remote: pushed.remote, ref: pushed.ref, sha: pushed.sha }, "branch pushed");
+      return { ...result, git: { ...result.git, pushed: { remote: pushed.remote.slice(0, 500), ref: pushed.ref } } };
+    } catch (err) {
+      log.warn({ err }, "could not push the task's branch");
+      return {
+        ...result,
+        warnings: [...(result.warnings ?? []), `could not push ${wt.branch}: ${errorText(err)}`.slice(0, 500)].slice(0, 10),
+      };
+    }
+  }
+
   return { handleStep, start };
+}
+
+/** The process sandbox's warning goes on every result it touched, so the thread says it. */
+function withSandboxWarning(result: StepResult, env: StepEnvironment): StepResult {
+  const w = env.sandbox.warning;
+  if (!w) return result;
+  return { ...result, warnings: [...(result.warnings ?? []), w.slice(0, 500)].slice(0, 10) };
 }

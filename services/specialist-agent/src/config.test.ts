@@ -11,7 +11,12 @@ describe("specialist config", () => {
     const c = parse({});
     expect(c.MLLEAD_ROLES).toEqual(["data-engineer", "ml-engineer", "analyst", "code-reviewer"]);
     expect(c.MLLEAD_STEP_CONCURRENCY).toBe(1);
-    expect(c.MLLEAD_WORKSPACE_DIR).toBe(".mllead/workspaces");
+    // Worktrees live in the user's state directory, outside any checkout.
+    const settings = settingsFromEnv(c, { HOME: "/home/ada" });
+    expect(settings.workspaceDir).toBe("/home/ada/.local/state/mllead/workspaces");
+    expect(settingsFromEnv(c, { XDG_STATE_HOME: "/var/state" }).stateDir).toBe("/var/state/mllead");
+    expect(settings.repo).toBeUndefined();
+    expect(settings.sandbox).toMatchObject({ mode: "auto", network: false });
     expect(brainKind(c)).toBe("offline");
     expect(settingsFromEnv(c, {}).tools.commandTimeoutSec).toBe(300);
   });
@@ -22,6 +27,20 @@ describe("specialist config", () => {
     expect(c.MLLEAD_STEP_CONCURRENCY).toBe(3);
     expect(brainKind(c)).toBe("anthropic");
     expect(brainKind({ ...c, MLLEAD_BRAIN: "offline" })).toBe("offline");
+  });
+
+  it("reads the team's repository, push remote, data dirs and sandbox settings", () => {
+    const c = parse({
+      MLLEAD_REPO: "git@example.com:team/ml.git",
+      MLLEAD_PUSH_REMOTE: "origin",
+      MLLEAD_DATA_DIRS: "/data/a, /data/b",
+      MLLEAD_SANDBOX_NETWORK: "1",
+      MLLEAD_SANDBOX_MEMORY_MB: "1024",
+    });
+    const s = settingsFromEnv(c, { HOME: "/home/ada" });
+    expect(s).toMatchObject({ repo: "git@example.com:team/ml.git", pushRemote: "origin", dataDirs: ["/data/a", "/data/b"] });
+    expect(s.sandbox).toMatchObject({ network: true, limits: { memoryBytes: 1024 * 1024 * 1024 } });
+    expect(() => parse({ MLLEAD_SANDBOX: "docker" })).toThrow(/MLLEAD_SANDBOX/);
   });
 
   it("names the variable that is wrong", () => {

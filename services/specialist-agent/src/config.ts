@@ -1,7 +1,23 @@
-import { BrainConfig } from "@mllead/brain";
+import { join, resolve } from "node:path";
+import { BrainConfig, DEFAULT_JOBS_DIR } from "@mllead/brain";
 import { ROLES, Role } from "@mllead/contracts";
 import { z } from "zod";
+import { defaultStateDir, defaultWorkspaceDir } from "./git-repo.js";
 import type { ToolSettings } from "./tools.js";
+
+const list = z
+  .string()
+  .default("")
+  .transform((s) =>
+    s
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean),
+  );
+const flag = z
+  .enum(["0", "1", "true", "false", ""])
+  .default("0")
+  .transform((v) => v === "1" || v === "true");
 
 /** The specialist-agent's own variables (merged with BaseConfig by runService). */
 export const SpecialistEnv = BrainConfig.extend({
@@ -16,8 +32,26 @@ export const SpecialistEnv = BrainConfig.extend({
         .filter(Boolean),
     )
     .pipe(z.array(Role).min(1)),
-  /** Root of the per-task workspaces. */
-  MLLEAD_WORKSPACE_DIR: z.string().default(".mllead/workspaces"),
+  /** Root of the per-task git worktrees; default `<state dir>/workspaces` (outside the checkout). */
+  MLLEAD_WORKSPACE_DIR: z.string().optional(),
+  /** mllead's state directory (clones, the demo repository, worktrees); default $XDG_STATE_HOME/mllead or ~/.local/state/mllead. */
+  MLLEAD_STATE_DIR: z.string().optional(),
+  /** The team's git repository: a path (used as it is) or a clone URL. Unset: a demo repository made from the shipped jobs/. */
+  MLLEAD_REPO: z.string().optional(),
+  /** Where a task's branch is pushed once the code reviewer approves (a URL, a path or a remote name); unset: not pushed. */
+  MLLEAD_PUSH_REMOTE: z.string().optional(),
+  /** The team's data folders, comma-separated: read-only to every step's commands. */
+  MLLEAD_DATA_DIRS: list,
+  /** `1`: sandboxed commands may use the network. */
+  MLLEAD_SANDBOX_NETWORK: flag,
+  /** `auto` (bubblewrap where it runs, else a process sandbox with a warning), `bubblewrap` (required), `process`. */
+  MLLEAD_SANDBOX: z.enum(["auto", "bubblewrap", "process"]).default("auto"),
+  /** Memory of one sandboxed command (MiB). */
+  MLLEAD_SANDBOX_MEMORY_MB: z.coerce.number().int().min(64).default(8192),
+  /** Processes and threads of one sandboxed command at once. */
+  MLLEAD_SANDBOX_PROCESSES: z.coerce.number().int().min(8).default(512),
+  /** Largest file one sandboxed command may write (MiB). */
+  MLLEAD_SANDBOX_FILE_SIZE_MB: z.coerce.number().int().min(1).default(4096),
   /** Steps each role's consumer runs at once in this process. */
   MLLEAD_STEP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   /** Default timeout of a specialist's command (s). */
@@ -30,13 +64,53 @@ export function commandBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<str
   return { ...env };
 }
 
+/** How the task's worktree and the sandbox are set up; every field has a default (see `resolveRepoSettings`). */
+export interface RepoSettings {
+  /** MLLEAD_REPO: a path or clone URL; unset = the demo repository. */
+  repo?: string;
+  /** Clones and the demo repository live here; default `<workspaceDir>/.state`. */
+  stateDir?: string;
+  /** The shipped scripts the demo repository is made from; default the checkout's `jobs/`. */
+  demoSourceDir?: string;
+  /** MLLEAD_PUSH_REMOTE */
+  pushRemote?: string;
+  /** MLLEAD_DATA_DIRS, absolute paths. */
+  dataDirs?: string[];
+  sandbox?: {
+    mode: "auto" | "bubblewrap" | "process";
+    network: boolean;
+    limits: { memoryBytes: number; processes: number; fileSizeBytes: number };
+  };
+}
+
 /** What the app needs to know, independent of where it came from. */
-export interface SpecialistSettings {
+export interface SpecialistSettings extends RepoSettings {
   roles: Role[];
+  /** Task worktrees are `<workspaceDir>/<taskId>`. */
   workspaceDir: string;
   /** Steps per role consumer at once. */
   concurrency: number;
   tools: ToolSettings;
+}
+
+/** Sandbox limits when none are configured: 8 GiB, 512 processes, 4 GiB files. */
+export const DEFAULT_SANDBOX = {
+  mode: "auto",
+  network: false,
+  limits: { memoryBytes: 8192 * 1024 * 1024, processes: 512, fileSizeBytes: 4096 * 1024 * 1024 },
+} as const satisfies NonNullable<RepoSettings["sandbox"]>;
+
+/** Repo settings with their defaults filled in. */
+export function resolveRepoSettings(
+  s: SpecialistSettings,
+): Required<Omit<RepoSettings, "repo" | "pushRemote">> & Pick<RepoSettings, "repo" | "pushRemote"> {
+  return {
+    ...s,
+    stateDir: s.stateDir ?? join(s.workspaceDir, ".state"),
+    demoSourceDir: s.demoSourceDir ?? DEFAULT_JOBS_DIR,
+    dataDirs: s.dataDirs ?? [],
+    sandbox: s.sandbox ?? { ...DEFAULT_SANDBOX, limits: { ...DEFAULT_SANDBOX.limits } },
+  };
 }
 
 /** Default tool limits; tests override the few they exercise. */
@@ -56,9 +130,23 @@ export function settingsFromEnv(
   config: SpecialistEnv,
   baseEnv: Readonly<Record<string, string | undefined>>,
 ): SpecialistSettings {
+  const stateDir = config.MLLEAD_STATE_DIR ?? defaultStateDir(baseEnv);
   return {
     roles: config.MLLEAD_ROLES,
-    workspaceDir: config.MLLEAD_WORKSPACE_DIR,
+    workspaceDir: config.MLLEAD_WORKSPACE_DIR ?? defaultWorkspaceDir(stateDir),
+    stateDir,
+    ...(config.MLLEAD_REPO ? { repo: config.MLLEAD_REPO } : {}),
+    ...(config.MLLEAD_PUSH_REMOTE ? { pushRemote: config.MLLEAD_PUSH_REMOTE } : {}),
+    dataDirs: config.MLLEAD_DATA_DIRS.map((d) => resolve(d)),
+    sandbox: {
+      mode: config.MLLEAD_SANDBOX,
+      network: config.MLLEAD_SANDBOX_NETWORK,
+      limits: {
+        memoryBytes: config.MLLEAD_SANDBOX_MEMORY_MB * 1024 * 1024,
+        processes: config.MLLEAD_SANDBOX_PROCESSES,
+        fileSizeBytes: config.MLLEAD_SANDBOX_FILE_SIZE_MB * 1024 * 1024,
+      },
+    },
     concurrency: config.MLLEAD_STEP_CONCURRENCY,
     tools: { ...defaultToolSettings(baseEnv), commandTimeoutSec: config.MLLEAD_COMMAND_TIMEOUT_SEC },
   };

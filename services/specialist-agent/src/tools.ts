@@ -1,12 +1,18 @@
-import type { GpuJobSpec, StepTools } from "@mllead/brain";
+import type { GpuJobSpec, StepTools, TranscriptStore } from "@mllead/brain";
 import type { Bus } from "@mllead/bus";
 import type { StepWork } from "@mllead/contracts";
-import { runCommand, scrubEnv } from "@mllead/sandbox";
+import { scrubEnv } from "@mllead/sandbox";
 import type { Logger } from "pino";
 import { fetchArtifact, saveArtifact } from "./artifacts.js";
 import { infra } from "./errors.js";
 import { type JobWaitOptions, jobIdForSpec, runGpuJob } from "./job-client.js";
+import type { StepEnvironment } from "./step-env.js";
+import { diffFromBase } from "./task-diff.js";
+import type { TaskWorktree } from "./task-worktree.js";
 import type { Workspace } from "./workspace.js";
+
+/** The largest diff the code reviewer is handed (bytes); the rest it reads file by file. */
+const REVIEW_DIFF_BYTES = 200 * 1024;
 
 /** Limits and surroundings of the tools given to one step. */
 export interface ToolSettings {
@@ -24,32 +30,63 @@ export interface ToolSettings {
 }
 
 /**
- * The `StepTools` one step attempt works with: files in the task's workspace,
- * sandboxed commands, artifacts in the Object Store, GPU jobs and progress
- * lines. Job and progress ids are counted per attempt, so a re-run after a
- * crash derives the same ids and re-attaches instead of duplicating.
+ * The `StepTools` one step attempt works with: files in the task's git
+ * worktree, commands in the sandbox (the worktree read-write, the team's data
+ * dirs read-only, nothing else of the host), artifacts in the Object Store, GPU
+ * jobs and progress lines. Job ids come from the job's content and progress
+ * ids are counted per attempt, so a re-run after a crash re-attaches instead of
+ * duplicating.
  */
 export function createStepTools(deps: {
   bus: Bus;
   ws: Workspace;
+  wt: TaskWorktree;
+  env: StepEnvironment;
   work: StepWork;
   log: Logger;
   settings: ToolSettings;
+  transcript: TranscriptStore;
 }): StepTools {
-  const { bus, ws, work, log, settings } = deps;
+  const { bus, ws, wt, env, work, log, settings } = deps;
+  const sandbox = env.settings.sandbox;
+  const policy = {
+    workdir: wt.root,
+    // git status/diff inside the sandbox: the worktree's own git dir read-write, the shared one read-only.
+    readWrite: [wt.gitDir],
+    readOnly: [wt.gitCommonDir, ...env.settings.dataDirs],
+    network: sandbox.network,
+    limits: sandbox.limits,
+  };
   const owner = { taskId: work.taskId, stepId: work.stepId, attempt: work.attempt };
   let progressCount = 0;
 
   return {
     log,
     root: ws.root,
+    repo: {
+      branch: wt.branch,
+      baseCommit: wt.baseCommit,
+      diff: async () => {
+        const d = await diffFromBase(wt, { maxBytes: REVIEW_DIFF_BYTES });
+        return { diff: d.diff, truncated: d.truncated, files: d.files.map((f) => ({ status: f.status, path: f.path })) };
+      },
+    },
+    transcript: deps.transcript,
+    sandbox: {
+      kind: env.sandbox.kind,
+      network: sandbox.network,
+      dataDirs: env.settings.dataDirs,
+      ...(env.sandbox.warning ? { warning: env.sandbox.warning } : {}),
+    },
     readFile: (path) => ws.readFile(path),
     writeFile: (path, content) => ws.writeFile(path, content),
     listFiles: () => ws.listFiles(),
     async run(argv, opts = {}) {
       const timeoutSec = Math.min(opts.timeoutSec ?? settings.commandTimeoutSec, settings.maxCommandTimeoutSec);
       log.info({ argv: argv.slice(0, 8), timeoutSec }, "running a command");
-      const result = await runCommand(argv, {
+      const result = await env.sandbox.run({
+        argv,
+        policy,
         cwd: ws.root,
         env: scrubEnv(settings.baseEnv, opts.env ?? {}),
         timeoutMs: timeoutSec * 1000,
