@@ -8,6 +8,14 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { startSlackSandbox } from "@mllead/slack-sandbox";
+import {
+  BWRAP_HINT,
+  findBwrap,
+  NUMPY_HINT,
+  sandboxPythonHasNumpy,
+  tryInstallBubblewrap,
+  tryInstallSandboxNumpy,
+} from "./lib/bubblewrap.js";
 import { formatLogLine } from "./lib/log-format.js";
 import { findNatsServer, INSTALL_HINT, natsReachable, startNatsServer, tryInstallNatsServer } from "./lib/nats.js";
 import { REPO_ROOT, SERVICE_NAMES, type ServiceProcess, startService, stopService } from "./lib/services.js";
@@ -45,6 +53,10 @@ process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 
 try {
+  // 0. bubblewrap, the sandbox for model-driven commands and GPU jobs. Without it the services fall back and warn.
+  if (!findBwrap(env) && !tryInstallBubblewrap(say)) say(BWRAP_HINT);
+  if (!sandboxPythonHasNumpy() && !tryInstallSandboxNumpy(say)) say(NUMPY_HINT);
+
   // 1. NATS
   if (await natsReachable(env.NATS_URL)) {
     say(`NATS: using the server at ${env.NATS_URL}`);

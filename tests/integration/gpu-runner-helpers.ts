@@ -31,6 +31,9 @@ export async function startTestRunner(
     MLLEAD_JOBS_DIR: jobsDir,
     MLLEAD_KILL_GRACE_MS: "500",
     MLLEAD_HEARTBEAT_SEC: "1",
+    // These tests share files with their jobs through the host's tmp dir and read the jobs' host pids, which a
+    // bubblewrap sandbox rightly forbids; gpu-runner-sandbox.test.ts runs jobs under bubblewrap.
+    MLLEAD_SANDBOX: "process",
     ...opts.env,
   });
   const runner = await startRunner({

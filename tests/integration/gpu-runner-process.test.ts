@@ -22,7 +22,15 @@ interface RunnerProcess extends AsyncDisposable {
 async function startRunnerProcess(env: Record<string, string>): Promise<RunnerProcess> {
   const proc = spawn(process.execPath, ["--import", "tsx", "services/gpu-runner/src/main.ts"], {
     cwd: ROOT,
-    env: { HOME: process.env.HOME ?? "/tmp", PATH: process.env.PATH ?? "", PORT: "0", LOG_LEVEL: "info", ...env },
+    // MLLEAD_SANDBOX=process: these jobs share files with the test in its tmp dir (see gpu-runner-helpers.ts).
+    env: {
+      HOME: process.env.HOME ?? "/tmp",
+      PATH: process.env.PATH ?? "",
+      PORT: "0",
+      LOG_LEVEL: "info",
+      MLLEAD_SANDBOX: "process",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

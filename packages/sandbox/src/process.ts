@@ -28,6 +28,12 @@ export interface ProcessSpec {
   signal?: AbortSignal;
   /** Told the leader's pid (= the process group id) once the process exists, e.g. to record it for a crash. */
   onSpawn?: (pid: number) => void;
+  /**
+   * Delivers the polite stop at a timeout or abort. Default: SIGTERM to the process
+   * group. A launcher that must outlive its command's grace (bwrap) sends it elsewhere.
+   * SIGKILL after the grace always goes to the group.
+   */
+  softStop?: (pid: number) => void;
 }
 
 /** The port job and command runners start processes through. */
@@ -68,7 +74,8 @@ export const runProcess: ProcessRunner = (spec) =>
 
     const stop = () => {
       if (exited || child.pid === undefined) return;
-      killGroup(child.pid, "SIGTERM");
+      if (spec.softStop) spec.softStop(child.pid);
+      else killGroup(child.pid, "SIGTERM");
       killTimer ??= setTimeout(() => {
         if (child.pid !== undefined) killGroup(child.pid, "SIGKILL");
       }, spec.killGraceMs);

@@ -1,4 +1,4 @@
-import { runProcess } from "./process.js";
+import { type ProcessRunner, runProcess } from "./process.js";
 import { TailBuffer } from "./tail-buffer.js";
 
 /** What a finished command left: exit code (null when killed), bounded output tails, and whether it timed out. */
@@ -22,6 +22,8 @@ export interface RunCommandOptions {
   maxOutputBytes?: number;
   /** Sees every stdout chunk as it arrives (e.g. to parse progress lines live). */
   onStdout?: (chunk: Buffer) => void;
+  /** Aborting stops the command's processes as a timeout would (the result then has `timedOut: false`). */
+  signal?: AbortSignal;
 }
 
 /** The default bytes of output kept per stream. */
@@ -32,16 +34,26 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
  * collects the tails of its output. A missing executable gives exit code 127,
  * one that cannot be run 126, as a shell would.
  */
-export async function runCommand(argv: readonly string[], opts: RunCommandOptions): Promise<CommandResult> {
+export function runCommand(argv: readonly string[], opts: RunCommandOptions): Promise<CommandResult> {
+  return runCommandWith(runProcess, argv, opts);
+}
+
+/** `runCommand` through another process runner (e.g. a sandbox's): same output tails and exit codes. */
+export async function runCommandWith(
+  runner: ProcessRunner,
+  argv: readonly string[],
+  opts: RunCommandOptions,
+): Promise<CommandResult> {
   const cmd = argv[0];
   if (cmd === undefined) return { exitCode: 127, stdout: "", stderr: "empty command", timedOut: false };
   const limit = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const stdout = new TailBuffer(limit);
   const stderr = new TailBuffer(limit);
   const onStdout = opts.onStdout;
-  const out = await runProcess({
+  const out = await runner({
     argv,
     cwd: opts.cwd,
+    ...(opts.signal ? { signal: opts.signal } : {}),
     env: opts.env,
     timeoutMs: opts.timeoutMs,
     killGraceMs: opts.killGraceMs ?? 2000,

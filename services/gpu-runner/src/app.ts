@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import type { Bus, Consumption, MessageContext } from "@mllead/bus";
 import { BUCKETS, CONSUMERS, GpuJob, type JobProgress, type JobResult, SUBJECTS } from "@mllead/contracts";
-import { type ProcessRunner, runProcess } from "@mllead/sandbox";
+import type { ProcessRunner, ProcessSpec, Sandbox, SandboxPolicy } from "@mllead/sandbox";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { Allocator } from "./allocator.js";
@@ -11,6 +11,7 @@ import { Heartbeat, RunnerHeartbeat } from "./heartbeat.js";
 import type { InventoryPort } from "./inventory.js";
 import { jobFinished, jobProgressed, jobStarted, notRunResult } from "./job-events.js";
 import { executeJob } from "./job-executor.js";
+import { gpuDeviceNodes, openJobSandbox, readDeviceMinors } from "./job-sandbox.js";
 import { createRunnerMetrics } from "./metrics.js";
 import { reapOrphans } from "./orphans.js";
 
@@ -24,12 +25,17 @@ export interface RunnerDeps {
   /** The host environment jobs inherit their safe variables from (main passes process.env). */
   hostEnv: Readonly<Record<string, string | undefined>>;
   inventory: InventoryPort;
+  /** The sandbox jobs run in. Default: `createSandbox` as MLLEAD_SANDBOX and MLLEAD_BWRAP say. */
+  sandbox?: Sandbox;
+  /** Runs jobs through this instead of the sandbox (no policy applied): for tests that fake the process. */
   runProcess?: ProcessRunner;
 }
 
 /** A started runner: readiness checks for `/readyz` and a graceful stop. */
 export interface Runner {
   readiness: Record<string, () => boolean>;
+  /** How jobs are isolated here; `warning` is set when they are not (no bubblewrap), for status pages. */
+  sandbox: { kind: Sandbox["kind"]; warning?: string };
   stop(): Promise<void>;
 }
 
@@ -69,6 +75,9 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
     config.MLLEAD_CPU_SLOTS,
   );
   const metrics = createRunnerMetrics(deps.registry, inv.gpus.length);
+  const { sandbox, settings: sandboxSettings } = await openJobSandbox(config, deps, log);
+  const gpuIndex = new Map(inv.gpus.map((g) => [g.uuid, g.index]));
+  const deviceMinors = readDeviceMinors();
   const claims = new ClaimStore(await bus.kv(BUCKETS.jobs, JobClaim));
   const runnersKv = await bus.kv(BUCKETS.runners, RunnerHeartbeat);
   const held = new Map<string, Held>();
@@ -85,7 +94,9 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
     artifactMaxBytes: config.MLLEAD_ARTIFACT_MAX_BYTES,
     keepJobDirs: config.MLLEAD_KEEP_JOB_DIRS,
     objects: () => bus.objects(),
-    runProcess: deps.runProcess ?? runProcess,
+    runSandboxed: deps.runProcess ?? ((spec: ProcessSpec, policy: SandboxPolicy) => sandbox.runProcess({ ...spec, policy })),
+    sandboxSettings,
+    deviceNodes: (uuids: readonly string[]) => gpuDeviceNodes(uuids, gpuIndex, deviceMinors),
   };
 
   const now = () => new Date().toISOString();
@@ -266,6 +277,7 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
   log.info({ capacity: allocator.capacity, gpus: inv.gpus.length }, "runner consuming jobs");
 
   return {
+    sandbox: { kind: sandbox.kind, ...(sandbox.warning ? { warning: sandbox.warning } : {}) },
     readiness: {
       gpus: () => true,
       heartbeat: () => heartbeat.ok,

@@ -1,6 +1,16 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 
+const list = z
+  .string()
+  .default("")
+  .transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+
 const bool = z
   .enum(["true", "false", "1", "0"])
   .transform((v) => v === "true" || v === "1")
@@ -20,6 +30,14 @@ const bool = z
  * - `MLLEAD_ARTIFACT_MAX_BYTES`: larger artifact files are skipped (with a log line). Default 512 MiB.
  * - `MLLEAD_KEEP_JOB_DIRS`: keep job directories after a job ends (debugging). Default false.
  * - `MLLEAD_JOB_ENV_PASS`: extra host variable names passed to jobs (comma-separated); secret-looking names never pass.
+ * - `MLLEAD_SANDBOX`: how jobs are isolated. `auto` (default): bubblewrap when it works here, else a process
+ *   group only, with a warning at start; `bubblewrap`: refuse to start without it; `process`: never bubblewrap.
+ * - `MLLEAD_BWRAP`: the bwrap binary. Default `bwrap` on PATH, then /usr/bin/bwrap.
+ * - `MLLEAD_DATA_DIRS`: absolute paths (comma-separated) every job sees read-only under bubblewrap: the team's
+ *   data, and toolchains outside /usr that jobs run (a conda env, a pyenv root). Default none.
+ * - `MLLEAD_SANDBOX_NETWORK`: let jobs use the network (`1`/`true`). Default false: a loopback of their own only.
+ * - `MLLEAD_JOB_MAX_PROCESSES`: processes and threads a job may have at once (a cgroup where one can be made).
+ *   Default 4096.
  */
 export const RunnerConfig = z.object({
   RUNNER_ID: z
@@ -44,14 +62,11 @@ export const RunnerConfig = z.object({
     .min(1)
     .default(512 * 1024 * 1024),
   MLLEAD_KEEP_JOB_DIRS: bool,
-  MLLEAD_JOB_ENV_PASS: z
-    .string()
-    .default("")
-    .transform((s) =>
-      s
-        .split(",")
-        .map((x) => x.trim())
-        .filter(Boolean),
-    ),
+  MLLEAD_JOB_ENV_PASS: list,
+  MLLEAD_SANDBOX: z.enum(["auto", "bubblewrap", "process"]).default("auto"),
+  MLLEAD_BWRAP: z.string().min(1).optional(),
+  MLLEAD_DATA_DIRS: list.pipe(z.array(z.string().startsWith("/", "use absolute paths"))),
+  MLLEAD_SANDBOX_NETWORK: bool,
+  MLLEAD_JOB_MAX_PROCESSES: z.coerce.number().int().min(16).max(4_194_304).default(4096),
 });
 export type RunnerConfig = z.output<typeof RunnerConfig>;

@@ -2,12 +2,13 @@ import { writeFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { GpuJob, JobOutcome, JobProgress, JobResult } from "@mllead/contracts";
-import type { ProcessOutcome, ProcessRunner } from "@mllead/sandbox";
+import type { ProcessOutcome, ProcessSpec, SandboxPolicy } from "@mllead/sandbox";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import type { Allocation } from "./allocator.js";
 import { artifactObjectName, downloadInput, readMetrics, uploadArtifacts, uploadFile } from "./artifacts.js";
 import { buildJobEnv } from "./env.js";
+import { type JobSandboxSettings, jobPolicy } from "./job-sandbox.js";
 import { CappedLogFile, LineSplitter, LogTail } from "./log-tail.js";
 import { PGID_FILE } from "./orphans.js";
 import { ProgressThrottle, parseOutputLine } from "./progress.js";
@@ -25,7 +26,11 @@ export interface ExecutorDeps {
   artifactMaxBytes: number;
   keepJobDirs: boolean;
   objects: () => Promise<ObjectStore>;
-  runProcess: ProcessRunner;
+  /** Starts the job's process under its sandbox policy (the runner's sandbox, see app.ts). */
+  runSandboxed: (spec: ProcessSpec, policy: SandboxPolicy) => Promise<ProcessOutcome>;
+  sandboxSettings: JobSandboxSettings;
+  /** The device nodes a job with these GPU UUIDs needs (see job-sandbox.ts). */
+  deviceNodes: (gpuUuids: readonly string[]) => string[];
 }
 
 /** The result of one run; `stopped` means it was aborted (shutdown or cancel) rather than finishing. */
@@ -93,29 +98,34 @@ export async function executeJob(
       else tail.push(parsed.line);
     });
     const stderr = new LineSplitter((line) => tail.push(line));
-    proc = await deps.runProcess({
-      argv: job.command,
-      cwd: work,
-      env: buildJobEnv(
-        deps.hostEnv,
-        job.env,
-        { CUDA_VISIBLE_DEVICES: allocation.cudaVisibleDevices, MLLEAD_ARTIFACTS_DIR: artifactsDir, MLLEAD_JOB_ID: job.jobId },
-        deps.envPass,
-      ),
-      timeoutMs: job.timeoutSec * 1000,
-      killGraceMs: deps.killGraceMs,
-      signal: opts.signal,
-      // If this runner dies without stopping the job, its next start finds and kills the group (see orphans.ts).
-      onSpawn: (pid) => writeFileSync(join(root, PGID_FILE), String(pid)),
-      onStdout: (c) => {
-        logFile.write(c);
-        stdout.write(c);
+    const policy = jobPolicy(deps.sandboxSettings, { work, artifacts: artifactsDir }, deps.deviceNodes(allocation.devices));
+    proc = await deps.runSandboxed(
+      {
+        argv: job.command,
+        cwd: work,
+        env: buildJobEnv(
+          deps.hostEnv,
+          job.env,
+          { CUDA_VISIBLE_DEVICES: allocation.cudaVisibleDevices, MLLEAD_ARTIFACTS_DIR: artifactsDir, MLLEAD_JOB_ID: job.jobId },
+          deps.envPass,
+        ),
+        timeoutMs: job.timeoutSec * 1000,
+        killGraceMs: deps.killGraceMs,
+        signal: opts.signal,
+        // If this runner dies without stopping the job, its next start finds and kills the group (see orphans.ts).
+        // Under bubblewrap the pid is bwrap's: killing it takes down the whole sandbox.
+        onSpawn: (pid) => writeFileSync(join(root, PGID_FILE), String(pid)),
+        onStdout: (c) => {
+          logFile.write(c);
+          stdout.write(c);
+        },
+        onStderr: (c) => {
+          logFile.write(c);
+          stderr.write(c);
+        },
       },
-      onStderr: (c) => {
-        logFile.write(c);
-        stderr.write(c);
-      },
-    });
+      policy,
+    );
     stdout.end();
     stderr.end();
     throttle.flush();

@@ -27,6 +27,10 @@ async function groupMembers(pgid: number, jobId: string): Promise<number[]> {
  * Only processes that are in the recorded group AND carry the job's
  * `MLLEAD_JOB_ID` are touched, so a reused pid is never hit. `owned(jobId)` says
  * whether a job directory is this runner's to clean (runners may share a disk).
+ *
+ * Under bubblewrap the recorded pid is bwrap's, which carries the job's MLLEAD_*
+ * variables (see @mllead/sandbox): killing it kills everything in the sandbox's pid
+ * namespace. Its `--die-with-parent` usually did so already when the runner died.
  */
 export async function reapOrphans(jobsDir: string, owned: (jobId: string) => Promise<boolean>, log: Logger): Promise<number> {
   let killed = 0;

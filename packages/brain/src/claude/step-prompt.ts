@@ -13,7 +13,7 @@ export function workingRules(tools: readonly ToolName[]): string {
     "Files you create or change are committed for you when the step ends (one commit per step, on the task's branch); do not run git commit, push or reset yourself.",
     "Commands run in a sandbox that sees only the working directory (read-write) and the team's data folders (read-only).",
     tools.includes("SubmitGpuJob")
-      ? "Training and long evaluation runs go to the GPU hosts through SubmitGpuJob, not Bash; have the job write metrics.json (flat numbers) and its outputs in its directory."
+      ? "Training and long evaluation runs go to the GPU hosts through SubmitGpuJob, not Bash; the job writes its outputs, and metrics.json (a flat object of numbers), into $MLLEAD_ARTIFACTS_DIR."
       : "",
     "Never mark a step done without proving it: run the code and its tests, read the numbers, and give for each acceptance criterion the evidence (command and output, file, metric).",
     "Finish with FinishStep, called alone: one entry per acceptance criterion id, met true or false. If a criterion cannot be met, say so honestly with met=false and why; the tech lead will re-plan.",

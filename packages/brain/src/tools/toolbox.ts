@@ -76,7 +76,7 @@ const SPECS: Record<ToolName, ToolSpec> = {
     input: SubmitGpuJobInput,
     sideEffects: true,
     description:
-      'Runs a training or evaluation job on a GPU host and waits for it: ships the listed files (and larger inputs), runs the argv in a fresh job directory, and returns the outcome, metrics (from metrics.json the job writes), artifacts (copied back under runs/<jobId>/) and the log tail. Print `::mllead-progress {"step":N,"total":T,"metrics":{...}}` lines for live progress in Slack.',
+      'Runs a training or evaluation job on a GPU host and waits for it: ships the listed files (and larger inputs), runs the argv in a fresh job directory, and returns the outcome, metrics, artifacts (copied back under runs/<jobId>/) and the log tail. The job writes its outputs to the directory in $MLLEAD_ARTIFACTS_DIR, with its metrics as a flat JSON object of numbers in metrics.json there. Print `::mllead-progress {"step":N,"total":T,"metrics":{...}}` lines for live progress in Slack.',
   },
   FinishStep: {
     name: "FinishStep",

@@ -1,0 +1,33 @@
+import { accessSync, constants, statSync } from "node:fs";
+import { delimiter, resolve } from "node:path";
+
+/**
+ * Where execvp would find `cmd` (with `PATH`, relative to `cwd`), or why it would
+ * fail: `ENOENT` (nowhere) or `EACCES` (found, not executable). A launcher in front
+ * of the command (prlimit, the cgroup join) would otherwise turn a missing program
+ * into its own error output instead of a spawn error.
+ */
+export function findExecutable(
+  cmd: string,
+  cwd: string,
+  path: string | undefined,
+): { file: string } | { code: "ENOENT" | "EACCES" } {
+  const candidates = cmd.includes("/")
+    ? [resolve(cwd, cmd)]
+    : (path ?? "").split(delimiter).map((d) => resolve(cwd, d || ".", cmd));
+  let denied = false;
+  for (const file of candidates) {
+    try {
+      if (!statSync(file).isFile()) continue;
+    } catch {
+      continue;
+    }
+    try {
+      accessSync(file, constants.X_OK);
+      return { file };
+    } catch {
+      denied = true;
+    }
+  }
+  return { code: denied ? "EACCES" : "ENOENT" };
+}

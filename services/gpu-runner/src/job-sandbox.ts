@@ -1,0 +1,119 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createSandbox, type ProcessRunner, type Sandbox, type SandboxPolicy } from "@mllead/sandbox";
+import type { Logger } from "pino";
+import type { RunnerConfig } from "./config.js";
+
+/** The device nodes every CUDA process opens besides its GPUs' own (nvidia-caps: MIG instances). */
+export const NVIDIA_CONTROL_DEVICES = ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-caps"] as const;
+
+/** What the runner's config says about every job's sandbox. */
+export interface JobSandboxSettings {
+  /** Read-only directories every job sees (MLLEAD_DATA_DIRS). */
+  dataDirs: readonly string[];
+  /** Whether jobs may use the network (MLLEAD_SANDBOX_NETWORK). */
+  network: boolean;
+  /** Processes and threads a job may have at once (MLLEAD_JOB_MAX_PROCESSES). */
+  maxProcesses: number;
+}
+
+/**
+ * GPU UUID → device minor number (the N of /dev/nvidiaN), from the driver's
+ * /proc/driver/nvidia/gpus/<pci>/information. The minor is not always nvidia-smi's
+ * index, so the driver's word wins; empty where the driver is not loaded.
+ */
+export function readDeviceMinors(procDir = "/proc/driver/nvidia/gpus"): Map<string, number> {
+  const out = new Map<string, number>();
+  let entries: string[];
+  try {
+    entries = readdirSync(procDir);
+  } catch {
+    return out;
+  }
+  for (const pci of entries) {
+    let info: string;
+    try {
+      info = readFileSync(join(procDir, pci, "information"), "utf8");
+    } catch {
+      continue;
+    }
+    const uuid = /^GPU UUID:\s*(\S+)/m.exec(info)?.[1];
+    const minor = Number(/^Device Minor:\s*(\d+)/m.exec(info)?.[1]);
+    if (uuid && Number.isInteger(minor)) out.set(uuid, minor);
+  }
+  return out;
+}
+
+/**
+ * The device nodes a job with these GPUs needs: /dev/nvidia<N> for each of its GPUs
+ * (N from the driver, else nvidia-smi's index) and the control nodes; none for a CPU
+ * job. Only nodes that exist are returned, so a host without the driver gets none.
+ */
+export function gpuDeviceNodes(
+  uuids: readonly string[],
+  indexOf: ReadonlyMap<string, number>,
+  minors: ReadonlyMap<string, number>,
+  exists: (p: string) => boolean = existsSync,
+): string[] {
+  if (uuids.length === 0) return [];
+  const own = uuids.flatMap((u) => {
+    const n = minors.get(u) ?? indexOf.get(u);
+    return n === undefined ? [] : [`/dev/nvidia${n}`];
+  });
+  return [...own, ...NVIDIA_CONTROL_DEVICES].filter((p) => exists(p));
+}
+
+/**
+ * The sandbox policy of one job: its `work` directory (cwd) and `artifacts` read-write
+ * — not the job directory itself, which holds the runner's log and pid file — the
+ * team's data dirs read-only, its GPUs' device nodes, and the network only when the
+ * runner allows it. A job with GPUs also sees /sys read-only, where the CUDA runtime
+ * and NCCL read the PCI and NUMA topology. Memory and file size are not limited: GPU
+ * jobs legitimately hold most of the host's memory and write large checkpoints.
+ */
+export function jobPolicy(
+  settings: JobSandboxSettings,
+  dirs: { work: string; artifacts: string },
+  devices: readonly string[],
+): SandboxPolicy {
+  return {
+    workdir: dirs.work,
+    readWrite: [dirs.artifacts],
+    readOnly: devices.length > 0 ? [...settings.dataDirs, "/sys"] : [...settings.dataDirs],
+    devices: [...devices],
+    network: settings.network,
+    limits: { processes: settings.maxProcesses },
+  };
+}
+
+/**
+ * The runner's sandbox (`deps.sandbox`, else detected as MLLEAD_SANDBOX and
+ * MLLEAD_BWRAP say) and its job settings, logged once at start: the kind and how
+ * limits are enforced, or the warning when jobs are not isolated.
+ */
+export async function openJobSandbox(
+  config: RunnerConfig,
+  deps: {
+    sandbox?: Sandbox | undefined;
+    runProcess?: ProcessRunner | undefined;
+    hostEnv: Readonly<Record<string, string | undefined>>;
+  },
+  log: Logger,
+): Promise<{ sandbox: Sandbox; settings: JobSandboxSettings }> {
+  const sandbox =
+    deps.sandbox ??
+    (await createSandbox({
+      mode: config.MLLEAD_SANDBOX,
+      env: deps.hostEnv,
+      ...(config.MLLEAD_BWRAP ? { bwrap: config.MLLEAD_BWRAP } : {}),
+    }));
+  const settings = {
+    dataDirs: config.MLLEAD_DATA_DIRS,
+    network: config.MLLEAD_SANDBOX_NETWORK,
+    maxProcesses: config.MLLEAD_JOB_MAX_PROCESSES,
+  };
+  if (deps.runProcess) log.warn("jobs run through an injected process runner, outside the sandbox");
+  else if (sandbox.warning) log.warn({ sandbox: sandbox.kind, limits: sandbox.enforcement }, sandbox.warning);
+  else log.info({ sandbox: sandbox.kind, limits: sandbox.enforcement, ...settings }, "jobs run in a bubblewrap sandbox");
+  return { sandbox, settings };
+}
