@@ -1,84 +1,152 @@
-import type { Artifact, StepResult, StepWork } from "@mllead/contracts";
+import type { StepResult, StepWork, UpstreamResult } from "@mllead/contracts";
 import type { StepTools } from "../types.js";
-import { failed, findArtifact, fmt, judgeCriteria, type OfflineContext, outputTail } from "./shared.js";
-import { followUpLines, runShippedTests, writeShippedCode } from "./shipped-code.js";
-import { profileTask } from "./task-profile.js";
+import { EXTRA, extraParam } from "./params.js";
+import { fmt, type OfflineContext } from "./shared.js";
+import { type CodePaths, ensureShipped, followUpLines, runShippedTests } from "./shipped-code.js";
+import {
+  answerCriteria,
+  bash,
+  exists,
+  failureLine,
+  finish,
+  finishFailed,
+  finiteMetrics,
+  openWorkbench,
+  readJson,
+  readText,
+  sh,
+  tail,
+  type Workbench,
+  write,
+} from "./workbench.js";
 
-const CODE = { script: "analysis/analyze.py", tests: "analysis/test_analyze.py" } as const;
-const INPUTS = ["metrics.json", "history.json", "validation_report.json", "train.csv"] as const;
+const CODE: CodePaths = { script: "jobs/analyze.py", tests: "jobs/test_analyze.py" };
+const OUT = "reports";
 
-/** The offline analyst: fetches upstream metrics and data, runs the shipped analysis, and saves the report. */
+/** Where the analysis reads its inputs from: workspace paths, or none. */
+interface Inputs {
+  metrics?: string;
+  history?: string;
+  data?: string;
+  validation?: string;
+  /** Said in the summary: where the numbers came from. */
+  notes: string[];
+}
+
+/**
+ * The training run's metrics and history: the job's outputs copied back under
+ * `runs/<jobId>/`, or, where they are not in this workspace, the upstream
+ * result's metrics written there (then there is no loss history).
+ */
+async function trainingInputs(wb: Workbench, inputs: Inputs): Promise<void> {
+  const trained = [...wb.work.upstream].reverse().find((u: UpstreamResult) => u.role === "ml-engineer");
+  if (!trained) return;
+  const dir = `runs/${trained.result.jobId ?? trained.stepId}`;
+  if (await exists(wb, `${dir}/metrics.json`)) {
+    inputs.metrics = `${dir}/metrics.json`;
+    inputs.notes.push(`metrics from ${dir}/metrics.json`);
+  } else if (Object.keys(trained.result.metrics).length > 0) {
+    inputs.metrics = `${dir}/metrics.json`;
+    await write(wb, inputs.metrics, `${JSON.stringify(trained.result.metrics, null, 2)}\n`);
+    inputs.notes.push(`the job's files are not in this workspace, so the metrics come from the ${trained.stepId} step's result`);
+  }
+  if (await exists(wb, `${dir}/history.json`)) inputs.history = `${dir}/history.json`;
+}
+
+/**
+ * The offline analyst: runs `jobs/analyze.py` (written from the shipped copy
+ * when the repository lacks it) on the training run's metrics and history and
+ * the data step's splits, runs its unit tests, and judges the report it wrote.
+ */
 export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
-  const sources = await writeShippedCode(tools, ctx, CODE);
-  const filesChanged = [CODE.script, CODE.tests, "reports/report.md"];
-  const artifacts: Artifact[] = [];
-  for (const path of [CODE.script, CODE.tests]) artifacts.push(await tools.saveArtifact(path, { contentType: "text/x-python" }));
-
-  const have = new Set<string>();
-  for (const name of INPUTS) {
-    const a = findArtifact(work.upstream, name);
-    if (!a) continue;
-    await tools.fetchArtifact(a, `inputs/${name}`);
-    have.add(name);
+  const wb = openWorkbench(work, tools, ctx);
+  const sources = await ensureShipped(wb, CODE);
+  const inputs: Inputs = { notes: [] };
+  await trainingInputs(wb, inputs);
+  if (await exists(wb, "data/train.csv")) inputs.data = "data/train.csv";
+  if (await exists(wb, "data/validation_report.json")) inputs.validation = "data/validation_report.json";
+  if (!inputs.metrics && !inputs.data) {
+    return finishFailed(
+      wb,
+      "Offline analyst: nothing to analyse: no training metrics and no data split in the workspace or upstream.",
+    );
   }
-  if (!have.has("metrics.json") && !have.has("train.csv")) {
-    return failed("Nothing to analyse: no upstream step produced metrics.json or a train split.", { artifacts, filesChanged });
-  }
-  const previousWanted =
-    profileTask(work.task.text).mentionsPrevious || work.step.requirements.some((r) => /previous model/i.test(r));
-  const argv = ["python3", CODE.script, "--out", "reports", "--title", `Analysis: ${work.step.title}`];
-  if (have.has("metrics.json")) argv.push("--metrics", "inputs/metrics.json");
-  if (have.has("history.json")) argv.push("--history", "inputs/history.json");
-  if (have.has("train.csv")) argv.push("--data", "inputs/train.csv");
-  if (have.has("validation_report.json")) argv.push("--validation", "inputs/validation_report.json");
+  const previousWanted = extraParam(work.step.params, EXTRA.compare) === "previous-model";
+  const argv = ["python3", CODE.script, "--out", OUT, "--title", `Analysis: ${work.step.title}`];
+  if (inputs.metrics) argv.push("--metrics", inputs.metrics);
+  if (inputs.history) argv.push("--history", inputs.history);
+  if (inputs.data) argv.push("--data", inputs.data);
+  if (inputs.validation) argv.push("--validation", inputs.validation);
   if (previousWanted) argv.push("--previous-model-wanted");
 
-  await tools.progress(have.has("metrics.json") ? "Comparing the model with the baseline" : "Exploring the data");
-  const run = await tools.run(argv, { timeoutSec: 120 });
-  if (run.exitCode !== 0) {
-    return failed(`The analysis failed (exit ${run.exitCode}):\n${outputTail(run)}`, { artifacts, filesChanged });
-  }
-  const { run: testRun, count: testCount } = await runShippedTests(tools, CODE);
-
-  const report = await tools.readFile("reports/report.md");
-  const numbers = JSON.parse(await tools.readFile("reports/analysis.json")) as Record<string, number>;
-  const files = await tools.listFiles();
-  const hasPlot = files.includes("reports/loss.png");
-  artifacts.push(await tools.saveArtifact("reports/report.md", { contentType: "text/markdown" }));
-  artifacts.push(await tools.saveArtifact("reports/analysis.json", { contentType: "application/json" }));
-  if (hasPlot) {
-    artifacts.push(await tools.saveArtifact("reports/loss.png", { contentType: "image/png" }));
-    filesChanged.push("reports/loss.png");
+  await tools.progress(
+    inputs.metrics ? "Offline analyst: comparing the model with the baseline" : "Offline analyst: exploring the data",
+  );
+  const run = await bash(wb, argv.map(sh).join(" "));
+  if (run.exitCode !== 0) return finishFailed(wb, `${failureLine("Offline analyst: the analysis failed", run)}\n${tail(run)}`);
+  const tests = await runShippedTests(wb, CODE);
+  if (tests.run.exitCode !== 0) {
+    return finishFailed(
+      wb,
+      `${failureLine("Offline analyst: the analysis script's unit tests failed, so its report is not trusted", tests.run)}\n${tail(tests.run)}`,
+    );
   }
 
-  const criteria = judgeCriteria(work.step.acceptanceCriteria, (c) => {
-    if (/previous model/i.test(c)) {
-      const said = /previous model/i.test(report);
-      return {
-        met: said,
-        evidence: said ? "the report states no previous model's metrics are available offline" : "not mentioned",
-      };
+  const report = (await exists(wb, `${OUT}/report.md`)) ? await readText(wb, `${OUT}/report.md`) : "";
+  const numbers = finiteMetrics((await readJson<Record<string, unknown>>(wb, `${OUT}/analysis.json`)) ?? {});
+  const hasPlot = await exists(wb, `${OUT}/loss.png`);
+  const produced = [`${OUT}/report.md`, `${OUT}/analysis.json`, ...(hasPlot ? [`${OUT}/loss.png`] : [])];
+
+  const criteria = answerCriteria(wb, "analyst", (key) => {
+    switch (key) {
+      case "baseline": {
+        const said = report.includes("majority-class baseline") && numbers.auc_lift !== undefined;
+        return {
+          met: said,
+          evidence: said
+            ? `${OUT}/report.md: AUC lift ${fmt(numbers.auc_lift)}, accuracy lift ${fmt(numbers.accuracy_lift)} over the majority-class baseline`
+            : `${OUT}/report.md has no baseline comparison (${inputs.metrics ? "metrics given" : "no training metrics"})`,
+        };
+      }
+      case "lossCurve":
+        return {
+          met: hasPlot,
+          evidence: hasPlot ? `${OUT}/loss.png written from ${inputs.history}` : "no loss history in the workspace, so no plot",
+        };
+      case "previous": {
+        const said = /previous model/i.test(report);
+        return {
+          met: said,
+          evidence: said
+            ? `${OUT}/report.md states that no previous model's metrics are available offline`
+            : "the report does not mention the previous model",
+        };
+      }
+      case "classBalance":
+        return {
+          met: numbers.positive_rate !== undefined,
+          evidence: `${OUT}/report.md: positive rate ${fmt(numbers.positive_rate)}`,
+        };
+      case "statistics": {
+        const tested = /Welch t/.test(report);
+        return {
+          met: tested,
+          evidence: tested ? `${OUT}/report.md: per-feature Welch t and p-value table` : "no statistics table in the report",
+        };
+      }
+      default: {
+        const never: never = key;
+        throw new Error(`unknown check ${String(never)}`);
+      }
     }
-    if (/baseline/i.test(c))
-      return {
-        met: /majority-class baseline/.test(report) && numbers.auc_lift !== undefined,
-        evidence: `AUC lift ${fmt(numbers.auc_lift)}, accuracy lift ${fmt(numbers.accuracy_lift)}`,
-      };
-    if (/loss curve|loss\.png/i.test(c))
-      return { met: hasPlot, evidence: hasPlot ? "reports/loss.png written" : "no loss history upstream" };
-    if (/class balance/i.test(c))
-      return { met: numbers.positive_rate !== undefined, evidence: `positive rate ${fmt(numbers.positive_rate)}` };
-    if (/statistic|p-value/i.test(c))
-      return { met: /Welch t/.test(report), evidence: "per-feature Welch t and p-value table in the report" };
-    return undefined;
   });
 
   const lines: string[] = [];
   if (numbers.auc_lift !== undefined) {
     lines.push(
-      `Model vs majority-class baseline: AUC lift ${fmt(numbers.auc_lift)}, accuracy lift ${fmt(numbers.accuracy_lift)}.`,
+      `Offline analyst: model vs majority-class baseline: AUC lift ${fmt(numbers.auc_lift)}, accuracy lift ${fmt(numbers.accuracy_lift)}.`,
     );
-  }
+  } else lines.push("Offline analyst: explored the data split.");
   if (previousWanted)
     lines.push("No previous model's metrics are available offline, so the comparison is against the baseline only.");
   if (numbers.positive_rate !== undefined) {
@@ -86,16 +154,10 @@ export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineC
       `Data: positive rate ${fmt(numbers.positive_rate)}; ${numbers.significant_features ?? 0} features differ between classes at p < 0.01.`,
     );
   }
+  if (inputs.notes.length > 0) lines.push(`Inputs: ${inputs.notes.join("; ")}.`);
   lines.push(
-    `Report: reports/report.md${hasPlot ? " with the loss curve reports/loss.png" : ""}; unit tests: ${testCount} ${testRun.exitCode === 0 ? "passed" : "FAILED"}.`,
+    `Report: ${OUT}/report.md${hasPlot ? ` with the loss curve ${OUT}/loss.png` : ""}; unit tests: ${tests.count} passed.`,
   );
-  lines.push(...followUpLines(work, CODE, sources, "the offline report covers it only where it matches the shipped analysis."));
-  return {
-    status: testRun.exitCode === 0 ? "succeeded" : "failed",
-    summary: lines.join("\n").slice(0, 4000),
-    artifacts,
-    metrics: numbers,
-    filesChanged,
-    criteria,
-  };
+  lines.push(...followUpLines(wb, CODE, sources));
+  return finish(wb, { summary: lines.join("\n"), criteria, metrics: numbers, artifacts: produced }, produced);
 }

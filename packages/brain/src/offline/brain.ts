@@ -18,7 +18,10 @@ export interface OfflineBrainOptions {
 
 /**
  * The offline brain: deterministic, needs no key, follows the seed's rules in code.
- * Plans from the task text; specialists run the shipped scripts for real through `StepTools`.
+ * Plans from the task text, with each step's settings as structured params;
+ * specialists read those params and run the shipped scripts for real through
+ * the same toolbox the Claude loop drives (Read, Write, Bash,
+ * SubmitGpuJob, FinishStep).
  */
 export function createOfflineBrain(opts: OfflineBrainOptions = {}): Brain {
   const ctx = { jobsDir: opts.jobsDir ?? DEFAULT_JOBS_DIR };
@@ -41,7 +44,7 @@ export function createOfflineBrain(opts: OfflineBrainOptions = {}): Brain {
         case "analyst":
           return runAnalyst(work, tools, ctx);
         case "code-reviewer":
-          return runCodeReviewer(work, tools);
+          return runCodeReviewer(work, tools, ctx);
         default: {
           const never: never = work.role;
           throw new Error(`unknown role ${String(never)}`);

@@ -1,11 +1,17 @@
-import type { Artifact, StepResult, StepWork } from "@mllead/contracts";
+import type { StepResult, StepWork } from "@mllead/contracts";
 import type { StepTools } from "../types.js";
-import { failed, fmt, judgeCriteria, type OfflineContext, outputTail } from "./shared.js";
-import { followUpLines, runShippedTests, writeShippedCode } from "./shipped-code.js";
-import { profileTask } from "./task-profile.js";
+import { resolveParams } from "./params.js";
+import type { OfflineContext } from "./shared.js";
+import { fmt } from "./shared.js";
+import { type CodePaths, ensureShipped, followUpLines, runShippedTests } from "./shipped-code.js";
+import { answerCriteria, bash, failureLine, finish, finishFailed, openWorkbench, readJson, sh, tail } from "./workbench.js";
 
-const CODE = { script: "pipeline/prepare_data.py", tests: "pipeline/test_prepare_data.py" } as const;
-const OUTPUTS = ["data/train.csv", "data/val.csv", "data/test.csv", "data/validation_report.json", "data/validation_report.md"];
+const CODE: CodePaths = { script: "jobs/prepare_data.py", tests: "jobs/test_prepare_data.py" };
+const OUT = "data";
+const SPLITS = ["train", "val", "test"] as const;
+const OUTPUTS = [...SPLITS.map((s) => `${OUT}/${s}.csv`), `${OUT}/validation_report.json`, `${OUT}/validation_report.md`];
+/** Scratch output of the reproducibility rerun, removed afterwards. */
+const RERUN = `${OUT}/.rerun`;
 
 interface ValidationReport {
   passed: boolean;
@@ -18,86 +24,144 @@ interface ValidationReport {
   imputation_medians?: Record<string, number>;
 }
 
-/** The offline data-engineer: writes and runs the shipped pipeline, then its tests, and saves everything. */
+/**
+ * Checks the written splits: rows that appear twice across them, and how far
+ * the train split's medians are from the recorded imputation statistics
+ * (imputing with the median leaves the median unchanged, so they match when
+ * the statistics came from the train split).
+ */
+const SPLIT_CHECK = `python3 - <<'PY'
+import csv, json, statistics
+rows, seen, dups, cols = {}, set(), 0, {}
+for name in ("train", "val", "test"):
+    with open(f"${OUT}/{name}.csv") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        body = [tuple(r) for r in reader]
+    rows[name] = len(body)
+    for r in body:
+        dups += r in seen
+        seen.add(r)
+    if name == "train":
+        cols = {c: [float(r[i]) for r in body] for i, c in enumerate(header)}
+medians = json.load(open("${OUT}/validation_report.json")).get("imputation_medians", {})
+gap = max((abs(statistics.median(cols[c]) - m) / max(1.0, abs(m)) for c, m in medians.items()), default=float("nan"))
+print(json.dumps({"rows": rows, "duplicates": dups, "median_gap": gap, "features": len(medians)}))
+PY`;
+
+interface SplitCheck {
+  rows: Record<string, number>;
+  duplicates: number;
+  median_gap: number;
+  features: number;
+}
+
+/**
+ * The offline data-engineer: runs the pipeline (`jobs/prepare_data.py`,
+ * written from the shipped copy when the repository lacks it) with the step's
+ * dataset and seed on a deterministic synthetic stand-in table, runs its unit
+ * tests, checks the splits it wrote and a rerun, and finishes with the evidence.
+ */
 export async function runDataEngineer(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
-  const dataset = profileTask(work.task.text).dataset;
-  const sources = await writeShippedCode(tools, ctx, CODE);
-  const filesChanged = [CODE.script, CODE.tests];
+  const wb = openWorkbench(work, tools, ctx);
+  const p = resolveParams(work.step.params);
+  const sources = await ensureShipped(wb, CODE);
+  const args = `--rows ${p.rows} --seed ${p.seed} --table ${sh(p.dataset)}`;
 
-  await tools.progress(`Validating and splitting \`${dataset}\` (offline: deterministic synthetic stand-in, seed 42)`);
-  const run = await tools.run(["python3", CODE.script, "--out", "data", "--rows", "6000", "--seed", "42", "--table", dataset], {
-    timeoutSec: 120,
-  });
-  const artifacts: Artifact[] = [];
-  for (const path of filesChanged) artifacts.push(await tools.saveArtifact(path, { contentType: "text/x-python" }));
+  await tools.progress(
+    `Offline data-engineer: validating and splitting \`${p.dataset}\` (a deterministic synthetic stand-in, seed ${p.seed})`,
+  );
+  const run = await bash(wb, `python3 ${CODE.script} --out ${OUT} ${args}`);
   if (run.exitCode !== 0 && run.exitCode !== 2) {
-    return failed(`The data pipeline crashed (exit ${run.exitCode}${run.timedOut ? ", timed out" : ""}):\n${outputTail(run)}`, {
-      artifacts,
-      filesChanged,
-    });
+    return finishFailed(wb, `${failureLine("Offline data-engineer: the data pipeline crashed", run)}\n${tail(run)}`);
   }
-  const report = JSON.parse(await tools.readFile("data/validation_report.json")) as ValidationReport;
-  for (const path of OUTPUTS) artifacts.push(await tools.saveArtifact(path));
+  const report = await readJson<ValidationReport>(wb, `${OUT}/validation_report.json`);
+  if (!report)
+    return finishFailed(wb, `Offline data-engineer: the pipeline wrote no readable ${OUT}/validation_report.json:\n${tail(run)}`);
   if (!report.passed) {
-    return failed(`Validation of \`${dataset}\` failed: ${report.problems.join("; ")}`, { artifacts, filesChanged });
+    return finishFailed(wb, `Offline data-engineer: validation of \`${p.dataset}\` failed: ${report.problems.join("; ")}`);
   }
 
-  await tools.progress("Running the pipeline's unit tests");
-  const { run: testRun, count: testCount } = await runShippedTests(tools, CODE);
-  const testsPassed = testRun.exitCode === 0;
+  await tools.progress("Offline data-engineer: running the pipeline's unit tests and checking the splits");
+  const tests = await runShippedTests(wb, CODE);
+  const checkRun = await bash(wb, SPLIT_CHECK);
+  let check: SplitCheck | undefined;
+  try {
+    check = JSON.parse(checkRun.output.trim().split("\n").at(-1) ?? "") as SplitCheck;
+  } catch {
+    check = undefined;
+  }
+  const same = SPLITS.map((s) => `cmp ${OUT}/${s}.csv ${RERUN}/${s}.csv`).join(" && ");
+  const rerun = await bash(
+    wb,
+    `python3 ${CODE.script} --out ${RERUN} ${args} > /dev/null && ${same}; status=$?; rm -rf ${RERUN}; exit $status`,
+  );
+
+  const { train, val, test } = report.splits;
+  const testsPassed = tests.run.exitCode === 0;
+  const testEvidence = `${tests.count} unit test(s) ${testsPassed ? "passed" : `failed:\n${tail(tests.run, 4)}`}`;
+  const criteria = answerCriteria(wb, "data-engineer", (key) => {
+    switch (key) {
+      case "validated":
+        return {
+          met: report.passed,
+          evidence: `${OUT}/validation_report.json (synthetic stand-in for \`${p.dataset}\`, seed ${report.seed}): passed=${report.passed}, ${report.problems.length} problem(s), positive rate ${fmt(report.positive_rate)}`,
+        };
+      case "splits": {
+        const counted = check ? SPLITS.map((s) => check.rows[s] ?? 0) : [];
+        const adds = train + val + test === report.rows && counted.join() === [train, val, test].join();
+        return {
+          met: adds && check?.duplicates === 0,
+          evidence: check
+            ? `${train} + ${val} + ${test} = ${train + val + test} of ${report.rows} rows (the CSVs hold ${counted.join(" + ")}); ${check.duplicates} row(s) appear in more than one split`
+            : `could not check the split files:\n${tail(checkRun, 4)}`,
+        };
+      }
+      case "fitOnTrain":
+        return {
+          met: check !== undefined && check.features > 0 && check.median_gap < 1e-5,
+          evidence: check
+            ? `the ${check.features} imputation medians in the report equal the train split's medians (largest relative gap ${check.median_gap.toExponential(1)}; the CSVs keep 6 significant digits); the split comes first in the pipeline`
+            : "could not compare the imputation medians with the train split",
+        };
+      case "seeded":
+        return {
+          met: rerun.exitCode === 0 && report.seed === p.seed,
+          evidence:
+            rerun.exitCode === 0
+              ? `reran with seed ${p.seed}: train/val/test.csv byte-identical (cmp)`
+              : `the rerun with seed ${p.seed} differs or failed:\n${tail(rerun, 3)}`,
+        };
+      case "tests":
+        return { met: testsPassed, evidence: testEvidence };
+      default: {
+        const never: never = key;
+        throw new Error(`unknown check ${String(never)}`);
+      }
+    }
+  });
 
   const nullsImputed = Object.values(report.nulls).reduce((a, b) => a + b, 0);
-  const { train, val, test } = report.splits;
-  const metrics = {
-    rows: report.rows,
-    positive_rate: report.positive_rate,
-    train_rows: train,
-    val_rows: val,
-    test_rows: test,
-    nulls_imputed: nullsImputed,
-    tests_passed: testsPassed ? Number(testCount) : 0,
-  };
-  const criteria = judgeCriteria(work.step.acceptanceCriteria, (c) => {
-    if (/validation report|schema|class.balance/i.test(c))
-      return {
-        met: report.passed,
-        evidence: `validation_report.json: passed=${report.passed}, ${report.problems.length} problem(s)`,
-      };
-    if (/disjoint|add up/i.test(c))
-      return {
-        met: train + val + test === report.rows,
-        evidence: `${train} + ${val} + ${test} = ${train + val + test} of ${report.rows} rows`,
-      };
-    if (/fitted transform|train split only|imputation/i.test(c))
-      return {
-        met: report.imputation_medians !== undefined,
-        evidence: "split first, then imputation medians fitted on the train split (see imputation_medians in the report)",
-      };
-    if (/seed/i.test(c))
-      return {
-        met: testsPassed && report.seed === 42,
-        evidence: `seed ${report.seed}; test_same_seed_same_table ${testsPassed ? "passed" : "failed"}`,
-      };
-    if (/test/i.test(c))
-      return {
-        met: testsPassed,
-        evidence: `${testCount} unit test(s) ${testsPassed ? "passed" : `failed:\n${outputTail(testRun, 4)}`}`,
-      };
-    return undefined;
-  });
-
   const lines = [
-    `Validated \`${dataset}\` (offline: a deterministic synthetic churn-like table, seed 42): ${report.rows} rows, positive rate ${fmt(report.positive_rate)}; schema, null, range and class-balance checks passed.`,
-    `Split ${train}/${val}/${test} (train/val/test) before any fitted transform; ${nullsImputed} nulls imputed with train-split medians.`,
-    `Unit tests: ${testCount} ${testsPassed ? "passed" : "FAILED"}.`,
+    `Offline data-engineer: validated \`${p.dataset}\` (offline: a deterministic synthetic churn-like table, seed ${report.seed}): ${report.rows} rows, positive rate ${fmt(report.positive_rate)}; schema, null, range and class-balance checks passed.`,
+    `Split first, then imputed ${nullsImputed} nulls with train-split medians: train ${train}, val ${val}, test ${test}; ${testEvidence}.`,
+    ...(p.target !== "churned"
+      ? [`The plan's target is \`${p.target}\`; the offline stand-in table's target is \`churned\`.`]
+      : []),
+    ...followUpLines(wb, CODE, sources),
   ];
-  lines.push(...followUpLines(work, CODE, sources, "the offline pipeline covers it only where it matches the shipped checks."));
-  return {
-    status: testsPassed ? "succeeded" : "failed",
-    summary: lines.join("\n").slice(0, 4000),
-    artifacts,
-    metrics,
-    filesChanged,
+  return finish(wb, {
+    summary: lines.join("\n"),
     criteria,
-  };
+    metrics: {
+      rows: report.rows,
+      positive_rate: report.positive_rate,
+      train_rows: train,
+      val_rows: val,
+      test_rows: test,
+      nulls_imputed: nullsImputed,
+      tests_passed: testsPassed ? tests.count : 0,
+    },
+    artifacts: OUTPUTS,
+  });
 }

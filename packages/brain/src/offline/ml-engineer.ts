@@ -1,129 +1,159 @@
-import type { Artifact, StepResult, StepWork } from "@mllead/contracts";
-import type { GpuJobSpec, StepTools } from "../types.js";
-import { failed, findArtifact, fmt, judgeCriteria, type OfflineContext, outputTail, readJob } from "./shared.js";
-import { followUpLines, runShippedTests, writeShippedCode } from "./shipped-code.js";
-import { DEFAULT_EPOCHS, DEFAULT_LR } from "./task-profile.js";
+import type { StepResult, StepWork } from "@mllead/contracts";
+import type { StepTools } from "../types.js";
+import { isOfflineModel, modelName, OFFLINE_MODELS, resolveParams } from "./params.js";
+import { fmt, type OfflineContext, readJob } from "./shared.js";
+import { type CodePaths, ensureShipped, followUpLines, runShippedTests } from "./shipped-code.js";
+import {
+  answerCriteria,
+  exists,
+  failureLine,
+  finish,
+  finishFailed,
+  finiteMetrics,
+  openWorkbench,
+  readJson,
+  tail,
+  type Workbench,
+  write,
+} from "./workbench.js";
 
-const CODE = { script: "training/train.py", tests: "training/test_train.py" } as const;
-
-/** Training settings read back from the step's handoff, so plan revisions (e.g. "use 20 epochs") reach the job. */
-export interface TrainSettings {
-  epochs: number;
-  lr: number;
-  model: "logreg" | "mlp";
-}
-
-/** Reads epochs, learning rate and model type from a step's title and requirements. */
-export function trainSettings(work: StepWork): TrainSettings {
-  const text = [work.step.title, ...work.step.requirements].join("\n");
-  const epochs = /Train for (\d+) epochs/i.exec(text) ?? /\b(\d+) epochs?\b/i.exec(text);
-  const lr = /learning rate (\d*\.?\d+(?:e-?\d+)?)/i.exec(text);
-  return {
-    epochs: epochs?.[1] ? Math.min(Math.max(Number(epochs[1]), 1), 200) : DEFAULT_EPOCHS,
-    lr: lr?.[1] ? Number(lr[1]) : DEFAULT_LR,
-    model: /\bMLP\b/i.test(text) ? "mlp" : "logreg",
-  };
-}
+const CODE: CodePaths = { script: "jobs/train.py", tests: "jobs/test_train.py" };
+/** The data pipeline `train.py` imports from its own directory when no splits exist (a pure model change). */
+const GENERATOR = "jobs/prepare_data.py";
+const SPLITS = ["data/train.csv", "data/val.csv", "data/test.csv"];
+/** What `train.py` writes, copied back by SubmitGpuJob under `runs/<jobId>/`. */
+const JOB_OUTPUTS = ["metrics.json", "history.json", "model.npz", "model_card.json"];
+const JOB_TIMEOUT_SEC = 900;
 
 interface HistoryRow {
   epoch: number;
   train_loss: number;
 }
 
-/** The offline ml-engineer: writes the shipped training script, tests it, and runs it as a GPU job. */
+interface ModelCard {
+  model?: string;
+  lr?: number;
+  epochs?: number;
+  seed?: number;
+}
+
+/** Makes sure the generator is in the workspace so the job can rebuild the splits. */
+async function ensureGenerator(wb: Workbench): Promise<void> {
+  if (!(await exists(wb, GENERATOR))) await write(wb, GENERATOR, await readJob(wb.ctx, "prepare_data.py"));
+}
+
+/**
+ * The offline ml-engineer: tests `jobs/train.py` (written from the shipped
+ * copy when the repository lacks it), submits it as a GPU job with the step's
+ * params (model, epochs, learning rate, batch size, seed, GPUs) on the data
+ * step's splits, and judges the job's metrics, history and model card.
+ */
 export async function runMlEngineer(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
-  const settings = trainSettings(work);
-  const sources = await writeShippedCode(tools, ctx, CODE);
-  const filesChanged = [CODE.script, CODE.tests];
-  const artifacts: Artifact[] = [];
-  for (const path of filesChanged) artifacts.push(await tools.saveArtifact(path, { contentType: "text/x-python" }));
+  const wb = openWorkbench(work, tools, ctx);
+  const p = resolveParams(work.step.params);
+  if (!isOfflineModel(p.model)) {
+    return finishFailed(
+      wb,
+      `Offline ml-engineer: the shipped training script trains only ${OFFLINE_MODELS.join(" or ")}, not \`${p.model}\`; with Claude the step would write that model's code.`,
+    );
+  }
+  const sources = await ensureShipped(wb, CODE);
 
-  await tools.progress("Running the training script's unit tests");
-  const { run: testRun, count: testCount } = await runShippedTests(tools, CODE);
-  if (testRun.exitCode !== 0) {
-    return failed(`The training script's unit tests failed, so no job was submitted:\n${outputTail(testRun)}`, {
-      artifacts,
-      filesChanged,
-    });
+  await tools.progress("Offline ml-engineer: running the training script's unit tests");
+  const tests = await runShippedTests(wb, CODE);
+  if (tests.run.exitCode !== 0) {
+    return finishFailed(
+      wb,
+      `${failureLine("Offline ml-engineer: the training script's unit tests failed, so no job was submitted", tests.run)}\n${tail(tests.run)}`,
+    );
   }
 
-  const inputs = ["train.csv", "val.csv", "test.csv"]
-    .map((f) => findArtifact(work.upstream, f))
-    .filter((a) => a !== undefined)
-    .map((a) => ({ objectName: a.objectName, path: `data/${a.name.split("/").pop()}` }));
-  const files = [{ path: "train.py", content: sources.script }];
-  // A pure model change has no data step: ship the generator so the job can rebuild the same splits.
-  if (inputs.length < 3) files.push({ path: "prepare_data.py", content: await readJob(ctx, "prepare_data.py") });
-  const spec: GpuJobSpec = {
-    command: [
-      "python3",
-      "train.py",
-      "--data",
-      "data",
-      "--epochs",
-      String(settings.epochs),
-      "--lr",
-      String(settings.lr),
-      "--model",
-      settings.model,
-      "--seed",
-      "42",
-    ],
-    files,
-    ...(inputs.length === 3 ? { inputs } : {}),
-    gpus: 1,
-    timeoutSec: 900,
-  };
-  await tools.progress(`Submitting training: ${settings.model}, ${settings.epochs} epochs, lr ${settings.lr}`);
-  const { jobId, result } = await tools.runGpuJob(spec);
-  artifacts.push(...result.artifacts);
-  if (result.outcome !== "succeeded") {
-    return {
-      ...failed(`Training job ${jobId} ${result.outcome} (exit ${result.exitCode}):\n${result.logTail.slice(-8).join("\n")}`, {
-        artifacts,
-        filesChanged,
-      }),
-      jobId,
-    };
+  const haveSplits = (await Promise.all(SPLITS.map((s) => exists(wb, s)))).every(Boolean);
+  if (!haveSplits) await ensureGenerator(wb);
+  const command = [
+    "python3",
+    CODE.script,
+    "--data",
+    "data",
+    "--epochs",
+    String(p.epochs),
+    "--lr",
+    String(p.learningRate),
+    "--batch-size",
+    String(p.batchSize),
+    "--model",
+    p.model,
+    "--seed",
+    String(p.seed),
+  ];
+  const jobText = await wb.toolbox.call("SubmitGpuJob", {
+    command,
+    files: haveSplits ? [CODE.script] : [CODE.script, GENERATOR],
+    ...(haveSplits ? { inputs: SPLITS } : {}),
+    gpus: p.gpus,
+    timeout_sec: JOB_TIMEOUT_SEC,
+    description: `offline ml-engineer: ${p.model}, ${p.epochs} epochs, lr ${p.learningRate}, batch ${p.batchSize}, seed ${p.seed}`,
+  });
+  const jobId = wb.toolbox.state.jobIds.at(-1) ?? "";
+  const outcome = /^job \S+ (\S+) on /.exec(jobText)?.[1] ?? "unknown";
+  const dir = `runs/${jobId}`;
+  if (outcome !== "succeeded") {
+    return finishFailed(
+      wb,
+      `Offline ml-engineer: training job ${jobId} ${outcome}:\n${jobText.split("\n").slice(-8).join("\n")}`,
+    );
   }
 
-  const m = result.metrics;
-  let history: HistoryRow[] = [];
-  const historyArtifact = result.artifacts.find((a) => a.name.split("/").pop() === "history.json");
-  if (historyArtifact) {
-    await tools.fetchArtifact(historyArtifact, `runs/${jobId}/history.json`);
-    history = JSON.parse(await tools.readFile(`runs/${jobId}/history.json`)) as HistoryRow[];
-  }
+  const m = finiteMetrics((await readJson<Record<string, unknown>>(wb, `${dir}/metrics.json`)) ?? {});
+  const history = (await readJson<HistoryRow[]>(wb, `${dir}/history.json`)) ?? [];
+  const card = (await readJson<ModelCard>(wb, `${dir}/model_card.json`)) ?? {};
+  const saved: string[] = [];
+  for (const f of JOB_OUTPUTS) if (await exists(wb, `${dir}/${f}`)) saved.push(`${dir}/${f}`);
   const first = history[0]?.train_loss;
   const last = history.at(-1)?.train_loss;
-  const names = new Set(result.artifacts.map((a) => a.name.split("/").pop()));
   const lift = (m.val_auc ?? Number.NaN) - (m.baseline_auc ?? 0.5);
-  const criteria = judgeCriteria(work.step.acceptanceCriteria, (c) => {
-    if (/epochs/i.test(c))
-      return {
-        met: history.length === settings.epochs && first !== undefined && last !== undefined && last < first,
-        evidence: `${history.length} epochs; train loss ${fmt(first, 4)} → ${fmt(last, 4)}`,
-      };
-    if (/beats/i.test(c)) return { met: lift >= 0.05, evidence: `val AUC ${fmt(m.val_auc)} vs 0.5: lift ${fmt(lift)}` };
-    if (/baseline/i.test(c))
-      return {
-        met: m.val_auc !== undefined && m.baseline_accuracy !== undefined,
-        evidence: `val AUC ${fmt(m.val_auc)}, val accuracy ${fmt(m.val_accuracy)}; majority-class accuracy ${fmt(m.baseline_accuracy)}, AUC ${fmt(m.baseline_auc)}`,
-      };
-    if (/seed/i.test(c)) return { met: m.seed === 42, evidence: `metrics.json seed=${m.seed}` };
-    if (/artifacts/i.test(c)) {
-      const want = ["metrics.json", "history.json", "model.npz"];
-      return { met: want.every((w) => names.has(w)), evidence: `saved: ${[...names].sort().join(", ")}` };
+
+  const criteria = answerCriteria(wb, "ml-engineer", (key) => {
+    switch (key) {
+      case "epochs":
+        return {
+          met: history.length === p.epochs && first !== undefined && last !== undefined && last < first,
+          evidence: `${dir}/history.json: ${history.length} of ${p.epochs} epochs; train loss ${fmt(first, 4)} → ${fmt(last, 4)}`,
+        };
+      case "settings":
+        return {
+          met: card.model === p.model && card.lr === p.learningRate,
+          evidence: `${dir}/model_card.json: model=${card.model ?? "missing"}, lr=${card.lr ?? "missing"}; job argv: ${command.slice(1).join(" ")}`,
+        };
+      case "baseline":
+        return {
+          met: m.val_auc !== undefined && m.baseline_accuracy !== undefined && m.baseline_auc !== undefined,
+          evidence: `val AUC ${fmt(m.val_auc)}, val accuracy ${fmt(m.val_accuracy)}; majority-class accuracy ${fmt(m.baseline_accuracy)}, AUC ${fmt(m.baseline_auc)}`,
+        };
+      case "beatsBaseline":
+        return { met: lift >= 0.05, evidence: `val AUC ${fmt(m.val_auc)} vs ${fmt(m.baseline_auc ?? 0.5)}: lift ${fmt(lift)}` };
+      case "seeded":
+        return { met: m.seed === p.seed, evidence: `${dir}/metrics.json: seed=${m.seed ?? "missing"} (asked ${p.seed})` };
+      case "artifacts": {
+        const want = ["metrics.json", "history.json", "model.npz"];
+        return {
+          met: want.every((w) => saved.includes(`${dir}/${w}`)),
+          evidence: `copied back from job ${jobId} and saved: ${saved.join(", ") || "nothing"}`,
+        };
+      }
+      default: {
+        const never: never = key;
+        throw new Error(`unknown check ${String(never)}`);
+      }
     }
-    return undefined;
   });
 
   const lines = [
-    `Trained a ${settings.model === "mlp" ? "one-hidden-layer MLP" : "logistic regression"} for ${settings.epochs} epochs (lr ${settings.lr}, seed 42) as job ${jobId} on ${result.host}.`,
+    `Offline ml-engineer: trained a ${modelName(p.model)} for ${p.epochs} epochs (lr ${p.learningRate}, batch ${p.batchSize}, seed ${p.seed}) as job ${jobId}.`,
     `Val AUC ${fmt(m.val_auc)} vs the majority-class baseline's 0.5 (lift ${fmt(lift)}); val accuracy ${fmt(m.val_accuracy)} vs ${fmt(m.baseline_accuracy)}; test AUC ${fmt(m.test_auc)}.`,
-    `Train loss ${fmt(first, 4)} → ${fmt(last, 4)}; unit tests: ${testCount} passed.`,
+    `Train loss ${fmt(first, 4)} → ${fmt(last, 4)}; unit tests: ${tests.count} passed.`,
   ];
-  if (inputs.length < 3) lines.push("No data step ran: the job rebuilt the synthetic splits itself (seed 42).");
-  lines.push(...followUpLines(work, CODE, sources, "offline, only epochs, learning rate and model type change the job."));
-  return { status: "succeeded", summary: lines.join("\n").slice(0, 4000), artifacts, metrics: m, filesChanged, criteria, jobId };
+  if (!haveSplits) lines.push(`No data splits in the workspace: the job rebuilt the synthetic splits itself (seed ${p.seed}).`);
+  lines.push(...followUpLines(wb, CODE, sources));
+  return finish(wb, { summary: lines.join("\n"), criteria, metrics: m, artifacts: saved });
 }

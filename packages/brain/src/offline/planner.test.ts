@@ -1,5 +1,6 @@
-import { type Plan, validatePlan } from "@mllead/contracts";
+import { type Plan, type Step, validatePlan } from "@mllead/contracts";
 import { describe, expect, it } from "vitest";
+import { CANNOT_CHECK, identifyCriteria } from "./criteria.js";
 import { offlinePlan } from "./planner.js";
 import { profileTask } from "./task-profile.js";
 
@@ -9,6 +10,8 @@ const step = (p: Plan, id: string) => {
   if (!s) throw new Error(`no step ${id}`);
   return s;
 };
+/** The criteria of a step that its offline specialist cannot check (a person's request). */
+const unchecked = (s: Step) => identifyCriteria(s.role, s).filter((c) => c.key === undefined);
 
 describe("offline planner", () => {
   it("plans a full experiment cycle: data → train → analyze → review, naming the table", () => {
@@ -24,8 +27,22 @@ describe("offline planner", () => {
     expect(data.objective).toContain("`analytics.customers`");
     expect(data.acceptanceCriteria.map((c) => c.text).join("\n")).toContain("split before any fitted transform");
     expect(data.nextHandoff).toEqual({ to: "ml-engineer", reason: expect.stringContaining("analytics.customers") });
+    expect(data.params).toEqual({ dataset: "analytics.customers", target: "churned", seed: 42 });
     const train = step(plan, "train");
     expect(train.usesGpu).toBe(true);
+    expect(train.params).toEqual({
+      dataset: "analytics.customers",
+      target: "churned",
+      model: "logreg",
+      epochs: 10,
+      learningRate: 0.1,
+      batchSize: 256,
+      seed: 42,
+      metric: "val_auc",
+      gpus: 1,
+    });
+    expect(step(plan, "analyze").params).toEqual({ dataset: "analytics.customers", metric: "val_auc" });
+    expect(data.acceptanceCriteria.map((c) => c.id)).toEqual(["ac1", "ac2", "ac3", "ac4", "ac5"]);
     expect(train.acceptanceCriteria.map((c) => c.text)).toContain(
       "Val AUC reported with a majority-class baseline (baseline accuracy and AUC 0.5) beside it.",
     );
@@ -54,6 +71,7 @@ describe("offline planner", () => {
     expect(plan.scope).toBe("single-agent");
     expect(roles(plan)).toEqual(["train:ml-engineer", "review:code-reviewer"]);
     expect(step(plan, "train").title).toBe("Train a one-hidden-layer MLP on customers (30 epochs)");
+    expect(step(plan, "train").params).toMatchObject({ model: "mlp", epochs: 30 });
     expect(step(plan, "train").requirements.join("\n")).toContain("Train for 30 epochs");
   });
 
@@ -74,6 +92,7 @@ describe("offline planner", () => {
         .acceptanceCriteria.map((c) => c.text)
         .join("\n"),
     ).toMatch(/previous model/);
+    expect(step(plan, "analyze").params.extra).toEqual([{ name: "compare", value: "previous-model" }]);
     expect(plan.summary).toMatch(/correctness/);
   });
 
@@ -81,6 +100,7 @@ describe("offline planner", () => {
     const text = "Train a fraud classifier on transactions.parquet with learning rate 0.05";
     expect(offlinePlan(text, ["use 20 epochs"])).toEqual(offlinePlan(text, ["use 20 epochs"]));
     expect(step(offlinePlan(text), "train").requirements.join("\n")).toContain("learning rate 0.05");
+    expect(step(offlinePlan(text), "train").params.learningRate).toBe(0.05);
     expect(step(offlinePlan(text), "data").objective).toContain("`transactions.parquet`");
   });
 
@@ -97,21 +117,54 @@ describe("offline planner", () => {
       const plan = offlinePlan(t);
       expect(validatePlan(plan), t).toEqual([]);
       expect(plan.steps.at(-1)?.role, t).toBe("code-reviewer");
-      for (const s of plan.steps) expect(s.id).toMatch(/^[a-z]+$/);
+      for (const s of plan.steps) {
+        expect(s.id).toMatch(/^[a-z]+$/);
+        // Every criterion the planner writes is one its offline specialist checks.
+        expect(unchecked(s), `${t}: ${s.id}`).toEqual([]);
+        if (s.role !== "code-reviewer") expect(s.params.dataset, `${t}: ${s.id}`).toBeTruthy();
+      }
     }
+  });
+
+  it("reads batch size and seed from the task into the params", () => {
+    const plan = offlinePlan("train a churn model with batch size 128 and seed 7");
+    expect(step(plan, "train").params).toMatchObject({ batchSize: 128, seed: 7 });
+    expect(step(plan, "data").params.seed).toBe(7);
+    expect(step(plan, "train").requirements.join("\n")).toContain("mini-batches of 128, and the seed fixed (7)");
   });
 });
 
 describe("offline plan revisions", () => {
   const text = "Train a churn model on the customers table and write a report";
 
-  it("'use 20 epochs' changes the training requirements and says so", () => {
+  it("'use 20 epochs' changes the params, and the requirement and criterion text follow", () => {
     const before = offlinePlan(text);
     const after = offlinePlan(text, ["use 20 epochs"]);
+    expect(step(before, "train").params.epochs).toBe(10);
+    expect(step(after, "train").params.epochs).toBe(20);
     expect(step(before, "train").requirements.join("\n")).toContain("Train for 10 epochs");
     expect(step(after, "train").requirements.join("\n")).toContain("Train for 20 epochs");
     expect(step(after, "train").acceptanceCriteria[0]?.text).toContain("20 epochs");
+    // An ordinary change adds no criterion the offline specialist cannot check.
+    expect(step(after, "train").acceptanceCriteria).toHaveLength(step(before, "train").acceptanceCriteria.length);
+    for (const s of after.steps) expect(unchecked(s)).toEqual([]);
     expect(after.summary).toContain('"use 20 epochs": training now runs 20 epochs (was 10)');
+  });
+
+  it("'lr 0.05', 'batch size 64' and 'use an MLP' change the params and add no unchecked criteria", () => {
+    const plan = offlinePlan(text, ["lr 0.05", "batch size 64", "use an MLP"]);
+    expect(step(plan, "train").params).toMatchObject({ learningRate: 0.05, batchSize: 64, model: "mlp" });
+    expect(step(plan, "train").acceptanceCriteria.map((c) => c.text)).toContain(
+      "The job trains a one-hidden-layer MLP with learning rate 0.05, as its `model_card.json` records.",
+    );
+    for (const s of plan.steps) expect(unchecked(s)).toEqual([]);
+    expect(plan.summary).toContain("learning rate is now 0.05 (was 0.1)");
+  });
+
+  it("caps epochs and says so", () => {
+    const plan = offlinePlan(text, ["use 5000 epochs"]);
+    expect(step(plan, "train").params.epochs).toBe(200);
+    expect(plan.summary).toContain("5000 is over the offline cap");
   });
 
   it("'skip the analysis' drops the analyst and keeps the review last", () => {
@@ -137,11 +190,39 @@ describe("offline plan revisions", () => {
       'Requested in plan review: "also report precision at the top 10% of scores"',
     );
     expect(withReport.summary).toContain("(1)");
+    // A request the planner has no setting for is also a criterion, which the offline specialist cannot check.
+    const asked = unchecked(step(withReport, "analyze"));
+    expect(asked.map((c) => c.text)).toEqual([
+      'Shown with evidence: what plan review asked for ("also report precision at the top 10% of scores").',
+    ]);
     const generic = offlinePlan(text, ["please keep it under budget"]);
     for (const id of ["data", "train", "analyze"]) {
       expect(step(generic, id).requirements).toContain('Requested in plan review: "please keep it under budget"');
+      expect(unchecked(step(generic, id))).toHaveLength(1);
     }
-    expect(generic.summary).toContain("added as an explicit requirement");
+    expect(generic.summary).toContain("added as a requirement and an acceptance criterion");
+    expect(generic.summary).toContain("the offline specialists cannot check it");
+  });
+
+  it("a re-plan after a step failed on a request keeps it as a requirement, no longer a criterion", () => {
+    const request = "also report precision at the top 10% of scores";
+    const failure =
+      'The analyst step "Report results against the baseline" failed: ac4: the offline specialist cannot check this; with Claude it would. Re-plan so the task can still succeed.';
+    const plan = offlinePlan(text, [request, failure]);
+    expect(validatePlan(plan)).toEqual([]);
+    expect(step(plan, "analyze").requirements).toContain(`Requested in plan review: "${request}"`);
+    for (const s of plan.steps) expect(unchecked(s)).toEqual([]);
+    expect(plan.summary).toContain("no longer acceptance criteria");
+    expect(CANNOT_CHECK).toContain("with Claude it would");
+  });
+
+  it("a re-plan's failure text never changes settings (its '10 epochs' is not a request)", () => {
+    const failure =
+      'The ml-engineer step "Train a logistic regression on customers (10 epochs)" failed: training job job-1 failed without output. Re-plan so the task can still succeed.';
+    const plan = offlinePlan(text, ["use 20 epochs", failure]);
+    expect(step(plan, "train").params.epochs).toBe(20);
+    expect(plan.steps.map((s) => s.id)).toEqual(offlinePlan(text).steps.map((s) => s.id));
+    expect(plan.summary).toContain("the plan stays as it was");
   });
 
   it("answers every feedback item in order and stays valid", () => {
@@ -150,6 +231,7 @@ describe("offline plan revisions", () => {
     expect(validatePlan(plan)).toEqual([]);
     expect(roles(plan)).toEqual(["train:ml-engineer", "analyze:analyst", "review:code-reviewer"]);
     expect(step(plan, "train").title).toContain("MLP");
+    expect(step(plan, "train").params).toMatchObject({ model: "mlp", learningRate: 0.05 });
     expect(step(plan, "train").requirements.join("\n")).toContain("learning rate 0.05");
     expect(plan.summary).toMatch(/\(1\).*MLP.*\(2\).*0\.05.*\(3\).*data step is dropped/s);
   });

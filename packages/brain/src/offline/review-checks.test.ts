@@ -118,6 +118,7 @@ def train(epochs: int) -> None:
         "major:tests:-",
       ]),
     );
+    expect(verdict.findings.find((f) => f.category === "tests")).toMatchObject({ file: "train.py", ownerStepId: "train" });
   });
 
   it("treats missing type hints and docstrings as minor: approve, with findings", () => {

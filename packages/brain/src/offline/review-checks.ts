@@ -223,25 +223,22 @@ function testCoverage(files: readonly ReviewedFile[]): Finding[] {
   const code = files.filter((f) => !isTestFile(f.file, f.source));
   const tests = files.filter((f) => isTestFile(f.file, f.source));
   if (code.length === 0) return [];
-  if (tests.length === 0) {
-    return [
-      {
-        severity: "major",
-        category: "tests",
-        message: `No tests accompany the changed code (${code.map((f) => f.file).join(", ")}).`,
-      },
-    ];
-  }
+  // No tests anywhere in the change is major; a step whose code has none while others do is minor.
+  // One finding per owning step, naming its first file, so a fix round goes back to that step.
+  const severity = tests.length === 0 ? "major" : "minor";
   const out: Finding[] = [];
   const owners = [...new Set(code.map((f) => f.ownerStepId))];
   for (const owner of owners) {
     if (tests.some((t) => t.ownerStepId === owner)) continue;
     const mine = code.filter((f) => f.ownerStepId === owner);
     out.push({
-      severity: "minor",
+      severity,
       category: "tests",
       file: mine[0]?.file ?? "",
-      message: `No tests accompany ${mine.map((f) => f.file).join(", ")}.`,
+      message:
+        tests.length === 0
+          ? `No tests accompany the changed code (${mine.map((f) => f.file).join(", ")}).`
+          : `No tests accompany ${mine.map((f) => f.file).join(", ")}.`,
       ...(owner !== undefined ? { ownerStepId: owner } : {}),
     });
   }

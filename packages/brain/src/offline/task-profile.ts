@@ -1,4 +1,10 @@
-/** What the offline planner reads out of a task's text. Deterministic: plain regexes, no randomness. */
+import { OFFLINE_DEFAULTS, type OfflineModel } from "./params.js";
+
+/**
+ * What the offline planner reads out of a person's task text. Deterministic:
+ * plain regexes, no randomness. Only the planner reads people's words; the
+ * specialists read the settings from each step's structured params.
+ */
 export interface TaskProfile {
   /** The text with Slack mentions removed. */
   text: string;
@@ -10,16 +16,47 @@ export interface TaskProfile {
   wantsAnalysis: boolean;
   epochs: number;
   lr: number;
-  model: "logreg" | "mlp";
+  model: OfflineModel;
+  batchSize: number;
+  seed: number;
   /** The text mentions a previous/production model or a regression to compare against. */
   mentionsPrevious: boolean;
   /** Production code rather than an experiment: the decision framework then biases to correctness. */
   production: boolean;
 }
 
-export const DEFAULT_EPOCHS = 10;
+export const DEFAULT_EPOCHS = OFFLINE_DEFAULTS.epochs;
+/** The most epochs the offline planner asks for (the demo's job should finish in seconds). */
 export const MAX_EPOCHS = 200;
-export const DEFAULT_LR = 0.1;
+export const DEFAULT_LR = OFFLINE_DEFAULTS.learningRate;
+
+/** Settings a person may name in a task or in plan review, as the planner reads them. */
+export const SETTING_PATTERNS = {
+  epochs: /\b(\d{1,6})\s*epochs?\b/i,
+  lr: /\b(?:learning rate|lr)\s*(?:of|=|:|to|at)?\s*(\d*\.?\d+(?:e-?\d+)?)/i,
+  batchSize: /\bbatch(?:[- ]size)?\s*(?:of|=|:|to)?\s*(\d{1,7})\b/i,
+  seed: /\bseed\s*(?:of|=|:|to)?\s*(\d{1,9})\b/i,
+  mlp: /\b(mlp|neural net\w*|hidden layers?|multi-?layer)\b/i,
+  logreg: /\blogistic regression\b/i,
+} as const;
+
+/** A learning rate the text names, when it is usable (0 < lr ≤ 10). */
+export function readLearningRate(text: string): number | undefined {
+  const n = Number(SETTING_PATTERNS.lr.exec(text)?.[1]);
+  return n > 0 && n <= 10 ? n : undefined;
+}
+
+/** A batch size the text names, when it is usable (1 … 1,000,000). */
+export function readBatchSize(text: string): number | undefined {
+  const n = Number(SETTING_PATTERNS.batchSize.exec(text)?.[1]);
+  return Number.isInteger(n) && n >= 1 && n <= 1_000_000 ? n : undefined;
+}
+
+/** A seed the text names. */
+export function readSeed(text: string): number | undefined {
+  const n = Number(SETTING_PATTERNS.seed.exec(text)?.[1]);
+  return Number.isInteger(n) && n >= 0 && n < 2 ** 31 ? n : undefined;
+}
 
 const STOPWORDS = new Set([
   "the",
@@ -96,8 +133,7 @@ export function profileTask(rawText: string): TaskProfile {
   else if (MODEL_CHANGE.test(text) && !dataChange && named === undefined) kind = "model";
   else if (dataChange && !modelish && !wantsAnalysis) kind = "data";
   else if (!modelish && wantsAnalysis) kind = "eda";
-  const epochs = /\b(\d{1,4})\s*epochs?\b/i.exec(text);
-  const lr = /\b(?:learning rate|lr)\s*(?:of|=|:|to|at)?\s*(\d*\.?\d+(?:e-?\d+)?)/i.exec(text);
+  const epochs = SETTING_PATTERNS.epochs.exec(text);
   return {
     text,
     dataset: named ?? "customers",
@@ -105,8 +141,10 @@ export function profileTask(rawText: string): TaskProfile {
     kind,
     wantsAnalysis,
     epochs: clampEpochs(epochs?.[1] ? Number(epochs[1]) : DEFAULT_EPOCHS),
-    lr: lr?.[1] && Number(lr[1]) > 0 && Number(lr[1]) <= 10 ? Number(lr[1]) : DEFAULT_LR,
-    model: /\b(mlp|neural net\w*|hidden layers?|multi-?layer)\b/i.test(text) ? "mlp" : "logreg",
+    lr: readLearningRate(text) ?? DEFAULT_LR,
+    model: SETTING_PATTERNS.mlp.test(text) ? "mlp" : "logreg",
+    batchSize: readBatchSize(text) ?? OFFLINE_DEFAULTS.batchSize,
+    seed: readSeed(text) ?? OFFLINE_DEFAULTS.seed,
     mentionsPrevious: PREVIOUS.test(text),
     production: /\b(production|prod|deploy\w*|ship)\b/i.test(text),
   };
