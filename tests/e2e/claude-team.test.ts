@@ -95,7 +95,9 @@ describe("@mllead with Claude doing the work in the team's repository (real SDK 
     const { repo, api, taskId, events, thread } = run;
     await run.approveFirstPlan();
     await waitFor(() => thread().some((m) => kindOf(m) === "task.completed"), 180_000, "the summary").catch((err) => {
-      throw new Error(`${err.message}\n--- thread ---\n${run.seen()}\n--- jobs ---\n${JSON.stringify(events.filter((e) => e.type === "job.finished"))}`);
+      throw new Error(
+        `${err.message}\n--- thread ---\n${run.seen()}\n--- jobs ---\n${JSON.stringify(events.filter((e) => e.type === "job.finished"))}`,
+      );
     });
 
     // The branch in the team's repository: one commit per step that changed code, in order, then pushed.
@@ -184,5 +186,35 @@ describe("@mllead with Claude doing the work in the team's repository (real SDK 
     expect(text).toContain(":x: `ac2`");
     expect(text).toContain("no such model in the repository");
     expect(text).toContain(":white_check_mark: `ac1`");
+  }, 240_000);
+
+  it("a specialist SIGKILLed in the middle of its tool loop resumes it: the step finishes, no commit or GPU job is made twice", async () => {
+    await using run = await claudeRun({ trainPause: 0.15 });
+    const { repo, api, stack, taskId, events, thread } = run;
+    await run.approveFirstPlan();
+    // The ml-engineer has written train.py and is waiting on its GPU job (about 4.5 s) when the process dies.
+    await waitFor(() => events.some((e) => e.type === "job.started"), 60_000, "the training job to start");
+    await stack.kill("specialist-agent");
+    await stack.start("specialist-agent");
+    await waitFor(() => thread().some((m) => kindOf(m) === "task.completed"), 180_000, "the summary").catch((err) => {
+      throw new Error(`${err.message}\n--- thread ---\n${run.seen()}`);
+    });
+
+    // The job was queued and run once; the step completed once.
+    expect(events.filter((e) => e.type === "job.queued")).toHaveLength(1);
+    expect(events.filter((e) => e.type === "job.started")).toHaveLength(1);
+    expect(stepEvent(events, "step.completed", "train")).toHaveLength(1);
+    // Claude was not asked to redo what the dead process had done: one Write and one SubmitGpuJob in all.
+    const table = perRole(api);
+    expect(table["ml-engineer"]?.tools).toEqual({ Write: 1, SubmitGpuJob: 1, FinishStep: 1 });
+    // One commit per step on the branch, none twice.
+    const branch = `mllead/${taskId}`;
+    const subjects = git(repo.repo, "log", "--format=%s", `${repo.base}..${branch}`).split("\n").reverse();
+    expect(subjects).toEqual([
+      "mllead(data-engineer): Split the churn table",
+      "mllead(ml-engineer): Train the baseline",
+      "mllead(analyst): Plot the loss and report",
+    ]);
+    expect(stack.logs("specialist-agent").join("\n")).toContain("resuming the step's conversation");
   }, 240_000);
 });

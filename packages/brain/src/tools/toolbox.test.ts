@@ -79,7 +79,9 @@ describe("Claude Code's file tools over the workspace", () => {
       /occurs 2 times/,
     );
     await box.call("Edit", { file_path: "pipeline/prep.py", old_string: "x = 1", new_string: "x = 2" });
-    await expect(box.call("Edit", { file_path: "pipeline/prep.py", old_string: "print", new_string: "print" })).rejects.toThrow(/same/);
+    await expect(box.call("Edit", { file_path: "pipeline/prep.py", old_string: "print", new_string: "print" })).rejects.toThrow(
+      /same/,
+    );
     await box.call("Edit", { file_path: "pipeline/prep.py", old_string: "x", new_string: "w", replace_all: true });
     expect(await tools.readFile("pipeline/prep.py")).toBe("import numpy\nw = 2\ny = w + 1\nprint(y)\n");
     expect(await box.call("Glob", { pattern: "**/*.py" })).toBe("pipeline/prep.py");
