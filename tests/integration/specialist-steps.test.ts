@@ -7,7 +7,7 @@ import { CONSUMERS, ROLES, STREAMS, StepWork, SUBJECTS, type TaskEvent } from "@
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../services/specialist-agent/src/app.js";
-import { defaultToolSettings } from "../../services/specialist-agent/src/config.js";
+import { DEFAULT_SANDBOX, defaultToolSettings, type SpecialistSettings } from "../../services/specialist-agent/src/config.js";
 import { startNatsServer } from "../helpers/nats-server.js";
 import { stepWork, TestBrain } from "../helpers/specialist-test-brain.js";
 import { collectEvents, waitFor } from "../helpers/wait.js";
@@ -15,7 +15,7 @@ import { collectEvents, waitFor } from "../helpers/wait.js";
 const log = createLogger("test", "silent");
 
 /** A nats-server, a provisioned bus, a workspace dir and the specialist app consuming every role. */
-async function setup() {
+async function setup(sandbox?: SpecialistSettings["sandbox"]) {
   const nats = await startNatsServer();
   const workspaceDir = await mkdtemp(join(tmpdir(), "mllead-specialist-"));
   const bus = await Bus.connect({ url: nats.url, name: "specialist-test", log });
@@ -25,7 +25,13 @@ async function setup() {
     bus,
     brain,
     log,
-    settings: { roles: [...ROLES], workspaceDir, concurrency: 1, tools: defaultToolSettings({ PATH: process.env.PATH }) },
+    settings: {
+      roles: [...ROLES],
+      workspaceDir,
+      concurrency: 1,
+      tools: defaultToolSettings({ PATH: process.env.PATH }),
+      ...(sandbox ? { sandbox } : {}),
+    },
   });
   const running = await app.start();
   return {
@@ -80,7 +86,9 @@ describe("specialist-agent carries out steps", () => {
     expect(done.result.git?.commits.map((c) => c.message)).toEqual(["mllead(data-engineer): data-engineer step"]);
     const started = events.find((e) => e.type === "step.started");
     expect(started).toMatchObject({ branch: "mllead/t1", sandbox: "bubblewrap" });
-    const log = execFileSync("git", ["log", "--format=%s%n%b", "mllead/t1", "-1"], { cwd: join(env.workspaceDir, "t1") }).toString();
+    const log = execFileSync("git", ["log", "--format=%s%n%b", "mllead/t1", "-1"], {
+      cwd: join(env.workspaceDir, "t1"),
+    }).toString();
     expect(log).toContain("Mllead-Step: data");
     const [artifact] = done.result.artifacts;
     expect(artifact).toMatchObject({ name: "data/raw.csv", objectName: "tasks/t1/data/data/raw.csv", contentType: "text/csv" });
@@ -134,6 +142,20 @@ describe("specialist-agent carries out steps", () => {
     await env.drained();
     expect(await env.bus.lastEvent(SUBJECTS.event({ type: "step.started", taskId: "t4", stepId: "other" }))).toBeNull();
     expect(env.brain.runs.size).toBe(1);
+  });
+
+  it("where commands cannot run under bubblewrap, the step says so: a warning on its start and on its result", async () => {
+    await using env = await setup({ ...DEFAULT_SANDBOX, mode: "process" });
+    await env.bus.publish(SUBJECTS.stepWork("data-engineer"), StepWork, stepWork("t9", "data", "data-engineer"), "t9");
+    const done = await env.completedOrFailed("t9", "data");
+    if (done?.type !== "step.completed") throw new Error(`expected a completed step, got ${done?.type}`);
+    expect(done.result.warnings?.[0]).toMatch(/bubblewrap is not available .*process sandbox only/);
+    const events = await collectEvents(env.bus, "t9");
+    await waitFor(() => events.some((e) => e.type === "step.started"), 10_000, "the start event");
+    expect(events.find((e) => e.type === "step.started")).toMatchObject({
+      sandbox: "process",
+      warning: expect.stringMatching(/process sandbox/),
+    });
   });
 
   it("on shutdown finishes the step in hand and takes no new ones", async () => {
