@@ -26,6 +26,23 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
   );
 }
 
+/** A comma-separated variable as a list of its trimmed, non-empty items (unset = empty). */
+export const envList = z
+  .string()
+  .default("")
+  .transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+
+/** A yes/no variable: `1`/`true` or `0`/`false` (unset = false). */
+export const envFlag = z
+  .enum(["true", "false", "1", "0"])
+  .transform((v) => v === "true" || v === "1")
+  .default(false);
+
 /** Variables every service reads. */
 export const BaseConfig = z.object({
   NATS_URL: z.string().default("nats://127.0.0.1:4222"),

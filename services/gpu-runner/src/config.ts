@@ -1,20 +1,6 @@
 import { hostname } from "node:os";
+import { envFlag as bool, envList as list } from "@mllead/service-kit";
 import { z } from "zod";
-
-const list = z
-  .string()
-  .default("")
-  .transform((s) =>
-    s
-      .split(",")
-      .map((x) => x.trim())
-      .filter(Boolean),
-  );
-
-const bool = z
-  .enum(["true", "false", "1", "0"])
-  .transform((v) => v === "true" || v === "1")
-  .default(false);
 
 /**
  * The runner's own variables (merged with the service kit's BaseConfig).

@@ -1,23 +1,10 @@
 import { join, resolve } from "node:path";
 import { BrainConfig, DEFAULT_JOBS_DIR } from "@mllead/brain";
 import { ROLES, Role } from "@mllead/contracts";
+import { envFlag, envList } from "@mllead/service-kit";
 import { z } from "zod";
 import { defaultStateDir, defaultWorkspaceDir } from "./git-repo.js";
 import type { ToolSettings } from "./tools.js";
-
-const list = z
-  .string()
-  .default("")
-  .transform((s) =>
-    s
-      .split(",")
-      .map((p) => p.trim())
-      .filter(Boolean),
-  );
-const flag = z
-  .enum(["0", "1", "true", "false", ""])
-  .default("0")
-  .transform((v) => v === "1" || v === "true");
 
 /** The specialist-agent's own variables (merged with BaseConfig by runService). */
 export const SpecialistEnv = BrainConfig.extend({
@@ -41,9 +28,9 @@ export const SpecialistEnv = BrainConfig.extend({
   /** Where a task's branch is pushed once the code reviewer approves (a URL, a path or a remote name); unset: not pushed. */
   MLLEAD_PUSH_REMOTE: z.string().optional(),
   /** The team's data folders, comma-separated: read-only to every step's commands. */
-  MLLEAD_DATA_DIRS: list,
+  MLLEAD_DATA_DIRS: envList,
   /** `1`: sandboxed commands may use the network. */
-  MLLEAD_SANDBOX_NETWORK: flag,
+  MLLEAD_SANDBOX_NETWORK: envFlag,
   /** `auto` (bubblewrap where it runs, else a process sandbox with a warning), `bubblewrap` (required), `process`. */
   MLLEAD_SANDBOX: z.enum(["auto", "bubblewrap", "process"]).default("auto"),
   /** Memory of one sandboxed command (MiB). */

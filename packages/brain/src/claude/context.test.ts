@@ -21,7 +21,7 @@ describe("clearing old tool results on long steps", () => {
     const cleared = clearOldToolResults(history, 5_000);
     expect(cleared?.count).toBe(4);
     const results = (cleared?.messages ?? []).flatMap((m) =>
-      typeof m.content === "string" ? [] : m.content.filter((b) => b.type === "tool_result"),
+      typeof m.content === "string" ? [] : (m.content ?? []).filter((b) => b.type === "tool_result"),
     );
     expect(results.map((r) => (r.type === "tool_result" && typeof r.content === "string" ? r.content.length : 0))).toEqual([
       ...Array(4).fill(results[0]?.type === "tool_result" ? String(results[0].content).length : 0),

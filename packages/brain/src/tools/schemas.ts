@@ -1,3 +1,4 @@
+import { Finding } from "@mllead/contracts";
 import { z } from "zod";
 
 /**
@@ -83,24 +84,6 @@ export const SubmitGpuJobInput = z.object({
   description: z.string().max(200).optional(),
 });
 
-const FindingInput = z.object({
-  severity: z.enum(["blocker", "major", "minor", "nit"]),
-  category: z.enum([
-    "data_leakage",
-    "reproducibility",
-    "numerical_stability",
-    "memory",
-    "type_hints",
-    "documentation",
-    "tests",
-    "other",
-  ]),
-  file: z.string().max(300).optional(),
-  line: z.number().int().positive().optional(),
-  message: z.string().min(1).max(2000),
-  ownerStepId: z.string().max(64).optional().describe("The id of the step whose code this finding is about"),
-});
-
 export const FinishStepInput = z.object({
   summary: z.string().min(1).max(4000).describe("What the step did and found, for the team's Slack thread"),
   criteria: z
@@ -126,7 +109,7 @@ export const ReviewerFinishStepInput = FinishStepInput.extend({
   verdict: z.object({
     decision: z.enum(["approve", "request_changes"]),
     summary: z.string().min(1).max(2000),
-    findings: z.array(FindingInput).max(50),
+    findings: z.array(Finding).max(50),
   }),
 });
 
