@@ -74,7 +74,9 @@ async function fromResults(wb: Workbench): Promise<Scope> {
 export async function runCodeReviewer(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
   const wb = openWorkbench(work, tools, ctx);
   const scope = tools.repo ? await fromRepo(wb, tools) : await fromResults(wb);
-  await tools.progress(`Offline code review (static checks): ${scope.files.length} changed Python file(s) from ${scope.source}`);
+  // Under the Claude brain these checks are the evidence beside Claude's own review, not an offline reviewer.
+  const label = work.brain === "offline" ? "Offline code review (static checks)" : "Static checks for the code review";
+  await tools.progress(`${label}: ${scope.files.length} changed Python file(s) from ${scope.source}`);
   const verdict: Verdict = reviewFiles(scope.files);
   if (scope.unreadable.length > 0) {
     verdict.findings.push({
@@ -85,7 +87,7 @@ export async function runCodeReviewer(work: StepWork, tools: StepTools, ctx: Off
     verdict.decision = "request_changes";
     verdict.summary = `${verdict.summary} ${scope.unreadable.length} changed file(s) could not be read.`;
   }
-  verdict.summary = `Offline static review: ${verdict.summary}`.slice(0, 2000);
+  verdict.summary = `${work.brain === "offline" ? "Offline static review" : "Static checks"}: ${verdict.summary}`.slice(0, 2000);
 
   const count = (s: Finding["severity"]) => verdict.findings.filter((f) => f.severity === s).length;
   const unowned = verdict.findings.filter((f) => f.ownerStepId === undefined && !(f.category === "other" && !f.file));
