@@ -204,7 +204,12 @@ describe("Claude brain through the real SDK against a local Messages API", () =>
     let stored: Transcript | undefined = saved;
     const resumed = {
       ...tools,
-      transcript: { load: async () => stored, save: async (t: Transcript) => void (stored = structuredClone(t)) },
+      transcript: {
+        load: async () => stored,
+        save: async (t: Transcript) => {
+          stored = structuredClone(t);
+        },
+      },
     };
     const result = await brain.runStep(work("data", "data-engineer"), resumed);
     expect(result.summary).toBe("Write:ok Bash:error");
@@ -220,7 +225,7 @@ describe("Claude brain through the real SDK against a local Messages API", () =>
     expect(result.usage?.requests).toBe(2);
   });
 
-  it("ends a step with a clear error when Claude refuses, keeps stopping without FinishStep, or runs out of requests", async () => {
+  it("ends a step with a clear error when Claude refuses, keeps stopping without FinishStep, runs out of requests, tokens or time", async () => {
     const brainFor = async (api: FakeAnthropic, maxIterations = 60) =>
       createBrain({ kind: "anthropic", log, anthropic: { apiKey: api.apiKey, baseURL: api.url, stepLimits: { maxIterations } } });
     {
@@ -244,6 +249,33 @@ describe("Claude brain through the real SDK against a local Messages API", () =>
         /used its 4 model requests/,
       );
       expect(api.requests).toHaveLength(4);
+    }
+    {
+      // The token budget: the first request alone (agent prompt, rules and tools) spends more than 1,000 tokens.
+      await using api = await startFakeAnthropic(() => turn(toolUse("Glob", { pattern: "*" })));
+      await using tools = await createLocalTools({ taskId: "t1" });
+      const brain = await createBrain({
+        kind: "anthropic",
+        log,
+        anthropic: { apiKey: api.apiKey, baseURL: api.url, stepLimits: { tokenBudget: 1000 } },
+      });
+      await expect(brain.runStep(work("data", "data-engineer"), tools)).rejects.toThrow(/over its budget of 1000/);
+      expect(api.requests).toHaveLength(1);
+    }
+    {
+      // The wall-clock limit stops a step whose model is slow, mid-request.
+      await using api = await startFakeAnthropic(async () => {
+        await new Promise((r) => setTimeout(r, 400));
+        return turn(toolUse("Glob", { pattern: "*" }));
+      });
+      await using tools = await createLocalTools({ taskId: "t1" });
+      const brain = await createBrain({
+        kind: "anthropic",
+        log,
+        anthropic: { apiKey: api.apiKey, baseURL: api.url, stepLimits: { timeLimitMs: 600 } },
+      });
+      await expect(brain.runStep(work("data", "data-engineer"), tools)).rejects.toThrow(/past its time limit of 0.6 s/);
+      expect(api.requests.length).toBeLessThanOrEqual(2);
     }
   });
 });
