@@ -240,9 +240,9 @@ export async function runStepLoop(
     }
   } catch (err) {
     if (controller.signal.aborted) {
-      throw new StepLoopError("time", `the step ran past its time limit of ${Math.round(limits.timeLimitMs / 60_000)} min`, {
-        cause: err,
-      });
+      const limit =
+        limits.timeLimitMs >= 120_000 ? `${Math.round(limits.timeLimitMs / 60_000)} min` : `${limits.timeLimitMs / 1000} s`;
+      throw new StepLoopError("time", `the step ran past its time limit of ${limit}`, { cause: err });
     }
     throw err;
   } finally {
