@@ -1,8 +1,34 @@
-import { createBrain, createLocalTools, PlanRejectedError, type Transcript } from "@mllead/brain";
-import { type Plan, type StepWork, validatePlan } from "@mllead/contracts";
+import { loadAgents } from "@mllead/agents";
+import {
+  ClaudeBadOutputError,
+  ClaudeCallError,
+  ClaudeOutputCutError,
+  ClaudeRefusedError,
+  ClaudeRequestError,
+  createBrain,
+  createClaudeBrain,
+  createClaudeClient,
+  createLocalTools,
+  createOfflineBrain,
+  MAX_SUMMARY_CHARS,
+  PlanRejectedError,
+  type PlanRequest,
+  type Transcript,
+  TransientBrainError,
+} from "@mllead/brain";
+import { costOf, type Plan, type StepWork, type Usage, validatePlan } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
-import { type FakeAnthropic, scripted, startFakeAnthropic, stopWith, text, toolUse, turn } from "../helpers/fake-anthropic.js";
+import {
+  type FakeAnthropic,
+  overloaded,
+  scripted,
+  startFakeAnthropic,
+  stopWith,
+  text,
+  toolUse,
+  turn,
+} from "../helpers/fake-anthropic.js";
 
 const log = createLogger("test", "silent");
 
@@ -69,7 +95,8 @@ describe("Claude brain through the real SDK against a local Messages API", () =>
     await using api = await startFakeAnthropic(() => ({ text: JSON.stringify(noReview) }));
     const brain = await createBrain({ kind: "anthropic", log, anthropic: { apiKey: api.apiKey, baseURL: api.url } });
     await expect(brain.plan(request)).rejects.toThrow(PlanRejectedError);
-    expect(api.requests).toHaveLength(3);
+    await expect(brain.plan(request)).rejects.toMatchObject({ code: "plan_rejected", call: "plan" });
+    expect(api.requests).toHaveLength(6);
   });
 
   it("retries an overloaded API (529) and passes revisions the feedback", async () => {
@@ -277,6 +304,321 @@ describe("Claude brain through the real SDK against a local Messages API", () =>
       await expect(brain.runStep(work("data", "data-engineer"), tools)).rejects.toThrow(/past its time limit of 0.6 s/);
       expect(api.requests.length).toBeLessThanOrEqual(2);
     }
+  });
+});
+
+/** The Claude brain with fast backoff: the SDK retries `sdkRetries` times itself, then ours `retries` times. */
+async function fastBrain(api: FakeAnthropic, o: { sdkRetries?: number; retries?: number; timeoutMs?: number } = {}) {
+  return createClaudeBrain({
+    client: createClaudeClient({
+      apiKey: api.apiKey,
+      baseURL: api.url,
+      maxRetries: o.sdkRetries ?? 0,
+      ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+    }),
+    agents: await loadAgents(),
+    executor: createOfflineBrain(),
+    log,
+    retry: { retries: o.retries ?? 3, baseDelayMs: 5, maxDelayMs: 20 },
+  });
+}
+
+/** A plan request that records what onUsage reports. */
+function counted(extra: Partial<PlanRequest> = {}) {
+  const reported: Usage[] = [];
+  return { req: { ...request, ...extra, onUsage: (u: Usage) => void reported.push(u) }, reported };
+}
+
+const lastUserText = (api: FakeAnthropic, i: number) => JSON.stringify(api.requests[i]?.body.messages.at(-1)?.content ?? "");
+
+describe("every Claude failure of the tech lead has an answer", () => {
+  it("streams the plan and reports each call's tokens and cost, priced per model", async () => {
+    await using api = await startFakeAnthropic(() => ({ text: JSON.stringify(goodPlan) }));
+    const brain = await fastBrain(api);
+    const { req, reported } = counted();
+    await brain.plan(req);
+    expect(api.requests[0]?.stream).toBe(true);
+    expect(reported).toHaveLength(1);
+    const u = reported[0] as Usage;
+    expect(u).toMatchObject({ model: "claude-opus-5-5", requests: 1 });
+    expect(u.inputTokens + u.cacheWriteTokens + u.cacheReadTokens).toBeGreaterThan(1000);
+    expect(u.costUsd).toBeCloseTo(costOf(u, "claude-opus-5-5") ?? -1, 12);
+    expect(u.costUsd).toBeGreaterThan(0);
+    // A specialist step's usage names its model and carries its cost.
+    await using api2 = await startFakeAnthropic(() =>
+      turn(toolUse("FinishStep", { summary: "done", criteria: [{ id: "ac1", met: true, evidence: "ran it" }] })),
+    );
+    await using tools = await createLocalTools({ taskId: "t1" });
+    const result = await (await fastBrain(api2)).runStep(work("data", "data-engineer"), tools);
+    expect(result.usage).toMatchObject({ model: "claude-sonnet-5-5", requests: 1 });
+    expect(result.usage?.costUsd).toBeGreaterThan(0);
+  });
+
+  it("a refusal gets a repair round, then the plan; refusing every time ends in ClaudeRefusedError for the thread", async () => {
+    const refusal = stopWith(turn(text("I can't help with that.")), "refusal");
+    {
+      await using api = await startFakeAnthropic();
+      api.enqueue(refusal, { text: JSON.stringify(goodPlan) });
+      const { req, reported } = counted();
+      const plan = await (await fastBrain(api)).plan(req);
+      expect(plan.steps.map((s) => s.id)).toEqual(["data", "train", "review"]);
+      expect(api.requests).toHaveLength(2);
+      // The refusal is not sent back as the assistant's answer; the repair says what happened.
+      expect(api.requests[1]?.body.messages.map((m) => m.role)).toEqual(["user", "user"]);
+      expect(lastUserText(api, 1)).toMatch(/last answer was a refusal/);
+      expect(reported).toEqual([expect.objectContaining({ requests: 2 })]);
+    }
+    {
+      await using api = await startFakeAnthropic(() => refusal);
+      const { req, reported } = counted();
+      const err = await (await fastBrain(api)).plan(req).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ClaudeRefusedError);
+      expect(err).toBeInstanceOf(ClaudeCallError);
+      expect(err).toMatchObject({ code: "claude_refused", call: "plan", retryable: true });
+      expect((err as Error).message).toMatch(
+        /^Claude declined to write a plan for this task \(3 tries\)\. Rephrase the request, then retry\.$/,
+      );
+      expect(api.requests).toHaveLength(3);
+      // The tokens of the failed tries are reported too.
+      expect(reported).toEqual([expect.objectContaining({ requests: 3, model: "claude-opus-5-5" })]);
+    }
+  });
+
+  it("a plan cut at max_tokens is asked for again with a higher limit; cut every time ends in ClaudeOutputCutError", async () => {
+    const cut = stopWith(turn(text('{"summary": "Prepare the churn tab')), "max_tokens");
+    {
+      await using api = await startFakeAnthropic();
+      api.enqueue(cut, { text: JSON.stringify(goodPlan) });
+      const plan = await (await fastBrain(api)).plan(request);
+      expect(validatePlan(plan)).toEqual([]);
+      expect(api.requests.map((r) => r.body.max_tokens)).toEqual([16_000, 32_000]);
+      expect(lastUserText(api, 1)).toMatch(/cut off at the output limit \(16000 tokens\)/);
+    }
+    {
+      await using api = await startFakeAnthropic(() => cut);
+      const err = await (await fastBrain(api)).plan(request).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ClaudeOutputCutError);
+      expect(err).toMatchObject({ code: "claude_output_cut", retryable: true });
+      expect((err as Error).message).toMatch(
+        /plan was cut off at the output limit on every try \(3, the last allowed 32000 tokens\)/,
+      );
+    }
+  });
+
+  it("checks the constraints the API does not enforce (an id with a space, a 151-character title) and repairs them", async () => {
+    const bad = {
+      ...goodPlan,
+      steps: [
+        { ...goodPlan.steps[0], title: "t".repeat(151) },
+        { ...goodPlan.steps[1], id: "train model" },
+        { ...goodPlan.steps[2], dependsOn: ["data", "train model"] },
+      ],
+    };
+    {
+      await using api = await startFakeAnthropic();
+      api.enqueue({ text: JSON.stringify(bad) }, { text: JSON.stringify(goodPlan) });
+      const plan = await (await fastBrain(api)).plan(request);
+      expect(plan.steps.map((s) => s.id)).toEqual(["data", "train", "review"]);
+      // The fake, like the API, accepted the output: the SDK moved pattern and maxLength into descriptions.
+      expect(api.requests[0]?.status).toBe(200);
+      const repair = lastUserText(api, 1);
+      expect(repair).toContain("steps.1.id: ids may only contain letters, digits, '_' and '-'");
+      expect(repair).toMatch(/steps\.0\.title: .*151 characters/);
+      expect(api.requests[1]?.body.messages.map((m) => m.role)).toEqual(["user", "assistant", "user"]);
+    }
+    {
+      await using api = await startFakeAnthropic(() => ({ text: JSON.stringify(bad) }));
+      const err = await (await fastBrain(api)).plan(request).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ClaudeBadOutputError);
+      expect(err).toMatchObject({ code: "claude_bad_output", call: "plan" });
+      expect((err as Error).message).toMatch(
+        /^Claude's plan did not fit the plan format after 2 repairs: .*ids may only contain/,
+      );
+    }
+    {
+      await using api = await startFakeAnthropic(() => ({ text: JSON.stringify(noReview) }));
+      const err = await (await fastBrain(api))
+        .plan({ ...request, previous: { plan: goodPlan as Plan, feedback: ["x"] } })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "plan_rejected", call: "revision" });
+      expect((err as Error).message).toMatch(
+        /^Claude's revised plan still broke the team's rules after 2 repairs: every plan needs a code-reviewer/,
+      );
+    }
+  });
+
+  it("waits out a 529/429/5xx burst longer than the SDK's retries with backoff, without a repair round", async () => {
+    await using api = await startFakeAnthropic(() => ({ text: JSON.stringify(goodPlan) }));
+    api.enqueue(
+      overloaded(0.001),
+      overloaded(0.001),
+      { status: 429, type: "rate_limit_error", message: "Too many requests", retryAfter: 0.001 },
+      overloaded(0.001),
+      { status: 500, type: "api_error", message: "Internal error" },
+    );
+    const { req, reported } = counted();
+    const plan = await (await fastBrain(api, { sdkRetries: 1, retries: 3 })).plan(req);
+    expect(plan.steps).toHaveLength(3);
+    expect(api.requests.map((r) => r.status)).toEqual([529, 529, 429, 529, 500, 200]);
+    // Every try sent the same single question: no repair round was spent.
+    for (const r of api.requests) expect(r.body.messages).toHaveLength(1);
+    expect(reported).toEqual([expect.objectContaining({ requests: 1 })]);
+  });
+
+  it("a burst past the bound ends in TransientBrainError (retry later, no re-plan spent); a timeout is retried too", async () => {
+    {
+      await using api = await startFakeAnthropic(() => overloaded(0.001));
+      const { req, reported } = counted();
+      const err = await (await fastBrain(api, { sdkRetries: 1, retries: 2 })).plan(req).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransientBrainError);
+      expect(err).toMatchObject({ code: "brain_transient", call: "plan", retryable: true });
+      expect((err as Error).message).toMatch(
+        /^Claude is overloaded or unreachable \(529 overloaded_error\), still after 3 tries.*retry in a few minutes/,
+      );
+      // (1 + 1 SDK retry) × (1 + 2 of ours)
+      expect(api.requests).toHaveLength(6);
+      expect(reported).toEqual([]);
+    }
+    {
+      let calls = 0;
+      await using api = await startFakeAnthropic(async () => {
+        if (++calls === 1) await new Promise((r) => setTimeout(r, 1500));
+        return { text: JSON.stringify(goodPlan) };
+      });
+      const plan = await (await fastBrain(api, { timeoutMs: 500 })).plan(request);
+      expect(plan.steps).toHaveLength(3);
+      expect(api.requests).toHaveLength(2);
+    }
+  });
+
+  it("a specialist step waits out a 529 burst mid-loop and resumes from its transcript, repeating no tool call", async () => {
+    let n = 0;
+    const script = () => {
+      n += 1;
+      if (n === 1) return turn(toolUse("Bash", { command: "echo ran >> count.txt" }));
+      if (n <= 4) return overloaded(0.001);
+      return turn(toolUse("FinishStep", { summary: "done", criteria: [{ id: "ac1", met: true, evidence: "count.txt" }] }));
+    };
+    {
+      await using api = await startFakeAnthropic(script);
+      await using tools = await createLocalTools({ taskId: "t1" });
+      let stored: Transcript | undefined;
+      const resumable = {
+        ...tools,
+        transcript: {
+          load: async () => stored,
+          save: async (t: Transcript) => {
+            stored = structuredClone(t);
+          },
+        },
+      };
+      const result = await (await fastBrain(api, { retries: 4 })).runStep(work("data", "data-engineer"), resumable);
+      expect(result.status).toBe("succeeded");
+      expect(api.requests.map((r) => r.status)).toEqual([200, 529, 529, 529, 200]);
+      expect(await tools.readFile("count.txt")).toBe("ran\n");
+    }
+    {
+      // Without a transcript the loop cannot resume: the error is named transient at once, for the caller to retry.
+      n = 0;
+      await using api = await startFakeAnthropic(script);
+      await using tools = await createLocalTools({ taskId: "t1" });
+      const err = await (await fastBrain(api, { retries: 4 }))
+        .runStep(work("data", "data-engineer"), tools)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransientBrainError);
+      expect(err).toMatchObject({ code: "brain_transient", call: "step", retryable: true });
+      expect(api.requests).toHaveLength(2);
+    }
+  });
+
+  it("a rejected key is a ClaudeRequestError with its status, not retried", async () => {
+    await using api = await startFakeAnthropic();
+    const brain = await createClaudeBrain({
+      client: createClaudeClient({ apiKey: "sk-ant-wrong", baseURL: api.url, maxRetries: 0 }),
+      agents: await loadAgents(),
+      executor: createOfflineBrain(),
+      log,
+      retry: { retries: 3, baseDelayMs: 5, maxDelayMs: 20 },
+    });
+    const err = await brain.plan(request).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClaudeRequestError);
+    expect(err).toMatchObject({ code: "claude_request_rejected", status: 401, retryable: false });
+    expect((err as Error).message).toMatch(/rejected the request for a plan \(401 authentication_error: invalid x-api-key\)/);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it("the summary streams, is repaired after a refusal or when too long for Slack, and fails with a coded error", async () => {
+    const summaryReq = (onUsage?: (u: Usage) => void) => ({
+      taskId: "t1",
+      text: request.text,
+      plan: { ...goodPlan, brain: "anthropic" } as Plan,
+      results: [],
+      ...(onUsage ? { onUsage } : {}),
+    });
+    {
+      await using api = await startFakeAnthropic();
+      api.enqueue(
+        stopWith(turn(text("No.")), "refusal"),
+        { text: "x".repeat(MAX_SUMMARY_CHARS + 1) },
+        { text: "*Summary*: done." },
+      );
+      const reported: Usage[] = [];
+      const brain = await fastBrain(api);
+      // One repair round by default: the refusal uses it, so the long answer fails…
+      await expect(brain.summarize(summaryReq((u) => reported.push(u)))).rejects.toMatchObject({
+        code: "claude_bad_output",
+        call: "summary",
+        message: expect.stringMatching(
+          /^Claude's summary was not usable after 2 tries \(3001 characters, over 3000\)\. Retry\.$/,
+        ),
+      });
+      expect(api.requests.every((r) => r.stream)).toBe(true);
+      expect(lastUserText(api, 1)).toMatch(/refusal/);
+      expect(reported).toEqual([expect.objectContaining({ requests: 2 })]);
+      // …and the next summary is the good answer.
+      expect(await brain.summarize(summaryReq())).toBe("*Summary*: done.");
+    }
+    {
+      await using api = await startFakeAnthropic();
+      api.enqueue({ text: "x".repeat(MAX_SUMMARY_CHARS + 1) }, { text: "*Summary*: shorter." });
+      expect(await (await fastBrain(api)).summarize(summaryReq())).toBe("*Summary*: shorter.");
+      expect(lastUserText(api, 1)).toMatch(/Slack shows at most 3000/);
+    }
+  });
+
+  it("the prompt and the schema carry the shapes, kinds and track; a triage out of order is repaired", async () => {
+    const s = (id: string, role: Plan["steps"][number]["role"], kind: string, dependsOn: string[]) => ({
+      ...step(id, role, dependsOn, role !== "code-reviewer"),
+      kind,
+    });
+    const triage = {
+      ...goodPlan,
+      shape: "triage",
+      track: "production",
+      steps: [
+        s("investigate", "data-engineer", "investigate", []),
+        s("rootcause", "analyst", "root-cause", ["investigate"]),
+        s("fix", "ml-engineer", "fix", ["rootcause"]),
+        s("verify", "analyst", "verify", ["fix"]),
+        s("review", "code-reviewer", "review", ["verify"]),
+      ],
+    };
+    const early = { ...triage, steps: triage.steps.map((x) => (x.id === "fix" ? { ...x, dependsOn: ["investigate"] } : x)) };
+    await using api = await startFakeAnthropic();
+    api.enqueue({ text: JSON.stringify(early) }, { text: JSON.stringify(triage) });
+    const plan = await (await fastBrain(api)).plan({
+      ...request,
+      text: "investigate why the fraud model's precision dropped last week",
+    });
+    expect(plan).toMatchObject({ shape: "triage", track: "production" });
+    expect(plan.steps.map((x) => x.kind)).toEqual(["investigate", "root-cause", "fix", "verify", "review"]);
+    const schema = JSON.stringify(api.requests[0]?.body.output_config?.format?.schema);
+    for (const word of ['"shape"', '"track"', '"kind"', '"triage"', '"root-cause"', '"sweep"']) expect(schema).toContain(word);
+    const first = JSON.stringify(api.requests[0]?.body.messages);
+    expect(first).toMatch(/depends, directly or through others, on EVERY other step/);
+    expect(first).toMatch(/triage \(why did a metric drop: investigate → root cause → fix → verify\)/);
+    expect(first).toMatch(/production \(bias to correctness/);
+    expect(lastUserText(api, 1)).toMatch(/fix step 'fix' must depend on root-cause step 'rootcause'/);
   });
 });
 

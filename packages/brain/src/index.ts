@@ -1,8 +1,21 @@
 export { type ClaudeBrainOptions, createClaudeBrain, MissingAgentError } from "./claude/brain.js";
-export { createClaudeClient, MODEL_ALIASES, resolveModel } from "./claude/client.js";
+export { DEFAULT_RETRY, isTransient, type RetryPolicy } from "./claude/call.js";
+export { createClaudeClient, MODEL_ALIASES, resolveModel, usageOf } from "./claude/client.js";
 export { StepLoopError, type StepLoopStop } from "./claude/errors.js";
-export { PlanDraft, PlanRejectedError, planWithClaude } from "./claude/planner.js";
+export {
+  type BrainCall,
+  ClaudeBadOutputError,
+  ClaudeCallError,
+  type ClaudeCallErrorCode,
+  ClaudeOutputCutError,
+  ClaudeRefusedError,
+  ClaudeRequestError,
+  PlanRejectedError,
+  TransientBrainError,
+} from "./claude/failures.js";
+export { PLAN_RULES, PlanDraft, planWithClaude } from "./claude/planner.js";
 export { DEFAULT_STEP_LIMITS, type StepLoopLimits } from "./claude/specialist.js";
+export { MAX_SUMMARY_CHARS, summarizeWithClaude } from "./claude/summary.js";
 export { BrainConfig, brainFromConfig, brainKind } from "./config.js";
 export { type CreateBrainOptions, createBrain } from "./create.js";
 export { BrainUnavailableError, JobScriptMissingError } from "./errors.js";

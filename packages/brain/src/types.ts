@@ -19,6 +19,11 @@ export interface PlanRequest {
   requester: Person;
   /** Present when revising: the plan people saw and every change they asked for, oldest first. */
   previous?: { plan: Plan; feedback: string[] };
+  /**
+   * Called once with the tokens and cost (`Usage.costUsd`) of every model request the call made — repair
+   * rounds included, and also when it fails. Not called when no model was asked (the offline brain).
+   */
+  onUsage?: (usage: Usage) => void;
 }
 
 /** The inputs of the tech lead's closing summary. */
@@ -28,6 +33,8 @@ export interface SummaryRequest {
   plan: Plan;
   results: UpstreamResult[];
   verdict?: Verdict;
+  /** As in PlanRequest: the usage of every model request the summary made, once, whatever the outcome. */
+  onUsage?: (usage: Usage) => void;
 }
 
 /** A persisted model conversation: enough to resume a step after a crash without repeating side effects. */

@@ -55,7 +55,8 @@ export type Metrics = z.infer<typeof Metrics>;
 
 /**
  * Tokens a model call (or a sum of calls) used, the way the Messages API counts
- * them: `inputTokens` excludes the cached prefix read and written.
+ * them: `inputTokens` excludes the cached prefix read and written. The optional
+ * fields came later; payloads without them still parse.
  */
 export const Usage = z.object({
   inputTokens: z.number().int().nonnegative().default(0),
@@ -66,12 +67,27 @@ export const Usage = z.object({
   requests: z.number().int().nonnegative().default(0),
   /** Tool calls the model made. */
   toolCalls: z.number().int().nonnegative().default(0),
+  /** The part of `cacheWriteTokens` written with the 1-hour TTL (priced above 5-minute writes); absent = none. */
+  cacheWrite1hTokens: z.number().int().nonnegative().optional(),
+  /** The model id of the calls; absent on a sum over several models (or an older payload). */
+  model: z.string().min(1).max(200).optional(),
+  /** What the calls cost in USD at the price table of the time (`withCost` in pricing.ts); absent = not priced. */
+  costUsd: z.number().nonnegative().optional(),
+  /** Models whose tokens are counted here but not in `costUsd` (no price known); `costUsd` is then a lower bound. */
+  unpricedModels: z.array(z.string().max(200)).max(20).optional(),
 });
 export type Usage = z.infer<typeof Usage>;
 
-/** The sum of some usages. */
+/**
+ * The sum of some usages: tokens, requests and tool calls added; `costUsd` added over the parts that have
+ * one, and every part with tokens but no cost named in `unpricedModels`; `model` kept when all parts share it.
+ */
 export function addUsage(...usages: (Usage | undefined)[]): Usage {
   const out: Usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, requests: 0, toolCalls: 0 };
+  let write1h: number | undefined;
+  let cost: number | undefined;
+  const models = new Set<string>();
+  const unpriced = new Set<string>();
   for (const u of usages) {
     if (!u) continue;
     out.inputTokens += u.inputTokens;
@@ -80,6 +96,17 @@ export function addUsage(...usages: (Usage | undefined)[]): Usage {
     out.cacheWriteTokens += u.cacheWriteTokens;
     out.requests += u.requests;
     out.toolCalls += u.toolCalls;
+    if (u.cacheWrite1hTokens !== undefined) write1h = (write1h ?? 0) + u.cacheWrite1hTokens;
+    if (u.costUsd !== undefined) cost = (cost ?? 0) + u.costUsd;
+    for (const m of u.unpricedModels ?? []) unpriced.add(m);
+    const tokens = u.inputTokens + u.outputTokens + u.cacheReadTokens + u.cacheWriteTokens;
+    if (u.costUsd === undefined && tokens > 0) unpriced.add(u.model ?? "unknown");
+    models.add(u.model ?? "");
   }
+  const [only] = models;
+  if (models.size === 1 && only) out.model = only;
+  if (write1h !== undefined) out.cacheWrite1hTokens = write1h;
+  if (cost !== undefined) out.costUsd = cost;
+  if (unpriced.size > 0) out.unpricedModels = [...unpriced].slice(0, 20);
   return out;
 }

@@ -4,6 +4,7 @@ export * from "./events.js";
 export * from "./ids.js";
 export * from "./jobs.js";
 export * from "./plan.js";
+export * from "./pricing.js";
 export * from "./queries.js";
 export * from "./results.js";
 export * from "./subjects.js";

@@ -53,12 +53,51 @@ export const StepParams = z.object({
 export type StepParams = z.infer<typeof StepParams>;
 
 /**
+ * What a step does in the seed's pipeline; the ordering rules (`validatePlan`) read it, so an EDA step
+ * before training or a scoring step after it is told apart from a report written before its metrics exist.
+ * A step without one has its role's usual kind (`stepKind`): data-engineer `data`, ml-engineer `train`,
+ * analyst `report`, code-reviewer `review` — so plans written before kinds existed keep their meaning.
+ */
+export const STEP_KINDS = [
+  /** Ingest, validate, clean and split data (data-engineer). */
+  "data",
+  /** Build feature sets (data-engineer or ml-engineer); training depends on it. */
+  "features",
+  /** Explore the data (analyst): needs no model, may run before or beside training. */
+  "eda",
+  /** One training run (ml-engineer). */
+  "train",
+  /** A hyper-parameter search (ml-engineer, Optuna-style): `params.trials` runs, the best kept. */
+  "sweep",
+  /** Evaluate a trained model (ml-engineer or analyst): after training. */
+  "evaluate",
+  /** Score data with a trained model (ml-engineer): after training. */
+  "score",
+  /** Read the metrics and write the report (analyst): after every step that produces them. */
+  "report",
+  /** Triage: gather the evidence of what went wrong. */
+  "investigate",
+  /** Triage: find the root cause in the evidence. */
+  "root-cause",
+  /** Triage: change what caused it (data-engineer or ml-engineer). */
+  "fix",
+  /** Triage: show that the fix recovers the metric (ml-engineer or analyst). */
+  "verify",
+  /** The code reviewer's gate: after every other step. */
+  "review",
+] as const;
+export const StepKind = z.enum(STEP_KINDS);
+export type StepKind = z.infer<typeof StepKind>;
+
+/**
  * One delegated step, in the seed's handoff format: objective, context,
  * specific requirements, acceptance criteria and the next handoff.
  */
 export const Step = z.object({
   id: Id,
   role: Role,
+  /** What the step does (see STEP_KINDS); absent = the role's usual kind. */
+  kind: StepKind.optional(),
   title: z.string().min(1).max(150),
   objective: z.string().min(1).max(3000),
   context: z.string().max(3000),
@@ -71,7 +110,7 @@ export const Step = z.object({
     reason: z.string().min(1).max(500),
   }),
   dependsOn: z.array(Id).max(20).default([]),
-  /** Whether the step changes code (and so must pass through the code reviewer). */
+  /** Whether the step writes or changes code (the reviewer reads its diff; the review runs after every step either way). */
   changesCode: z.boolean().default(false),
   /** Whether the step runs a job on a GPU host. */
   usesGpu: z.boolean().default(false),
@@ -84,126 +123,38 @@ export const Risk = z.object({
 });
 export type Risk = z.infer<typeof Risk>;
 
+/**
+ * The shapes of the seed's task analysis: one specialist; a full experiment cycle (data → model → report);
+ * an exploration (EDA); a data-quality overhaul; a regression triage (investigate → root cause → fix →
+ * verify); an optimisation sweep rather than a single run. Each ends with the code review.
+ */
+export const TASK_SHAPES = ["single-specialist", "experiment-cycle", "exploration", "data-quality", "triage", "sweep"] as const;
+export const TaskShape = z.enum(TASK_SHAPES);
+export type TaskShape = z.infer<typeof TaskShape>;
+
+/**
+ * The seed's speed-versus-correctness rule: an experiment leans to speed (results fast, then iterate);
+ * production leans to correctness (tests, validation, no regression against the model it replaces).
+ */
+export const PlanTrack = z.enum(["experiment", "production"]);
+export type PlanTrack = z.infer<typeof PlanTrack>;
+
 export const Plan = z.object({
   /** One or two sentences: what the team will do and why this shape. */
   summary: z.string().min(1).max(2000),
   /** Single-agent or orchestrated, per the seed's scope assessment. */
   scope: z.enum(["single-agent", "multi-agent"]),
+  /** The task's shape; absent (plans written before shapes) = no shape check. */
+  shape: TaskShape.optional(),
+  /** Experiment or production; absent = experiment. */
+  track: PlanTrack.optional(),
   risks: z.array(Risk).max(10),
   steps: z.array(Step).min(1).max(12),
   brain: BrainKind,
 });
 export type Plan = z.infer<typeof Plan>;
 
-/** A rule a plan breaks. Plans with problems are repaired or rejected, never executed. */
-export interface PlanProblem {
-  code:
-    | "duplicate_step"
-    | "unknown_dependency"
-    | "cycle"
-    | "missing_review"
-    | "review_not_last"
-    | "model_before_data"
-    | "report_before_metrics"
-    | "bad_handoff"
-    | "duplicate_criterion";
-  message: string;
-  stepId?: string;
-}
-
-/** Ids of every step that `id` depends on, directly or not. */
-export function ancestors(plan: Pick<Plan, "steps">, id: string): Set<string> {
-  const byId = new Map(plan.steps.map((s) => [s.id, s]));
-  const seen = new Set<string>();
-  const stack = [...(byId.get(id)?.dependsOn ?? [])];
-  while (stack.length > 0) {
-    const next = stack.pop() as string;
-    if (seen.has(next)) continue;
-    seen.add(next);
-    stack.push(...(byId.get(next)?.dependsOn ?? []));
-  }
-  return seen;
-}
-
-/**
- * Checks a plan against the seed's ordering rules: a DAG; data work before model
- * work; analysis after the metrics it reads; the code reviewer present and last,
- * after every step that changes code. Returns every problem found (empty = valid).
- */
-export function validatePlan(plan: Pick<Plan, "steps">): PlanProblem[] {
-  const problems: PlanProblem[] = [];
-  const ids = new Set<string>();
-  for (const s of plan.steps) {
-    if (ids.has(s.id)) problems.push({ code: "duplicate_step", message: `step id '${s.id}' is used twice`, stepId: s.id });
-    ids.add(s.id);
-  }
-  for (const s of plan.steps) {
-    for (const d of s.dependsOn) {
-      if (!ids.has(d))
-        problems.push({ code: "unknown_dependency", message: `step '${s.id}' depends on unknown step '${d}'`, stepId: s.id });
-    }
-    const criteria = new Set<string>();
-    for (const c of s.acceptanceCriteria) {
-      if (criteria.has(c.id)) {
-        problems.push({
-          code: "duplicate_criterion",
-          message: `step '${s.id}' uses acceptance criterion id '${c.id}' twice`,
-          stepId: s.id,
-        });
-      }
-      criteria.add(c.id);
-    }
-    if (s.nextHandoff.to === s.role) {
-      problems.push({ code: "bad_handoff", message: `step '${s.id}' hands off to its own role`, stepId: s.id });
-    }
-  }
-  if (problems.length > 0) return problems;
-
-  for (const s of plan.steps) {
-    if (ancestors(plan, s.id).has(s.id)) {
-      problems.push({ code: "cycle", message: `step '${s.id}' depends on itself through a cycle`, stepId: s.id });
-    }
-  }
-  if (problems.length > 0) return problems;
-
-  const reviews = plan.steps.filter((s) => s.role === "code-reviewer");
-  if (reviews.length === 0) {
-    problems.push({ code: "missing_review", message: "every plan needs a code-reviewer step: it is the mandatory quality gate" });
-  }
-  for (const r of reviews) {
-    const before = ancestors(plan, r.id);
-    for (const s of plan.steps) {
-      if (s.role !== "code-reviewer" && s.changesCode && !before.has(s.id)) {
-        problems.push({
-          code: "review_not_last",
-          message: `review '${r.id}' must come after '${s.id}', which changes code`,
-          stepId: r.id,
-        });
-      }
-    }
-  }
-  // The seed's pipeline: data before model, model (metrics) before analysis.
-  for (const s of plan.steps) {
-    const before = ancestors(plan, s.id);
-    for (const other of plan.steps) {
-      if (before.has(other.id)) continue;
-      if (s.role === "ml-engineer" && other.role === "data-engineer") {
-        problems.push({
-          code: "model_before_data",
-          message: `model step '${s.id}' must depend on data step '${other.id}'`,
-          stepId: s.id,
-        });
-      } else if (s.role === "analyst" && other.role === "ml-engineer") {
-        problems.push({
-          code: "report_before_metrics",
-          message: `analysis step '${s.id}' must depend on model step '${other.id}'`,
-          stepId: s.id,
-        });
-      }
-    }
-  }
-  return problems;
-}
+export * from "./plan-rules.js";
 
 /** Steps in an order that respects every dependency (stable: plan order breaks ties). Assumes a valid DAG. */
 export function topologicalOrder(plan: Pick<Plan, "steps">): Step[] {

@@ -1,12 +1,14 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { AgentDefinition } from "@mllead/agents";
-import type { StepResult, StepWork } from "@mllead/contracts";
+import { type StepResult, type StepWork, withCost } from "@mllead/contracts";
 import type { Logger } from "pino";
 import type { Brain, StepTools, SummaryRequest } from "../types.js";
-import { cachedSystem, logUsage, resolveModel } from "./client.js";
+import { type RetryPolicy, retryTransient } from "./call.js";
+import { resolveModel } from "./client.js";
 import { planWithClaude } from "./planner.js";
 import { runStepLoop, type StepLoopLimits } from "./specialist.js";
 import { stepPrompt } from "./step-prompt.js";
+import { summarizeWithClaude } from "./summary.js";
 import { mergeVerdicts } from "./verdict.js";
 
 /** An agent file the Claude brain needs is missing. */
@@ -25,6 +27,10 @@ export interface ClaudeBrainOptions {
   model?: string;
   /** Limits of each step's tool loop (defaults in DEFAULT_STEP_LIMITS). */
   stepLimits?: Partial<StepLoopLimits>;
+  /** How plan, summary and step calls wait out an overloaded or unreachable API (DEFAULT_RETRY: about 2 minutes). */
+  retry?: Partial<RetryPolicy>;
+  /** Repair rounds of a plan after Claude's first answer. Default 2. */
+  planRepairs?: number;
 }
 
 /**
@@ -42,21 +48,31 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
   };
   const modelFor = (a: AgentDefinition) => resolveModel(a.model, opts.model);
 
-  function loop(work: StepWork, tools: StepTools, first: () => Promise<string>): Promise<StepResult> {
+  async function loop(work: StepWork, tools: StepTools, first: () => Promise<string>): Promise<StepResult> {
     const a = agent(work.role);
-    return runStepLoop(
-      opts.client,
-      {
-        model: modelFor(a),
-        systemPrompt: a.systemPrompt,
-        agentTools: a.tools,
-        log: tools.log,
-        ...(opts.stepLimits ? { limits: opts.stepLimits } : {}),
-      },
-      work,
-      tools,
-      first,
-    );
+    const model = modelFor(a);
+    const run = () =>
+      runStepLoop(
+        opts.client,
+        {
+          model,
+          systemPrompt: a.systemPrompt,
+          agentTools: a.tools,
+          log: tools.log,
+          ...(opts.stepLimits ? { limits: opts.stepLimits } : {}),
+        },
+        work,
+        tools,
+        first,
+      );
+    // An overloaded API mid-step is waited out here, so it does not fail the step (and spend a re-plan). The
+    // loop resumes from its saved transcript without repeating a tool call; without one it would start over
+    // and repeat side effects, so then the error is only named transient (TransientBrainError) for the caller.
+    const retry = tools.transcript ? (opts.retry ?? {}) : { ...opts.retry, retries: 0 };
+    const result = await retryTransient(run, { call: "step", log: tools.log, retry });
+    // The loop counts tokens; the model names them and the price table turns them into a cost. (Priced as a
+    // sum at the base rates: a Haiku 5.5 request over 100k prompt tokens would cost more; see costOf.)
+    return result.usage ? { ...result, usage: withCost(result.usage, model) } : result;
   }
 
   async function review(work: StepWork, tools: StepTools): Promise<StepResult> {
@@ -80,7 +96,13 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
       const lead = agent("tech-lead");
       return planWithClaude(
         opts.client,
-        { model: modelFor(lead), systemPrompt: lead.systemPrompt, log: opts.log.child({ taskId: req.taskId }) },
+        {
+          model: modelFor(lead),
+          systemPrompt: lead.systemPrompt,
+          log: opts.log.child({ taskId: req.taskId }),
+          ...(opts.retry ? { retry: opts.retry } : {}),
+          ...(opts.planRepairs !== undefined ? { repairs: opts.planRepairs } : {}),
+        },
         req,
       );
     },
@@ -90,33 +112,16 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
     },
     async summarize(req: SummaryRequest) {
       const lead = agent("tech-lead");
-      const res = await opts.client.messages.create({
-        model: modelFor(lead),
-        max_tokens: 1500,
-        system: cachedSystem(lead.systemPrompt),
-        messages: [
-          {
-            role: "user",
-            content: [
-              `Write the closing summary for the Slack thread of this task: ${req.text}`,
-              "Say what was done, the key numbers against the baseline, the reviewer's verdict, where the artifacts are, and the next steps. Under 1500 characters, Slack mrkdwn.",
-              "",
-              ...req.results.map(
-                (r) => `${r.stepId} (${r.role}): ${r.result.summary} metrics=${JSON.stringify(r.result.metrics)}`,
-              ),
-              req.verdict ? `Verdict: ${req.verdict.decision} — ${req.verdict.summary}` : "",
-            ].join("\n"),
-          },
-        ],
-      });
-      logUsage(opts.log, "summary", res.usage);
-      const text = res.content
-        .filter((b): b is Anthropic.TextBlock => b.type === "text")
-        .map((b) => b.text)
-        .join("\n")
-        .trim();
-      if (!text) throw new Error("Claude returned an empty summary");
-      return text;
+      return summarizeWithClaude(
+        opts.client,
+        {
+          model: modelFor(lead),
+          systemPrompt: lead.systemPrompt,
+          log: opts.log.child({ taskId: req.taskId }),
+          ...(opts.retry ? { retry: opts.retry } : {}),
+        },
+        req,
+      );
     },
   };
 }

@@ -1,12 +1,9 @@
 import Anthropic from "@anthropic-ai/sdk";
+import { MODEL_ALIASES, type Usage, withCost } from "@mllead/contracts";
 import type { Logger } from "pino";
 
-/** Model aliases used in agent files (`model: opus`) → Messages API model ids. */
-export const MODEL_ALIASES: Readonly<Record<string, string>> = {
-  opus: "claude-opus-5-5",
-  sonnet: "claude-sonnet-5-5",
-  haiku: "claude-haiku-5-5",
-};
+/** Model aliases used in agent files (`model: opus`) → Messages API model ids (one table with the prices). */
+export { MODEL_ALIASES };
 
 /** The model id for an agent's `model` field; `override` (MLLEAD_CLAUDE_MODEL) wins. */
 export function resolveModel(agentModel: string | undefined, override?: string): string {
@@ -35,15 +32,40 @@ export function createClaudeClient(opts: ClaudeClientOptions): Anthropic {
   });
 }
 
-/** Token use of one call, for the log (and later, cost accounting). */
-export function logUsage(log: Logger, what: string, usage: Anthropic.Usage | undefined): void {
-  if (!usage) return;
+/** The API's usage of one reply (Messages or beta Messages), as our Usage: one request on `model`, priced. */
+export function usageOf(
+  u: Pick<Anthropic.Usage, "input_tokens" | "output_tokens"> & {
+    cache_read_input_tokens?: number | null;
+    cache_creation_input_tokens?: number | null;
+    cache_creation?: { ephemeral_1h_input_tokens?: number | null } | null;
+  },
+  model: string,
+): Usage {
+  const write1h = u.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  return withCost(
+    {
+      inputTokens: u.input_tokens,
+      outputTokens: u.output_tokens,
+      cacheReadTokens: u.cache_read_input_tokens ?? 0,
+      cacheWriteTokens: u.cache_creation_input_tokens ?? 0,
+      requests: 1,
+      toolCalls: 0,
+      ...(write1h > 0 ? { cacheWrite1hTokens: write1h } : {}),
+    },
+    model,
+  );
+}
+
+/** Token use and cost of one call, for the log. */
+export function logUsage(log: Logger, what: string, usage: Usage): void {
   log.info(
     {
-      inputTokens: usage.input_tokens,
-      outputTokens: usage.output_tokens,
-      cacheReadTokens: usage.cache_read_input_tokens ?? 0,
-      cacheWriteTokens: usage.cache_creation_input_tokens ?? 0,
+      model: usage.model,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      cacheReadTokens: usage.cacheReadTokens,
+      cacheWriteTokens: usage.cacheWriteTokens,
+      costUsd: usage.costUsd,
     },
     `claude ${what}`,
   );

@@ -1,23 +1,44 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { zodOutputFormat } from "@anthropic-ai/sdk/helpers/zod";
-import { type Plan, Plan as PlanSchema, validatePlan } from "@mllead/contracts";
+import { type Plan, Plan as PlanSchema, type Usage, validatePlan } from "@mllead/contracts";
 import type { Logger } from "pino";
+import type { z } from "zod";
 import type { PlanRequest } from "../types.js";
-import { cachedSystem, logUsage } from "./client.js";
+import { type RetryPolicy, replyText, reportUsage, streamMessage } from "./call.js";
+import { cachedSystem, logUsage, usageOf } from "./client.js";
+import {
+  type BrainCall,
+  ClaudeBadOutputError,
+  type ClaudeCallError,
+  ClaudeOutputCutError,
+  ClaudeRefusedError,
+  callNoun,
+  PlanRejectedError,
+} from "./failures.js";
+
+export { PlanRejectedError } from "./failures.js";
 
 /** What Claude fills in: a plan without the `brain` label, which we set. */
 export const PlanDraft = PlanSchema.omit({ brain: true });
 
-/** Claude could not produce a plan that passes the team's rules. */
-export class PlanRejectedError extends Error {
-  readonly code = "plan_rejected";
-  override readonly name = "PlanRejectedError";
-}
+/**
+ * The plan's JSON schema for structured output, without the SDK's parser: the SDK would throw on a refusal,
+ * a cut answer or a broken constraint before the repair loop could answer it. The SDK moves length, pattern
+ * and count limits into descriptions, so the API does not enforce them; `PlanDraft.safeParse` does.
+ */
+const PLAN_FORMAT = { type: "json_schema" as const, schema: zodOutputFormat(PlanDraft).schema };
 
-const RULES = [
+/** The most output tokens a plan may grow to after a `max_tokens` cut (each cut doubles the limit). */
+const MAX_PLAN_TOKENS = 32_000;
+
+export const PLAN_RULES = [
   "Answer with the plan as JSON in the given schema.",
-  "Step ids are short lowercase words or kebab-case (letters, digits, '-', '_'), unique in the plan.",
-  "Roles: data-engineer, ml-engineer, analyst, code-reviewer. Data work comes before model work; analysis depends on the model step whose metrics it reads; a code-reviewer step is always present, last, and depends on every step that changes code.",
+  "Step ids are short lowercase words or kebab-case (letters, digits, '-', '_'; no spaces or dots), unique in the plan. Titles are at most 150 characters.",
+  "Roles: data-engineer, ml-engineer, analyst, code-reviewer. Give every step its kind: data (data-engineer: ingest, validate, clean, split), features, eda (analyst: explore the data, needs no model), train, sweep (ml-engineer: a hyper-parameter search with params.trials >= 2), evaluate, score (ml-engineer: predictions from the trained model), report (analyst: reads the metrics), investigate, root-cause, fix, verify (a regression triage), review (code-reviewer).",
+  "Ordering (dependsOn): data work before model work; feature work before training; evaluation and scoring after training; a report after every train, sweep and evaluate step whose metrics it reads; a triage runs investigate → root-cause → fix → verify. EDA may run before or beside training; steps the rules do not order may run in parallel.",
+  "A code-reviewer step is always present and depends, directly or through others, on EVERY other step — not only those that change code — so the task cannot finish while a step still runs.",
+  "Shape: single-specialist (one specialist, e.g. a pure model-architecture change, then the review); experiment-cycle (data → train → report); exploration (EDA, no model); data-quality (a data-quality overhaul: audit, clean, validate, then profile the result); triage (why did a metric drop: investigate → root cause → fix → verify); sweep (an optimisation sweep, Optuna-style, instead of one well-configured run — choose it only when the person asks to optimise or tune).",
+  "Track: experiment (bias to speed: one well-configured run, quick checks, results fast) or production (bias to correctness: unit tests for every changed module, data validation, no regression against the model it replaces, stricter acceptance criteria).",
   "Set changesCode=true on steps that write or change code, usesGpu=true on steps that run training on a GPU host.",
   "Every step has a concrete objective, context, specific requirements, measurable acceptance criteria and its next handoff.",
   "Give each acceptance criterion an id unique in its step (ac1, ac2, …) and make it checkable: the specialist must prove each one with evidence, or the step fails.",
@@ -26,7 +47,7 @@ const RULES = [
 ].join("\n");
 
 function firstMessage(req: PlanRequest): string {
-  if (!req.previous) return `Plan this task from <@${req.requester.userId}>:\n\n${req.text}\n\n${RULES}`;
+  if (!req.previous) return `Plan this task from <@${req.requester.userId}>:\n\n${req.text}\n\n${PLAN_RULES}`;
   return [
     `Revise the plan for this task from <@${req.requester.userId}>:`,
     req.text,
@@ -37,47 +58,162 @@ function firstMessage(req: PlanRequest): string {
     "Changes they asked for (oldest first); answer every one of them:",
     ...req.previous.feedback.map((f, i) => `${i + 1}. ${f}`),
     "",
-    RULES,
+    PLAN_RULES,
   ].join("\n");
 }
 
+/** Why one answer was not a usable plan, and what to tell Claude in the repair round. */
+interface Miss {
+  kind: "refusal" | "max_tokens" | "bad_output" | "rules";
+  problems: string[];
+  repair: string;
+  /** The answer to keep in the conversation before the repair (a refusal or a cut answer is left out). */
+  answer?: string;
+}
+
+/** A zod issue as a line Claude can act on: `steps.1.id: ids may only contain … (got "train model")`. */
+function issueLine(issue: z.core.$ZodIssue, input: unknown): string {
+  let value: unknown = input;
+  for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
+  const got =
+    typeof value === "string"
+      ? ` (got ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}, ${value.length} characters)`
+      : "";
+  return `${issue.path.join(".") || "(root)"}: ${issue.message}${got}`;
+}
+
+/** Reads one answer: a plan that fits the schema and the rules, or why not. */
+function readPlan(message: Anthropic.Message, maxTokens: number): { plan: Plan } | Miss {
+  if (message.stop_reason === "refusal") {
+    return {
+      kind: "refusal",
+      problems: ["stop reason: refusal"],
+      repair:
+        "Your last answer was a refusal. This is routine work for an ML team (data, models, analysis, code review). If one part of the request should not be done, leave that part out, say why in the plan's summary or risks, and plan the rest. Answer with the plan as JSON in the given schema.",
+    };
+  }
+  if (message.stop_reason === "max_tokens") {
+    return {
+      kind: "max_tokens",
+      problems: [`cut at max_tokens (${maxTokens})`],
+      repair: `Your last answer was cut off at the output limit (${maxTokens} tokens) before the plan was complete. Send the whole plan again, more concisely: short objectives, context and requirements, at most 12 steps.`,
+    };
+  }
+  const text = replyText(message).trim();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return {
+      kind: "bad_output",
+      problems: [text ? `not JSON: ${(err as Error).message}` : "an empty answer"],
+      repair:
+        "Your last answer was not a JSON object. Answer with the plan as one JSON object in the given schema, nothing else.",
+      ...(text ? { answer: text } : {}),
+    };
+  }
+  const draft = PlanDraft.safeParse(json);
+  if (!draft.success) {
+    const problems = draft.error.issues.slice(0, 15).map((i) => issueLine(i, json));
+    return {
+      kind: "bad_output",
+      problems,
+      repair: `That plan does not fit the plan schema:\n${problems.map((p) => `- ${p}`).join("\n")}\nSend the corrected plan.`,
+      answer: text,
+    };
+  }
+  const plan: Plan = PlanSchema.parse({ ...draft.data, brain: "anthropic" });
+  const problems = validatePlan(plan).map((p) => p.message);
+  if (problems.length === 0) return { plan };
+  return {
+    kind: "rules",
+    problems,
+    repair: `That plan breaks these rules:\n${problems.map((p) => `- ${p}`).join("\n")}\nSend the corrected plan.`,
+    answer: text,
+  };
+}
+
+function finalError(call: BrainCall, miss: Miss, tries: number, maxTokens: number): ClaudeCallError {
+  const detail = miss.problems.join("; ");
+  const shown =
+    miss.problems.slice(0, 3).join("; ") + (miss.problems.length > 3 ? ` (and ${miss.problems.length - 3} more)` : "");
+  const noun = callNoun(call).replace(/^a /, "");
+  switch (miss.kind) {
+    case "refusal":
+      return new ClaudeRefusedError(call, tries, { detail });
+    case "max_tokens":
+      return new ClaudeOutputCutError(call, tries, maxTokens, { detail });
+    case "bad_output":
+      return new ClaudeBadOutputError(
+        call,
+        `Claude's ${noun} did not fit the plan format after ${tries - 1} repairs: ${shown}. Retry, or rephrase the request.`,
+        { detail },
+      );
+    case "rules":
+      return new PlanRejectedError(
+        call,
+        `Claude's ${noun} still broke the team's rules after ${tries - 1} repairs: ${shown}. Retry, or rephrase the request.`,
+        { detail },
+      );
+    default: {
+      const never: never = miss.kind;
+      throw new Error(`unknown miss ${String(never)}`);
+    }
+  }
+}
+
+/** Options of planWithClaude. */
+export interface ClaudePlannerOptions {
+  model: string;
+  systemPrompt: string;
+  log: Logger;
+  /** Repair rounds after the first answer. Default 2. */
+  repairs?: number;
+  /** max_tokens of the first request; a cut answer doubles it, up to 32,000. Default 16,000. */
+  maxTokens?: number;
+  /** Backoff for an overloaded or unreachable API (see DEFAULT_RETRY). */
+  retry?: Partial<RetryPolicy>;
+}
+
 /**
- * Plans with Claude: structured output in the Plan schema, then the team's DAG
- * rules. A plan that breaks them goes back to Claude with the problems listed,
- * up to `repairs` times.
+ * Plans with Claude: structured output in the Plan schema, streamed; the answer is checked against the
+ * schema's every constraint (`PlanDraft.safeParse`) and the team's rules (`validatePlan`). A refusal, a cut
+ * answer, output that breaks the schema or a plan that breaks the rules goes back to Claude with the
+ * problem, up to `repairs` times; then a ClaudeCallError with a message for the thread. Transient API
+ * errors are waited out (`streamMessage`) and never use a repair round. `req.onUsage` gets the tokens and
+ * cost of every request made, once, whatever the outcome.
  */
-export async function planWithClaude(
-  client: Anthropic,
-  opts: { model: string; systemPrompt: string; log: Logger; repairs?: number; maxTokens?: number },
-  req: PlanRequest,
-): Promise<Plan> {
+export async function planWithClaude(client: Anthropic, opts: ClaudePlannerOptions, req: PlanRequest): Promise<Plan> {
+  const call: BrainCall = req.previous ? "revision" : "plan";
   const messages: Anthropic.MessageParam[] = [{ role: "user", content: firstMessage(req) }];
   const repairs = opts.repairs ?? 2;
-  for (let round = 0; ; round++) {
-    const res = await client.messages.parse({
-      model: opts.model,
-      max_tokens: opts.maxTokens ?? 8000,
-      system: cachedSystem(opts.systemPrompt),
-      messages,
-      output_config: { format: zodOutputFormat(PlanDraft) },
-    });
-    logUsage(opts.log, "plan", res.usage);
-    const draft = res.parsed_output;
-    if (!draft) throw new PlanRejectedError(`Claude returned no plan (stop reason: ${res.stop_reason ?? "unknown"})`);
-    const plan: Plan = PlanSchema.parse({ ...draft, brain: "anthropic" });
-    const problems = validatePlan(plan);
-    if (problems.length === 0) return plan;
-    opts.log.warn({ problems, round }, "Claude's plan broke the rules; asking for a repair");
-    if (round >= repairs) {
-      throw new PlanRejectedError(
-        `the plan still breaks the team's rules after ${repairs} repairs: ${problems.map((p) => p.message).join("; ")}`,
+  let maxTokens = opts.maxTokens ?? 16_000;
+  const used: Usage[] = [];
+  try {
+    for (let round = 0; ; round++) {
+      const message = await streamMessage(
+        client,
+        {
+          model: opts.model,
+          max_tokens: maxTokens,
+          system: cachedSystem(opts.systemPrompt),
+          messages,
+          output_config: { format: PLAN_FORMAT },
+        },
+        { call, log: opts.log, ...(opts.retry ? { retry: opts.retry } : {}) },
       );
+      const usage = usageOf(message.usage, opts.model);
+      used.push(usage);
+      logUsage(opts.log, call, usage);
+      const read = readPlan(message, maxTokens);
+      if ("plan" in read) return read.plan;
+      opts.log.warn({ kind: read.kind, problems: read.problems, round }, `Claude's ${call} is not usable; asking for a repair`);
+      if (round >= repairs) throw finalError(call, read, round + 1, maxTokens);
+      if (read.kind === "max_tokens") maxTokens = Math.min(maxTokens * 2, MAX_PLAN_TOKENS);
+      if (read.answer) messages.push({ role: "assistant", content: read.answer });
+      messages.push({ role: "user", content: read.repair });
     }
-    const text = res.content.find((b) => b.type === "text")?.text ?? JSON.stringify(draft);
-    messages.push({ role: "assistant", content: text });
-    messages.push({
-      role: "user",
-      content: `That plan breaks these rules:\n${problems.map((p) => `- ${p.message}`).join("\n")}\nSend the corrected plan.`,
-    });
+  } finally {
+    reportUsage(opts.log, req.onUsage, used);
   }
 }

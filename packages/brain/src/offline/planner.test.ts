@@ -236,3 +236,147 @@ describe("offline plan revisions", () => {
     expect(plan.summary).toMatch(/\(1\).*MLP.*\(2\).*0\.05.*\(3\).*data step is dropped/s);
   });
 });
+
+describe("offline plan shapes from the seed's task analysis", () => {
+  const kinds = (p: Plan) => p.steps.map((s) => `${s.id}:${s.role}:${s.kind}`);
+  const texts = (s: Step) => s.acceptanceCriteria.map((c) => c.text);
+  const everyCriterionCheckable = (p: Plan) => {
+    for (const s of p.steps) expect(unchecked(s), s.id).toEqual([]);
+  };
+
+  it("'investigate why the fraud model's precision dropped last week' is a triage: investigate → root cause → fix → verify, review last", () => {
+    const plan = offlinePlan("investigate why the fraud model's precision dropped last week");
+    expect(plan.shape).toBe("triage");
+    expect(validatePlan(plan)).toEqual([]);
+    expect(kinds(plan)).toEqual([
+      "investigate:data-engineer:investigate",
+      "rootcause:analyst:root-cause",
+      "fix:ml-engineer:fix",
+      "verify:analyst:verify",
+      "review:code-reviewer:review",
+    ]);
+    expect(plan.steps.map((s) => s.dependsOn)).toEqual([
+      [],
+      ["investigate"],
+      ["rootcause"],
+      ["fix"],
+      ["investigate", "rootcause", "fix", "verify"],
+    ]);
+    expect(step(plan, "rootcause").title).toBe("Find the root cause of the drop in precision");
+    expect(step(plan, "verify").title).toBe("Verify that precision recovered");
+    // The verification compares with the model from before the drop.
+    expect(step(plan, "verify").params.extra).toEqual([{ name: "compare", value: "previous-model" }]);
+    expect(texts(step(plan, "verify")).join("\n")).toMatch(/previous model/);
+    expect(plan.summary).toMatch(/investigates.*root cause.*fixes.*verifies/);
+    expect(plan.risks.map((r) => r.risk).join("\n")).toMatch(/symptom/);
+    everyCriterionCheckable(plan);
+    expect(profileTask("why did accuracy drop last week? analyze it").kind).toBe("triage");
+    // A decline that is not a model's is no triage; neither is comparing against a model.
+    expect(profileTask("explore why customers churn after the price drop").kind).not.toBe("triage");
+    expect(profileTask("Retrain the churn model and check for a regression against the production model").kind).toBe("full");
+  });
+
+  it("a triage keeps its steps through plan review", () => {
+    const text = "investigate why the fraud model's precision dropped last week";
+    const plan = offlinePlan(text, ["skip the analysis", "skip the data step", "explain the drift in the amount feature"]);
+    expect(plan.steps.map((s) => s.id)).toEqual(["investigate", "rootcause", "fix", "verify", "review"]);
+    expect(plan.summary).toContain("a triage keeps all its steps");
+    expect(step(plan, "rootcause").requirements).toContain('Requested in plan review: "explain the drift in the amount feature"');
+    expect(validatePlan(plan)).toEqual([]);
+  });
+
+  it("'sweep the learning rate with optuna' is a sweep with trials, not a single run", () => {
+    const plan = offlinePlan("sweep the learning rate with optuna");
+    expect(plan.shape).toBe("sweep");
+    expect(validatePlan(plan)).toEqual([]);
+    expect(kinds(plan)).toEqual([
+      "data:data-engineer:data",
+      "sweep:ml-engineer:sweep",
+      "analyze:analyst:report",
+      "review:code-reviewer:review",
+    ]);
+    const sweep = step(plan, "sweep");
+    expect(sweep.params.trials).toBe(20);
+    expect(sweep.params.extra).toEqual(expect.arrayContaining([{ name: "sampler", value: "tpe" }]));
+    expect(sweep.requirements.join("\n")).toMatch(/Optuna-style sweep \(TPE sampler, 20 trials/);
+    // The single-setting check does not apply to a search over settings.
+    expect(texts(sweep).join("\n")).not.toMatch(/as its `model_card.json` records/);
+    expect(plan.summary).toMatch(/sweep rather than one well-configured run/);
+    expect(plan.risks.map((r) => r.risk).join("\n")).toMatch(/best of 20 trials/);
+    everyCriterionCheckable(plan);
+    expect(step(offlinePlan("tune the hyperparameters of the churn model with 50 trials"), "sweep").params.trials).toBe(50);
+    // A plain training request stays a single well-configured run.
+    const single = offlinePlan("train a churn model");
+    expect(single.shape).toBe("experiment-cycle");
+    expect(step(single, "train").params.trials).toBeUndefined();
+    expect(single.summary).toMatch(/one well-configured run rather than a sweep/);
+  });
+
+  it("'clean up the data quality of the events table' is a data-quality overhaul", () => {
+    const plan = offlinePlan("clean up the data quality of the events table");
+    expect(plan.shape).toBe("data-quality");
+    expect(validatePlan(plan)).toEqual([]);
+    expect(kinds(plan)).toEqual(["data:data-engineer:data", "analyze:analyst:eda", "review:code-reviewer:review"]);
+    expect(step(plan, "data").title).toBe("Audit, clean and validate events");
+    expect(step(plan, "data").requirements.join("\n")).toMatch(/before and after the fix/);
+    expect(step(plan, "analyze").title).toBe("Profile the cleaned events");
+    expect(plan.steps.some((s) => s.role === "ml-engineer")).toBe(false);
+    everyCriterionCheckable(plan);
+  });
+
+  it("'just change the model architecture to an MLP' is one specialist and the review", () => {
+    const plan = offlinePlan("just change the model architecture to an MLP");
+    expect(plan.shape).toBe("single-specialist");
+    expect(plan.scope).toBe("single-agent");
+    expect(validatePlan(plan)).toEqual([]);
+    expect(kinds(plan)).toEqual(["train:ml-engineer:train", "review:code-reviewer:review"]);
+    expect(step(plan, "train").params.model).toBe("mlp");
+    expect(offlinePlan("Build a validation pipeline for the orders table: schema checks and null handling").shape).toBe(
+      "single-specialist",
+    );
+  });
+
+  it("'ship the churn model to production' has stricter acceptance criteria than the same experiment", () => {
+    const production = offlinePlan("ship the churn model to production");
+    const experiment = offlinePlan("train the churn model");
+    expect(production.track).toBe("production");
+    expect(experiment.track).toBe("experiment");
+    expect(validatePlan(production)).toEqual([]);
+    expect(production.steps.map((s) => s.id)).toEqual(experiment.steps.map((s) => s.id));
+    // Every criterion of the experiment holds in production, and production adds more.
+    for (const s of experiment.steps) expect(texts(step(production, s.id))).toEqual(expect.arrayContaining(texts(s)));
+    const count = (p: Plan) => p.steps.reduce((n, s) => n + s.acceptanceCriteria.length, 0);
+    expect(count(production)).toBeGreaterThan(count(experiment));
+    expect(texts(step(production, "analyze")).join("\n")).toMatch(/previous model/);
+    expect(step(production, "analyze").requirements.join("\n")).toMatch(/Compare with the model in production/);
+    expect(step(production, "train").requirements.join("\n")).toMatch(/correctness over speed/);
+    expect(production.summary).toMatch(/leans to correctness/);
+    expect(experiment.summary).toMatch(/leans to speed/);
+    everyCriterionCheckable(production);
+    // A pure model change headed for production still gets validated data and the comparison…
+    const mlp = offlinePlan("switch the production model's architecture to an MLP");
+    expect(mlp.steps.map((s) => s.id)).toEqual(["data", "train", "analyze", "review"]);
+    // …and plan review cannot drop them.
+    const kept = offlinePlan("ship the churn model to production", ["skip the data step", "skip the analysis"]);
+    expect(kept.steps.map((s) => s.id)).toEqual(["data", "train", "analyze", "review"]);
+    expect(kept.summary).toMatch(/data step stays: production.*analyst step stays: production/);
+  });
+
+  it("every shape names itself in the plan, and the review waits for every other step", () => {
+    const cases: [string, Plan["shape"]][] = [
+      ["investigate why the fraud model's precision dropped last week", "triage"],
+      ["sweep the learning rate with optuna", "sweep"],
+      ["clean up the data quality of the events table", "data-quality"],
+      ["just change the model architecture to an MLP", "single-specialist"],
+      ["train a churn model on the customers table and report it", "experiment-cycle"],
+      ["do some EDA on the events dataset", "exploration"],
+    ];
+    for (const [text, shape] of cases) {
+      const plan = offlinePlan(text);
+      expect(plan.shape, text).toBe(shape);
+      expect(validatePlan(plan), text).toEqual([]);
+      const review = plan.steps.at(-1) as Step;
+      expect(review.dependsOn, text).toEqual(plan.steps.slice(0, -1).map((s) => s.id));
+    }
+  });
+});

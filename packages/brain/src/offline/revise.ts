@@ -14,11 +14,11 @@ const ADD = /\b(add|include|also|plus|with)\b/i;
  * (services/tech-lead `startReplan`): `The <role> step "<title>" failed: <error>.`
  */
 const STEP_FAILED = /^The (data-engineer|ml-engineer|analyst|code-reviewer) step ".*?" failed: (.*)$/s;
-const KEY_OF: Record<Role, StepKey> = {
-  "data-engineer": "data",
-  "ml-engineer": "train",
-  analyst: "analyze",
-  "code-reviewer": "review",
+const KEYS_OF: Record<Role, StepKey[]> = {
+  "data-engineer": ["data"],
+  "ml-engineer": ["train"],
+  analyst: ["analyze", "cause"],
+  "code-reviewer": ["review"],
 };
 
 function quote(text: string): string {
@@ -31,7 +31,7 @@ function copyShape(previous: PlanShape): PlanShape {
   return {
     profile: { ...previous.profile },
     include: { ...previous.include },
-    extra: { data: copy("data"), train: copy("train"), analyze: copy("analyze"), review: copy("review") },
+    extra: { data: copy("data"), train: copy("train"), analyze: copy("analyze"), cause: copy("cause"), review: copy("review") },
     notes: [...previous.notes],
   };
 }
@@ -50,10 +50,11 @@ function routeExtra(item: string, shape: PlanShape): StepKey[] {
     /\b(report|plot|chart|analy\w*|compar\w*|statistic\w*|explain|summary|precision|recall)\w*/i.test(item)
   )
     keys.push("analyze");
+  if (shape.include.cause && /\b(cause|why|explain\w*|drift\w*|shift\w*)\b/i.test(item)) keys.push("cause");
   if (/\b(review\w*|test\w*|lint|type hints?|docstring\w*)\b/i.test(item)) keys.push("review");
   if (keys.length > 0) return keys;
   // Nothing points at one step: every worker step carries it, so no one can miss it.
-  return (["data", "train", "analyze"] as const).filter((k) => shape.include[k]);
+  return (["data", "cause", "train", "analyze"] as const).filter((k) => shape.include[k]);
 }
 
 /** Settings the item names (epochs, learning rate, batch size, seed, model family): they change the steps' params. */
@@ -95,15 +96,22 @@ function applySettings(shape: PlanShape, item: string, answers: string[]): void 
 
 /** Steps to drop or add. */
 function applySteps(shape: PlanShape, item: string, answers: string[]): void {
+  const triage = shape.profile.kind === "triage";
   if (SKIP.test(item) && REVIEW.test(item)) {
     answers.push("the code review stays: it is the mandatory quality gate for every code change");
+  } else if (triage && SKIP.test(item) && (ANALYSIS.test(item) || DATA.test(item))) {
+    answers.push("a triage keeps all its steps: investigate, find the root cause, fix, then verify that the fix worked");
   } else if (SKIP.test(item) && ANALYSIS.test(item)) {
-    if (shape.include.analyze) {
+    if (shape.include.analyze && shape.include.train && shape.profile.production) {
+      answers.push("the analyst step stays: production code is compared with the model it replaces before it ships");
+    } else if (shape.include.analyze) {
       shape.include.analyze = false;
       answers.push("the analyst step is dropped; the review now follows the last code step");
     } else answers.push("there was no analyst step to drop");
   } else if (SKIP.test(item) && DATA.test(item)) {
-    if (shape.include.data && shape.include.train && !shape.include.analyze) {
+    if (shape.include.data && shape.profile.production) {
+      answers.push("the data step stays: production code is trained on validated data");
+    } else if (shape.include.data && shape.include.train && !shape.include.analyze) {
       shape.include.data = false;
       answers.push("the data step is dropped; the training job rebuilds the synthetic splits itself");
     } else if (shape.include.data && shape.include.train) {
@@ -127,7 +135,7 @@ function applySteps(shape: PlanShape, item: string, answers: string[]): void {
  */
 function answerFailure(shape: PlanShape, role: Role, error: string): string {
   const why = quote(error.split("\n")[0] ?? error);
-  const mine = shape.extra[KEY_OF[role]].some((r) => r.criterion);
+  const mine = KEYS_OF[role].some((k) => shape.extra[k].some((r) => r.criterion));
   if (!mine) {
     return `the ${role} step failed (${why}); the offline planner has no other way to do it, so the plan stays as it was and running it again may fail the same way`;
   }

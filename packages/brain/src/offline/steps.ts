@@ -1,10 +1,19 @@
-import type { Risk, Step, StepParams } from "@mllead/contracts";
+import type { Step, StepParams } from "@mllead/contracts";
 import { offlineCriteria, requestRequirement } from "./criteria.js";
 import { EXTRA, modelName } from "./params.js";
 import type { PlanShape, StepKey } from "./plan-shape.js";
 
-// Step ids travel in NATS subjects: keep them short and subject-safe.
-export const STEP_IDS = { data: "data", train: "train", analyze: "analyze", review: "review" } as const;
+/**
+ * Step ids by key, per kind of task. They travel in NATS subjects: short and subject-safe. A triage names
+ * its steps after what they do (investigate → rootcause → fix → verify); a sweep's training step is `sweep`.
+ */
+export function stepId(shape: PlanShape, key: StepKey): string {
+  const kind = shape.profile.kind;
+  if (kind === "triage")
+    return { data: "investigate", cause: "rootcause", train: "fix", analyze: "verify", review: "review" }[key];
+  if (kind === "sweep" && key === "train") return "sweep";
+  return key === "cause" ? "rootcause" : key;
+}
 
 function quote(text: string, max = 600): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
@@ -19,22 +28,57 @@ function requests(shape: PlanShape, key: StepKey): { requirements: string[]; cri
   };
 }
 
-/** The data-engineer's handoff: validate, split before fitting, write splits and a report. */
+/** The seed's speed-versus-correctness rule, as one requirement on each worker step. */
+function trackRequirement(shape: PlanShape): string[] {
+  return shape.profile.production
+    ? ["Production code: correctness over speed — unit tests for every changed function, checks that fail loudly, no shortcuts."]
+    : [];
+}
+
+/** The metric a triage is about, for people. */
+const watched = (shape: PlanShape) => shape.profile.metricNamed ?? "the metric";
+
+/** The data-engineer's handoff: validate, split before fitting, write splits and a report (a triage: the data behind the drop). */
 export function dataStep(shape: PlanShape): Step {
   const { profile: p, include } = shape;
+  const kind = p.kind;
   const params: StepParams = { dataset: p.dataset, target: "churned", seed: p.seed };
   const ds = `\`${params.dataset}\``;
   const asked = requests(shape, "data");
-  const next = include.train
-    ? { to: "ml-engineer" as const, reason: `to train on the validated splits of ${ds}` }
-    : include.analyze
-      ? { to: "analyst" as const, reason: `to explore the validated splits of ${ds}` }
-      : { to: "code-reviewer" as const, reason: "to review the pipeline before the task completes" };
-  return {
-    id: STEP_IDS.data,
-    role: "data-engineer",
+  const next =
+    kind === "triage"
+      ? { to: "analyst" as const, reason: `to find the root cause of the drop in ${watched(shape)} in the validation report` }
+      : include.train
+        ? { to: "ml-engineer" as const, reason: `to train on the validated splits of ${ds}` }
+        : include.analyze
+          ? { to: "analyst" as const, reason: `to ${kind === "quality" ? "profile" : "explore"} the validated splits of ${ds}` }
+          : { to: "code-reviewer" as const, reason: "to review the pipeline before the task completes" };
+  const focus = {
+    triage: {
+      title: `Investigate the data behind the drop: validate ${params.dataset}`,
+      objective: `Establish whether the data the model sees changed — schema, nulls, ranges, class balance of ${ds} — and produce validated, leak-free splits for the fix.`,
+      extra: [
+        "Report every check that differs from what the model was trained on: data problems are the first suspects of a drop.",
+      ],
+    },
+    quality: {
+      title: `Audit, clean and validate ${params.dataset}`,
+      objective: `Overhaul the data quality of ${ds}: every problem found, fixed in the pipeline and guarded by a check, with validated, leak-free splits as the result.`,
+      extra: [
+        "Count each problem before and after the fix (nulls per column, out-of-range values, duplicate rows) in the validation report.",
+      ],
+    },
+  }[kind as "triage" | "quality"] ?? {
     title: `Validate and split ${params.dataset}`,
     objective: `Produce validated, leak-free train/val/test splits of ${ds} that the rest of the team can trust.`,
+    extra: [],
+  };
+  return {
+    id: stepId(shape, "data"),
+    role: "data-engineer",
+    kind: kind === "triage" ? "investigate" : "data",
+    title: focus.title,
+    objective: focus.objective,
     context: [
       `Task: "${quote(p.text)}".`,
       p.datasetNamed
@@ -48,6 +92,8 @@ export function dataStep(shape: PlanShape): Step {
       "Split train/val/test (70/15/15) before any fitted transform; fit imputation on the train split only and apply it to val and test.",
       `Fix the random seed (${params.seed}) for generation and shuffling so reruns produce identical files.`,
       "Write `data/train.csv`, `data/val.csv`, `data/test.csv` and the validation report (`data/validation_report.json` and `.md`) and save them as artifacts.",
+      ...focus.extra,
+      ...trackRequirement(shape),
       ...asked.requirements,
     ],
     acceptanceCriteria: offlineCriteria(
@@ -64,9 +110,38 @@ export function dataStep(shape: PlanShape): Step {
   };
 }
 
-/** The ml-engineer's handoff: a seeded, stable training job with a baseline beside the metrics. */
+/** A triage's root cause: the analyst explains, with statistics, what in the validated data differs. */
+export function causeStep(shape: PlanShape): Step {
+  const { profile: p } = shape;
+  const params: StepParams = { dataset: p.dataset, metric: "positive_rate" };
+  const asked = requests(shape, "cause");
+  return {
+    id: stepId(shape, "cause"),
+    role: "analyst",
+    kind: "root-cause",
+    title: `Find the root cause of the drop in ${watched(shape)}`,
+    objective: `Name the most likely cause of the drop in ${watched(shape)}, with statistics a reader can check, before anyone changes the model.`,
+    context: `Task: "${quote(p.text)}". Inputs: the validation report and splits from the investigate step. The fix is planned on what this step finds.`,
+    requirements: [
+      "The analysis is `jobs/analyze.py` (numpy only, type hints, docstrings, unit tests in `jobs/test_analyze.py`; written from the shipped copy when the repository lacks them); run it on the train split.",
+      "Report the class balance and, per feature, class means with Welch's t statistic and p-value: a shifted balance or feature is a candidate cause.",
+      "Write `reports/report.md` with the most likely cause first, then the evidence, then what else could explain the drop; save it as an artifact.",
+      ...asked.requirements,
+    ],
+    acceptanceCriteria: offlineCriteria("analyst", ["classBalance", "statistics"], params, asked.criteria),
+    params,
+    nextHandoff: { to: "ml-engineer", reason: "to fix what the root cause points at and retrain" },
+    dependsOn: [stepId(shape, "data")],
+    changesCode: true,
+    usesGpu: false,
+  };
+}
+
+/** The ml-engineer's handoff: a seeded, stable training job with a baseline beside the metrics (a sweep's search, a triage's fix). */
 export function trainStep(shape: PlanShape): Step {
   const { profile: p, include } = shape;
+  const kind = p.kind;
+  const sweep = kind === "sweep";
   const params = {
     dataset: p.dataset,
     target: "churned",
@@ -77,50 +152,88 @@ export function trainStep(shape: PlanShape): Step {
     seed: p.seed,
     metric: "val_auc",
     gpus: 1,
+    ...(sweep
+      ? {
+          trials: p.trials,
+          extra: [
+            { name: "sampler", value: "tpe" },
+            { name: "search_space", value: "learningRate: log-uniform 0.0001..1; batchSize: 64, 128, 256, 512" },
+          ],
+        }
+      : {}),
   } satisfies StepParams;
   const name = modelName(params.model);
   const asked = requests(shape, "train");
+  const run = sweep
+    ? `Run an Optuna-style sweep (TPE sampler, ${params.trials} trials, seed ${params.seed}) over the learning rate (log-uniform 0.0001–1) and the batch size, each trial ${params.epochs} epochs; select the best trial by val AUC on the validation split and report the test split once, for the winner only.`
+    : `Train for ${params.epochs} epochs with learning rate ${params.learningRate}, mini-batches of ${params.batchSize}, and the seed fixed (${params.seed}) for initialisation and shuffling.`;
+  const title = sweep
+    ? `Sweep a ${name} on ${params.dataset} (${params.trials} trials)`
+    : kind === "triage"
+      ? `Fix: retrain a ${name} on the validated ${params.dataset} (${params.epochs} epochs)`
+      : `Train a ${name} on ${params.dataset} (${params.epochs} epochs)`;
+  const objective = sweep
+    ? `Find the best settings of a ${name} on \`${params.dataset}\` with a sweep, and save the best trial with its metrics beside a baseline.`
+    : kind === "triage"
+      ? `Fix what the root cause points at and retrain a ${name} on the validated data, so that ${watched(shape)} recovers.`
+      : `Train and evaluate a ${name} that predicts the target of \`${params.dataset}\`, with metrics a reader can compare to a baseline.`;
   return {
-    id: STEP_IDS.train,
+    id: stepId(shape, "train"),
     role: "ml-engineer",
-    title: `Train a ${name} on ${params.dataset} (${params.epochs} epochs)`,
-    objective: `Train and evaluate a ${name} that predicts the target of \`${params.dataset}\`, with metrics a reader can compare to a baseline.`,
+    kind: sweep ? "sweep" : kind === "triage" ? "fix" : "train",
+    title,
+    objective,
     context: [
       `Task: "${quote(p.text)}".`,
       include.data
         ? "Inputs: the train/val/test splits from the data step (`data/*.csv`)."
         : `No data step runs (a pure model change): the job rebuilds the synthetic splits with the data pipeline's generator, seed ${params.seed}.`,
+      kind === "triage" ? "Read the root-cause report first: the fix answers what it found." : "",
       "The job runs on a GPU host through the queue; offline it is a numpy model that finishes in seconds.",
-    ].join(" "),
+    ]
+      .filter(Boolean)
+      .join(" "),
     requirements: [
       `The training script is \`jobs/train.py\` (numpy ${name}) with type hints, docstrings and unit tests in \`jobs/test_train.py\`; run the tests, then submit it as a GPU job (${params.gpus} GPU).`,
-      `Train for ${params.epochs} epochs with learning rate ${params.learningRate}, mini-batches of ${params.batchSize}, and the seed fixed (${params.seed}) for initialisation and shuffling.`,
+      run,
       "Fit feature normalisation on the train split only; never use the test split for model selection.",
       "Compute the loss from logits with a numerically stable formulation (log-sum-exp) and fail the job if it becomes NaN or infinite.",
       "Stream progress (epoch, loss, val AUC) and save `metrics.json`, `history.json`, `model_card.json` and the checkpoint `model.npz` as artifacts.",
+      ...(kind === "triage" ? [`Report ${watched(shape)} before and after the fix on the same validation split.`] : []),
+      ...trackRequirement(shape),
       ...asked.requirements,
     ],
     acceptanceCriteria: offlineCriteria(
       "ml-engineer",
-      ["epochs", "settings", "baseline", "beatsBaseline", "seeded", "artifacts"],
+      // A sweep varies the learning rate, so the single-setting check does not apply to it.
+      sweep
+        ? ["epochs", "baseline", "beatsBaseline", "seeded", "artifacts"]
+        : ["epochs", "settings", "baseline", "beatsBaseline", "seeded", "artifacts"],
       params,
       asked.criteria,
     ),
     params,
     nextHandoff: include.analyze
-      ? { to: "analyst", reason: "to compare the metrics with the baseline and write the report" }
+      ? {
+          to: "analyst",
+          reason:
+            kind === "triage"
+              ? "to verify the fix against the model before the drop"
+              : "to compare the metrics with the baseline and write the report",
+        }
       : { to: "code-reviewer", reason: "to review the training code before the task completes" },
-    dependsOn: include.data ? [STEP_IDS.data] : [],
+    dependsOn: kind === "triage" ? [stepId(shape, "cause")] : include.data ? [stepId(shape, "data")] : [],
     changesCode: true,
     usesGpu: true,
   };
 }
 
-/** The analyst's handoff: results against the baseline, or EDA when no model is trained. */
+/** The analyst's handoff: results against the baseline, EDA when no model is trained, a triage's verification. */
 export function analyzeStep(shape: PlanShape): Step {
   const { profile: p, include } = shape;
   const eda = !include.train;
-  const previous = !eda && p.mentionsPrevious;
+  const triage = p.kind === "triage";
+  const previous = !eda && (p.mentionsPrevious || p.production || triage);
   const params: StepParams = {
     dataset: p.dataset,
     metric: eda ? "positive_rate" : "val_auc",
@@ -139,22 +252,33 @@ export function analyzeStep(shape: PlanShape): Step {
         `${script}; run it on the training job's \`metrics.json\` and \`history.json\`.`,
         "Compare val AUC and accuracy with the majority-class baseline and state the lift.",
         previous
-          ? "Compare with the previous model; if its metrics are not available, say so plainly instead of estimating."
+          ? `Compare with the ${triage ? "model from before the drop" : p.production ? "model in production" : "previous model"}; if its metrics are not available, say so plainly instead of estimating.`
           : "Note whether the model is worth iterating on, based on the lift over the baseline.",
         "Plot train and val loss per epoch to `reports/loss.png`.",
         "Write `reports/report.md` with the answer first, then the evidence, then caveats and next steps; save report and plot as artifacts.",
       ];
-  return {
-    id: STEP_IDS.analyze,
-    role: "analyst",
-    title: eda ? `Explore ${p.dataset}` : "Report results against the baseline",
-    objective: eda
+  const title = triage
+    ? `Verify that ${watched(shape)} recovered`
+    : eda
+      ? p.kind === "quality"
+        ? `Profile the cleaned ${p.dataset}`
+        : `Explore ${p.dataset}`
+      : "Report results against the baseline";
+  const objective = triage
+    ? `Show, with the evidence, whether the fix recovers ${watched(shape)} against the baseline and the model from before the drop.`
+    : eda
       ? `Explain what drives the target in \`${p.dataset}\`, with statistics a reader can check.`
-      : "Tell the requester whether the new model is better than the baseline, with the evidence.",
+      : "Tell the requester whether the new model is better than the baseline, with the evidence.";
+  return {
+    id: stepId(shape, "analyze"),
+    role: "analyst",
+    kind: triage ? "verify" : eda ? "eda" : "report",
+    title,
+    objective,
     context: `Task: "${quote(p.text)}". ${
       eda ? "Inputs: the validated splits from the data step." : "Inputs: the metrics and loss history from the training step."
     } The analysis may start as soon as those exist.`,
-    requirements: [...requirements, ...asked.requirements],
+    requirements: [...requirements, ...trackRequirement(shape), ...asked.requirements],
     acceptanceCriteria: offlineCriteria(
       "analyst",
       eda ? ["classBalance", "statistics"] : ["baseline", "lossCurve", ...(previous ? (["previous"] as const) : [])],
@@ -163,22 +287,23 @@ export function analyzeStep(shape: PlanShape): Step {
     ),
     params,
     nextHandoff: { to: "code-reviewer", reason: "to review the analysis code with every other change" },
-    dependsOn: [eda ? STEP_IDS.data : STEP_IDS.train],
+    dependsOn: [eda ? stepId(shape, "data") : stepId(shape, "train")],
     changesCode: true,
     usesGpu: false,
   };
 }
 
-/** The mandatory gate: depends on every step that changed code, so it always runs last. */
-export function reviewStep(shape: PlanShape, codeSteps: Step[]): Step {
-  const files = codeSteps.map((s) => `${s.role} (${s.id})`).join(", ");
+/** The mandatory gate: depends on every other step, so it always runs last and the task cannot finish early. */
+export function reviewStep(shape: PlanShape, others: Step[]): Step {
+  const code = others.filter((s) => s.changesCode).map((s) => `${s.role} (${s.id})`);
   const asked = requests(shape, "review");
   return {
-    id: STEP_IDS.review,
+    id: stepId(shape, "review"),
     role: "code-reviewer",
+    kind: "review",
     title: "Review every change before completion",
-    objective: `Gate the task: review the code changed by ${files} for ML pitfalls and return a structured verdict.`,
-    context: `Task: "${quote(shape.profile.text)}". The reviewer runs last and is the mandatory quality gate; request_changes sends findings back to the step that owns the code.`,
+    objective: `Gate the task: review the code changed by ${code.join(", ") || "the other steps"} for ML pitfalls and return a structured verdict.`,
+    context: `Task: "${quote(shape.profile.text)}". The reviewer runs after every other step and is the mandatory quality gate; request_changes sends findings back to the step that owns the code.`,
     requirements: [
       "Data leakage: splits happen before any fitted transform; statistics are fitted on train only; the test split is not used for selection.",
       "Reproducibility: every source of randomness is seeded.",
@@ -190,48 +315,8 @@ export function reviewStep(shape: PlanShape, codeSteps: Step[]): Step {
     acceptanceCriteria: offlineCriteria("code-reviewer", ["verdict", "findingsNamed", "decision"], {}, asked.criteria),
     params: {},
     nextHandoff: { to: "tech-lead", reason: "to close the task, or to send findings back for a fix round" },
-    dependsOn: codeSteps.map((s) => s.id),
+    dependsOn: others.map((s) => s.id),
     changesCode: false,
     usesGpu: false,
   };
-}
-/** Risks with mitigations for the steps present. */
-export function risksFor(shape: PlanShape): Risk[] {
-  const { include, profile: p } = shape;
-  const risks: Risk[] = [
-    {
-      risk: "Data leakage between train, val and test inflates every metric.",
-      mitigation: "Split before any fitted transform; fit imputation and normalisation on train only; the reviewer checks it.",
-    },
-  ];
-  if (include.data) {
-    risks.push({
-      risk: `Data drift or quality problems in \`${p.dataset}\` (nulls, out-of-range values, shifted class balance).`,
-      mitigation: "Validate schema, nulls, ranges and class balance first and stop with a report when a check fails.",
-    });
-  }
-  if (include.train) {
-    risks.push(
-      {
-        risk: "Training instability (diverging or NaN loss).",
-        mitigation: `Stable log-sum-exp loss, learning rate ${p.lr}, and a NaN/inf check that fails the job with a clear error.`,
-      },
-      {
-        risk: p.mentionsPrevious
-          ? "Metric regression against the previous model."
-          : "A model that does not beat a trivial baseline.",
-        mitigation:
-          "Report every metric next to the majority-class baseline (and the previous model when available); accept only a lift of at least 0.05 AUC.",
-      },
-      {
-        risk: "Out-of-memory on the GPU host.",
-        mitigation: `Load data once, train in mini-batches of ${p.batchSize}, and set a job timeout.`,
-      },
-    );
-  }
-  risks.push({
-    risk: "Results that cannot be reproduced.",
-    mitigation: "Fix and record every seed; the reviewer checks for unseeded randomness.",
-  });
-  return risks;
 }

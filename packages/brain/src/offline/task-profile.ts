@@ -11,8 +11,11 @@ export interface TaskProfile {
   /** The table or dataset the text names, or `customers` (the synthetic stand-in) when none is named. */
   dataset: string;
   datasetNamed: boolean;
-  /** Which shape of plan fits: a full cycle, EDA only, a pure model change, or pure data work. */
-  kind: "full" | "eda" | "model" | "data";
+  /**
+   * Which shape of plan fits: a full experiment cycle, EDA only, a pure model change, pure data work, a
+   * data-quality overhaul, a regression triage, or an optimisation sweep.
+   */
+  kind: "full" | "eda" | "model" | "data" | "quality" | "triage" | "sweep";
   wantsAnalysis: boolean;
   epochs: number;
   lr: number;
@@ -23,12 +26,19 @@ export interface TaskProfile {
   mentionsPrevious: boolean;
   /** Production code rather than an experiment: the decision framework then biases to correctness. */
   production: boolean;
+  /** Trials of a sweep: the number the text names, else 20 (used when `kind` is `sweep`). */
+  trials: number;
+  /** The metric the text is about (`precision`, `recall`, `auc`…), e.g. the one that dropped in a triage. */
+  metricNamed: string | undefined;
 }
 
 export const DEFAULT_EPOCHS = OFFLINE_DEFAULTS.epochs;
 /** The most epochs the offline planner asks for (the demo's job should finish in seconds). */
 export const MAX_EPOCHS = 200;
 export const DEFAULT_LR = OFFLINE_DEFAULTS.learningRate;
+/** Trials of a sweep when the text names none, and the most the offline planner asks for. */
+export const DEFAULT_TRIALS = 20;
+export const MAX_TRIALS = 500;
 
 /** Settings a person may name in a task or in plan review, as the planner reads them. */
 export const SETTING_PATTERNS = {
@@ -100,6 +110,20 @@ const ANALYSIS_WORDS =
   /\b(analy[sz]\w*|eda|explor\w*|reports?|compar\w*|plots?|visuali[sz]\w*|statistic\w*|a\/b|significan\w*|insights?|summar\w*|why)\b/i;
 const EDA_WORDS = /\b(eda|explor\w*|distribution\w*|profil\w*)\b/i;
 const FULL_CYCLE = /\b(experiment cycle|end[- ]to[- ]end|full (cycle|pipeline|run)|from data to)\b/i;
+/** A triage: a question about why something got worse (an investigative word and a word of decline). */
+const INVESTIGATE = /\b(investigat\w*|triag\w*|debug\w*|diagnos\w*|root[- ]?caus\w*|why)\b/i;
+const DECLINE =
+  /\b(drop\w*|regress\w*|degrad\w*|declin\w*|fell|fall\w*|worse\w*|went down|dipp?\w*|deteriorat\w*|tank\w*|spik\w*)\b/i;
+/** An optimisation sweep rather than one run (the seed: "for optimization, set up an Optuna sweep"). */
+const SWEEP =
+  /\b(sweep\w*|optuna|hyper-?param\w*\s+(search|sweep|tuning|optimi[sz]\w*)|tun(e|ing)\s+(the\s+)?(hyper-?param\w*|learning rate|lr)|grid search|random search|bayesian optimi[sz]\w*|\d+\s+trials?)\b/i;
+const TRIALS = /\b(\d{1,6})\s*trials?\b/i;
+/** A data-quality overhaul: cleaning data, not training on it. */
+const DATA_QUALITY = /\b(data[- ]quality|quality|clean\w*|overhaul\w*|dedup\w*|de-?duplicat\w*)\b/i;
+const METRIC = /\b(precision|recall|accuracy|auc|f1|log ?loss|rmse|mae|calibration|conversion)\b/i;
+const PRODUCTION = /\b(production|prod|deploy\w*|ship\w*|go live)\b/i;
+/** What a triage is about: a model's performance, not any decline (a price drop is not a regression). */
+const PERFORMANCE = /\b(models?|performance|metrics?|scores?|predictions?)\b/i;
 const PREVIOUS =
   /\b(previous|current|production|prod|last|old|existing)\s+(model|version|run)\b|\bregress\w*|\bvs\.? (the )?(old|previous|current)\b/i;
 
@@ -128,8 +152,11 @@ export function profileTask(rawText: string): TaskProfile {
   const modelish = MODEL_WORDS.test(text);
   const dataChange = DATA_CHANGE.test(text);
   let kind: TaskProfile["kind"] = "full";
-  if (FULL_CYCLE.test(text)) kind = "full";
+  if (INVESTIGATE.test(text) && DECLINE.test(text) && (METRIC.test(text) || PERFORMANCE.test(text))) kind = "triage";
+  else if (FULL_CYCLE.test(text)) kind = "full";
+  else if (SWEEP.test(text)) kind = "sweep";
   else if (EDA_WORDS.test(text) && !MODEL_CORE.test(text)) kind = "eda";
+  else if (DATA_QUALITY.test(text) && !MODEL_CORE.test(text)) kind = "quality";
   else if (MODEL_CHANGE.test(text) && !dataChange && named === undefined) kind = "model";
   else if (dataChange && !modelish && !wantsAnalysis) kind = "data";
   else if (!modelish && wantsAnalysis) kind = "eda";
@@ -146,8 +173,15 @@ export function profileTask(rawText: string): TaskProfile {
     batchSize: readBatchSize(text) ?? OFFLINE_DEFAULTS.batchSize,
     seed: readSeed(text) ?? OFFLINE_DEFAULTS.seed,
     mentionsPrevious: PREVIOUS.test(text),
-    production: /\b(production|prod|deploy\w*|ship)\b/i.test(text),
+    production: PRODUCTION.test(text),
+    trials: clampTrials(Number(TRIALS.exec(text)?.[1] ?? DEFAULT_TRIALS)),
+    metricNamed: METRIC.exec(text)?.[1]?.toLowerCase(),
   };
+}
+
+/** Keeps a sweep's trials between 2 and MAX_TRIALS. */
+export function clampTrials(n: number): number {
+  return Math.min(Math.max(Math.trunc(n) || DEFAULT_TRIALS, 2), MAX_TRIALS);
 }
 
 /** Keeps a requested epoch count within what a job may run offline. */
