@@ -103,7 +103,13 @@ function completedEvent(taskId: string, stepId: string, role: "data-engineer" | 
     role,
     attempt: 1,
     title: stepId,
-    result: { status: "succeeded", summary: `${stepId} ok`, ...extra },
+    // Each step's one criterion answered with evidence: the tech lead gates completion on it.
+    result: {
+      status: "succeeded",
+      summary: `${stepId} ok`,
+      criteria: [{ id: "ac1", criterion: "a", met: true, evidence: "checked" }],
+      ...extra,
+    },
   });
 }
 

@@ -7,50 +7,25 @@ import {
   type TaskEvent,
   TaskEvent as TaskEventSchema,
 } from "@mllead/contracts";
-import { type JetStreamClient, type JetStreamManager, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 import { type ObjectStore, Objm } from "@nats-io/obj";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { connectNats } from "./connection.js";
-import { InvalidMessageError, PoisonMessageError } from "./errors.js";
+import { type ConsumeOptions, type Consumption, consumeDurable, type Handler } from "./consume.js";
+import { InvalidMessageError, PayloadTooLargeError } from "./errors.js";
+import { formatIssues } from "./issues.js";
 import { TypedKv } from "./kv.js";
 import { ensureConsumers, ensureStreams } from "./provision.js";
 
-/** What a consume handler is given besides the validated payload. */
-export interface MessageContext {
-  subject: string;
-  /** 1 on first delivery; higher on redelivery after a crash, timeout or nak. */
-  deliveryCount: number;
-  msgId: string | undefined;
-  log: Logger;
-  /** Tells JetStream the handler is still busy (resets the ack timer); called automatically too. */
-  working(): void;
-}
-
-export type Handler<T> = (payload: T, ctx: MessageContext) => Promise<void>;
-
-export interface ConsumeOptions {
-  /** Messages handled at once by this process. Default 1 (in order). */
-  concurrency?: number;
-  /** Delay before a failed message is redelivered, by delivery count. Default: 1s, 2s, 4s … 30s. */
-  backoffMs?: (deliveryCount: number) => number;
-}
-
-/** A running consumer. `stop()` takes no new messages and waits for those in hand. */
-export interface Consumption {
-  stop(): Promise<void>;
-}
-
 const TEXT = new TextEncoder();
 
-function formatIssues(err: z.ZodError): string {
-  return err.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
-    .join("; ");
-}
+/** nats-server's default `max_payload` (1 MiB), used until the server says otherwise. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/** Room kept for headers (msgID, KV's expected revision) when a body is checked against `max_payload`. */
+const HEADER_ROOM = 4096;
 
 /** Parses a JSON payload against a schema, throwing InvalidMessageError with a readable reason. */
 export function decode<S extends z.ZodType>(subject: string, data: Uint8Array, schema: S): z.output<S> {
@@ -100,6 +75,24 @@ export class Bus {
     this.provisioned = true;
   }
 
+  /** The largest message body the server accepts, in bytes (its `max_payload`, less room for headers). */
+  maxPayload(): number {
+    return (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM;
+  }
+
+  /** JSON bytes of `payload`; a PayloadTooLargeError (a poison message, never retried) when the server would refuse them. */
+  private encodeBounded(subject: string, payload: unknown): Uint8Array {
+    const data = TEXT.encode(JSON.stringify(payload));
+    if (data.length > this.maxPayload())
+      throw new PayloadTooLargeError(`a message on '${subject}'`, data.length, this.maxPayload());
+    return data;
+  }
+
+  /** Creates a KV bucket this service owns, or opens it as it is (idempotent). */
+  async ensureKv(bucket: string, opts: Partial<KvOptions> = {}): Promise<void> {
+    await new Kvm(this.nc).create(bucket, opts);
+  }
+
   /** True while connected and provisioned: what `/readyz` reports. */
   isReady(): boolean {
     return this.provisioned && !this.nc.isClosed() && this.nc.getServer() !== "";
@@ -115,14 +108,14 @@ export class Bus {
     payload: z.input<S>,
     msgId?: string,
   ): Promise<{ seq: number; duplicate: boolean }> {
-    const valid = schema.parse(payload);
-    const ack = await this.js.publish(subject, TEXT.encode(JSON.stringify(valid)), msgId ? { msgID: msgId } : undefined);
+    const data = this.encodeBounded(subject, schema.parse(payload));
+    const ack = await this.js.publish(subject, data, msgId ? { msgID: msgId } : undefined);
     return { seq: ack.seq, duplicate: ack.duplicate };
   }
 
   /** Publishes an already-serialised message (an outbox entry), deduplicated by `msgId`. */
   async publishRaw(subject: string, payload: unknown, msgId: string): Promise<void> {
-    await this.js.publish(subject, TEXT.encode(JSON.stringify(payload)), { msgID: msgId });
+    await this.js.publish(subject, this.encodeBounded(subject, payload), { msgID: msgId });
   }
 
   /** Publishes a task event on its subject, with its eventId as msgID. */
@@ -146,7 +139,9 @@ export class Bus {
    * Pulls from a durable consumer. Each payload is validated; an invalid one is
    * logged and terminated (never retried, never blocking the queue). A handler that
    * throws gets the message redelivered with backoff; one that throws a
-   * PoisonMessageError gets it terminated.
+   * PoisonMessageError gets it terminated. With `deadLetter`, both are kept with
+   * their reason instead of dropped, and a message that keeps failing is set aside
+   * after a few deliveries (see ConsumeOptions).
    */
   async consume<S extends z.ZodType>(
     spec: ConsumerSpec,
@@ -154,76 +149,16 @@ export class Bus {
     handler: Handler<z.output<S>>,
     opts: ConsumeOptions = {},
   ): Promise<Consumption> {
-    const concurrency = opts.concurrency ?? 1;
-    const backoff = opts.backoffMs ?? ((n: number) => Math.min(30_000, 1000 * 2 ** Math.max(0, n - 1)));
-    const consumer = await this.js.consumers.get(spec.stream, spec.durable);
-    let messages = await consumer.consume({ max_messages: concurrency });
-    const inFlight = new Set<Promise<void>>();
-    let stopping = false;
-    const log = this.log.child({ consumer: spec.durable });
-
-    const handle = async (m: JsMsg): Promise<void> => {
-      const ctxLog = log.child({ subject: m.subject, seq: m.seq, delivery: m.info.deliveryCount });
-      const heartbeat = setInterval(() => m.working(), Math.max(1000, (spec.ackWaitSec * 1000) / 3));
-      try {
-        const payload = decode(m.subject, m.data, schema);
-        await handler(payload, {
-          subject: m.subject,
-          deliveryCount: m.info.deliveryCount,
-          msgId: m.headers?.get("Nats-Msg-Id") || undefined,
-          log: ctxLog,
-          working: () => m.working(),
-        });
-        await m.ackAck().catch((err: unknown) => ctxLog.warn({ err }, "ack was not confirmed; the message may be redelivered"));
-      } catch (err) {
-        if (err instanceof PoisonMessageError) {
-          ctxLog.error({ err, code: err.code }, "dropping a message that can never be handled");
-          // No reason text: nats-server 2.9 does not understand `+TERM <reason>`.
-          m.term();
-        } else {
-          const delay = backoff(m.info.deliveryCount);
-          ctxLog.error({ err, retryInMs: delay }, "handler failed; message will be redelivered");
-          m.nak(delay);
-        }
-      } finally {
-        clearInterval(heartbeat);
-      }
-    };
-
-    const loop = (async () => {
-      for (;;) {
-        try {
-          for await (const m of messages) {
-            if (stopping) {
-              m.nak();
-              continue;
-            }
-            const p = handle(m).finally(() => inFlight.delete(p));
-            inFlight.add(p);
-            if (inFlight.size >= concurrency) await Promise.race(inFlight);
-          }
-        } catch (err) {
-          log.error({ err }, "consumer failed");
-        }
-        if (stopping || this.nc.isClosed()) return;
-        // The pull ended without a stop (consumer deleted, a server error): pull again rather than go deaf.
-        log.error("consumer stopped delivering; subscribing again in 1 s");
-        await new Promise((r) => setTimeout(r, 1000));
-        if (stopping) return;
-        try {
-          messages = await (await this.js.consumers.get(spec.stream, spec.durable)).consume({ max_messages: concurrency });
-        } catch (err) {
-          log.error({ err }, "could not subscribe again; retrying");
-        }
-      }
-    })();
-
+    const running = await consumeDurable(
+      { nc: this.nc, js: this.js, log: this.log, maxPayload: () => this.maxPayload(), decode },
+      spec,
+      schema,
+      handler,
+      opts,
+    );
     const consumption: Consumption = {
       stop: async () => {
-        stopping = true;
-        await messages.close().catch(() => undefined);
-        await Promise.allSettled([...inFlight]);
-        await loop.catch(() => undefined);
+        await running.stop();
         this.consumptions.delete(consumption);
       },
     };
@@ -279,7 +214,7 @@ export class Bus {
   }
 
   async kv<S extends z.ZodType>(bucket: string, schema: S): Promise<TypedKv<S>> {
-    return new TypedKv(await this.rawKv(bucket), schema);
+    return new TypedKv(await this.rawKv(bucket), schema, { bucket, maxBytes: () => this.maxPayload() });
   }
 
   async objects(): Promise<ObjectStore> {

@@ -22,3 +22,49 @@ export class ConflictError extends Error {
   readonly code = "conflict";
   override readonly name = "ConflictError";
 }
+
+/**
+ * A message or record is larger than the server accepts (its `max_payload`), so writing it can
+ * never succeed: it is refused before it reaches NATS, and a handler that meets it sets its message aside.
+ */
+export class PayloadTooLargeError extends PoisonMessageError {
+  override readonly code = "payload_too_large";
+  override readonly name = "PayloadTooLargeError";
+  constructor(
+    readonly what: string,
+    readonly bytes: number,
+    readonly limit: number,
+    options?: ErrorOptions,
+  ) {
+    super(`${what} is ${bytes} bytes; the NATS server accepts at most ${limit}`, options);
+  }
+}
+
+/** A stored KV value that is not JSON or does not match its schema. `raw` is the value as stored. */
+export class InvalidRecordError extends Error {
+  readonly code = "invalid_record";
+  override readonly name = "InvalidRecordError";
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    readonly revision: number,
+    readonly issues: string,
+    readonly raw: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the record '${key}' (revision ${revision}) in '${bucket}' does not parse: ${issues}`, options);
+  }
+}
+
+/** A value written to KV does not match the bucket's schema: a bug in the writer, so retrying cannot help. */
+export class InvalidValueError extends PoisonMessageError {
+  override readonly code = "invalid_value";
+  override readonly name = "InvalidValueError";
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    readonly issues: string,
+  ) {
+    super(`the record '${key}' for '${bucket}' does not match its schema: ${issues}`);
+  }
+}

@@ -1,50 +1,97 @@
-import type { KV } from "@nats-io/kv";
+import type { KV, KvEntry } from "@nats-io/kv";
 import type { z } from "zod";
-import { ConflictError } from "./errors.js";
+import { ConflictError, InvalidRecordError, InvalidValueError, PayloadTooLargeError, PoisonMessageError } from "./errors.js";
+import { formatIssues } from "./issues.js";
 
 export interface Versioned<T> {
   value: T;
   revision: number;
 }
 
+export interface TypedKvOptions {
+  /** The bucket's name, for error messages. */
+  bucket?: string;
+  /** The largest value the server accepts, in bytes (its `max_payload` less room for headers). Unbounded when omitted. */
+  maxBytes?: () => number;
+}
+
+const UTF8 = new TextEncoder();
+
 /**
  * A KV bucket whose values are JSON validated by a zod schema on the way in and out.
  * Writes that must not lose a concurrent update go through `update` (compare-and-swap).
+ * A value that does not parse is reported as an InvalidRecordError carrying the stored
+ * text; one too large for the server (PayloadTooLargeError) or not matching the schema
+ * (InvalidValueError) is refused before it is sent.
  */
 export class TypedKv<S extends z.ZodType> {
+  readonly bucket: string;
+
   constructor(
     readonly kv: KV,
     readonly schema: S,
-  ) {}
+    private readonly opts: TypedKvOptions = {},
+  ) {
+    this.bucket = opts.bucket ?? "kv";
+  }
 
+  private encode(key: string, value: z.input<S>): Uint8Array {
+    const parsed = this.schema.safeParse(value);
+    if (!parsed.success) throw new InvalidValueError(this.bucket, key, formatIssues(parsed.error));
+    const data = UTF8.encode(JSON.stringify(parsed.data));
+    const limit = this.opts.maxBytes?.();
+    if (limit !== undefined && data.length > limit) {
+      throw new PayloadTooLargeError(`the record '${key}' in '${this.bucket}'`, data.length, limit);
+    }
+    return data;
+  }
+
+  private decode(e: KvEntry): z.output<S> {
+    let raw: unknown;
+    try {
+      raw = e.json();
+    } catch (err) {
+      throw new InvalidRecordError(this.bucket, e.key, e.revision, "not JSON", e.string(), { cause: err });
+    }
+    const parsed = this.schema.safeParse(raw);
+    if (!parsed.success) {
+      throw new InvalidRecordError(this.bucket, e.key, e.revision, formatIssues(parsed.error), e.string());
+    }
+    return parsed.data;
+  }
+
+  /** The value at `key`, or null. Throws InvalidRecordError when the stored value does not parse. */
   async get(key: string): Promise<Versioned<z.output<S>> | null> {
     const e = await this.kv.get(key);
     if (e?.operation !== "PUT" || e.length === 0) return null;
-    return { value: this.schema.parse(e.json()), revision: e.revision };
+    return { value: this.decode(e), revision: e.revision };
   }
 
   /** Writes only if the key does not exist; returns null when it already does. */
   async create(key: string, value: z.input<S>): Promise<number | null> {
+    const data = this.encode(key, value);
     try {
-      return await this.kv.create(key, JSON.stringify(this.schema.parse(value)));
+      return await this.kv.create(key, data);
     } catch (err) {
-      if (await this.kv.get(key)) return null;
+      // A live value means "exists"; a delete marker does not (the client's create already wrote over it).
+      if ((await this.kv.get(key))?.operation === "PUT") return null;
       throw err;
     }
   }
 
   async put(key: string, value: z.input<S>): Promise<number> {
-    return this.kv.put(key, JSON.stringify(this.schema.parse(value)));
+    return this.kv.put(key, this.encode(key, value));
   }
 
   /** Compare-and-swap: writes only if the key is still at `revision`. Throws on a lost race. */
   async update(key: string, value: z.input<S>, revision: number): Promise<number> {
-    return this.kv.update(key, JSON.stringify(this.schema.parse(value)), revision);
+    return this.kv.update(key, this.encode(key, value), revision);
   }
 
   /**
    * Reads, applies `fn`, and writes back with compare-and-swap, retrying on a lost race.
-   * `fn` returns the new value, or null to leave the key unchanged.
+   * `fn` returns the new value, or null to leave the key unchanged. A value that can never
+   * be stored (too large, or not matching the schema) is not retried: its error is thrown at once.
    */
   async mutate(
     key: string,
@@ -60,19 +107,22 @@ export class TypedKv<S extends z.ZodType> {
         const revision = await this.update(key, next, cur.revision);
         return { value: this.schema.parse(next), revision };
       } catch (err) {
+        if (err instanceof PoisonMessageError) throw err;
         if (i === attempts - 1) throw new ConflictError(`gave up updating '${key}' after ${attempts} races`, { cause: err });
       }
     }
     return null;
   }
 
-  async delete(key: string): Promise<void> {
-    await this.kv.delete(key);
+  /** Deletes the key; with `revision`, only if it is still at that revision (throws otherwise). */
+  async delete(key: string, revision?: number): Promise<void> {
+    await this.kv.delete(key, revision !== undefined ? { previousSeq: revision } : undefined);
   }
 
+  /** The keys holding a value, each once (a key written while the listing runs is reported again by the server). */
   async keys(filter = ">"): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await this.kv.keys(filter)) out.push(k);
-    return out;
+    const out = new Set<string>();
+    for await (const k of await this.kv.keys(filter)) out.add(k);
+    return [...out];
   }
 }

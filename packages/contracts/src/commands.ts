@@ -3,13 +3,28 @@ import { BrainKind, Id, Person, Role, SlackRef, Timestamp, Version } from "./com
 import { Step } from "./plan.js";
 import { Finding, StepResult } from "./results.js";
 
+/**
+ * The longest Slack id or timestamp a command may carry. Slack's are about 10–20 characters;
+ * the bound keeps a forged or broken field from growing the task record past NATS's payload limit.
+ */
+export const SLACK_ID_MAX = 100;
+const SlackId = z.string().min(1).max(SLACK_ID_MAX);
+
+/** A SlackRef whose fields are bounded (what commands carry in). */
+export const BoundedSlackRef = SlackRef.extend({
+  teamId: SlackId.optional(),
+  channel: SlackId,
+  threadTs: SlackId,
+  messageTs: SlackId,
+});
+
 /** gateway → tech-lead: a mention became a task. Published with msgID = the Slack event id. */
 export const TaskCreate = z.object({
   v: Version,
   taskId: Id,
   text: z.string().min(1).max(4000),
-  requester: Person,
-  slack: SlackRef,
+  requester: Person.extend({ userId: SlackId }),
+  slack: BoundedSlackRef,
   requestedAt: Timestamp,
 });
 export type TaskCreate = z.infer<typeof TaskCreate>;
@@ -24,7 +39,7 @@ export const TaskDecide = z.object({
   /** Unique per human action (Slack action/event id); the msgID, so a retried click counts once. */
   decisionId: z.string().min(1).max(200),
   decision: Decision,
-  userId: z.string().min(1),
+  userId: SlackId,
   feedback: z.string().max(4000).optional(),
   /** The plan revision the person was looking at; a click on a stale plan is refused. */
   revision: z.number().int().nonnegative().optional(),

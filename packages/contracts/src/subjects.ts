@@ -17,6 +17,8 @@ export const SUBJECTS = {
   },
   /** Every event of one task (for audit and re-attachment). */
   taskEvents: (taskId: string) => `mllead.evt.task.${taskId}.>`,
+  /** Where a durable consumer keeps the messages it set aside (dead letters), with their reason in headers. */
+  deadLetter: (durable: string) => `mllead.dead.${durable}`,
 } as const;
 
 export interface StreamSpec {
@@ -35,7 +37,10 @@ export interface ConsumerSpec {
   /** Seconds before an unacknowledged message is redelivered; handlers extend it with `working()`. */
   ackWaitSec: number;
   maxDeliver: number;
-  /** 1 keeps delivery in order across replicas. */
+  /**
+   * Messages handed out and not yet acknowledged, across all replicas. 1 keeps delivery strictly
+   * in order (and lets one slow or failing message hold up every other).
+   */
   maxAckPending: number;
 }
 
@@ -70,6 +75,14 @@ export const STREAMS = {
     maxAgeSec: 30 * DAY,
     duplicateWindowSec: 3600,
   },
+  /** Messages a consumer gave up on (invalid, too large, or failing every time), kept with their reason. */
+  deadLetters: {
+    name: "MLLEAD_DEAD",
+    subjects: ["mllead.dead.>"],
+    retention: "limits",
+    maxAgeSec: 30 * DAY,
+    duplicateWindowSec: 3600,
+  },
 } as const satisfies Record<string, StreamSpec>;
 
 /** Durable consumers, one per job to do. `ackWaitSec` can be overridden at provisioning. */
@@ -80,7 +93,8 @@ export const CONSUMERS = {
     filterSubject: "mllead.cmd.>",
     ackWaitSec: 30,
     maxDeliver: 20,
-    maxAckPending: 1,
+    // Many tasks at once; the tech lead keeps each task's messages in order itself.
+    maxAckPending: 256,
   },
   techLeadResults: {
     stream: STREAMS.events.name,
@@ -88,7 +102,7 @@ export const CONSUMERS = {
     filterSubject: "mllead.evt.task.*.step.*.*",
     ackWaitSec: 30,
     maxDeliver: 20,
-    maxAckPending: 1,
+    maxAckPending: 256,
   },
   gateway: {
     stream: STREAMS.events.name,
@@ -126,6 +140,8 @@ export const BUCKETS = {
   runners: "mllead_runners",
   /** Job claims, so exactly one runner runs a job. */
   jobs: "mllead_jobs",
+  /** Task records that did not parse, moved aside by the tech lead with the reason (key `<taskId>.<revision>`). */
+  tasksQuarantine: "mllead_tasks_quarantine",
 } as const;
 
 export const OBJECT_STORE = "mllead_artifacts";

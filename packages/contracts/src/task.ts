@@ -88,6 +88,16 @@ export const OutboxMessage = z.object({
 });
 export type OutboxMessage = z.infer<typeof OutboxMessage>;
 
+/** How the task's latest step confined its commands, as its `step.started` said. */
+export const SandboxNote = z.object({
+  mode: z.enum(["bubblewrap", "process"]),
+  /** Set with the `process` sandbox: what it does not confine. */
+  warning: z.string().max(500).optional(),
+  stepId: Id,
+  at: Timestamp,
+});
+export type SandboxNote = z.infer<typeof SandboxNote>;
+
 /** The task as stored in the `mllead_tasks` KV bucket. The tech lead is its only writer. */
 export const TaskRecord = z.object({
   v: Version,
@@ -114,6 +124,7 @@ export const TaskRecord = z.object({
   eventSeq: z.number().int().nonnegative().default(0),
   /** Decision ids already applied (most recent last, bounded), so a redelivered decision is a no-op. */
   decisions: z.array(z.string()).default([]),
+  sandbox: SandboxNote.optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 
@@ -136,8 +147,14 @@ export const TaskView = z.object({
     }),
   ),
   updatedAt: Timestamp,
+  /** Set while the task's steps run in the process sandbox (no bubblewrap on the specialist's host). */
+  sandboxWarning: z.string().max(500).optional(),
 });
 export type TaskView = z.infer<typeof TaskView>;
+
+/** Said when a step runs in the process sandbox and its specialist gave no words of its own. */
+export const PROCESS_SANDBOX_WARNING =
+  "bubblewrap could not run on the specialist's host: commands run in the process sandbox (own process group and time limit, but no read-only filesystem and no network isolation).";
 
 /** Projects a stored task to the view people see. */
 export function toTaskView(task: TaskRecord): TaskView {
@@ -157,5 +174,6 @@ export function toTaskView(task: TaskRecord): TaskView {
       attempt: task.steps[s.id]?.attempt ?? 1,
     })),
     updatedAt: task.updatedAt,
+    ...(task.sandbox?.mode === "process" ? { sandboxWarning: task.sandbox.warning ?? PROCESS_SANDBOX_WARNING } : {}),
   };
 }

@@ -1,7 +1,8 @@
 import type { Brain } from "@mllead/brain";
-import { type Bus, InvalidMessageError, type MessageContext } from "@mllead/bus";
+import { type Bus, InvalidMessageError, type MessageContext, PayloadTooLargeError, type SetAsideMessage } from "@mllead/bus";
 import {
   CONSUMERS,
+  type ConsumerSpec,
   isTerminal,
   type Plan,
   StatusQuery,
@@ -11,13 +12,13 @@ import {
   TaskDecide,
   TaskEvent,
   type TaskRecord,
-  toTaskView,
   type UpstreamResult,
   validatePlan,
 } from "@mllead/contracts";
 import type { Logger } from "pino";
-import { Counter, Histogram, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { z } from "zod";
+import { techLeadMetrics } from "./metrics.js";
 import {
   applyDecision,
   applyPlan,
@@ -29,6 +30,9 @@ import {
   needsSummary,
   type Policy,
 } from "./orchestrator.js";
+import { threadTeller } from "./set-aside.js";
+import { answerStatus } from "./status.js";
+import { eachLimited, KeyedQueue } from "./task-queue.js";
 import { TaskStore } from "./task-store.js";
 
 export interface TechLeadDeps {
@@ -40,6 +44,22 @@ export interface TechLeadDeps {
   registry?: Registry;
   /** Clock, injectable for tests. */
   now?: () => string;
+  /** Commands and step reports handled at once; each task's stay one at a time, in order. Default 32. */
+  concurrency?: number;
+  /** Deliveries after which a message that keeps failing is set aside. Default 5. */
+  setAsideAfter?: number;
+  /** Delay before a failed message is redelivered, by delivery count (the bus's backoff when omitted). */
+  backoffMs?: (deliveryCount: number) => number;
+}
+
+/**
+ * The tech lead's durable consumers for a concurrency: above 1 they allow many messages in
+ * hand at once; at 1 they hand out one at a time across all replicas (strict order, as before).
+ */
+export function techLeadConsumers(concurrency: number): ConsumerSpec[] {
+  return [CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults].map((c) =>
+    concurrency === 1 ? { ...c, maxAckPending: 1 } : { ...c },
+  );
 }
 
 export interface TechLead {
@@ -54,23 +74,20 @@ export interface TechLead {
 export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
   const { bus, brain, policy, log } = deps;
   const now = deps.now ?? (() => new Date().toISOString());
-  const store = await TaskStore.open(bus, log);
+  const concurrency = deps.concurrency ?? 32;
+  const metrics = techLeadMetrics(deps.registry);
+  // The store tells a quarantined task's thread through the teller, which writes through the store.
+  const store = await TaskStore.open(bus, log, {
+    onQuarantine: async (q) => {
+      metrics.quarantined.inc();
+      await tell.quarantined(q);
+    },
+  });
+  const tell = threadTeller({ bus, store, log, now });
+  /** One task's messages, recovery and plans run one at a time, in order; different tasks run at once. */
+  const queue = new KeyedQueue();
+  let recovering: Promise<void> = Promise.resolve();
   const consumptions: { stop(): Promise<void> }[] = [];
-  const registers = deps.registry ? [deps.registry] : [];
-  const planSeconds = new Histogram({
-    name: "mllead_plan_duration_seconds",
-    help: "Time the brain took to write a plan or a revision",
-    labelNames: ["brain", "outcome"],
-    buckets: [0.01, 0.05, 0.25, 1, 5, 15, 30, 60, 120],
-    registers,
-  });
-  const transitions = new Counter({
-    name: "mllead_task_transitions_total",
-    help: "Task state changes, by the state entered",
-    labelNames: ["state"],
-    registers,
-  });
-
   /** Applies a change and counts the state it leads to. */
   async function update(id: string, fn: (t: TaskRecord) => TaskRecord | null): Promise<TaskRecord | null> {
     let before: TaskRecord["state"] | undefined;
@@ -78,14 +95,14 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
       before = t.state;
       return fn(t);
     });
-    if (out && out.state !== before) transitions.inc({ state: out.state });
+    if (out && out.state !== before) metrics.transitions.inc({ state: out.state });
     return out;
   }
 
   async function writePlan(task: TaskRecord): Promise<void> {
     const tlog = log.child({ taskId: task.id });
     let plan: Plan;
-    const timer = planSeconds.startTimer({ brain: brain.kind });
+    const timer = metrics.planSeconds.startTimer({ brain: brain.kind });
     try {
       plan = await brain.plan({
         taskId: task.id,
@@ -112,7 +129,23 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
       );
       return;
     }
-    await update(task.id, (t) => (needsPlan(t) ? applyPlan(t, plan, now()) : null));
+    try {
+      await update(task.id, (t) => (needsPlan(t) ? applyPlan(t, plan, now()) : null));
+    } catch (err) {
+      if (!(err instanceof PayloadTooLargeError)) throw err;
+      // Retrying would write the same plan again: refuse it, in the thread, instead.
+      tlog.error({ err }, "the plan is too large to store");
+      await update(task.id, (t) =>
+        needsPlan(t)
+          ? failTask(
+              t,
+              `The plan was too large to keep (${err.bytes} bytes with the task, the limit is ${err.limit}); ask for a smaller plan.`,
+              now(),
+            )
+          : null,
+      );
+      return;
+    }
     tlog.info({ revision: task.revision + 1, steps: plan.steps.length }, "plan posted for approval");
   }
 
@@ -143,74 +176,106 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     }
   }
 
-  async function onCommand(payload: unknown, ctx: MessageContext): Promise<void> {
+  /**
+   * A command, applied in its task's queue: parsed first (no await before `queue.run`, so a task's
+   * commands queue in the order they were delivered).
+   */
+  function onCommand(payload: unknown, ctx: MessageContext): Promise<void> {
     if (ctx.subject === SUBJECTS.taskCreate) {
       const cmd = parse(TaskCreate, payload, ctx.subject);
-      const task = await store.create(createTask(cmd, now()));
-      ctx.log.info({ taskId: task.id, state: task.state }, "task received");
-      await drive(task.id);
-      return;
+      return queue.run(cmd.taskId, async () => {
+        const task = await store.create(createTask(cmd, now()));
+        ctx.log.info({ taskId: task.id, state: task.state }, "task received");
+        await drive(task.id);
+      });
     }
     if (ctx.subject === SUBJECTS.taskDecide) {
       const cmd = parse(TaskDecide, payload, ctx.subject);
-      const updated = await update(cmd.taskId, (t) => applyDecision(t, cmd, policy, now()));
-      if (!updated) {
-        ctx.log.warn({ taskId: cmd.taskId }, "decision for an unknown task");
-        return;
-      }
-      ctx.log.info({ taskId: cmd.taskId, decision: cmd.decision, state: updated.state }, "decision applied");
-      await drive(cmd.taskId);
-      return;
+      return queue.run(cmd.taskId, async () => {
+        const updated = await update(cmd.taskId, (t) => applyDecision(t, cmd, policy, now()));
+        if (!updated) {
+          ctx.log.warn({ taskId: cmd.taskId }, "decision for an unknown task");
+          return;
+        }
+        ctx.log.info({ taskId: cmd.taskId, decision: cmd.decision, state: updated.state }, "decision applied");
+        await drive(cmd.taskId);
+      });
     }
     throw new InvalidMessageError(ctx.subject, "no command is defined on this subject");
   }
 
-  async function onStepEvent(evt: TaskEvent, ctx: MessageContext): Promise<void> {
-    if (evt.type !== "step.started" && evt.type !== "step.completed" && evt.type !== "step.failed") return;
-    const updated = await update(evt.taskId, (t) => applyStepEvent(t, evt, policy, now()));
-    if (updated)
-      ctx.log.info({ taskId: evt.taskId, stepId: evt.stepId, event: evt.type, state: updated.state }, "step report applied");
-    await drive(evt.taskId);
+  function onStepEvent(evt: TaskEvent, ctx: MessageContext): Promise<void> {
+    if (evt.type !== "step.started" && evt.type !== "step.completed" && evt.type !== "step.failed") return Promise.resolve();
+    return queue.run(evt.taskId, async () => {
+      let wasProcess = false;
+      const updated = await update(evt.taskId, (t) => {
+        wasProcess = t.sandbox?.mode === "process";
+        return applyStepEvent(t, evt, policy, now());
+      });
+      if (updated)
+        ctx.log.info({ taskId: evt.taskId, stepId: evt.stepId, event: evt.type, state: updated.state }, "step report applied");
+      if (updated?.sandbox?.mode === "process" && !wasProcess) {
+        ctx.log.warn(
+          { taskId: evt.taskId, stepId: evt.stepId, warning: updated.sandbox.warning },
+          "a step runs in the process sandbox",
+        );
+      }
+      await drive(evt.taskId);
+    });
   }
 
-  async function status(q: StatusQuery): Promise<StatusReply> {
-    const tasks = (await store.all())
-      .filter((t) => !q.channel || t.slack.channel === q.channel)
-      .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
-    return {
-      v: 1,
-      ok: true,
-      active: tasks.filter((t) => !isTerminal(t.state)).map(toTaskView),
-      recent: tasks
-        .filter((t) => isTerminal(t.state))
-        .slice(0, q.recent)
-        .map(toTaskView),
-    };
-  }
-
-  /** After a crash: publish what was written but not sent, and finish interrupted planning or summaries. */
+  /**
+   * After a crash: publish what was written but not sent, then finish interrupted planning or
+   * summaries in the background (in each task's queue), so a slow plan never delays start-up.
+   */
   async function recover(): Promise<void> {
+    const live: string[] = [];
     for (const t of await store.all()) {
-      if (t.outbox.length > 0) await store.flush(t.id);
-      if (!isTerminal(t.state)) await drive(t.id);
+      try {
+        if (t.outbox.length > 0) await store.flush(t.id);
+      } catch (err) {
+        log.error({ err, taskId: t.id }, "could not publish a task's outbox at start-up; its next change retries");
+      }
+      if (!isTerminal(t.state)) live.push(t.id);
     }
+    recovering = eachLimited(live, concurrency, (id) =>
+      queue.run(id, () => drive(id)).catch((err: unknown) => log.error({ err, taskId: id }, "could not resume a task")),
+    );
   }
+
+  const consumeOptions = (spec: ConsumerSpec) => ({
+    concurrency,
+    ...(deps.backoffMs ? { backoffMs: deps.backoffMs } : {}),
+    deadLetter: {
+      subject: SUBJECTS.deadLetter(spec.durable),
+      maxDeliveries: deps.setAsideAfter ?? 5,
+      onSetAside: async (letter: SetAsideMessage, l: Logger) => {
+        metrics.setAside.inc({ consumer: letter.consumer, code: letter.code });
+        await tell.setAside(letter, l);
+      },
+    },
+  });
 
   return {
     store,
     drive,
     async start() {
       await recover();
-      bus.serve(SUBJECTS.statusQuery, StatusQuery, StatusReply, status, (e) => ({
-        v: 1 as const,
-        ok: false as const,
-        error: { code: e.code, message: e.message },
-      }));
-      consumptions.push(await bus.consume(CONSUMERS.techLeadCommands, z.unknown(), onCommand));
-      consumptions.push(await bus.consume(CONSUMERS.techLeadResults, TaskEvent, onStepEvent));
+      bus.serve(
+        SUBJECTS.statusQuery,
+        StatusQuery,
+        StatusReply,
+        (q) => answerStatus(store, q, log),
+        (e) => ({ v: 1 as const, ok: false as const, error: { code: e.code, message: e.message } }),
+      );
+      const commands = CONSUMERS.techLeadCommands;
+      const results = CONSUMERS.techLeadResults;
+      consumptions.push(await bus.consume(commands, z.unknown(), onCommand, consumeOptions(commands)));
+      consumptions.push(await bus.consume(results, TaskEvent, onStepEvent, consumeOptions(results)));
     },
     async stop() {
       await Promise.all(consumptions.map((c) => c.stop()));
+      await recovering;
     },
   };
 }

@@ -19,5 +19,12 @@ export const TechLeadConfig = BrainConfig.extend({
   MLLEAD_MAX_REVIEW_ROUNDS: z.coerce.number().int().min(0).max(10).default(2),
   /** How many times a failed step may send the task back to planning (each new plan is approved again). */
   MLLEAD_MAX_REPLANS: z.coerce.number().int().min(0).max(10).default(1),
+  /**
+   * Commands and step reports handled at once (each task's still one at a time, in order).
+   * 1 takes one message at a time across all tasks, as before (and consumes with maxAckPending 1).
+   */
+  MLLEAD_TECH_LEAD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
+  /** Deliveries after which a message that keeps failing is set aside (kept with its reason, told in its thread). */
+  MLLEAD_SET_ASIDE_AFTER: z.coerce.number().int().min(1).max(20).default(5),
 });
 export type TechLeadConfig = z.output<typeof TechLeadConfig>;

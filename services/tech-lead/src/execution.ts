@@ -71,6 +71,10 @@ export function applyStepEvent(current: TaskRecord, evt: StepEvent, policy: Poli
     if (st.status !== "dispatched") return null;
     const task = draft(current);
     (task.steps[evt.stepId] as StepState).status = "running";
+    // The latest step's sandbox is what `/mllead status` reports (a warning where bubblewrap could not run).
+    if (evt.sandbox) {
+      task.sandbox = { mode: evt.sandbox, stepId: evt.stepId, at: now, ...(evt.warning ? { warning: evt.warning } : {}) };
+    }
     pushUpdated(task, now);
     return task;
   }

@@ -1,13 +1,12 @@
 import { brainFromConfig, brainKind } from "@mllead/brain";
-import { CONSUMERS } from "@mllead/contracts";
 import { runService } from "@mllead/service-kit";
-import { buildTechLead } from "./app.js";
+import { buildTechLead, techLeadConsumers } from "./app.js";
 import { TechLeadConfig } from "./config.js";
 
 await runService({
   name: "tech-lead",
   config: TechLeadConfig,
-  consumers: () => [CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults],
+  consumers: (config) => techLeadConsumers(config.MLLEAD_TECH_LEAD_CONCURRENCY),
   async start({ config, bus, log, registry }) {
     const brain = await brainFromConfig(config, log);
     log.info(
@@ -19,6 +18,8 @@ await runService({
       brain,
       log,
       registry,
+      concurrency: config.MLLEAD_TECH_LEAD_CONCURRENCY,
+      setAsideAfter: config.MLLEAD_SET_ASIDE_AFTER,
       policy: {
         approvers: config.MLLEAD_APPROVERS,
         maxReviewRounds: config.MLLEAD_MAX_REVIEW_ROUNDS,

@@ -1,4 +1,12 @@
-import type { Plan, StepResult, TaskCreate, TaskDecide, TaskEvent, TaskRecord } from "@mllead/contracts";
+import {
+  type Plan,
+  type StepResult,
+  type TaskCreate,
+  type TaskDecide,
+  type TaskEvent,
+  type TaskRecord,
+  toTaskView,
+} from "@mllead/contracts";
 import { describe, expect, it } from "vitest";
 import {
   applyDecision,
@@ -87,7 +95,9 @@ function completed(stepId: string, role: Plan["steps"][number]["role"], attempt:
     attempt,
     title: stepId,
     // Every step here has the one criterion `ac1`; a result that says nothing about it proves it met.
-    result: result.criteria.length ? result : { ...result, criteria: [{ id: "ac1", criterion: "a", met: true, evidence: "checked" }] },
+    result: result.criteria.length
+      ? result
+      : { ...result, criteria: [{ id: "ac1", criterion: "a", met: true, evidence: "checked" }] },
   };
 }
 
@@ -331,5 +341,28 @@ describe("tech-lead orchestration", () => {
     t = applyDecision(t, decide("cancel"), policy, NOW) as TaskRecord;
     expect(t.state).toBe("cancelled");
     expect(applyStepEvent(t, completed("data", "data-engineer", 1, ok("late")), policy, NOW)).toBeNull();
+  });
+
+  it("keeps the process sandbox's warning from a step's start, and shows it on the task's view", () => {
+    const approved = applyDecision(planned(), decide("approve"), policy, NOW) as TaskRecord;
+    const started = (sandbox: "process" | "bubblewrap", warning?: string) => ({
+      v: 1 as const,
+      eventId: `s-${sandbox}`,
+      taskId: "t1",
+      at: NOW,
+      type: "step.started" as const,
+      stepId: "data",
+      role: "data-engineer" as const,
+      attempt: 1,
+      title: "data",
+      sandbox,
+      ...(warning ? { warning } : {}),
+    });
+    const t = applyStepEvent(approved, started("process", "no bubblewrap here"), policy, NOW) as TaskRecord;
+    expect(t.sandbox).toEqual({ mode: "process", warning: "no bubblewrap here", stepId: "data", at: NOW });
+    const updated = t.outbox.at(-1)?.payload as Extract<TaskEvent, { type: "task.updated" }> | undefined;
+    expect(updated?.view.sandboxWarning).toBe("no bubblewrap here");
+    const confined = applyStepEvent(approved, started("bubblewrap"), policy, NOW) as TaskRecord;
+    expect(toTaskView(confined).sandboxWarning).toBeUndefined();
   });
 });

@@ -1,0 +1,169 @@
+import type { ConsumerSpec } from "@mllead/contracts";
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { z } from "zod";
+import { PoisonMessageError } from "./errors.js";
+import { type DeadLetterOptions, describeSetAside, keepSetAside } from "./set-aside.js";
+
+/** What a consume handler is given besides the validated payload. */
+export interface MessageContext {
+  subject: string;
+  /** 1 on first delivery; higher on redelivery after a crash, timeout or nak. */
+  deliveryCount: number;
+  msgId: string | undefined;
+  log: Logger;
+  /** Tells JetStream the handler is still busy (resets the ack timer); called automatically too. */
+  working(): void;
+}
+
+export type Handler<T> = (payload: T, ctx: MessageContext) => Promise<void>;
+
+export interface ConsumeOptions {
+  /**
+   * Messages handled at once by this process. Default 1 (in order). Above 1, messages are
+   * handed out in stream order but finish in any order: a handler that needs per-key order
+   * (one task's events) serialises by key itself. The consumer's `maxAckPending` must allow it.
+   */
+  concurrency?: number;
+  /** Delay before a failed message is redelivered, by delivery count. Default: 1s, 2s, 4s … 30s. */
+  backoffMs?: (deliveryCount: number) => number;
+  /**
+   * Set aside what cannot be handled instead of retrying it until `maxDeliver` (and stalling
+   * whatever waits behind it): an invalid or poison message at once, one that keeps failing
+   * after `maxDeliveries`. Without it, invalid messages are terminated and failures retried.
+   */
+  deadLetter?: DeadLetterOptions;
+}
+
+/** A running consumer. `stop()` takes no new messages and waits for those in hand. */
+export interface Consumption {
+  stop(): Promise<void>;
+}
+
+/** What `consumeDurable` needs from the Bus. */
+export interface ConsumeDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  log: Logger;
+  maxPayload(): number;
+  decode<S extends z.ZodType>(subject: string, data: Uint8Array, schema: S): z.output<S>;
+}
+
+const defaultBackoff = (n: number) => Math.min(30_000, 1000 * 2 ** Math.max(0, n - 1));
+
+/** Pulls from a durable consumer (see `Bus.consume`). */
+export async function consumeDurable<S extends z.ZodType>(
+  deps: ConsumeDeps,
+  spec: ConsumerSpec,
+  schema: S,
+  handler: Handler<z.output<S>>,
+  opts: ConsumeOptions = {},
+): Promise<Consumption> {
+  const { js, nc } = deps;
+  const concurrency = Math.max(1, opts.concurrency ?? 1);
+  const backoff = opts.backoffMs ?? defaultBackoff;
+  const dead = opts.deadLetter;
+  const maxDeliveries = Math.min(dead?.maxDeliveries ?? 5, spec.maxDeliver);
+  const consumer = await js.consumers.get(spec.stream, spec.durable);
+  let messages = await consumer.consume({ max_messages: concurrency });
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+  const log = deps.log.child({ consumer: spec.durable });
+
+  /** Keeps the message with its reason, terminates it, and tells `onSetAside`. False when it could not be kept. */
+  const setAside = async (m: JsMsg, err: unknown, ctxLog: Logger): Promise<boolean> => {
+    if (!dead) return false;
+    const letter = describeSetAside(m, err, spec.durable);
+    try {
+      await keepSetAside(js, dead.subject, letter, deps.maxPayload());
+    } catch (keepErr) {
+      ctxLog.error({ err: keepErr }, "could not set the message aside; it will be redelivered");
+      return false;
+    }
+    // No reason text on the term: nats-server 2.9 does not understand `+TERM <reason>`; the kept copy has it.
+    m.term();
+    ctxLog.error(
+      { err, code: letter.code, deliveries: letter.deliveries, deadLetter: dead.subject },
+      `set a message aside after ${letter.deliveries === 1 ? "1 delivery" : `${letter.deliveries} deliveries`}: ${letter.reason}`,
+    );
+    await dead.onSetAside?.(letter, ctxLog).catch((tellErr: unknown) => {
+      ctxLog.error({ err: tellErr }, "a message was set aside, but telling its thread failed");
+    });
+    return true;
+  };
+
+  const handle = async (m: JsMsg): Promise<void> => {
+    const ctxLog = log.child({ subject: m.subject, seq: m.seq, delivery: m.info.deliveryCount });
+    const heartbeat = setInterval(() => m.working(), Math.max(1000, (spec.ackWaitSec * 1000) / 3));
+    try {
+      const payload = deps.decode(m.subject, m.data, schema);
+      await handler(payload, {
+        subject: m.subject,
+        deliveryCount: m.info.deliveryCount,
+        msgId: m.headers?.get("Nats-Msg-Id") || undefined,
+        log: ctxLog,
+        working: () => m.working(),
+      });
+      await m.ackAck().catch((err: unknown) => ctxLog.warn({ err }, "ack was not confirmed; the message may be redelivered"));
+    } catch (err) {
+      const poison = err instanceof PoisonMessageError;
+      if (dead && (poison || m.info.deliveryCount >= maxDeliveries)) {
+        if (await setAside(m, err, ctxLog)) return;
+        // Not kept (NATS trouble): retried below rather than lost.
+      } else if (poison) {
+        ctxLog.error({ err, code: err.code }, "dropping a message that can never be handled");
+        m.term();
+        return;
+      }
+      const delay = backoff(m.info.deliveryCount);
+      const last = m.info.deliveryCount >= spec.maxDeliver;
+      ctxLog.error(
+        { err, retryInMs: delay },
+        last
+          ? "handler failed on the last delivery; JetStream will not redeliver it"
+          : "handler failed; message will be redelivered",
+      );
+      m.nak(delay);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  };
+
+  const loop = (async () => {
+    for (;;) {
+      try {
+        for await (const m of messages) {
+          if (stopping) {
+            m.nak();
+            continue;
+          }
+          const p = handle(m).finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          if (inFlight.size >= concurrency) await Promise.race(inFlight);
+        }
+      } catch (err) {
+        log.error({ err }, "consumer failed");
+      }
+      if (stopping || nc.isClosed()) return;
+      // The pull ended without a stop (consumer deleted, a server error): pull again rather than go deaf.
+      log.error("consumer stopped delivering; subscribing again in 1 s");
+      await new Promise((r) => setTimeout(r, 1000));
+      if (stopping) return;
+      try {
+        messages = await (await js.consumers.get(spec.stream, spec.durable)).consume({ max_messages: concurrency });
+      } catch (err) {
+        log.error({ err }, "could not subscribe again; retrying");
+      }
+    }
+  })();
+
+  return {
+    stop: async () => {
+      stopping = true;
+      await messages.close().catch(() => undefined);
+      await Promise.allSettled([...inFlight]);
+      await loop.catch(() => undefined);
+    },
+  };
+}
