@@ -1,4 +1,4 @@
-import type { Brain, StepTools } from "@mllead/brain";
+import { type Brain, type StepTools, TransientBrainError } from "@mllead/brain";
 import type { StepResult, StepWork } from "@mllead/contracts";
 
 /** A training script for GPU jobs: prints progress and its metrics as the last line. */
@@ -46,6 +46,10 @@ export class TestBrain implements Brain {
         // `sleep:<sec>` makes a slow step, for shutdown tests.
         const sleep = /^sleep:(\d+)$/.exec(work.step.objective)?.[1];
         if (sleep) await tools.run(["sleep", sleep]);
+        // `overloaded`: the first run meets an API that stays overloaded past the brain's own retries.
+        if (work.step.objective === "overloaded" && this.runsOf(work) === 1) {
+          throw new TransientBrainError("step", "Claude is overloaded (529) after 4 tries", 1000);
+        }
         return this.dataStep(tools);
       }
       case "ml-engineer":

@@ -158,6 +158,18 @@ describe("specialist-agent carries out steps", () => {
     });
   });
 
+  it("an API that stays overloaded does not fail the step: it is redelivered and finishes", async () => {
+    await using env = await setup();
+    const work = stepWork("t10", "data", "data-engineer", { objective: "overloaded" });
+    await env.bus.publish(SUBJECTS.stepWork("data-engineer"), StepWork, work, "t10");
+    const done = await env.completedOrFailed("t10", "data");
+    expect(done?.type).toBe("step.completed");
+    expect(env.brain.runsOf(work)).toBe(2);
+    const events = await collectEvents(env.bus, "t10");
+    await waitFor(() => events.some((e) => e.type === "step.completed"), 10_000, "the events");
+    expect(events.filter((e) => e.type === "step.failed")).toHaveLength(0);
+  });
+
   it("on shutdown finishes the step in hand and takes no new ones", async () => {
     await using env = await setup();
     const subject = SUBJECTS.stepWork("data-engineer");

@@ -1,3 +1,4 @@
+import { TransientBrainError } from "@mllead/brain";
 /** A step-level failure the person should see; the step ends as `step.failed`. */
 export class StepToolError extends Error {
   readonly code: string = "step_tool_error";
@@ -67,6 +68,9 @@ export function isRetryable(err: unknown): boolean {
   let cur: unknown = err;
   for (let depth = 0; cur instanceof Error && depth < 10; depth++) {
     if (cur instanceof RetryableError) return true;
+    // Claude overloaded or unreachable past the brain's own retries: the step is redelivered later and its loop
+    // resumes from the saved transcript, instead of failing the step and spending a re-plan.
+    if (cur instanceof TransientBrainError) return true;
     cur = cur.cause;
   }
   return false;
