@@ -1,7 +1,7 @@
 import { Bus } from "@mllead/bus";
 import { CONSUMERS, TaskCreate, TaskDecide } from "@mllead/contracts";
 import { buildHttpApp, createLogger, createRegistry } from "@mllead/service-kit";
-import { type SlackSandbox, startSlackSandbox } from "@mllead/slack-sandbox";
+import { type SlackSandbox, type SlackSandboxOptions, startSlackSandbox } from "@mllead/slack-sandbox";
 import { startGateway } from "../../services/slack-gateway/src/app.js";
 import { type NatsServer, startNatsServer } from "./nats-server.js";
 
@@ -27,15 +27,23 @@ export interface GatewayHarness extends AsyncDisposable {
  * A real nats-server, the Slack sandbox, and the real gateway built in-process and listening on
  * real HTTP — signed requests in, Web API calls out, NATS in between.
  */
-export async function startGatewayHarness(opts: { jobUpdateIntervalMs?: number } = {}): Promise<GatewayHarness> {
+export async function startGatewayHarness(
+  opts: { jobUpdateIntervalMs?: number; sandbox?: Partial<SlackSandboxOptions>; agentsDir?: string } = {},
+): Promise<GatewayHarness> {
   const nats = await startNatsServer();
   const log = createLogger("slack-gateway", "silent");
-  const sandbox = await startSlackSandbox({ botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET });
+  const sandbox = await startSlackSandbox({ ...opts.sandbox, botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET });
   const bus = await Bus.connect({ url: nats.url, name: "slack-gateway", log });
   await bus.provision([CONSUMERS.gateway, CONSUMERS.techLeadCommands]);
   const http = buildHttpApp({ log, registry: createRegistry("slack-gateway"), checks: { readiness: {} } });
   const gateway = await startGateway({
-    config: { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: sandbox.apiUrl, GATEWAY_PORT: 0 },
+    config: {
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: sandbox.apiUrl,
+      GATEWAY_PORT: 0,
+      ...(opts.agentsDir ? { MLLEAD_AGENTS_DIR: opts.agentsDir } : {}),
+    },
     log,
     bus,
     http,

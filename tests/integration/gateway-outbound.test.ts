@@ -1,6 +1,8 @@
 import type { EventOf, TaskEvent } from "@mllead/contracts";
 import { SUBJECTS } from "@mllead/contracts";
+import type { SandboxMessage } from "@mllead/slack-sandbox";
 import { describe, expect, it, vi } from "vitest";
+import { OutboundStore } from "../../services/slack-gateway/src/outbound-store.js";
 import { SlackStore } from "../../services/slack-gateway/src/store.js";
 import { BOT_TOKEN, type GatewayHarness, startGatewayHarness } from "../helpers/gateway.js";
 import { planEvent, updatedEvent } from "./gateway-fixtures.js";
@@ -15,55 +17,107 @@ async function publishAgain(h: GatewayHarness, e: TaskEvent): Promise<void> {
 
 async function startTask(h: GatewayHarness, text = "train a baseline") {
   const root = await h.sandbox.mention(text);
-  await vi.waitFor(() => expect(h.creates().length).toBeGreaterThan(0), WAIT);
-  const taskId = h.creates().at(-1)?.taskId as string;
-  const slack = { channel: root.channel, threadTs: root.ts, messageTs: root.ts };
+  await vi.waitFor(() => expect(h.creates().some((c) => c.slack.messageTs === root.ts)).toBe(true), WAIT);
+  const taskId = h.creates().find((c) => c.slack.messageTs === root.ts)?.taskId as string;
+  const slack = { channel: root.channel, threadTs: root.ts, messageTs: root.ts, teamId: h.sandbox.bot.teamId };
   const thread = () => h.sandbox.thread(root.channel, root.ts).slice(1);
   return { root, taskId, slack, thread };
 }
 
 const at = () => new Date().toISOString();
+const keyOf = (m: SandboxMessage | undefined) => String(m?.metadata?.event_payload?.event_id ?? "");
+const shown = (m: SandboxMessage | undefined) => `${m?.text ?? ""}\n${JSON.stringify(m?.blocks ?? [])}`;
 
-describe("slack-gateway: task events become the thread", () => {
-  it("shows the plan with buttons and one status card updated in place; a redelivered event posts once", async () => {
+function stepCompleted(taskId: string, over: Partial<EventOf<"step.completed">> = {}): EventOf<"step.completed"> {
+  return {
+    v: 1,
+    eventId: `${taskId}:s2:completed:1`,
+    taskId,
+    at: at(),
+    type: "step.completed",
+    stepId: "s2",
+    role: "code-reviewer",
+    attempt: 1,
+    title: "Review",
+    result: {
+      status: "succeeded",
+      summary: "Reviewed the cleaning code.",
+      artifacts: [],
+      metrics: {},
+      filesChanged: [],
+      criteria: [{ id: "ac1", criterion: "a verdict", met: true, evidence: "approve" }],
+      verdict: {
+        decision: "approve",
+        summary: "Clean and reproducible.",
+        findings: [{ severity: "minor", category: "type_hints", file: "clean.py", line: 3, message: "add return type" }],
+        checks: [{ category: "data_leakage", passed: true, detail: "split by customer" }],
+      },
+    },
+    ...over,
+  };
+}
+
+describe("slack-gateway: task events become a thread people read at a glance", () => {
+  it("shows a compact plan with every handoff one click away, thinks visibly while planning, and draws the status card as Slack's plan block, edited in place", async () => {
     await using h = await startGatewayHarness();
-    const { taskId, slack, thread } = await startTask(h);
+    const { taskId, slack, root, thread } = await startTask(h);
 
+    // Planning: Slack's own "thinking" line under the thread, and no card yet (posting one would clear it).
     await h.lead.emit(updatedEvent(taskId, 1, "planning", slack));
+    await vi.waitFor(() => expect(h.sandbox.threadStatus(root.channel, root.ts)).toBe("is writing a plan…"), WAIT);
+    expect(thread()).toHaveLength(0);
+
     const plan = planEvent(taskId, 1, "offline");
     await h.lead.emit(plan);
     await h.lead.emit(updatedEvent(taskId, 2, "awaiting_approval", slack));
     await publishAgain(h, plan);
-    await h.lead.emit({
-      v: 1,
-      eventId: `${taskId}:approved`,
-      taskId,
-      at: at(),
-      type: "task.approved",
-      userId: "U0ALICE",
-      via: "button",
-    });
+    await vi.waitFor(() => expect(thread().map(keyOf)).toEqual([plan.eventId]), WAIT);
+    // The plan post cleared the status, as Slack does when the app replies.
+    expect(h.sandbox.threadStatus(root.channel, root.ts)).toBeUndefined();
 
-    await vi.waitFor(() => expect(thread().some((m) => m.text.includes("approved"))).toBe(true), WAIT);
-    const messages = thread();
-    // Card, plan, approval line: the redelivered plan did not post a second time.
-    expect(messages).toHaveLength(3);
-    const [card, planMsg] = messages;
-    expect(card?.text).toContain("Status: awaiting approval");
-    expect(JSON.stringify(card?.blocks)).toContain(":white_circle: *Clean events*");
-    expect(h.sandbox.calls("chat.update").some((c) => c.args.ts === card?.ts)).toBe(true);
-
-    const planBlocks = JSON.stringify(planMsg?.blocks);
-    for (const want of [
-      "mllead_approve",
-      "mllead_request_changes",
-      "mllead_cancel",
-      "Clean events",
-      "☐ no duplicate event ids",
-    ]) {
-      expect(planBlocks).toContain(want);
+    const [planMsg] = thread();
+    const planText = shown(planMsg);
+    for (const want of ["Clean events", "`data-engineer`", "Review", "after 1", "1 risk", "Details", "offline brain"]) {
+      expect(planText).toContain(want);
     }
-    expect(planBlocks).toContain("offline brain");
+    for (const id of ["mllead_approve", "mllead_request_changes", "mllead_plan_details", "mllead_cancel"])
+      expect(planText).toContain(id);
+    // The full handoff is not in the message itself …
+    expect(planText).not.toContain("Deduplicate and validate the events table");
+    expect(planText).not.toContain("☐ no duplicate event ids");
+    // … but one click away, in a modal.
+    await h.sandbox.click(planMsg?.ts as string, "mllead_plan_details");
+    await vi.waitFor(() => expect(h.sandbox.openViews()).toHaveLength(1), WAIT);
+    const details = JSON.stringify(h.sandbox.openViews()[0]?.blocks);
+    for (const want of [
+      "Objective:",
+      "Deduplicate and validate the events table",
+      "☐ no duplicate event ids",
+      "Next handoff:",
+      "label leakage",
+    ]) {
+      expect(details).toContain(want);
+    }
+
+    // While the plan awaits approval the plan message is the whole story; the status card comes with the
+    // work: Slack's plan block, its task cards moving as the steps do, in one message edited in place.
+    const planBlock = () =>
+      (thread()[1]?.blocks as { type: string; tasks?: { title: string; status: string }[] }[] | undefined)?.find(
+        (b) => b.type === "plan",
+      );
+    await h.lead.emit(updatedEvent(taskId, 3, "executing", slack, "pending"));
+    await vi.waitFor(() => expect(thread().map(keyOf)).toEqual([plan.eventId, `card:${taskId}`]), WAIT);
+    expect(planBlock()?.tasks?.map((t) => [t.title, t.status])).toEqual([
+      ["Clean events", "pending"],
+      ["Review", "pending"],
+    ]);
+    const card = thread()[1];
+    await h.lead.emit(updatedEvent(taskId, 4, "executing", slack, "running"));
+    await vi.waitFor(() => expect(planBlock()?.tasks?.[0]?.status).toBe("in_progress"), WAIT);
+    await h.lead.emit(updatedEvent(taskId, 5, "executing", slack, "completed"));
+    await vi.waitFor(() => expect(planBlock()?.tasks?.[0]?.status).toBe("complete"), WAIT);
+    expect(thread()).toHaveLength(2);
+    expect(h.sandbox.calls("chat.update").filter((c) => c.args.ts === card?.ts).length).toBeGreaterThanOrEqual(2);
     expect(planMsg?.metadata).toEqual({ event_type: "mllead_event", event_payload: { event_id: plan.eventId } });
   });
 
@@ -103,12 +157,13 @@ describe("slack-gateway: task events become the thread", () => {
     expect((await store.postMark(started.eventId))?.state).toBe("posted");
   });
 
-  it("one message per GPU job, updated in place with progress and always ending on the final state", async () => {
+  it("one message per GPU job, edited at most once per interval and always ending on the final state", async () => {
     // A long interval: the burst of progress collapses into one pending update, overtaken by the final state.
     await using h = await startGatewayHarness({ jobUpdateIntervalMs: 60_000 });
     const { taskId, thread } = await startTask(h);
     const job = { v: 1 as const, taskId, stepId: "s2", jobId: "jBaseline1" };
     await h.lead.emit({ ...job, eventId: "j:queued", at: at(), type: "job.queued", gpus: 1 });
+    await vi.waitFor(() => expect(thread()).toHaveLength(1), WAIT);
     await h.lead.emit({
       ...job,
       eventId: "j:started",
@@ -133,30 +188,35 @@ describe("slack-gateway: task events become the thread", () => {
       at: at(),
       type: "job.finished",
       result: {
-        outcome: "succeeded",
-        exitCode: 0,
+        outcome: "failed",
+        exitCode: 1,
         signal: null,
         durationMs: 4200,
         metrics: { accuracy: 0.91 },
         artifacts: [],
-        logTail: [],
+        logTail: ["epoch 3 <!channel> see <https://evil.example|the docs> & more", "Traceback: boom"],
         host: "gpu-1",
       },
     });
-    await vi.waitFor(() => expect(thread()[0]?.text).toContain("succeeded"), WAIT);
+    await vi.waitFor(() => expect(thread()[0]?.text).toContain("failed"), WAIT);
     const messages = thread();
     expect(messages).toHaveLength(1);
-    expect(JSON.stringify(messages[0]?.blocks)).toContain("`accuracy` 0.91");
+    const text = shown(messages[0]);
+    expect(text).toContain("`accuracy` 0.91");
+    // The log tail is the job's text: escaped, so it neither broadcasts nor hides a link.
+    expect(text).toContain("&lt;!channel&gt;");
+    expect(text).not.toContain("<!channel>");
+    expect(text).not.toContain("<https://evil");
     // Seven events, but throttled: the post, then only the final update.
     expect(h.sandbox.calls("chat.update").filter((c) => c.args.ts === messages[0]?.ts)).toHaveLength(1);
   });
 
-  it("a refused decision is shown only to that person; a permanent Slack error is dropped without blocking the next event", async () => {
+  it("a refused decision is shown only to that person; a message Slack refuses for good is set aside without holding up the next", async () => {
     await using h = await startGatewayHarness();
     const { taskId, root, thread } = await startTask(h);
     // A task whose thread is in a channel Slack does not know: channel_not_found is permanent.
     await h.lead.emit(
-      updatedEvent("tGhost1", 1, "planning", {
+      updatedEvent("tGhost1", 1, "executing", {
         channel: "C0GONE",
         threadTs: "1700000000.000100",
         messageTs: "1700000000.000100",
@@ -182,58 +242,106 @@ describe("slack-gateway: task events become the thread", () => {
         ).toContain("only the requester"),
       WAIT,
     );
-    expect(h.sandbox.calls("chat.postMessage").some((c) => c.error === "channel_not_found")).toBe(true);
+    await vi.waitFor(
+      () => expect(h.sandbox.calls("chat.postMessage").some((c) => c.error === "channel_not_found")).toBe(true),
+      WAIT,
+    );
+    const outbound = await OutboundStore.open(h.lead);
+    await vi.waitFor(async () => {
+      const aside = await outbound.setAsideEntries();
+      expect(aside.map((a) => a.reason)).toContain("Slack refused it: channel_not_found");
+    }, WAIT);
     expect(thread()).toHaveLength(0);
   });
 
-  it("the final summary and the reviewer's verdict are posted, labelled as offline", async () => {
+  it("streams the summary with chatStream under the reviewer's verdict, labelled as offline", async () => {
     await using h = await startGatewayHarness();
-    const { taskId, thread } = await startTask(h);
+    const { taskId, thread, slack } = await startTask(h);
+    await h.lead.emit(updatedEvent(taskId, 1, "planning", slack));
     await h.lead.emit(planEvent(taskId, 1, "offline"));
-    await h.lead.emit({
-      v: 1,
-      eventId: `${taskId}:s2:completed:1`,
-      taskId,
-      at: at(),
-      type: "step.completed",
-      stepId: "s2",
-      role: "code-reviewer",
-      attempt: 1,
-      title: "Review",
-      result: {
-        status: "succeeded",
-        summary: "Reviewed the cleaning code.",
-        artifacts: [],
-        metrics: {},
-        filesChanged: [],
-        criteria: [{ id: "ac1", criterion: "a verdict", met: true, evidence: "approve" }],
-        verdict: {
-          decision: "approve",
-          summary: "Clean and reproducible.",
-          findings: [{ severity: "minor", category: "type_hints", file: "clean.py", line: 3, message: "add return type" }],
-          checks: [{ category: "data_leakage", passed: true, detail: "split by customer" }],
-        },
-      },
-    });
-    await h.lead.emit({
+    await h.lead.emit(stepCompleted(taskId));
+    const completed: EventOf<"task.completed"> = {
       v: 1,
       eventId: `${taskId}:completed`,
       taskId,
       at: at(),
       type: "task.completed",
-      summary: "Cleaned the table and reviewed the code.",
+      summary: "Cleaned the table and reviewed the code.\n\nThe baseline holds at 0.91 AUC.",
       metrics: { duplicates_removed: 12 },
       artifacts: [],
       brain: "offline",
-    });
-    await vi.waitFor(() => expect(thread()).toHaveLength(3), WAIT);
-    const [, review, done] = thread();
-    const reviewText = JSON.stringify(review?.blocks);
+    };
+    await h.lead.emit(completed);
+    await vi.waitFor(() => expect(thread().map(keyOf)).toContain(completed.eventId), WAIT);
+    const review = thread().find((m) => keyOf(m) === `${taskId}:s2:completed:1`);
+    const reviewText = shown(review);
     expect(reviewText).toContain("Code review: approved");
     expect(reviewText).toContain("Minor (1)");
     expect(reviewText).toContain("clean.py:3");
     expect(reviewText).toContain("offline brain");
-    expect(JSON.stringify(done?.blocks)).toContain("Cleaned the table and reviewed the code.");
-    expect(JSON.stringify(done?.blocks)).toContain("offline brain");
+    // The summary came as Slack's streamed reply, to the person who asked, and ended with its facts.
+    expect(h.sandbox.calls("chat.startStream")[0]?.args).toMatchObject({
+      recipient_user_id: "U0HUMAN",
+      recipient_team_id: "T0SANDBOX",
+    });
+    expect(h.sandbox.calls("chat.appendStream").length).toBeGreaterThanOrEqual(1);
+    expect(h.sandbox.calls("chat.stopStream")).toHaveLength(1);
+    const done = thread().find((m) => keyOf(m) === completed.eventId);
+    const doneText = shown(done);
+    expect(doneText).toContain("Cleaned the table and reviewed the code.");
+    expect(doneText).toContain("The baseline holds at 0.91 AUC.");
+    expect(doneText).toContain("`duplicates_removed` 12");
+    expect(doneText).toContain("offline brain");
+    // Redelivered: not streamed twice.
+    await publishAgain(h, completed);
+    await h.lead.emit({ v: 1, eventId: `${taskId}:later`, taskId, at: at(), type: "task.failed", reason: "marker" });
+    await vi.waitFor(() => expect(thread().some((m) => m.text.includes("marker"))).toBe(true), WAIT);
+    expect(thread().filter((m) => keyOf(m) === completed.eventId)).toHaveLength(1);
+    expect(h.sandbox.calls("chat.startStream")).toHaveLength(1);
+  });
+
+  it("posts the summary whole where Slack will not stream, and finishes a stream cut short without a second message", async () => {
+    await using h = await startGatewayHarness();
+    const { taskId, thread, slack, root } = await startTask(h);
+    await h.lead.emit(updatedEvent(taskId, 1, "planning", slack));
+    await h.lead.emit(planEvent(taskId, 1, "offline"));
+    // appendStream fails once after the stream started: the retry ends the stream and completes it in place.
+    let failAppend = true;
+    h.sandbox.injectFault((method) => {
+      if (method === "chat.appendStream" && failAppend) {
+        failAppend = false;
+        return "internal_error";
+      }
+      return null;
+    });
+    const completed = (id: string, summary: string): EventOf<"task.completed"> => ({
+      v: 1,
+      eventId: id,
+      taskId,
+      at: at(),
+      type: "task.completed",
+      summary,
+      metrics: {},
+      artifacts: [],
+      brain: "offline",
+    });
+    await h.lead.emit(completed(`${taskId}:completed`, "First part.\n\nSecond part."));
+    await vi.waitFor(() => expect(thread().some((m) => keyOf(m) === `${taskId}:completed`)).toBe(true), WAIT);
+    const whole = thread().filter((m) => shown(m).includes("First part."));
+    expect(whole).toHaveLength(1);
+    expect(shown(whole[0])).toContain("Second part.");
+
+    // Where streaming is refused (here: no scope), the summary is posted as one message.
+    h.sandbox.injectFault((method) => (method === "chat.startStream" ? "missing_scope" : null));
+    const other = await h.sandbox.mention("another task", { channel: root.channel });
+    await vi.waitFor(() => expect(h.creates().some((c) => c.slack.messageTs === other.ts)).toBe(true), WAIT);
+    const t2 = h.creates().find((c) => c.slack.messageTs === other.ts)?.taskId as string;
+    await h.lead.emit(planEvent(t2, 1, "offline"));
+    await h.lead.emit({ ...completed(`${t2}:completed`, "Posted whole."), taskId: t2 });
+    await vi.waitFor(
+      () => expect(h.sandbox.thread(root.channel, other.ts).some((m) => keyOf(m) === `${t2}:completed`)).toBe(true),
+      WAIT,
+    );
+    expect(h.sandbox.calls("chat.postMessage").some((c) => String(c.args.text).includes("Posted whole."))).toBe(true);
   });
 });

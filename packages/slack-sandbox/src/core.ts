@@ -49,4 +49,12 @@ export interface SandboxCore {
   views: ViewRegistry;
   /** Called after the app posts a message (so the sandbox can echo it back as an event, like Slack does). */
   onBotMessage: (m: SandboxMessage) => void;
+  /** The sandbox's base URL (upload URLs and file links point here). */
+  baseUrl: () => string;
+  /** The workspace's upload ceiling in bytes: a longer upload is `file_upload_size_restricted`. */
+  maxUploadBytes: number;
+  /** Whether the app may show a status in threads (`assistant.threads.setStatus`). */
+  allowThreadStatus: boolean;
+  /** A test's stand-in for Slack refusing a call: the error name to answer with, or null to go on. */
+  fault: ((method: string, args: Record<string, unknown>) => string | null) | null;
 }

@@ -152,6 +152,21 @@ export class SlackDriver {
     return { ...delivery, ts: msg.ts, channel: msg.channel };
   }
 
+  /** A person writes a message in a channel (not to the bot): stored, and Slack sends a `message` event. */
+  async say(text: string, o: PersonOptions = {}): Promise<SentMessage> {
+    const msg = this.humanMessage(text, o);
+    const delivery = await this.event({
+      type: "message",
+      channel: msg.channel,
+      channel_type: "channel",
+      user: msg.user,
+      text,
+      ts: msg.ts,
+      team: this.core.bot.teamId,
+    });
+    return { ...delivery, ts: msg.ts, channel: msg.channel };
+  }
+
   /** A person (or, with `botId`, another bot) replies in a thread: Slack sends a `message` event. */
   async reply(
     threadTs: string,
@@ -245,6 +260,51 @@ export class SlackDriver {
       ],
     };
     return this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), "application/x-www-form-urlencoded");
+  }
+
+  /**
+   * A person picks a message shortcut (`callbackId`, e.g. "Ask @mllead") from a message's menu:
+   * a signed `message_action` with the message and a fresh trigger id.
+   */
+  async shortcut(messageTs: string, callbackId: string, o: PersonOptions = {}): Promise<Delivery> {
+    const channel = o.channel ?? this.opts.defaultChannel;
+    const user = o.user ?? this.opts.humanUserId;
+    const msg = this.core.store.find(channel, messageTs);
+    if (!msg) throw new Error(`no message ${messageTs} in ${channel}`);
+    const payload = {
+      type: "message_action",
+      callback_id: callbackId,
+      trigger_id: this.core.views.issueTrigger(user, channel),
+      response_url: this.responseUrl({ channel, user, messageTs, ...(msg.thread_ts ? { threadTs: msg.thread_ts } : {}) }),
+      team: { id: this.core.bot.teamId, domain: "mllead-sandbox" },
+      channel: { id: channel, name: this.core.store.channel(channel)?.name ?? channel },
+      user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: this.core.bot.teamId },
+      api_app_id: this.core.bot.appId,
+      token: "sandbox-verification-token",
+      message_ts: msg.ts,
+      message: {
+        type: "message",
+        ts: msg.ts,
+        text: msg.text,
+        ...(msg.user ? { user: msg.user } : {}),
+        ...(msg.bot_id ? { bot_id: msg.bot_id } : {}),
+        ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
+      },
+    };
+    return this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), "application/x-www-form-urlencoded");
+  }
+
+  /** A person opens the app's Home tab: Slack sends `app_home_opened` (with the view last published, if any). */
+  async openHome(o: { user?: string } = {}): Promise<Delivery & { eventId: string }> {
+    const user = o.user ?? this.opts.humanUserId;
+    const home = this.core.store.homes.get(user);
+    return this.event({
+      type: "app_home_opened",
+      user,
+      channel: `D${user.slice(1)}`,
+      tab: "home",
+      ...(home ? { view: { id: home.id, type: "home", hash: home.hash, callback_id: home.callback_id } } : {}),
+    });
   }
 
   /**

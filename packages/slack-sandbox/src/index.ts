@@ -8,15 +8,25 @@ import {
   SlackDriver,
   type SlashOutcome,
 } from "./driver.js";
-import { RateLimiter } from "./rate-limit.js";
+import { registerFileRoutes } from "./files.js";
+import { type RateLimit, RateLimiter } from "./rate-limit.js";
 import { registerResponseUrls } from "./responses.js";
-import { type SandboxChannel, type SandboxEphemeral, type SandboxMessage, WorkspaceStore } from "./store.js";
+import {
+  type SandboxChannel,
+  type SandboxEphemeral,
+  type SandboxFile,
+  type SandboxHomeView,
+  type SandboxMessage,
+  WorkspaceStore,
+} from "./store.js";
 import { registerUi } from "./ui.js";
 import { type SandboxView, ViewRegistry, type ViewValues } from "./views.js";
 import { registerWebApi } from "./web-api.js";
 
 export { encodeMention } from "./driver.js";
+export { homeViewProblems } from "./home.js";
 export { blockProblems, SLACK_LIMITS } from "./limits.js";
+export { type RateLimit, SLACK_LIKE_LIMITS } from "./rate-limit.js";
 export { signSlackRequest, slackSignatureHeaders } from "./signing.js";
 export { viewProblems } from "./views.js";
 export type {
@@ -27,6 +37,8 @@ export type {
   ResponsePost,
   SandboxChannel,
   SandboxEphemeral,
+  SandboxFile,
+  SandboxHomeView,
   SandboxMessage,
   SandboxView,
   SentMessage,
@@ -55,8 +67,15 @@ export interface SlackSandboxOptions {
   humanUserId?: string;
   /** Channels of the workspace; default one, `C0GENERAL` (#general). */
   channels?: SandboxChannel[];
-  /** Calls per minute by Web API method (e.g. `{ "chat.postMessage": 10 }`); off by default. */
-  rateLimits?: Record<string, number>;
+  /**
+   * Limits by Web API method: calls per minute (e.g. `{ "chat.update": 50 }`) or a token bucket per
+   * channel or workspace (see `RateLimit`; `SLACK_LIKE_LIMITS` is Slack's set); off by default.
+   */
+  rateLimits?: Readonly<Record<string, RateLimit>>;
+  /** Upload ceiling in bytes (`file_upload_size_restricted` beyond). Default 50 MiB. */
+  maxUploadBytes?: number;
+  /** Whether `assistant.threads.setStatus` is allowed (else `missing_scope`). Default true. */
+  allowThreadStatus?: boolean;
   /** Send the app a `message` event for each of its own posts, as Slack does. Default false. */
   echoBotMessages?: boolean;
   /** How long (ms) a trigger id may open a view after the click or command that issued it. Default 3000, as Slack. */
@@ -73,8 +92,25 @@ export interface SlackSandbox extends AsyncDisposable {
   humanUserId: string;
   defaultChannel: string;
   setGatewayUrl(url: string): void;
-  /** Limits a Web API method to `perMinute` calls (429 + Retry-After beyond); null lifts it. */
-  setRateLimit(method: string, perMinute: number | null): void;
+  /** Limits a Web API method (calls per minute, or a token bucket; 429 + Retry-After beyond); null lifts it. */
+  setRateLimit(method: string, limit: RateLimit | null): void;
+  /**
+   * Makes Slack refuse calls: `fault(method, args)` returns the error name to answer (e.g.
+   * `invalid_blocks` for messages with a plan block) or null to handle the call; null lifts it.
+   */
+  injectFault(fault: ((method: string, args: Record<string, unknown>) => string | null) | null): void;
+  /** Allows or refuses `assistant.threads.setStatus` from now on. */
+  setThreadStatusAllowed(allowed: boolean): void;
+  /** The app's status line under a thread ("is thinking…"), if one is shown. */
+  threadStatus(channel: string, threadTs: string): string | undefined;
+  /** Files the app uploaded and shared, with their bytes. */
+  files(): (SandboxFile & { bytes: Buffer })[];
+  /** The Home tab the app published for a person (default: the sandbox's human). */
+  home(user?: string): SandboxHomeView | undefined;
+  /** A person opens the app's Home tab: `app_home_opened`. */
+  openHome(o?: { user?: string }): Promise<Delivery & { eventId: string }>;
+  /** A person runs a message shortcut (`callbackId`) on a message: `message_action`. */
+  shortcut(messageTs: string, callbackId: string, o?: PersonOptions): Promise<Delivery>;
   /** How long (ms) a trigger id stays good for `views.open`; 0 makes every trigger expired (a slow app). */
   setTriggerTtl(ms: number): void;
   /** Every Web API call so far, or those of one method. */
@@ -97,6 +133,8 @@ export interface SlackSandbox extends AsyncDisposable {
   /** Bodies the app posted to `response_url`s. */
   responses(): ResponsePost[];
   mention(text: string, o?: PersonOptions & { threadTs?: string }): Promise<SentMessage>;
+  /** A person writes a message in a channel, not mentioning the bot. */
+  say(text: string, o?: PersonOptions): Promise<SentMessage>;
   reply(threadTs: string, text: string, o?: PersonOptions & { botId?: string; subtype?: string }): Promise<SentMessage>;
   click(messageTs: string, actionId: string, o?: PersonOptions): Promise<Delivery>;
   react(messageTs: string, name: string, o?: PersonOptions): Promise<Delivery & { eventId: string }>;
@@ -141,6 +179,10 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
     responseTargets: new Map(),
     responses: [],
     views: new ViewRegistry(opts.triggerTtlMs),
+    baseUrl: () => baseUrl,
+    maxUploadBytes: opts.maxUploadBytes ?? 50 * 1024 * 1024,
+    allowThreadStatus: opts.allowThreadStatus ?? true,
+    fault: null,
     onBotMessage: (m) => {
       if (!opts.echoBotMessages || !gatewayUrl) return;
       const p = driver
@@ -172,6 +214,7 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
   registerWebApi(app, core);
+  registerFileRoutes(app, core);
   registerResponseUrls(app, core);
   registerUi(app, core, driver, { humanUserId, gatewayUrl: () => gatewayUrl });
 
@@ -193,7 +236,18 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
     setGatewayUrl: (url) => {
       gatewayUrl = eventsUrl(url);
     },
-    setRateLimit: (method, perMinute) => core.rates.set(method, perMinute),
+    setRateLimit: (method, limit) => core.rates.set(method, limit),
+    injectFault: (fault) => {
+      core.fault = fault;
+    },
+    setThreadStatusAllowed: (allowed) => {
+      core.allowThreadStatus = allowed;
+    },
+    threadStatus: (channel, ts) => core.store.threadStatus.get(`${channel}/${ts}`),
+    files: () => [...core.store.files.values()],
+    home: (user) => core.store.homes.get(user ?? humanUserId),
+    openHome: (o) => driver.openHome(o),
+    shortcut: (ts, callbackId, o) => driver.shortcut(ts, callbackId, o),
     setTriggerTtl: (ms) => {
       core.views.ttlMs = ms;
     },
@@ -207,6 +261,7 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
     submitView: (viewId, values, o) => driver.submitView(viewId, values, o),
     cancelView: (viewId) => driver.cancelView(viewId),
     mention: (text, o) => driver.mention(text, o),
+    say: (text, o) => driver.say(text, o),
     reply: (threadTs, text, o) => driver.reply(threadTs, text, o),
     click: (ts, actionId, o) => driver.click(ts, actionId, o),
     react: (ts, name, o) => driver.react(ts, name, o),

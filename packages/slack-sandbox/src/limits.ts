@@ -16,14 +16,52 @@ export const SLACK_LIMITS = {
   /** A modal: up to 100 blocks; title, submit and close up to 24 characters. */
   maxViewBlocks: 100,
   maxViewText: 24,
+  /** An input block's label. */
+  maxInputLabel: 2000,
   maxPrivateMetadata: 3000,
   /** A plain_text_input's `max_length` ceiling. */
   maxInputChars: 3000,
+  /** A `markdown` block, and a stream's `markdown_text`: 12,000 characters. */
+  maxMarkdownChars: 12_000,
+  /** An image's `alt_text` (and `alt_txt` of an upload). */
+  maxAltText: 2000,
+  /** A `home` view holds up to 100 blocks, like a modal. */
+  maxHomeBlocks: 100,
 } as const;
+
+const TASK_STATUSES = new Set(["pending", "in_progress", "complete", "error"]);
 
 interface TextObject {
   type?: unknown;
   text?: unknown;
+}
+
+function isRichText(v: unknown): boolean {
+  const o = v as { type?: unknown; elements?: unknown } | undefined;
+  return o?.type === "rich_text" && Array.isArray(o.elements);
+}
+
+/** A `task_card`: a step of a plan, with a status Slack draws as a pending, spinning, done or failed mark. */
+function taskCardProblems(b: Record<string, unknown>, at: string): string[] {
+  const problems: string[] = [];
+  if (typeof b.task_id !== "string" || b.task_id.length === 0) problems.push(`must provide a task_id ${at}/task_id]`);
+  if (typeof b.title !== "string" || b.title.length === 0) problems.push(`must provide a title ${at}/title]`);
+  if (b.status !== undefined && !TASK_STATUSES.has(String(b.status))) {
+    problems.push(`status must be one of pending, in_progress, complete, error ${at}/status]`);
+  }
+  for (const f of ["details", "output"] as const) {
+    if (b[f] !== undefined && !isRichText(b[f])) problems.push(`must be a single rich_text object ${at}/${f}]`);
+  }
+  if (b.sources !== undefined) {
+    const ok =
+      Array.isArray(b.sources) &&
+      b.sources.every(
+        (x: { type?: unknown; url?: unknown; text?: unknown }) =>
+          x?.type === "url" && typeof x.url === "string" && typeof x.text === "string",
+      );
+    if (!ok) problems.push(`sources must be url elements with url and text ${at}/sources]`);
+  }
+  return problems;
 }
 
 function textLen(t: unknown): number {
@@ -54,6 +92,9 @@ export function blockProblems(blocks: unknown, maxBlocks: number = SLACK_LIMITS.
     }
     switch (b.type) {
       case "section": {
+        const tt = (b.text as TextObject | undefined)?.type;
+        if (b.text !== undefined && tt !== "mrkdwn" && tt !== "plain_text")
+          problems.push(`text must be mrkdwn or plain_text ${at}/text]`);
         if (textLen(b.text) > SLACK_LIMITS.maxSectionText) {
           problems.push(`must be less than ${SLACK_LIMITS.maxSectionText + 1} characters ${at}/text/text]`);
         }
@@ -91,13 +132,38 @@ export function blockProblems(blocks: unknown, maxBlocks: number = SLACK_LIMITS.
           });
         }
         break;
-      case "divider":
+      case "plan":
+        if (typeof b.title !== "string" || b.title.length === 0) problems.push(`must provide a title ${at}/title]`);
+        if (b.tasks !== undefined && !Array.isArray(b.tasks)) problems.push(`tasks must be an array ${at}/tasks]`);
+        if (Array.isArray(b.tasks)) {
+          b.tasks.forEach((t: unknown, j: number) => {
+            const card = (t ?? {}) as Record<string, unknown>;
+            if (card.type !== "task_card") problems.push(`tasks must be task_card blocks ${at}/tasks/${j}/type]`);
+            problems.push(...taskCardProblems(card, `${at}/tasks/${j}`));
+          });
+        }
+        break;
+      case "task_card":
+        problems.push(...taskCardProblems(b, at));
+        break;
+      case "markdown":
+        if (typeof b.text !== "string" || b.text.length > SLACK_LIMITS.maxMarkdownChars) {
+          problems.push(`markdown text must be a string under ${SLACK_LIMITS.maxMarkdownChars + 1} characters ${at}/text]`);
+        }
+        break;
       case "image":
+        if (typeof b.alt_text !== "string" || b.alt_text.length === 0 || b.alt_text.length > SLACK_LIMITS.maxAltText) {
+          problems.push(`must provide alt_text under ${SLACK_LIMITS.maxAltText + 1} characters ${at}/alt_text]`);
+        }
+        if (typeof b.image_url !== "string" && !b.slack_file) problems.push(`must provide image_url or slack_file ${at}]`);
+        break;
       case "rich_text":
+        if (!isRichText(b)) problems.push(`rich_text needs elements ${at}/elements]`);
+        break;
+      case "divider":
       case "input":
       case "file":
       case "video":
-      case "markdown":
         break;
       default:
         problems.push(`unsupported block type ${String(b.type)} ${at}/type]`);

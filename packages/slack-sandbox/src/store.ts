@@ -12,6 +12,49 @@ export interface SandboxMessage {
   reactions?: { name: string; users: string[]; count: number }[];
   edited?: { user: string; ts: string };
   reply_count?: number;
+  /** `file_share` for the message that shares uploaded files into a conversation. */
+  subtype?: string;
+  /** Files shared with the message (files.completeUploadExternal). */
+  files?: SandboxFile[];
+  upload?: boolean;
+  display_as_bot?: boolean;
+}
+
+/** A file uploaded with files.getUploadURLExternal and completed with files.completeUploadExternal. */
+export interface SandboxFile {
+  id: string;
+  name: string;
+  title: string;
+  mimetype: string;
+  filetype: string;
+  size: number;
+  /** Alt text given at upload, for screen readers. */
+  alt_txt?: string;
+  /** Where the sandbox serves the bytes (the browser UI shows images from here). */
+  url_private: string;
+  user: string;
+  created: number;
+}
+
+/** An upload in progress: the URL was handed out, the bytes may have arrived. */
+export interface PendingUpload {
+  id: string;
+  filename: string;
+  length: number;
+  altText?: string;
+  bytes?: Buffer;
+  completed: boolean;
+}
+
+/** A view the app published to a person's Home tab. */
+export interface SandboxHomeView {
+  id: string;
+  user: string;
+  blocks: unknown[];
+  private_metadata: string;
+  callback_id: string;
+  hash: string;
+  updatedAt: string;
 }
 
 /** A message only one person sees. */
@@ -51,6 +94,14 @@ export class WorkspaceStore {
   private readonly channels = new Map<string, SandboxChannel>();
   private readonly messages = new Map<string, SandboxMessage[]>();
   readonly ephemerals: SandboxEphemeral[] = [];
+  /** The app's status in a thread (`assistant.threads.setStatus`), by `channel/threadTs`; cleared when the app replies there. */
+  readonly threadStatus = new Map<string, string>();
+  /** Messages still streaming (`chat.startStream` until `chat.stopStream`), by `channel/ts`, with the markdown so far. */
+  readonly streams = new Map<string, { markdown: string }>();
+  /** Uploads by file id, and the Home tab of each person. */
+  readonly uploads = new Map<string, PendingUpload>();
+  readonly files = new Map<string, SandboxFile & { bytes: Buffer }>();
+  readonly homes = new Map<string, SandboxHomeView>();
 
   constructor(channels: SandboxChannel[]) {
     for (const c of channels) this.addChannel(c);
@@ -75,6 +126,9 @@ export class WorkspaceStore {
     if (!list) throw new Error(`no channel ${msg.channel}`);
     const stored: SandboxMessage = { type: "message", ...msg, ts: msg.ts ?? this.clock.next() };
     list.push(stored);
+    // Slack clears the app's "is thinking" status in a thread as soon as the app replies there.
+    if (msg.user === undefined || msg.thread_ts === undefined) return stored;
+    if (msg.bot_id !== undefined || msg.upload) this.threadStatus.delete(`${msg.channel}/${msg.thread_ts}`);
     return stored;
   }
 

@@ -36,10 +36,17 @@ export const UI_PAGE = `<!doctype html>
   #modal .foot button { margin-left: 6px; padding: 5px 12px; border: 1px solid #bbb; border-radius: 4px; background: #fff; cursor: pointer; }
   #modal .foot button.primary { background: #007a5a; color: #fff; border-color: #007a5a; }
   .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 2px 12px; }
+  .plan { border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px; margin: 4px 0; } .plan .t { font-weight: 700; }
+  .task { padding: 2px 0; } .task .st { display: inline-block; width: 1.4em; } .task .d { color: #616061; font-size: 12px; margin-left: 1.4em; }
+  figure { margin: 6px 0; } figure img, .img img { max-width: 100%; max-height: 320px; border: 1px solid #eee; border-radius: 4px; }
+  figcaption { color: #616061; font-size: 12px; } .file { display: inline-block; border: 1px solid #ccd; border-radius: 6px; padding: 4px 8px; margin: 4px 0; }
+  .status { color: #616061; font-style: italic; padding: 6px 0; } .bcast { background: #fff3c4; }
+  .md h1, .md h2, .md h3 { font-size: 15px; margin: 6px 0 2px; }
 </style>
 </head>
 <body>
 <nav><div style="font-weight:700;margin-bottom:8px">mllead sandbox</div><div id="channels"></div>
+<a id="home-link" data-home="1">🏠 Home</a>
 <small>Type <b>@mllead train a baseline</b> to start a task, <b>/mllead status</b> or <b>/mllead help</b>. Nothing here reaches real Slack.</small></nav>
 <section><header id="chan-title">#</header><div class="list" id="messages"></div>
 <div id="err"></div>
@@ -58,6 +65,7 @@ const EMOJI = { eyes: "👀", white_check_mark: "✅", heavy_check_mark: "✔️
   package: "📦", chart_with_upwards_trend: "📈", information_source: "ℹ️", speech_balloon: "💬", raised_hand: "✋",
   thinking_face: "🤔", inbox_tray: "📥", hammer_and_wrench: "🛠️", arrow_forward: "▶️", zap: "⚡" };
 const esc = (s) => String(s ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const attr = (s) => esc(s).replace(/"/g, "&quot;");
 function userName(id) { const d = state.data; if (!d) return id; if (id === d.bot.userId) return "mllead"; if (id === d.me) return "you"; return id; }
 function mrkdwn(s) {
   let h = esc(s);
@@ -66,21 +74,52 @@ function mrkdwn(s) {
   h = h.replace(/&lt;(https?:[^|&]+)\\|([^&]+)&gt;/g, '<a href="$1" target="_blank">$2</a>');
   h = h.replace(/&lt;(https?:[^&]+)&gt;/g, '<a href="$1" target="_blank">$1</a>');
   h = h.replace(/&lt;@([A-Z0-9]+)&gt;/g, (_, u) => "<b>@" + esc(userName(u)) + "</b>");
+  h = h.replace(/&lt;!(channel|here|everyone)(\\|[^&]*)?&gt;/g, (_, b) => '<b class="bcast">@' + b + "</b>");
   h = h.replace(/(^|[\\s(])\\*([^*\\n]+)\\*/g, "$1<b>$2</b>");
   h = h.replace(/(^|[\\s(])_([^_\\n]+)_/g, "$1<i>$2</i>");
   h = h.replace(/(^|\\n)&gt; ?([^\\n]*)/g, "$1<span style='border-left:3px solid #ddd;padding-left:6px;color:#555'>$2</span>");
   h = h.replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] ?? m);
+  // What the app escaped (&amp;lt; after our own escaping) is shown as the character, as Slack shows it.
+  h = h.replace(/&amp;(lt|gt|amp);/g, "&$1;");
   return h.replace(/\\n/g, "<br>");
 }
-function text(t) { return t ? (t.type === "plain_text" ? esc(t.text).replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] ?? m) : mrkdwn(t.text)) : ""; }
+const unesc = (s) => String(s ?? "").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+function plain(s) { return esc(unesc(s)).replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] ?? m); }
+function text(t) { return t ? (t.type === "plain_text" ? plain(t.text) : mrkdwn(t.text)) : ""; }
+function markdown(s) {
+  let h = esc(unesc(s));
+  h = h.replace(/^#{1,3} (.*)$/gm, "<h3>$1</h3>").replace(/\\*\\*([^*\\n]+)\\*\\*/g, "<b>$1</b>").replace(/\`([^\`\\n]+)\`/g, "<code>$1</code>");
+  h = h.replace(/^[-*] (.*)$/gm, "• $1").replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] ?? m);
+  return '<div class="md">' + h.replace(/\\n/g, "<br>") + "</div>";
+}
+function rich(r) {
+  const walk = (e) => !e ? "" : e.type === "text" ? plain(e.text) : e.type === "link" ? '<a href="' + attr(e.url) + '" target="_blank">' + plain(e.text || e.url) + "</a>"
+    : (e.elements || []).map(walk).join(e.type === "rich_text_list" ? "<br>• " : "");
+  return r ? walk(r) : "";
+}
+const TASK_MARK = { pending: "○", in_progress: "◐", complete: "✅", error: "❌" };
+function taskHtml(t) {
+  return '<div class="task"><span class="st" title="' + esc(t.status || "pending") + '">' + (TASK_MARK[t.status] || "○") + "</span>" + plain(t.title) +
+    (t.details ? '<div class="d">' + rich(t.details) + "</div>" : "") + (t.output ? '<div class="d">' + rich(t.output) + "</div>" : "") + "</div>";
+}
+function filesHtml(m) {
+  return (m.files || []).map((f) => f.mimetype && f.mimetype.startsWith("image/")
+    ? '<figure><img src="' + attr(f.url_private) + '" alt="' + attr(f.alt_txt || f.title) + '"><figcaption>' + esc(f.title) + "</figcaption></figure>"
+    : '<div><a class="file" href="' + attr(f.url_private) + '" target="_blank">📄 ' + esc(f.title) + " · " + Math.ceil(f.size / 1024) + " KB</a></div>").join("");
+}
 function blocksHtml(m) {
-  if (!m.blocks || !m.blocks.length) return "<div>" + mrkdwn(m.text) + "</div>";
-  return m.blocks.map((b) => {
+  if (!m.blocks || !m.blocks.length) return "<div>" + mrkdwn(m.text) + "</div>" + filesHtml(m);
+  return filesHtml(m) + m.blocks.map((b) => {
     switch (b.type) {
       case "header": return "<h3>" + text(b.text) + "</h3>";
       case "section": return "<div>" + text(b.text) + (b.fields ? '<div class="fields">' + b.fields.map((f) => "<div>" + text(f) + "</div>").join("") + "</div>" : "") + "</div>";
       case "context": return '<div class="ctx">' + (b.elements || []).map((e) => e.type === "image" ? "" : text(e)).join(" · ") + "</div>";
       case "divider": return "<hr>";
+      case "plan": return '<div class="plan"><div class="t">' + plain(b.title) + "</div>" + (b.tasks || []).map(taskHtml).join("") + "</div>";
+      case "task_card": return '<div class="plan">' + taskHtml(b) + "</div>";
+      case "markdown": return markdown(b.text);
+      case "rich_text": return "<div>" + rich(b) + "</div>";
+      case "image": return '<div class="img"><img src="' + attr(b.image_url || "") + '" alt="' + attr(b.alt_text) + '"></div>';
       case "actions": return '<div class="actions">' + (b.elements || []).filter((e) => e.type === "button").map((e) =>
         '<button class="' + esc(e.style || "") + '" data-ts="' + esc(m.ts) + '" data-action="' + esc(e.action_id) + '">' + text(e.text) + "</button>").join("") + "</div>";
       default: return "";
@@ -93,10 +132,11 @@ function msgHtml(m, inThread) {
   const replies = !inThread && m.reply_count ? '<div class="replies" data-thread="' + esc(m.ts) + '">' + m.reply_count + " replies →</div>" : "";
   const open = !inThread && !m.reply_count ? '<span class="replies" data-thread="' + esc(m.ts) + '">reply</span>' : "";
   const react = '<span class="replies" data-react="' + esc(m.ts) + '"> · ✅ react</span>';
-  return '<div class="msg"><span class="who">' + esc(userName(m.user)) + bot + '</span><span class="ts">' + esc(m.ts) + "</span>" +
-    blocksHtml(m) + '<div class="reactions">' + reacts + "</div>" + replies + open + react + "</div>";
+  const ask = m.user !== state.data?.bot.userId ? '<span class="replies" data-ask="' + esc(m.ts) + '"> · Ask @mllead</span>' : "";
+  const live = (state.data?.streaming || []).includes(m.ts) ? ' <span class="ctx">✍️ writing…</span>' : "";
+  return '<div class="msg"><span class="who">' + esc(userName(m.user)) + bot + '</span><span class="ts">' + esc(m.ts) + "</span>" + live +
+    blocksHtml(m) + '<div class="reactions">' + reacts + "</div>" + replies + open + react + ask + "</div>";
 }
-const attr = (s) => esc(s).replace(/"/g, "&quot;");
 function inputHtml(b, err, typed) {
   const e = b.element || {}; const id = e.action_id || ""; const val = typed[id] ?? e.initial_value ?? "";
   const extra = (e.placeholder ? ' placeholder="' + attr(e.placeholder.text) + '"' : "") + (e.max_length ? ' maxlength="' + Number(e.max_length) + '"' : "");
@@ -127,12 +167,19 @@ async function refresh() {
   document.getElementById("channels").innerHTML = d.channels.map((c) => '<a data-channel="' + esc(c.id) + '" class="' + (c.id === d.channel ? "on" : "") + '"># ' + esc(c.name) + "</a>").join("");
   document.getElementById("chan-title").textContent = "# " + (d.channels.find((c) => c.id === d.channel)?.name ?? "");
   const main = document.getElementById("messages"); const atBottom = main.scrollTop + main.clientHeight >= main.scrollHeight - 20;
+  document.getElementById("home-link").className = state.home ? "on" : "";
+  if (state.home) {
+    document.getElementById("chan-title").textContent = "🏠 mllead — Home";
+    main.innerHTML = d.home ? blocksHtml({ text: "", blocks: d.home.blocks }) : '<p class="ctx">mllead has not published a Home tab yet.</p>';
+    renderModal(d.views); return;
+  }
   main.innerHTML = d.messages.map((m) => msgHtml(m, false)).join("") + d.ephemerals.filter((e) => !e.thread_ts).map(ephHtml).join("");
   if (atBottom) main.scrollTop = main.scrollHeight;
   const th = document.getElementById("thread");
   if (state.thread) {
     document.getElementById("thread-title").textContent = "Thread";
-    th.innerHTML = d.thread.map((m) => msgHtml(m, true)).join("") + d.ephemerals.filter((e) => e.thread_ts === state.thread).map(ephHtml).join("");
+    th.innerHTML = d.thread.map((m) => msgHtml(m, true)).join("") + d.ephemerals.filter((e) => e.thread_ts === state.thread).map(ephHtml).join("") +
+      (d.status ? '<div class="status">mllead ' + plain(d.status) + "</div>" : "");
   }
   renderModal(d.views);
 }
@@ -142,12 +189,14 @@ async function call(path, body) {
   await refresh(); return out;
 }
 document.body.addEventListener("click", (ev) => {
-  const t = ev.target.closest("[data-channel],[data-thread],[data-action],[data-react],[data-view-submit],[data-view-cancel]"); if (!t) return;
+  const t = ev.target.closest("[data-channel],[data-thread],[data-action],[data-react],[data-ask],[data-home],[data-view-submit],[data-view-cancel]"); if (!t) return;
   if (t.dataset.viewSubmit) {
     const values = {}; for (const el of document.querySelectorAll("#modal [data-input]")) values[el.dataset.input] = el.value;
     call("/ui/view/submit", { viewId: t.dataset.viewSubmit, values });
   } else if (t.dataset.viewCancel) call("/ui/view/cancel", { viewId: t.dataset.viewCancel });
-  else if (t.dataset.channel) { state.channel = t.dataset.channel; state.thread = null; remember(); refresh(); }
+  else if (t.dataset.home) { state.home = true; call("/ui/home", {}); }
+  else if (t.dataset.ask) call("/ui/shortcut", { channel: state.channel, ts: t.dataset.ask, callbackId: "mllead_ask" });
+  else if (t.dataset.channel) { state.home = false; state.channel = t.dataset.channel; state.thread = null; remember(); refresh(); }
   else if (t.dataset.thread) { state.thread = t.dataset.thread; remember(); refresh(); }
   else if (t.dataset.action) call("/ui/click", { channel: state.channel, ts: t.dataset.ts, actionId: t.dataset.action });
   else if (t.dataset.react) call("/ui/react", { channel: state.channel, ts: t.dataset.react, name: "white_check_mark" });

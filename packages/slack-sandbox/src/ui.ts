@@ -9,6 +9,7 @@ const Click = z.object({ channel: z.string().min(1), ts: z.string().min(1), acti
 const SubmitView = z.object({ viewId: z.string().min(1), values: z.record(z.string(), z.string().max(10_000)) });
 const CancelView = z.object({ viewId: z.string().min(1) });
 const React = z.object({ channel: z.string().min(1), ts: z.string().min(1), name: z.string().min(1) });
+const Shortcut = z.object({ channel: z.string().min(1), ts: z.string().min(1), callbackId: z.string().min(1).max(255) });
 
 /** A sentence a person can act on, from a failed delivery to the app. */
 function explain(err: unknown, gatewayUrl: string | undefined): string {
@@ -33,7 +34,7 @@ export function registerUi(
   app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(UI_PAGE));
 
   app.get("/ui/state", async (req) => {
-    const q = req.query as { channel?: string; thread?: string };
+    const q = req.query as { channel?: string; thread?: string; home?: string };
     const channels = core.store.listChannels();
     const channel = q.channel && core.store.channel(q.channel) ? q.channel : (channels[0]?.id ?? "");
     return {
@@ -43,6 +44,11 @@ export function registerUi(
       channel,
       messages: core.store.history(channel),
       thread: q.thread ? core.store.thread(channel, q.thread) : [],
+      status: q.thread ? (core.store.threadStatus.get(`${channel}/${q.thread}`) ?? null) : null,
+      streaming: [...core.store.streams.keys()]
+        .filter((k) => k.startsWith(`${channel}/`))
+        .map((k) => k.slice(channel.length + 1)),
+      home: core.store.homes.get(opts.humanUserId) ?? null,
       ephemerals: core.store.ephemeralsFor(channel, opts.humanUserId),
       views: core.views.list(opts.humanUserId),
     };
@@ -89,6 +95,26 @@ export function registerUi(
     if (!parsed.success) return reply.code(400).send({ ok: false, error: "Pick a message to react to." });
     try {
       const out = await driver.react(parsed.data.ts, parsed.data.name, { channel: parsed.data.channel });
+      return { ok: out.status === 200, error: statusNote(out.status) };
+    } catch (err) {
+      return { ok: false, error: explain(err, opts.gatewayUrl()) };
+    }
+  });
+
+  app.post("/ui/shortcut", async (req, reply) => {
+    const parsed = Shortcut.safeParse(req.body);
+    if (!parsed.success) return reply.code(400).send({ ok: false, error: "Pick a message first." });
+    try {
+      const out = await driver.shortcut(parsed.data.ts, parsed.data.callbackId, { channel: parsed.data.channel });
+      return { ok: out.status === 200, error: statusNote(out.status) };
+    } catch (err) {
+      return { ok: false, error: explain(err, opts.gatewayUrl()) };
+    }
+  });
+
+  app.post("/ui/home", async () => {
+    try {
+      const out = await driver.openHome();
       return { ok: out.status === 200, error: statusNote(out.status) };
     } catch (err) {
       return { ok: false, error: explain(err, opts.gatewayUrl()) };

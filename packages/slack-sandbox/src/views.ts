@@ -60,13 +60,13 @@ export class ViewError extends Error {
   }
 }
 
-function plainText(t: unknown, at: string, required: boolean, problems: string[]): void {
+function plainText(t: unknown, at: string, required: boolean, problems: string[], max: number = SLACK_LIMITS.maxViewText): void {
   if (t === undefined && !required) return;
   const o = t as { type?: unknown; text?: unknown } | undefined;
   if (o?.type !== "plain_text" || typeof o.text !== "string" || o.text.length === 0) {
     problems.push(`[ERROR] must be a plain_text object with text [json-pointer:/view/${at}]`);
-  } else if (o.text.length > SLACK_LIMITS.maxViewText) {
-    problems.push(`[ERROR] must be less than ${SLACK_LIMITS.maxViewText + 1} characters [json-pointer:/view/${at}/text]`);
+  } else if (o.text.length > max) {
+    problems.push(`[ERROR] must be less than ${max + 1} characters [json-pointer:/view/${at}/text]`);
   }
 }
 
@@ -87,7 +87,8 @@ export function viewProblems(view: unknown): string[] {
   );
   v.blocks.forEach((b: { type?: unknown; label?: unknown; element?: { type?: unknown; max_length?: unknown } }, i) => {
     if (b?.type !== "input") return;
-    plainText(b.label, `blocks/${i}/label`, true, problems);
+    // An input's label may be up to 2000 characters; the 24-character cap is for title, submit and close.
+    plainText(b.label, `blocks/${i}/label`, true, problems, SLACK_LIMITS.maxInputLabel);
     if (!b.element || typeof b.element.type !== "string")
       problems.push(`[ERROR] must provide an element [json-pointer:/view/blocks/${i}/element]`);
     const max = b.element?.max_length;

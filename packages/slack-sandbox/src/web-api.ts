@@ -1,95 +1,26 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import {
+  ApiError,
+  type Args,
+  jsonArg,
+  type Method,
+  messageContent,
+  type Result,
+  required,
+  resolveChannel,
+  str,
+  truthy,
+  withoutMetadata,
+} from "./api-args.js";
+import { assistantMethods } from "./assistant.js";
 import type { SandboxCore } from "./core.js";
-import { blockProblems, SLACK_LIMITS } from "./limits.js";
-import type { SandboxMessage } from "./store.js";
+import { fileMethods } from "./files.js";
+import { homeMethods } from "./home.js";
+import { streamMethods } from "./streams.js";
 import { slackView, ViewError } from "./views.js";
 
-type Args = Record<string, unknown>;
-type Result = Record<string, unknown> & { ok: boolean; error?: string };
-
-/** A Slack error answer; `extra` carries Slack's detail fields (e.g. `errors` for `invalid_blocks`). */
-class ApiError extends Error {
-  readonly code = "slack_api_error";
-  override readonly name = "ApiError";
-  constructor(
-    readonly error: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(error);
-  }
-}
-
-/** Form fields arrive as strings: WebClient JSON-encodes arrays and objects (blocks, metadata). */
-function jsonArg(v: unknown): unknown {
-  if (typeof v !== "string") return v;
-  try {
-    return JSON.parse(v);
-  } catch {
-    throw new ApiError("invalid_arguments", { detail: "a JSON field could not be parsed" });
-  }
-}
-
-function str(args: Args, name: string): string | undefined {
-  const v = args[name];
-  return typeof v === "string" && v !== "" ? v : typeof v === "number" ? String(v) : undefined;
-}
-
-function required(args: Args, name: string): string {
-  const v = str(args, name);
-  if (v === undefined) throw new ApiError("invalid_arguments", { detail: `missing required field: ${name}` });
-  return v;
-}
-
-function truthy(v: unknown): boolean {
-  return v === true || v === "true" || v === "1" || v === 1;
-}
-
-function resolveChannel(core: SandboxCore, args: Args): string {
-  const raw = str(args, "channel");
-  if (!raw) throw new ApiError("channel_not_found");
-  const byId = core.store.channel(raw);
-  if (byId) return byId.id;
-  const name = raw.replace(/^#/, "");
-  const byName = core.store.listChannels().find((c) => c.name === name);
-  if (!byName) throw new ApiError("channel_not_found");
-  return byName.id;
-}
-
-/** Validates what a message may contain: text size, Block Kit limits and metadata shape. */
-function messageContent(args: Args, requireContent: boolean): Pick<SandboxMessage, "text" | "blocks" | "metadata"> {
-  const text = str(args, "text") ?? "";
-  const blocks = args.blocks === undefined ? undefined : jsonArg(args.blocks);
-  if (requireContent && !text && (!Array.isArray(blocks) || blocks.length === 0)) throw new ApiError("no_text");
-  if (text.length > SLACK_LIMITS.maxTextChars) throw new ApiError("msg_too_long");
-  if (blocks !== undefined) {
-    const problems = blockProblems(blocks);
-    if (problems.length > 0) throw new ApiError("invalid_blocks", { errors: problems });
-  }
-  const out: Pick<SandboxMessage, "text" | "blocks" | "metadata"> = { text };
-  if (Array.isArray(blocks)) out.blocks = blocks;
-  if (args.metadata !== undefined) {
-    const md = jsonArg(args.metadata) as { event_type?: unknown; event_payload?: unknown } | null;
-    if (
-      !md ||
-      typeof md.event_type !== "string" ||
-      !/^[a-zA-Z0-9_]+$/.test(md.event_type) ||
-      typeof md.event_payload !== "object" ||
-      md.event_payload === null
-    ) {
-      throw new ApiError("invalid_metadata_format");
-    }
-    out.metadata = { event_type: md.event_type, event_payload: md.event_payload as Record<string, unknown> };
-  }
-  return out;
-}
-
-function withoutMetadata(m: SandboxMessage): SandboxMessage {
-  const { metadata: _dropped, ...rest } = m;
-  return rest;
-}
-
 /** The Web API methods the sandbox implements, by name. */
-function methods(core: SandboxCore): Record<string, (args: Args) => Result> {
+function methods(core: SandboxCore): Record<string, Method> {
   const { store, bot } = core;
   return {
     "api.test": (args) => ({ ok: true, args }),
@@ -223,7 +154,13 @@ function tokenOf(req: FastifyRequest, args: Args): string | undefined {
  * limits and (when configured) HTTP 429 rate limiting. Every call is recorded.
  */
 export function registerWebApi(app: FastifyInstance, core: SandboxCore): void {
-  const table = methods(core);
+  const table: Record<string, Method> = {
+    ...methods(core),
+    ...streamMethods(core),
+    ...fileMethods(core),
+    ...assistantMethods(core),
+    ...homeMethods(core),
+  };
   app.post("/api/:method", async (req: FastifyRequest<{ Params: { method: string } }>, reply: FastifyReply) => {
     const method = req.params.method;
     const body = req.body;
@@ -250,13 +187,16 @@ export function registerWebApi(app: FastifyInstance, core: SandboxCore): void {
     if (token !== core.botToken && !(method === "apps.connections.open" && token.startsWith("xapp-"))) {
       return record(200, { ok: false, error: "invalid_auth" });
     }
-    const retryAfter = core.rates.take(method);
+    // chat.postMessage is limited per channel: the raw `channel` argument is the key.
+    const retryAfter = core.rates.take(method, str(args, "channel") ?? str(args, "channel_id"));
     if (retryAfter !== null) {
       reply.header("retry-after", String(retryAfter));
       return record(429, { ok: false, error: "ratelimited" });
     }
+    const fault = core.fault?.(method, args);
+    if (fault) return record(200, { ok: false, error: fault });
     try {
-      return record(200, impl(args));
+      return record(200, await impl(args));
     } catch (err) {
       if (err instanceof ApiError) return record(200, { ok: false, error: err.error, ...err.extra });
       throw err;

@@ -1,18 +1,18 @@
-import type { Bus, Consumption } from "@mllead/bus";
-import { CONSUMERS, TaskEvent } from "@mllead/contracts";
+import type { Bus } from "@mllead/bus";
 import type { RunningService } from "@mllead/service-kit";
 import { App, type Receiver, SocketModeReceiver } from "@slack/bolt";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { type Background, boltClientOptions, runBackground } from "./background.js";
+import { startBackgroundThread } from "./background-thread.js";
 import { boltLogger } from "./bolt-logger.js";
 import { checkGatewayConfig, type GatewayConfig, slackApiBase } from "./config.js";
 import { registerInbound } from "./inbound.js";
-import { EventRenderer } from "./outbound.js";
+import { provisionInbox, storeInInbox } from "./inbox.js";
 import { Poster } from "./poster.js";
 import { FastifyReceiver } from "./receiver.js";
 import { webSlackApi } from "./slack-api.js";
 import { SlackStore } from "./store.js";
-import { KeyedThrottle } from "./throttle.js";
 
 /** What the gateway is built from; `runService` provides all of it, and tests build it in-process. */
 export interface GatewayDeps {
@@ -21,71 +21,102 @@ export interface GatewayDeps {
   bus: Bus;
   /** The service's Fastify app, before it listens: `/slack/events` is added to it in HTTP mode. */
   http: FastifyInstance;
+  /** NATS server(s) for the background thread's own connection. Default: the server `bus` is connected to. */
+  natsUrl?: string;
   /** Minimum ms between two updates of one job's message. Default 2000. */
   jobUpdateIntervalMs?: number;
 }
 
-/** A started gateway: the RunningService for runService, plus the Bolt app for tests and tooling. */
+/** A started gateway: the RunningService for runService, plus the receiving Bolt app for tests and tooling. */
 export interface Gateway extends RunningService {
   bolt: App;
 }
 
 /**
- * Builds and starts the gateway: a Bolt app (HTTP on the service's Fastify app, or Socket Mode
- * when SLACK_APP_TOKEN is set) that turns Slack input into NATS commands, and a consumer that
- * turns task events into messages in each task's thread.
+ * Builds and starts the gateway. The main thread receives Slack: a Bolt app on the service's
+ * Fastify app (or Socket Mode when SLACK_APP_TOKEN is set) that stores Events API deliveries in the
+ * gateway's inbox before acknowledging them and answers interactions and slash commands itself.
+ * The background work — Bolt's listeners for the stored events and the rendering of task events
+ * into threads — runs on a thread of its own (GATEWAY_BACKGROUND=thread, the default) or inline.
  */
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, bus } = deps;
   checkGatewayConfig(config);
   const log = deps.log.child({ component: "slack-gateway" });
   const slackApiUrl = slackApiBase(config.SLACK_API_URL);
-  const clientOptions = slackApiUrl ? { slackApiUrl } : {};
   const logger = boltLogger(log);
 
+  // The inbox is the gateway's own stream: Events API deliveries are durable there before Slack's 200.
+  await provisionInbox(bus);
   const receiver: Receiver = config.SLACK_APP_TOKEN
-    ? new SocketModeReceiver({ appToken: config.SLACK_APP_TOKEN, logger, installerOptions: { clientOptions } })
-    : new FastifyReceiver({ http: deps.http, signingSecret: config.SLACK_SIGNING_SECRET ?? "", log });
+    ? new SocketModeReceiver({
+        appToken: config.SLACK_APP_TOKEN,
+        logger,
+        installerOptions: { clientOptions: slackApiUrl ? { slackApiUrl } : {} },
+      })
+    : new FastifyReceiver({
+        http: deps.http,
+        signingSecret: config.SLACK_SIGNING_SECRET ?? "",
+        log,
+        store: (msg) => storeInInbox(bus, msg),
+      });
 
   const bolt = new App({
     token: config.SLACK_BOT_TOKEN,
     receiver,
     logger,
-    clientOptions: { ...clientOptions, retryConfig: { retries: 3, factor: 2 } },
+    clientOptions: boltClientOptions(config),
     deferInitialization: true,
   });
   bolt.error(async (err) => {
     // Listener errors reach the receiver, which logs them and answers Slack; rethrow so it sees them.
     throw err;
   });
-
   const store = await SlackStore.open(bus);
   const poster = new Poster(webSlackApi(bolt.client), store, log);
-  registerInbound(bolt, { bus, store, poster, log });
+  // Interactions and slash commands are answered here; in Socket Mode, events arrive here too.
+  registerInbound(bolt, {
+    bus,
+    store,
+    poster,
+    log,
+    ...(config.MLLEAD_AGENTS_DIR ? { agentsDir: config.MLLEAD_AGENTS_DIR } : {}),
+  });
 
-  // auth.test: proves the token works and tells Bolt the bot's own ids (to ignore its own messages).
-  await bolt.init();
-  await bolt.start();
+  const background = await startBackgroundWork(deps, log);
+  try {
+    // auth.test: proves the token works and tells Bolt the bot's own ids (to ignore its own messages).
+    await bolt.init();
+    await bolt.start();
+  } catch (err) {
+    await background.stop();
+    throw err;
+  }
   log.info(
-    { mode: config.SLACK_APP_TOKEN ? "socket" : "http", slackApiUrl: slackApiUrl ?? "https://slack.com/api/" },
+    {
+      mode: config.SLACK_APP_TOKEN ? "socket" : "http",
+      background: config.GATEWAY_BACKGROUND ?? "thread",
+      slackApiUrl: slackApiUrl ?? "https://slack.com/api/",
+    },
     "Slack app started",
   );
-
-  const throttle = new KeyedThrottle(deps.jobUpdateIntervalMs ?? 2000, (key, err) =>
-    log.warn({ err, key }, "a throttled job update failed; the next one redraws it"),
-  );
-  const renderer = new EventRenderer({ bus, store, poster, throttle, log });
-  const consumption: Consumption = await bus.consume(CONSUMERS.gateway, TaskEvent, (event, ctx) => renderer.handle(event, ctx));
 
   let ready = true;
   return {
     bolt,
-    readiness: { slack: () => ready },
+    readiness: { slack: () => ready && (background.alive?.() ?? true) },
     stop: async () => {
       ready = false;
-      await consumption.stop();
-      await throttle.close();
+      // Stop taking requests first, then finish the stored events and renders in hand.
       await bolt.stop().catch((err: unknown) => log.warn({ err }, "Slack receiver did not stop cleanly"));
+      await background.stop();
     },
   };
+}
+
+async function startBackgroundWork(deps: GatewayDeps, log: Logger): Promise<Background> {
+  const opts = deps.jobUpdateIntervalMs !== undefined ? { jobUpdateIntervalMs: deps.jobUpdateIntervalMs } : {};
+  if (deps.config.GATEWAY_BACKGROUND === "inline") return runBackground({ config: deps.config, log, bus: deps.bus, ...opts });
+  const natsUrl = deps.natsUrl ?? `nats://${deps.bus.nc.getServer()}`;
+  return startBackgroundThread({ config: deps.config, natsUrl, log, ...opts });
 }

@@ -12,6 +12,13 @@ export const GatewayConfig = z.object({
   SLACK_API_URL: z.url().optional(),
   /** Port of the HTTP server that takes `/slack/events` and serves /healthz, /readyz, /metrics. */
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Agent files replacing the project's by name (as the specialists load them): shown by `/mllead agents` and the Home tab. */
+  MLLEAD_AGENTS_DIR: z.string().min(1).optional(),
+  /**
+   * Where Bolt's listeners for stored events and the rendering of task events run: `thread` (default,
+   * a worker thread, so they never delay an HTTP ack) or `inline` (on the main event loop).
+   */
+  GATEWAY_BACKGROUND: z.enum(["thread", "inline"]).optional(),
 });
 export type GatewayConfig = z.output<typeof GatewayConfig>;
 

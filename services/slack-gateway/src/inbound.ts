@@ -5,10 +5,12 @@ import type { Logger } from "pino";
 import { APPROVING_REACTIONS, parseReplyDecision } from "./approvals.js";
 import { answerSlashCommand, HELP_TEXT } from "./commands.js";
 import type { Poster } from "./poster.js";
+import type { MlleadContext } from "./receiver.js";
 import { CHANGES_MODAL, changesFeedback, parseChangesModalMeta, renderChangesModal } from "./render/changes-modal.js";
 import { PLAN_ACTIONS, parsePlanButtonValue } from "./render/plan.js";
 import { toSlackApiError } from "./slack-api.js";
 import type { SlackStore } from "./store.js";
+import { registerSurfaces } from "./surfaces.js";
 
 export interface InboundDeps {
   bus: Bus;
@@ -16,6 +18,8 @@ export interface InboundDeps {
   poster: Poster;
   log: Logger;
   now?: () => Date;
+  /** MLLEAD_AGENTS_DIR, for `/mllead agents` and the Home tab. */
+  agentsDir?: string;
 }
 
 /** The fields of a message-like event the gateway reads (Bolt's union of message subtypes is wider). */
@@ -28,6 +32,20 @@ interface MessageLike {
   ts: string;
   thread_ts?: string;
   channel: string;
+}
+
+/** What the receiver attached to Bolt's context (see FastifyReceiver); empty in Socket Mode. */
+function mlleadContext(context: Record<string, unknown>): MlleadContext {
+  const m = context.mllead;
+  return typeof m === "object" && m !== null ? (m as MlleadContext) : {};
+}
+
+/** The answer to a text longer than mllead takes: the person learns the limit instead of getting half a task. */
+export function tooLongText(length: number, limit: number): string {
+  return (
+    `That message is ${length.toLocaleString("en-US")} characters long; @mllead takes up to ${limit.toLocaleString("en-US")}. ` +
+    "Nothing was started. Please mention me again with a shorter request — put long details in a file or a follow-up reply."
+  );
 }
 
 /** Removes mentions of the bot and surrounding space. */
@@ -70,13 +88,24 @@ export function registerInbound(app: App, deps: InboundDeps): void {
     const ev = event as unknown as MessageLike;
     if (ev.bot_id || !ev.user) return;
     const log = deps.log.child({ eventId: body.event_id, channel: ev.channel });
+    const threadTs = ev.thread_ts ?? ev.ts;
+    const { oversized } = mlleadContext(context);
+    if (oversized) {
+      // The text was trimmed on the way in; half a task is worse than none, so say why nothing starts.
+      log.info({ length: oversized.length, limit: oversized.limit }, "refused a mention that is too long");
+      await poster.postOnce(
+        `too-long:${body.event_id}`,
+        { channel: ev.channel, threadTs },
+        { text: tooLongText(oversized.length, oversized.limit) },
+      );
+      return;
+    }
     await client.reactions.add({ channel: ev.channel, timestamp: ev.ts, name: "eyes" }).catch((err: unknown) => {
       // On a retried delivery the reaction is already there; anything else is worth a line but not worth failing.
       const e = toSlackApiError(err);
       if (e.slackError !== "already_reacted") log.warn({ slackError: e.slackError }, "could not add the 👀 reaction");
     });
     const text = stripBotMention(ev.text ?? "", context.botUserId);
-    const threadTs = ev.thread_ts ?? ev.ts;
 
     if (ev.thread_ts) {
       const existing = await store.taskForThread(ev.channel, ev.thread_ts);
@@ -108,7 +137,7 @@ export function registerInbound(app: App, deps: InboundDeps): void {
       {
         v: 1,
         taskId,
-        text: text.slice(0, 4000),
+        text,
         requester: { userId: ev.user },
         slack: { channel: ev.channel, threadTs, messageTs: ev.ts, ...(teamId ? { teamId } : {}) },
         requestedAt: now().toISOString(),
@@ -129,6 +158,15 @@ export function registerInbound(app: App, deps: InboundDeps): void {
     if (!taskId) return;
     const parsed = parseReplyDecision(ev.text ?? "");
     if (!parsed) return;
+    const { oversized } = mlleadContext(context);
+    if (oversized && parsed.decision === "request_changes") {
+      await poster.postOnce(
+        `too-long:${body.event_id}`,
+        { channel: ev.channel, threadTs: ev.thread_ts },
+        { text: tooLongText(oversized.length, oversized.limit) },
+      );
+      return;
+    }
     const link = await store.task(taskId);
     await decide({
       taskId,
@@ -156,14 +194,16 @@ export function registerInbound(app: App, deps: InboundDeps): void {
   });
 
   app.action<BlockAction>(/^mllead_(approve|request_changes|cancel)$/, async ({ ack, body, action, client }) => {
-    await ack();
-    if (action.type !== "button") return;
-    const value = parsePlanButtonValue(action.value);
+    const value = action.type === "button" ? parsePlanButtonValue(action.value) : null;
     const channel = body.channel?.id ?? body.container?.channel_id;
-    if (!value || !channel) return;
+    if (!value || !channel) {
+      await ack();
+      return;
+    }
     const messageTs = (body.container?.message_ts as string | undefined) ?? body.message?.ts ?? "";
     const threadTs = (body.message?.thread_ts as string | undefined) ?? messageTs;
     if (action.action_id === PLAN_ACTIONS.requestChanges) {
+      await ack();
       try {
         await client.views.open({
           trigger_id: body.trigger_id,
@@ -186,15 +226,31 @@ export function registerInbound(app: App, deps: InboundDeps): void {
       });
       return;
     }
-    await decide({
-      taskId: value.t,
-      revision: value.r,
-      // One id per click: a repeated delivery of this click counts once, a second click is a new decision.
-      decisionId: `act-${body.user.id}-${action.action_ts}`,
-      decision: action.action_id === PLAN_ACTIONS.approve ? "approve" : "cancel",
-      userId: body.user.id,
-      via: "button",
-    });
+    try {
+      // Stored on NATS before Slack hears the click was received: an acknowledged click is never lost.
+      await decide({
+        taskId: value.t,
+        revision: value.r,
+        // One id per click: a repeated delivery of this click counts once, a second click is a new decision.
+        decisionId: `act-${body.user.id}-${action.action_ts}`,
+        decision: action.action_id === PLAN_ACTIONS.approve ? "approve" : "cancel",
+        userId: body.user.id,
+        via: "button",
+      });
+    } catch (err) {
+      await ack();
+      deps.log.error({ err, taskId: value.t }, "could not forward a button decision");
+      await client.chat
+        .postEphemeral({
+          channel,
+          user: body.user.id,
+          thread_ts: threadTs,
+          text: "mllead could not pass your decision on just now. Please press the button again.",
+        })
+        .catch((e: unknown) => deps.log.warn({ slackError: toSlackApiError(e).slackError }, "could not say so either"));
+      return;
+    }
+    await ack();
   });
 
   app.view<ViewSubmitAction>(CHANGES_MODAL.callbackId, async ({ ack, body, view }) => {
@@ -222,8 +278,20 @@ export function registerInbound(app: App, deps: InboundDeps): void {
     await ack();
   });
 
-  app.command("/mllead", async ({ command, ack }) => {
-    const text = await answerSlashCommand(command.text, deps);
+  app.command("/mllead", async ({ command, ack, context }) => {
+    const { oversized } = mlleadContext(context);
+    if (oversized) {
+      await ack({ response_type: "ephemeral", text: tooLongText(oversized.length, oversized.limit) });
+      return;
+    }
+    const text = await answerSlashCommand(command.text, deps, {
+      channel: command.channel_id,
+      userId: command.user_id,
+      ...(command.trigger_id ? { triggerId: command.trigger_id } : {}),
+    });
     await ack({ response_type: "ephemeral", text });
   });
+
+  // The Details button, the Home tab and the "Ask @mllead" shortcut (surfaces.ts).
+  registerSurfaces(app, deps);
 }

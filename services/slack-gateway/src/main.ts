@@ -8,5 +8,5 @@ await runService({
   config: GatewayConfig,
   consumers: () => [CONSUMERS.gateway],
   port: (config) => config.GATEWAY_PORT,
-  start: ({ config, log, bus, http }) => startGateway({ config, log, bus, http }),
+  start: ({ config, log, bus, http }) => startGateway({ config, log, bus, http, natsUrl: config.NATS_URL }),
 });

@@ -1,11 +1,14 @@
-import type { Bus, MessageContext } from "@mllead/bus";
-import { BUCKETS, type EventOf, SlackRef, type TaskEvent } from "@mllead/contracts";
+import type { Bus, Consumption, MessageContext } from "@mllead/bus";
+import { CONSUMERS, type EventOf, isTerminal, type TaskEvent, TaskEvent as TaskEventSchema } from "@mllead/contracts";
 import type { Logger } from "pino";
-import { z } from "zod";
-import type { Poster, ThreadTarget } from "./poster.js";
+import { type Delivery, SlackDelivery } from "./deliver.js";
+import { OutboundStore } from "./outbound-store.js";
+import { Outbox, type OutboxJob, type Priority } from "./outbox.js";
+import { Poster } from "./poster.js";
+import { type FileSource, fileComment, fileShares } from "./render/files.js";
 import { renderJob } from "./render/jobs.js";
 import { renderPlan } from "./render/plan.js";
-import { renderStatusCard } from "./render/status.js";
+import { renderProgressCard, renderStatusCard } from "./render/status.js";
 import { renderStepCompleted, renderStepFailed, renderStepStarted } from "./render/steps.js";
 import {
   renderApproved,
@@ -13,30 +16,29 @@ import {
   renderChangesRequested,
   renderDecisionRejected,
   renderReplanning,
+  renderSummaryStream,
   renderTaskCompleted,
   renderTaskFailed,
 } from "./render/task-lines.js";
-import { SlackApiError } from "./slack-api.js";
+import type { SlackApi } from "./slack-api.js";
 import type { JobView, SlackStore, TaskLink } from "./store.js";
-import type { KeyedThrottle } from "./throttle.js";
-
-/** The part of the tech lead's task record the gateway reads when it has no link of its own. */
-const TaskRecordSlack = z.looseObject({ id: z.string(), slack: SlackRef });
 
 type JobEvent = EventOf<"job.queued" | "job.started" | "job.progress" | "job.finished">;
-
-export interface OutboundDeps {
-  bus: Bus;
-  store: SlackStore;
-  poster: Poster;
-  throttle: KeyedThrottle;
-  log: Logger;
-}
+type NewJob = Omit<OutboxJob<Delivery>, "seq" | "attempts" | "channel" | "threadTs">;
 
 /** Keys of the messages that are edited in place. */
 export const postKeys = {
   statusCard: (taskId: string) => `card:${taskId}`,
   job: (jobId: string) => `job:${jobId}`,
+  files: (eventId: string) => `files:${eventId}`,
+  status: (eventId: string) => `status:${eventId}`,
+};
+
+/** What Slack shows under the thread while the tech lead writes a plan. */
+const THINKING: Partial<Record<string, string>> = {
+  requested: "is reading the request…",
+  planning: "is writing a plan…",
+  revising: "is revising the plan…",
 };
 
 function mergeJob(prev: JobView | null, e: JobEvent): JobView {
@@ -55,132 +57,262 @@ function mergeJob(prev: JobView | null, e: JobEvent): JobView {
   }
 }
 
+const post = (key: string, priority: Priority, payload: Delivery): NewJob => ({
+  key,
+  priority,
+  ordered: true,
+  coalesce: false,
+  payload,
+});
+
+export interface OutboundDeps {
+  bus: Bus;
+  store: SlackStore;
+  outbound: OutboundStore<Delivery>;
+  outbox: Outbox<Delivery>;
+  log: Logger;
+  /** Least ms between two edits of one job's message (the final state goes at once). Default 2000. */
+  jobUpdateIntervalMs?: number;
+}
+
 /**
- * Turns task events into Slack messages in the task's thread. Idempotent: every post goes
- * through the Poster's KV marks, so a redelivered event never posts twice. A Slack error is
- * thrown (the consumer naks and retries with backoff) unless it is permanent, which is logged
- * and dropped.
+ * Turns task events into outbox jobs for the task's thread, quickly: the event is acknowledged as
+ * soon as its jobs are kept, and Slack's pace never holds up the next event. An event that cannot
+ * be rendered (no thread known, a render that throws) is set aside with its reason; it never
+ * delays another thread.
  */
 export class EventRenderer {
   constructor(private readonly deps: OutboundDeps) {}
 
-  async handle(event: TaskEvent, ctx: MessageContext): Promise<void> {
+  async handle(event: TaskEvent, ctx: Pick<MessageContext, "log">): Promise<void> {
     const log = ctx.log.child({ taskId: event.taskId, eventType: event.type, eventId: event.eventId });
-    const link = await this.link(event);
+    const link = await this.deps.store.linkForEvent(event);
     if (!link) {
-      // The thread may be recorded a moment later (mention → KV → TaskCreate); give it a few tries.
-      if (ctx.deliveryCount < 3) throw new Error(`no Slack thread known yet for task ${event.taskId}`);
-      log.warn("dropping an event for a task with no known Slack thread");
+      await this.setAside(event, `no Slack thread is known for task ${event.taskId}`, log);
       return;
     }
+    let jobs: NewJob[];
     try {
-      await this.render(event, link, log);
+      jobs = await this.jobsFor(event, link);
     } catch (err) {
-      if (err instanceof SlackApiError && err.permanent) {
-        log.error({ err, slackError: err.slackError }, "Slack refused this event's message for good; dropping it");
-        return;
-      }
-      throw err;
+      await this.setAside(event, `could not be rendered: ${(err as Error).message}`, log);
+      return;
     }
+    for (const job of jobs) await this.deps.outbox.enqueue({ ...job, channel: link.channel, threadTs: link.threadTs });
   }
 
-  private async link(event: TaskEvent): Promise<TaskLink | null> {
-    const known = await this.deps.store.task(event.taskId);
-    if (known) return known;
-    const slack = event.type === "task.updated" ? event.view.slack : ((await this.taskRecordSlack(event.taskId)) ?? undefined);
-    if (!slack) return null;
-    const link: TaskLink = {
+  private async setAside(event: TaskEvent, reason: string, log: Logger): Promise<void> {
+    log.warn({ reason }, "set an event aside");
+    await this.deps.outbound.setAside({
+      key: `event:${event.eventId}`,
       taskId: event.taskId,
-      channel: slack.channel,
-      threadTs: slack.threadTs,
-      ...(slack.teamId ? { teamId: slack.teamId } : {}),
-    };
-    await this.deps.store.linkTask(link);
-    return link;
+      what: `event ${event.type}`,
+      reason: reason.slice(0, 2000),
+      at: new Date().toISOString(),
+      body: JSON.stringify(event).slice(0, 20_000),
+    });
   }
 
-  private async taskRecordSlack(taskId: string): Promise<SlackRef | null> {
-    try {
-      const kv = await this.deps.bus.kv(BUCKETS.tasks, TaskRecordSlack);
-      return (await kv.get(taskId))?.value.slack ?? null;
-    } catch {
-      return null;
-    }
-  }
-
-  private async render(event: TaskEvent, link: TaskLink, log: Logger): Promise<void> {
-    const { poster, store } = this.deps;
-    const target: ThreadTarget = { channel: link.channel, threadTs: link.threadTs };
+  private async jobsFor(event: TaskEvent, link: TaskLink): Promise<NewJob[]> {
+    const { store, outbound } = this.deps;
     const brain = link.brain;
-    const once = async (msg: Parameters<Poster["postOnce"]>[2]) => {
-      await poster.postOnce(event.eventId, target, msg);
-    };
     switch (event.type) {
       case "task.updated": {
-        const b = event.view.brain ?? brain;
-        if (event.view.brain && event.view.brain !== brain) await store.noteTask(event.taskId, { brain: event.view.brain });
-        await poster.upsert(postKeys.statusCard(event.taskId), target, renderStatusCard(event.view, b));
-        return;
+        const view = event.view;
+        const b = view.brain ?? brain;
+        if (view.brain && view.brain !== brain) await store.noteTask(event.taskId, { brain: view.brain });
+        const thinking = THINKING[view.state];
+        const card: NewJob = {
+          key: postKeys.statusCard(event.taskId),
+          priority: "progress",
+          ordered: false,
+          coalesce: true,
+          // chat.update is Tier 3 for the whole workspace: a card shows its newest state at most once a second.
+          minIntervalMs: 1000,
+          final: isTerminal(view.state),
+          payload: {
+            kind: "upsert",
+            msg: renderProgressCard(view, b),
+            alternatives: view.steps.length ? [renderStatusCard(view, b)] : [],
+            ...(thinking
+              ? { defer: "thinking" as const }
+              : view.state === "awaiting_approval"
+                ? { defer: "later" as const }
+                : {}),
+          },
+        };
+        if (!thinking) return [card];
+        return [post(postKeys.status(event.eventId), "person", { kind: "status", status: thinking }), card];
       }
-      case "task.planned": {
+      case "task.planned":
         await store.noteTask(event.taskId, { brain: event.plan.brain, revision: event.revision });
-        const { ts } = await poster.postOnce(event.eventId, target, renderPlan(event));
-        await store.rememberPlan(link.channel, ts, { taskId: event.taskId, revision: event.revision });
-        return;
-      }
+        await outbound.putPlan({ taskId: event.taskId, revision: event.revision, requester: event.requester, plan: event.plan });
+        return [
+          post(event.eventId, "person", {
+            kind: "post",
+            msg: renderPlan(event),
+            rememberPlan: { taskId: event.taskId, revision: event.revision },
+          }),
+        ];
       case "task.decision_rejected":
-        await poster.ephemeralOnce(event.eventId, target, event.userId, renderDecisionRejected(event));
-        return;
+        return [
+          {
+            key: event.eventId,
+            priority: "person",
+            ordered: false,
+            coalesce: false,
+            payload: { kind: "ephemeral", user: event.userId, msg: renderDecisionRejected(event) },
+          },
+        ];
       case "task.approved":
-        return once(renderApproved(event, brain));
+        return [post(event.eventId, "person", { kind: "post", msg: renderApproved(event, brain) })];
       case "task.changes_requested":
-        return once(renderChangesRequested(event, brain));
+        return [post(event.eventId, "person", { kind: "post", msg: renderChangesRequested(event, brain) })];
       case "task.cancelled":
-        return once(renderCancelled(event, brain));
-      case "task.completed":
-        return once(renderTaskCompleted(event));
+        return [post(event.eventId, "person", { kind: "post", msg: renderCancelled(event, brain) })];
       case "task.replanning":
-        return once(renderReplanning(event, brain));
+        return [post(event.eventId, "person", { kind: "post", msg: renderReplanning(event, brain) })];
       case "task.failed":
-        return once(renderTaskFailed(event, brain));
+        return [post(event.eventId, "person", { kind: "post", msg: renderTaskFailed(event, brain) })];
+      case "task.completed": {
+        const plan = await outbound.latestPlan(event.taskId, link.revision);
+        const { parts, end } = renderSummaryStream(event);
+        const recipient = plan && link.teamId ? { userId: plan.requester, teamId: link.teamId } : undefined;
+        return [
+          post(event.eventId, "person", {
+            kind: "stream",
+            parts,
+            end,
+            fallback: renderTaskCompleted(event),
+            ...(recipient ? { recipient } : {}),
+          }),
+        ];
+      }
       case "step.started":
-        return once(renderStepStarted(event, brain));
-      case "step.completed":
-        return once(renderStepCompleted(event, brain));
+        return [post(event.eventId, "thread", { kind: "post", msg: renderStepStarted(event, brain) })];
+      case "step.completed": {
+        // The code reviewer's verdict is what the thread waits for; other steps are progress.
+        const priority: Priority = event.role === "code-reviewer" ? "person" : "thread";
+        const jobs = [post(event.eventId, priority, { kind: "post", msg: renderStepCompleted(event, brain) })];
+        const files = this.filesJob(
+          event.eventId,
+          event.taskId,
+          event.result.artifacts,
+          { label: event.title, by: event.role },
+          brain,
+        );
+        return files ? [...jobs, files] : jobs;
+      }
       case "step.failed":
-        return once(renderStepFailed(event, brain));
+        return [post(event.eventId, "thread", { kind: "post", msg: renderStepFailed(event, brain) })];
       case "step.progress":
         // The status card and the job message carry progress; a line per update would flood the thread.
-        return;
+        return [];
       case "job.queued":
       case "job.started":
       case "job.progress":
       case "job.finished":
-        return this.renderJobEvent(event, target, brain, log);
+        return this.jobEvent(event, brain);
       default: {
         const never: never = event;
-        log.warn({ event: never }, "unknown event type");
+        throw new Error(`unknown event type ${(never as { type?: string }).type}`);
       }
     }
   }
 
-  private async renderJobEvent(event: JobEvent, target: ThreadTarget, brain: TaskLink["brain"], log: Logger): Promise<void> {
-    const { store, poster, throttle } = this.deps;
+  private async jobEvent(event: JobEvent, brain: TaskLink["brain"]): Promise<NewJob[]> {
+    const { store } = this.deps;
     const view = mergeJob(await store.job(event.jobId), event);
     await store.putJob(view);
-    const key = postKeys.job(event.jobId);
-    const draw = async () => {
-      // Redraw from the stored view: a trailing update shows the newest state, not the event that scheduled it.
-      const latest = (await store.job(event.jobId)) ?? view;
-      await poster.upsert(key, target, renderJob(latest, brain));
+    const finished = event.type === "job.finished";
+    const message: NewJob = {
+      key: postKeys.job(event.jobId),
+      priority: "progress",
+      ordered: false,
+      coalesce: true,
+      minIntervalMs: this.deps.jobUpdateIntervalMs ?? 2000,
+      final: finished,
+      payload: { kind: "upsert", msg: renderJob(view, brain) },
     };
-    if (event.type === "job.finished") {
-      await throttle.run(key, draw, { final: true });
-      return;
-    }
-    await throttle.run(key, draw).catch((err: unknown) => {
-      // A progress update can be skipped; the next one (or the final state) redraws the message.
-      log.warn({ err }, "job progress update failed");
+    if (event.type !== "job.finished") return [message];
+    const files = this.filesJob(
+      event.eventId,
+      event.taskId,
+      event.result.artifacts,
+      { label: `GPU job ${event.jobId}`, by: `step ${event.stepId}` },
+      brain,
+    );
+    return files ? [message, files] : [message];
+  }
+
+  private filesJob(
+    eventId: string,
+    taskId: string,
+    artifacts: Parameters<typeof fileShares>[0],
+    source: FileSource,
+    brain: TaskLink["brain"],
+  ): NewJob | null {
+    const shares = fileShares(artifacts, source);
+    if (shares.length === 0) return null;
+    return post(postKeys.files(eventId), "thread", {
+      kind: "files",
+      taskId,
+      shares,
+      comment: fileComment(shares, source, brain),
+      source,
     });
   }
+}
+
+/** The running outbound side: the events consumer and the outbox behind it. */
+export interface Outbound {
+  renderer: EventRenderer;
+  outbox: Outbox<Delivery>;
+  outbound: OutboundStore<Delivery>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the gateway's outbound side: the outbox (with whatever a previous process left in it) and
+ * the consumer that turns task events into its jobs.
+ */
+export async function startOutbound(deps: {
+  bus: Bus;
+  store: SlackStore;
+  slack: SlackApi;
+  log: Logger;
+  jobUpdateIntervalMs?: number;
+  /** Consume task events (default true; tests may drive the renderer directly). */
+  consume?: boolean;
+}): Promise<Outbound> {
+  const { bus, store, slack } = deps;
+  const log = deps.log.child({ component: "outbound" });
+  const outbound = await OutboundStore.open<Delivery>(bus);
+  const poster = new Poster(slack, store, log);
+  const delivery = new SlackDelivery({ slack, poster, store, outbound, bus, log });
+  const outbox = new Outbox<Delivery>(outbound, delivery, {
+    onError: (err, job) => log.warn({ err, postKey: job.key }, "an outbox job failed"),
+  });
+  await outbox.start();
+  const renderer = new EventRenderer({
+    bus,
+    store,
+    outbound,
+    outbox,
+    log,
+    ...(deps.jobUpdateIntervalMs !== undefined ? { jobUpdateIntervalMs: deps.jobUpdateIntervalMs } : {}),
+  });
+  const consumption: Consumption | null =
+    deps.consume === false
+      ? null
+      : await bus.consume(CONSUMERS.gateway, TaskEventSchema, (event, ctx) => renderer.handle(event, ctx));
+  return {
+    renderer,
+    outbox,
+    outbound,
+    stop: async () => {
+      await consumption?.stop();
+      await outbox.stop();
+    },
+  };
 }

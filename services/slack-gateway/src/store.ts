@@ -1,5 +1,5 @@
 import type { Bus, TypedKv } from "@mllead/bus";
-import { BrainKind, BUCKETS, Id, JobProgress, JobResult, stableId } from "@mllead/contracts";
+import { BrainKind, BUCKETS, Id, JobProgress, JobResult, stableId, type TaskEvent } from "@mllead/contracts";
 import { z } from "zod";
 
 /** Where a task lives in Slack, and what the gateway has learnt about it from events. */
@@ -83,6 +83,27 @@ export class SlackStore {
 
   async task(taskId: string): Promise<TaskLink | null> {
     return (await this.tasks.get(key.task(taskId)))?.value ?? null;
+  }
+
+  /**
+   * The thread of the task an event belongs to: the gateway's own link (written when the mention
+   * arrived), or, the first time, the Slack ref that `task.updated` carries — recorded for the next
+   * event. Null when neither knows it yet. Everything comes from the gateway's bucket and the events,
+   * never from the tech lead's task records.
+   */
+  async linkForEvent(event: TaskEvent): Promise<TaskLink | null> {
+    const known = await this.task(event.taskId);
+    if (known) return known;
+    if (event.type !== "task.updated") return null;
+    const { slack } = event.view;
+    const link: TaskLink = {
+      taskId: event.taskId,
+      channel: slack.channel,
+      threadTs: slack.threadTs,
+      ...(slack.teamId ? { teamId: slack.teamId } : {}),
+    };
+    await this.linkTask(link);
+    return link;
   }
 
   /** Merges what an event taught us (brain, newest revision) into the task's link. */

@@ -23,9 +23,18 @@ export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }
 
-/** Escapes the three characters Slack's mrkdwn treats as control sequences. */
+/**
+ * Escapes the three characters Slack treats as control sequences (`<!channel>`, `<@U…>`,
+ * `<https://…|label>`), so text from people, models and jobs can neither broadcast, mention nor
+ * disguise a link. Used on every such text, in blocks and in the fallback `text`.
+ */
 export function esc(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** `<@U123>` for a well-formed Slack user id; anything else is shown escaped, never as a control sequence. */
+export function mention(userId: string): string {
+  return /^[UW][A-Z0-9]{1,30}$/.test(userId) ? `<@${userId}>` : `\`${esc(userId.slice(0, 40))}\``;
 }
 
 /** A mrkdwn section, cut to 3000 characters. */
@@ -70,20 +79,38 @@ export function withBrain(blocks: KnownBlock[], brain: BrainKind | undefined): K
 }
 
 /**
- * Keeps a message within 50 blocks: the trailing actions/context blocks (buttons, labels) are kept,
- * and a note says how many sections in the middle were left out.
+ * Keeps a message within 50 blocks (a modal or Home tab: `max` 100): the trailing actions/context
+ * blocks (buttons, labels) are kept, and a note says how many sections in the middle were left out.
  */
-export function fitBlocks(blocks: KnownBlock[]): KnownBlock[] {
-  if (blocks.length <= BLOCK_LIMITS.blocks) return blocks;
+export function fitBlocks(blocks: KnownBlock[], max: number = BLOCK_LIMITS.blocks): KnownBlock[] {
+  if (blocks.length <= max) return blocks;
   let tailStart = blocks.length;
   while (tailStart > 0 && ["actions", "context"].includes(blocks[tailStart - 1]?.type ?? "")) tailStart--;
   const tail = blocks.slice(tailStart).slice(-10);
-  const room = BLOCK_LIMITS.blocks - tail.length - 1;
+  const room = max - tail.length - 1;
   const hidden = blocks.length - tail.length - room;
-  return [...blocks.slice(0, room), context(`_…${hidden} more blocks left out: Slack shows at most 50 per message._`), ...tail];
+  return [...blocks.slice(0, room), context(`_…${hidden} more blocks left out: Slack shows at most ${max} here._`), ...tail];
 }
 
-/** Fallback text (notifications, screen readers): plain and short. */
+/** Fallback text (notifications, screen readers): short, and escaped like every other text that reaches Slack. */
 export function fallback(text: string): string {
-  return truncate(text, BLOCK_LIMITS.fallbackText);
+  return esc(truncate(text, BLOCK_LIMITS.fallbackText - 200));
+}
+
+/**
+ * The message as text only, for when Slack refuses its blocks: every section, header and context
+ * line joined (already escaped mrkdwn), cut to Slack's text ceiling.
+ */
+export function textOnly(blocks: readonly KnownBlock[] | undefined, fallbackText: string): string {
+  const lines: string[] = [];
+  for (const b of blocks ?? []) {
+    if (b.type === "section" && b.text) lines.push(b.text.text);
+    else if (b.type === "header") lines.push(`*${b.text.text}*`);
+    else if (b.type === "context") lines.push(b.elements.map((e) => ("text" in e ? e.text : "")).join(" · "));
+    else if (b.type === "markdown") lines.push(b.text);
+    else if (b.type === "plan")
+      lines.push(`*${b.title}*`, ...(b.tasks ?? []).map((t) => `• ${String((t as { title?: unknown }).title ?? "")}`));
+  }
+  const text = lines.filter(Boolean).join("\n");
+  return truncate(text || fallbackText, 39_000);
 }

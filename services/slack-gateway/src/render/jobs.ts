@@ -2,6 +2,7 @@ import type { BrainKind } from "@mllead/contracts";
 import type { OutgoingMessage } from "../slack-api.js";
 import type { JobView } from "../store.js";
 import { esc, fallback, section, truncate, withBrain } from "./blocks.js";
+import { artifactsLine } from "./files.js";
 import { formatMetrics } from "./steps.js";
 
 const OUTCOME: Record<string, string> = {
@@ -27,7 +28,7 @@ function duration(ms: number): string {
 
 /** One message per GPU job, redrawn whole from everything known about it. */
 export function renderJob(job: JobView, brain: BrainKind | undefined): OutgoingMessage {
-  const lines: string[] = [`:gear: *GPU job* \`${job.jobId}\` for step \`${job.stepId}\``];
+  const lines: string[] = [`:gear: *GPU job* \`${esc(job.jobId)}\` for step \`${esc(job.stepId)}\``];
   if (job.state === "queued") lines.push(`:hourglass_flowing_sand: queued · waiting for ${job.gpus ?? 1} GPU(s)`);
   if (job.state === "running") {
     const devices = job.devices?.length ? ` · GPUs ${job.devices.map(esc).join(", ")}` : "";
@@ -43,9 +44,11 @@ export function renderJob(job: JobView, brain: BrainKind | undefined): OutgoingM
     const r = job.result;
     lines.push(`${OUTCOME[r.outcome] ?? r.outcome} on \`${esc(r.host)}\` in ${duration(r.durationMs)}`);
     if (Object.keys(r.metrics).length) lines.push(`*Metrics:* ${formatMetrics(r.metrics)}`);
-    if (r.artifacts.length) lines.push(`*Artifacts:* ${r.artifacts.map((a) => esc(a.name)).join(", ")}`);
+    if (r.artifacts.length) lines.push(artifactsLine(r.artifacts));
     if (r.outcome !== "succeeded" && r.logTail.length) {
-      lines.push(`*Last log lines:*\n\`\`\`${truncate(r.logTail.slice(-15).join("\n").replace(/```/g, "ʼʼʼ"), 1500)}\`\`\``);
+      // A job's output is untrusted text: escaped like any other, inside the code block too.
+      const tail = esc(truncate(r.logTail.slice(-15).join("\n").replace(/```/g, "ʼʼʼ"), 1500));
+      lines.push(`*Last log lines:*\n\`\`\`${tail}\`\`\``);
     }
   }
   const state = job.result ? job.result.outcome : job.state;

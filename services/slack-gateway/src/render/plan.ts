@@ -1,13 +1,15 @@
-import type { EventOf, Step } from "@mllead/contracts";
+import type { EventOf, Plan } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
 import type { OutgoingMessage } from "../slack-api.js";
-import { context, divider, esc, fallback, fitBlocks, header, section, withBrain } from "./blocks.js";
+import { context, esc, fallback, fitBlocks, header, mention, section, sections, truncate, withBrain } from "./blocks.js";
 
 /** Button action ids on the plan message. */
 export const PLAN_ACTIONS = {
   approve: "mllead_approve",
   requestChanges: "mllead_request_changes",
   cancel: "mllead_cancel",
+  /** Opens the modal with every step's full handoff. */
+  details: "mllead_plan_details",
 } as const;
 
 /** What a plan button carries: the task and the revision the person was looking at. */
@@ -16,49 +18,44 @@ export interface PlanButtonValue {
   r: number;
 }
 
-function list(items: string[], bullet = "•"): string {
-  return items.map((i) => `${bullet} ${esc(i)}`).join("\n");
+function button(actionId: string, text: string, value: string, style?: "primary" | "danger"): types.Button {
+  return { type: "button", action_id: actionId, text: { type: "plain_text", text }, value, ...(style ? { style } : {}) };
 }
 
-function stepText(step: Step, index: number, titles: Map<string, string>): string {
-  const deps = step.dependsOn.length
-    ? step.dependsOn.map((d) => `${esc(titles.get(d) ?? d)} (\`${d}\`)`).join(", ")
-    : "nothing — can start first";
-  const flags = [step.changesCode ? ":pencil2: changes code" : "", step.usesGpu ? ":zap: runs a GPU job" : ""].filter(Boolean);
-  return [
-    `*${index + 1}. ${esc(step.title)}* · \`${step.role}\` · \`${step.id}\``,
-    `*Objective:* ${esc(step.objective)}`,
-    step.context ? `*Context:* ${esc(step.context)}` : "",
-    `*Requirements:*\n${list(step.requirements)}`,
-    `*Acceptance criteria:*\n${list(
-      step.acceptanceCriteria.map((c) => c.text),
-      "☐",
-    )}`,
-    `*Next handoff:* → \`${step.nextHandoff.to}\`: ${esc(step.nextHandoff.reason)}`,
-    `*Depends on:* ${deps}`,
-    flags.join(" · "),
-  ]
-    .filter(Boolean)
+/** "after 1, 2" — a step's dependencies by their number in the plan. */
+function after(step: Plan["steps"][number], numbers: Map<string, number>): string {
+  if (step.dependsOn.length === 0) return "starts first";
+  return `after ${step.dependsOn.map((d) => numbers.get(d) ?? esc(d)).join(", ")}`;
+}
+
+/** The steps as one compact list: number, title, role, what it waits for. */
+export function stepList(plan: Pick<Plan, "steps">): string {
+  const numbers = new Map(plan.steps.map((s, i) => [s.id, i + 1]));
+  return plan.steps
+    .map((s, i) => {
+      const flags = `${s.usesGpu ? " :zap:" : ""}${s.changesCode ? " :pencil2:" : ""}`;
+      return `${i + 1}. *${esc(truncate(s.title, 90))}* · \`${s.role}\` · ${after(s, numbers)}${flags}`;
+    })
     .join("\n");
 }
 
-/** The plan message: summary, scope, risks, every step in the seed's handoff format, and the decision buttons. */
+/**
+ * The plan message, read at a glance: the summary, the steps as one compact list (title, role,
+ * what each waits for), the number of risks, and the buttons. Each step's full handoff (objective,
+ * context, requirements, acceptance criteria, next handoff) is one click away behind Details.
+ */
 export function renderPlan(event: EventOf<"task.planned">): OutgoingMessage {
   const { plan, revision, taskId } = event;
-  const titles = new Map(plan.steps.map((s) => [s.id, s.title]));
   const value = JSON.stringify({ t: taskId, r: revision } satisfies PlanButtonValue);
   const actions: types.KnownBlock = {
     type: "actions",
     block_id: `plan_${revision}`,
     elements: [
-      { type: "button", action_id: PLAN_ACTIONS.approve, text: { type: "plain_text", text: "Approve" }, style: "primary", value },
-      { type: "button", action_id: PLAN_ACTIONS.requestChanges, text: { type: "plain_text", text: "Request changes" }, value },
+      button(PLAN_ACTIONS.approve, "Approve", value, "primary"),
+      button(PLAN_ACTIONS.requestChanges, "Request changes", value),
+      button(PLAN_ACTIONS.details, "Details", value),
       {
-        type: "button",
-        action_id: PLAN_ACTIONS.cancel,
-        text: { type: "plain_text", text: "Cancel" },
-        style: "danger",
-        value,
+        ...button(PLAN_ACTIONS.cancel, "Cancel", value, "danger"),
         confirm: {
           title: { type: "plain_text", text: "Cancel this task?" },
           text: { type: "mrkdwn", text: "The plan is dropped and no step runs." },
@@ -68,20 +65,24 @@ export function renderPlan(event: EventOf<"task.planned">): OutgoingMessage {
       },
     ],
   };
-  const risks = plan.risks.length
-    ? `*Risks*\n${plan.risks.map((r) => `• ${esc(r.risk)} — _mitigation:_ ${esc(r.mitigation)}`).join("\n")}`
-    : "*Risks*\nNone identified.";
+  const gpu = plan.steps.filter((s) => s.usesGpu).length;
+  const facts = [
+    plan.risks.length === 0
+      ? ":white_check_mark: no risks identified"
+      : `:warning: ${plan.risks.length} risk${plan.risks.length === 1 ? "" : "s"}`,
+    gpu ? `:zap: ${gpu} GPU step${gpu === 1 ? "" : "s"}` : "",
+    plan.scope === "multi-agent" ? "multi-agent" : "single agent",
+    `requested by ${mention(event.requester)}`,
+  ].filter(Boolean);
   const blocks: types.KnownBlock[] = [
     header(`📋 Plan · revision ${revision}`),
-    ...(event.feedback ? [context(`Revised after: “${esc(event.feedback)}”`)] : []),
-    section(esc(plan.summary)),
-    section(
-      `*Scope:* ${plan.scope === "multi-agent" ? "multi-agent (orchestrated)" : "single agent"} · *Steps:* ${plan.steps.length} · *Requested by* <@${event.requester}>`,
+    ...(event.feedback ? [context(`Revised after: “${esc(truncate(event.feedback, 300))}”`)] : []),
+    section(esc(truncate(plan.summary, 1200))),
+    ...sections(`*${plan.steps.length} step${plan.steps.length === 1 ? "" : "s"}*\n${stepList(plan)}`),
+    context(
+      facts.join(" · "),
+      "*Details*: each step's objective, context, requirements, acceptance criteria and next handoff, and the risks with their mitigations.",
     ),
-    section(risks),
-    divider,
-    ...plan.steps.map((s, i) => section(stepText(s, i, titles))),
-    divider,
     actions,
     ...withBrain(
       [
@@ -92,7 +93,10 @@ export function renderPlan(event: EventOf<"task.planned">): OutgoingMessage {
       plan.brain,
     ),
   ];
-  return { text: fallback(`Plan revision ${revision}: ${plan.summary}`), blocks: fitBlocks(blocks) };
+  return {
+    text: fallback(`Plan revision ${revision} (${plan.steps.length} steps, ${plan.risks.length} risks): ${plan.summary}`),
+    blocks: fitBlocks(blocks),
+  };
 }
 
 /** Reads a plan button's value; null when it is not one of ours. */

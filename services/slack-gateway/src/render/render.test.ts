@@ -1,12 +1,16 @@
 import type { EventOf, Plan, Step, TaskView } from "@mllead/contracts";
-import { blockProblems, SLACK_LIMITS } from "@mllead/slack-sandbox";
+import { blockProblems, homeViewProblems, SLACK_LIMITS, viewProblems } from "@mllead/slack-sandbox";
 import { describe, expect, it } from "vitest";
+import { askTaskText, renderAskModal } from "./ask-modal.js";
 import { fitBlocks, OFFLINE_NOTE, section } from "./blocks.js";
+import { artifactsLine, fileComment, fileShares } from "./files.js";
+import { renderHome } from "./home.js";
 import { renderJob } from "./jobs.js";
 import { PLAN_ACTIONS, parsePlanButtonValue, renderPlan } from "./plan.js";
-import { renderStatusCard, renderStatusReply } from "./status.js";
+import { renderPlanDetails, renderPlanDetailsMessage } from "./plan-details.js";
+import { renderProgressCard, renderStatusCard, renderStatusReply } from "./status.js";
 import { renderStepCompleted } from "./steps.js";
-import { renderReplanning, renderTaskCompleted } from "./task-lines.js";
+import { renderReplanning, renderSummaryStream, renderTaskCompleted } from "./task-lines.js";
 
 const AT = "2026-11-25T10:00:00.000Z";
 const huge = (n: number, ch = "x") => ch.repeat(n);
@@ -69,7 +73,7 @@ describe("plan rendering", () => {
     expect(texts(msg.blocks)).toContain("…");
   });
 
-  it("shows each step's handoff: role, objective, requirements, criteria as checkboxes, next handoff, dependencies", () => {
+  it("shows the steps at a glance (title, role, what each waits for) and each full handoff behind Details", () => {
     const small = planned({
       brain: "anthropic",
       risks: [{ risk: "leakage", mitigation: "split by user" }],
@@ -94,7 +98,30 @@ describe("plan rendering", () => {
         }),
       ],
     });
-    const all = texts(renderPlan(small).blocks);
+    const msg = renderPlan(small);
+    const glance = texts(msg.blocks);
+    for (const want of [
+      "1. *Clean data* · `ml-engineer` · starts first",
+      "2. *Review* · `code-reviewer` · after 1",
+      "1 risk",
+      "2 steps",
+    ]) {
+      expect(glance).toContain(want);
+    }
+    for (const detail of ["dedupe", "drop nulls", "☐ no nulls", "split by user"]) expect(glance).not.toContain(detail);
+    expect(glance).not.toContain("offline brain");
+    const actions = msg.blocks?.find((b) => b.type === "actions") as { elements: { action_id: string; value: string }[] };
+    expect(actions.elements.map((e) => e.action_id)).toEqual([
+      PLAN_ACTIONS.approve,
+      PLAN_ACTIONS.requestChanges,
+      PLAN_ACTIONS.details,
+      PLAN_ACTIONS.cancel,
+    ]);
+    expect(parsePlanButtonValue(actions.elements[0]?.value)).toEqual({ t: "t1", r: 3 });
+
+    const details = renderPlanDetails(small.plan, small.revision);
+    expect(viewProblems(details)).toEqual([]);
+    const all = texts(details.blocks);
     for (const want of [
       "Clean data",
       "`ml-engineer`",
@@ -108,10 +135,15 @@ describe("plan rendering", () => {
     ]) {
       expect(all).toContain(want);
     }
-    expect(all).not.toContain("offline brain");
-    const value = renderPlan(small).blocks?.find((b) => b.type === "actions");
-    const button = (value as { elements: { value: string }[] }).elements[0];
-    expect(parsePlanButtonValue(button?.value)).toEqual({ t: "t1", r: 3 });
+  });
+
+  it("keeps the largest plan's details inside a modal's 100 blocks, and inside 50 as a private message", () => {
+    const big = planned();
+    const modal = renderPlanDetails(big.plan, big.revision);
+    expect(viewProblems(modal)).toEqual([]);
+    expect(texts(modal.blocks)).toContain("offline brain");
+    const msg = renderPlanDetailsMessage(big.plan, big.revision);
+    expect(blockProblems(msg.blocks)).toEqual([]);
   });
 
   it("caps any block list at 50 and keeps the trailing buttons", () => {
@@ -275,5 +307,109 @@ describe("other messages", () => {
     expect(text).toContain("approval again");
     expect(text).toContain(OFFLINE_NOTE.slice(0, 30));
     expect(blockProblems(msg.blocks)).toEqual([]);
+  });
+});
+
+describe("Slack-native surfaces", () => {
+  const view: TaskView = {
+    id: "t1",
+    text: "train <!channel>",
+    state: "executing",
+    revision: 2,
+    requester: "U1",
+    slack: { channel: "C1", threadTs: "1700000000.000100", messageTs: "1700000000.000100" },
+    brain: "offline",
+    steps: [
+      { id: "s1", role: "data-engineer", title: "Clean <data>", status: "completed", attempt: 1 },
+      { id: "s2", role: "ml-engineer", title: "Train", status: "running", attempt: 2 },
+      { id: "s3", role: "analyst", title: "Analyze", status: "pending", attempt: 1 },
+      { id: "s4", role: "code-reviewer", title: "Review", status: "failed", attempt: 1 },
+    ],
+    updatedAt: AT,
+  };
+
+  it("draws the status card as a plan block whose task cards move pending → in_progress → complete", () => {
+    const card = renderProgressCard(view, undefined);
+    expect(blockProblems(card.blocks)).toEqual([]);
+    const plan = card.blocks?.find((b) => b.type === "plan") as { tasks: { title: string; status: string }[] };
+    expect(plan.tasks.map((t) => [t.title, t.status])).toEqual([
+      ["Clean &lt;data&gt;", "complete"],
+      ["Train", "in_progress"],
+      ["Analyze", "pending"],
+      ["Review", "error"],
+    ]);
+    expect(card.text).toContain("&lt;!channel&gt;");
+    expect(texts(card.blocks)).toContain("offline brain");
+    // Before there is a plan, the classic card.
+    expect(renderProgressCard({ ...view, steps: [] }, undefined).blocks?.some((b) => b.type === "plan")).toBe(false);
+  });
+
+  it("streams the summary in parts and ends it with the facts and the offline label", () => {
+    const { parts, end } = renderSummaryStream({
+      v: 1,
+      eventId: "e",
+      taskId: "t1",
+      at: AT,
+      type: "task.completed",
+      summary: "First <!here>.\n\nSecond.",
+      metrics: { auc: 0.91 },
+      artifacts: [],
+      brain: "offline",
+    });
+    expect(parts.join("")).toBe("**🎉 Done — summary**\n\nFirst &lt;!here&gt;.\n\nSecond.");
+    expect(blockProblems(end)).toEqual([]);
+    expect(texts(end)).toContain("`auc` 0.91");
+    expect(texts(end)).toContain("offline brain");
+  });
+
+  it("shares plots and small reports, links the rest, and titles each file by where it came from", () => {
+    const art = (name: string, bytes: number, contentType = "application/octet-stream") => ({
+      name,
+      objectName: `t1/s/1/${name}`,
+      contentType,
+      bytes,
+    });
+    const artifacts = [
+      art("reports/loss.png", 2000, "image/png"),
+      art("reports/report.md", 900),
+      art("models/model.npz", 3_000_000),
+      art("reports/huge.png", 9 * 1024 * 1024, "image/png"),
+    ];
+    const shares = fileShares(artifacts, { label: "Analyze <x>", by: "analyst" });
+    expect(shares.map((s) => [s.filename, s.title, Boolean(s.altText)])).toEqual([
+      ["loss.png", "loss.png — Analyze <x>", true],
+      ["report.md", "report.md — Analyze <x>", false],
+    ]);
+    expect(artifactsLine(artifacts)).toBe(
+      "*Artifacts:* `loss.png`, `report.md` (shared below) · `models/model.npz` 2.9 MB, `reports/huge.png` 9.0 MB — kept in the Object Store `mllead_artifacts`",
+    );
+    expect(fileComment(shares, { label: "Analyze <x>", by: "analyst" }, "offline")).toContain("*Analyze &lt;x&gt;*");
+  });
+
+  it("builds a Home tab and an Ask @mllead box that Slack accepts", () => {
+    const home = renderHome({
+      status: { v: 1, ok: true, active: [view], recent: [] },
+      runners: [
+        {
+          runnerId: "r1",
+          host: "gpu-1",
+          gpus: [{ index: 0, uuid: "G", name: "H100", memoryTotalMiB: 81920, memoryUsedMiB: null, utilizationPct: null }],
+          cpuSlots: 1,
+          runningJobs: [],
+          at: AT,
+        },
+      ],
+      agents: [],
+      commands: [{ name: "status", what: "x" }],
+      now: new Date(AT),
+    });
+    expect(homeViewProblems(home)).toEqual([]);
+    expect(texts(home.blocks)).toContain("Your active tasks (1)");
+    expect(texts(home.blocks)).toContain("*gpu-1* — 1 GPU · idle");
+    const meta = { channel: "C1", messageTs: "1.1", threadTs: "1.1", author: "U2", text: huge(5000, "m") };
+    const modal = renderAskModal(meta);
+    expect(viewProblems(modal)).toEqual([]);
+    expect(modal.private_metadata?.length).toBeLessThanOrEqual(3000);
+    expect(askTaskText("why?", meta).length).toBeLessThanOrEqual(4000);
   });
 });

@@ -1,4 +1,5 @@
 import type { BrainKind, StatusReply, StepStatus, TaskState, TaskView } from "@mllead/contracts";
+import type { types } from "@slack/bolt";
 import type { OutgoingMessage } from "../slack-api.js";
 import { context, esc, fallback, section, truncate, withBrain } from "./blocks.js";
 
@@ -40,7 +41,57 @@ function stepsDone(view: TaskView): string {
   return `${done}/${view.steps.length} steps done`;
 }
 
-/** The one status card per task, edited in place as the task moves. */
+/** How Slack's task_card shows a step: pending → in_progress → complete (or error). */
+export const TASK_CARD_STATUS: Record<StepStatus, "pending" | "in_progress" | "complete" | "error"> = {
+  pending: "pending",
+  dispatched: "in_progress",
+  running: "in_progress",
+  completed: "complete",
+  failed: "error",
+  skipped: "complete",
+};
+
+function headline(view: TaskView): string {
+  return `${STATE_EMOJI[view.state]} *Status: ${stateLabel(view.state)}*${view.revision > 0 ? ` · plan revision ${view.revision}` : ""}${view.steps.length ? ` · ${stepsDone(view)}` : ""}`;
+}
+
+function footer(view: TaskView): types.KnownBlock[] {
+  const warning = view.sandboxWarning ? [context(`:warning: ${esc(truncate(view.sandboxWarning, 400))}`)] : [];
+  return [...warning, context(`Task \`${view.id}\` · updated ${view.updatedAt.replace("T", " ").replace(/\.\d+Z$/, "Z")}`)];
+}
+
+/**
+ * The status card drawn with Slack's own agent UI: a `plan` block whose task cards move pending →
+ * in_progress → complete as the steps run, edited in place. Before there is a plan, the classic card.
+ */
+export function renderProgressCard(view: TaskView, brain: BrainKind | undefined): OutgoingMessage {
+  if (view.steps.length === 0) return renderStatusCard(view, brain);
+  const plan: types.PlanBlock = {
+    type: "plan",
+    title: truncate(`Plan revision ${view.revision} · ${stepsDone(view)}`, 150),
+    tasks: view.steps.map(
+      (s): types.TaskCardBlock => ({
+        type: "task_card",
+        task_id: s.id,
+        title: esc(truncate(s.title, 150)),
+        status: TASK_CARD_STATUS[s.status],
+        details: {
+          type: "rich_text",
+          elements: [
+            {
+              type: "rich_text_section",
+              elements: [{ type: "text", text: `${s.role} · ${s.status}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ""}` }],
+            },
+          ],
+        },
+      }),
+    ),
+  };
+  const blocks = withBrain([section(headline(view)), plan, ...footer(view)], brain ?? view.brain);
+  return { text: fallback(`Status: ${stateLabel(view.state)} — ${truncate(view.text, 200)}`), blocks };
+}
+
+/** The one status card per task, edited in place as the task moves (the fallback where Slack refuses the plan block). */
 export function renderStatusCard(view: TaskView, brain: BrainKind | undefined): OutgoingMessage {
   const steps = view.steps.length
     ? view.steps
@@ -50,22 +101,15 @@ export function renderStatusCard(view: TaskView, brain: BrainKind | undefined): 
         )
         .join("\n")
     : "_No plan yet._";
-  const blocks = withBrain(
-    [
-      section(
-        `${STATE_EMOJI[view.state]} *Status: ${stateLabel(view.state)}*${view.revision > 0 ? ` · plan revision ${view.revision}` : ""}${view.steps.length ? ` · ${stepsDone(view)}` : ""}`,
-      ),
-      section(steps),
-      context(`Task \`${view.id}\` · updated ${view.updatedAt.replace("T", " ").replace(/\.\d+Z$/, "Z")}`),
-    ],
-    brain ?? view.brain,
-  );
+  const blocks = withBrain([section(headline(view)), section(steps), ...footer(view)], brain ?? view.brain);
   return { text: fallback(`Status: ${stateLabel(view.state)} — ${truncate(view.text, 200)}`), blocks };
 }
 
-function statusLine(view: TaskView): string {
+/** One task on a line: state, what was asked, steps done, its id (for `/mllead cancel`) and a link to its thread. */
+export function statusLine(view: TaskView): string {
   const offline = view.brain === "offline" ? " · _offline brain_" : "";
-  return `• ${STATE_EMOJI[view.state]} *${stateLabel(view.state)}* — ${esc(truncate(view.text, 80))} · ${stepsDone(view)} · <${threadLink(view)}|thread>${offline}`;
+  const sandbox = view.sandboxWarning ? `\n    :warning: _Sandbox:_ ${esc(truncate(view.sandboxWarning, 300))}` : "";
+  return `• ${STATE_EMOJI[view.state]} *${stateLabel(view.state)}* — ${esc(truncate(view.text, 80))} · ${stepsDone(view)} · \`${view.id}\` · <${threadLink(view)}|thread>${offline}${sandbox}`;
 }
 
 /** The answer to `/mllead status`. */

@@ -2,6 +2,7 @@ import type { BrainKind, CriterionResult, EventOf, Finding, Metrics, Usage, Verd
 import type { types } from "@slack/bolt";
 import type { OutgoingMessage } from "../slack-api.js";
 import { esc, fallback, fitBlocks, section, truncate, withBrain } from "./blocks.js";
+import { artifactsLine } from "./files.js";
 
 const SEVERITIES: Finding["severity"][] = ["blocker", "major", "minor", "nit"];
 const SEVERITY_EMOJI: Record<Finding["severity"], string> = {
@@ -95,7 +96,7 @@ export function renderStepCompleted(e: EventOf<"step.completed">, brain: BrainKi
         .join(", ")}${more}`,
     );
   }
-  if (r.artifacts.length) details.push(`*Artifacts:* ${r.artifacts.map((a) => esc(a.name)).join(", ")}`);
+  if (r.artifacts.length) details.push(artifactsLine(r.artifacts));
   if (r.git?.commits.length) {
     details.push(
       `*Committed on* \`${esc(r.git.branch)}\`: ${r.git.commits.map((c) => `\`${c.sha.slice(0, 10)}\` ${esc(truncate(c.message, 80))}`).join(", ")}`,

@@ -1,7 +1,19 @@
 import type { BrainKind, EventOf } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
 import type { OutgoingMessage } from "../slack-api.js";
-import { context, esc, fallback, fitBlocks, header, section, sections, truncate, withBrain } from "./blocks.js";
+import {
+  context,
+  esc,
+  fallback,
+  fitBlocks,
+  header,
+  mention,
+  OFFLINE_NOTE,
+  section,
+  sections,
+  truncate,
+  withBrain,
+} from "./blocks.js";
 import { formatMetrics, usageLine } from "./steps.js";
 
 function line(text: string, plain: string, brain: BrainKind | undefined): OutgoingMessage {
@@ -11,7 +23,7 @@ function line(text: string, plain: string, brain: BrainKind | undefined): Outgoi
 /** A person approved the plan; work starts. */
 export function renderApproved(e: EventOf<"task.approved">, brain: BrainKind | undefined): OutgoingMessage {
   return line(
-    `:white_check_mark: <@${e.userId}> approved the plan (${esc(e.via)}). The team is starting.`,
+    `:white_check_mark: ${mention(e.userId)} approved the plan (${esc(e.via)}). The team is starting.`,
     "Plan approved; the team is starting.",
     brain,
   );
@@ -20,7 +32,7 @@ export function renderApproved(e: EventOf<"task.approved">, brain: BrainKind | u
 /** A person asked for changes; their feedback is quoted. */
 export function renderChangesRequested(e: EventOf<"task.changes_requested">, brain: BrainKind | undefined): OutgoingMessage {
   return line(
-    `:pencil2: <@${e.userId}> asked for changes:\n> ${esc(truncate(e.feedback, 2000)).replace(/\n/g, "\n> ")}\nRevising the plan…`,
+    `:pencil2: ${mention(e.userId)} asked for changes:\n> ${esc(truncate(e.feedback, 2000)).replace(/\n/g, "\n> ")}\nRevising the plan…`,
     "Changes requested; revising the plan.",
     brain,
   );
@@ -28,7 +40,7 @@ export function renderChangesRequested(e: EventOf<"task.changes_requested">, bra
 
 /** The task was cancelled, by a person or the tech lead. */
 export function renderCancelled(e: EventOf<"task.cancelled">, brain: BrainKind | undefined): OutgoingMessage {
-  const who = e.userId ? ` by <@${e.userId}>` : "";
+  const who = e.userId ? ` by ${mention(e.userId)}` : "";
   return line(`:no_entry_sign: Task cancelled${who}: ${esc(e.reason)}`, `Task cancelled: ${e.reason}`, brain);
 }
 
@@ -55,9 +67,8 @@ export function renderTaskFailed(e: EventOf<"task.failed">, brain: BrainKind | u
   return line(`:x: *The task failed*${step}\n> ${esc(e.reason).replace(/\n/g, "\n> ")}`, `The task failed: ${e.reason}`, brain);
 }
 
-/** The closing summary: what was done, key metrics, artifacts and the review verdict. */
-export function renderTaskCompleted(e: EventOf<"task.completed">): OutgoingMessage {
-  const blocks: types.KnownBlock[] = [header("🎉 Done — summary"), ...sections(esc(e.summary))];
+/** The facts under the summary: key metrics, artifacts, the verdict, branch and commits, Claude usage. */
+function summaryFacts(e: EventOf<"task.completed">): string[] {
   const facts: string[] = [];
   if (Object.keys(e.metrics).length) facts.push(`*Key metrics:* ${formatMetrics(e.metrics, 15)}`);
   if (e.artifacts.length) facts.push(`*Artifacts:* ${e.artifacts.map((a) => esc(a.name)).join(", ")}`);
@@ -67,16 +78,66 @@ export function renderTaskCompleted(e: EventOf<"task.completed">): OutgoingMessa
     );
   }
   if (e.git) {
-    const commits = e.git.commits.map((c) => `\`${c.sha.slice(0, 10)}\` ${esc(truncate(c.message, 80))}`);
+    const commits = e.git.commits.map((c) => `\`${esc(c.sha.slice(0, 10))}\` ${esc(truncate(c.message, 80))}`);
     facts.push(
-      `*Branch:* \`${esc(e.git.branch)}\` (from \`${e.git.baseCommit.slice(0, 10)}\`)${e.git.pushed ? `, pushed to ${esc(e.git.pushed.remote)}` : ""}`,
+      `*Branch:* \`${esc(e.git.branch)}\` (from \`${esc(e.git.baseCommit.slice(0, 10))}\`)${e.git.pushed ? `, pushed to ${esc(e.git.pushed.remote)}` : ""}`,
       commits.length
         ? `*Commits:*\n${commits.map((c) => `• ${c}`).join("\n")}`
         : "*Commits:* none (nothing in the repository changed)",
     );
   }
   if (e.usage) facts.push(`*Claude:* ${usageLine(e.usage)}`);
-  if (facts.length) blocks.push(section(facts.join("\n")));
-  blocks.push(context(`Task \`${e.taskId}\` finished ${e.at.replace("T", " ").replace(/\.\d+Z$/, "Z")}`));
+  return facts;
+}
+
+function finishedAt(e: EventOf<"task.completed">): types.KnownBlock {
+  return context(`Task \`${e.taskId}\` finished ${e.at.replace("T", " ").replace(/\.\d+Z$/, "Z")}`);
+}
+
+/** The closing summary: what was done, key metrics, artifacts and the review verdict (posted whole). */
+export function renderTaskCompleted(e: EventOf<"task.completed">): OutgoingMessage {
+  const blocks: types.KnownBlock[] = [header("🎉 Done — summary"), ...sections(esc(e.summary))];
+  const facts = summaryFacts(e);
+  if (facts.length) blocks.push(...sections(facts.join("\n")));
+  blocks.push(finishedAt(e));
   return { text: fallback(`Done: ${e.summary}`), blocks: fitBlocks(withBrain(blocks, e.brain)) };
+}
+
+/**
+ * Markdown for a stream: `&`, `<` and `>` escaped like mrkdwn, so no one's text becomes a mention
+ * or a link, and mrkdwn's `*bold*` and `~strike~` (what the brains write for Slack) turned into
+ * Markdown's `**bold**` and `~~strike~~`.
+ */
+export function streamMarkdown(text: string): string {
+  return esc(text)
+    .replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,:;!?])/gm, "$1**$2**")
+    .replace(/(^|[\s(])~([^~\n]+)~(?=$|[\s).,:;!?])/gm, "$1~~$2~~");
+}
+
+/**
+ * The summary as Slack's streamed reply: the text arrives in a few parts (paragraphs) through
+ * chat.startStream / appendStream, and chat.stopStream adds the facts, the finish line and the
+ * offline label as blocks under it.
+ */
+export function renderSummaryStream(e: EventOf<"task.completed">): { parts: string[]; end: types.KnownBlock[] } {
+  const paragraphs = truncate(e.summary, 11_000)
+    .split(/\n{2,}/)
+    .map((p) => p.trim())
+    .filter(Boolean);
+  // Paragraphs grouped into parts of about 1,500 characters: a few appends, not one per line.
+  const parts = ["**🎉 Done — summary**\n\n"];
+  let current = "";
+  for (const [i, p] of paragraphs.entries()) {
+    const piece = `${i > 0 ? "\n\n" : ""}${streamMarkdown(p)}`;
+    if (current && current.length + piece.length > 1500) {
+      parts.push(current);
+      current = "";
+    }
+    current += piece;
+  }
+  if (current) parts.push(current);
+  const facts = summaryFacts(e);
+  const end: types.KnownBlock[] = [...(facts.length ? sections(facts.join("\n")) : []), finishedAt(e)];
+  if (e.brain === "offline") end.push(context(OFFLINE_NOTE));
+  return { parts, end: fitBlocks(end, 49) };
 }

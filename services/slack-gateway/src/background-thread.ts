@@ -1,0 +1,136 @@
+import { fileURLToPath } from "node:url";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { Bus } from "@mllead/bus";
+import { createLogger } from "@mllead/service-kit";
+import type { Logger } from "pino";
+import { type Background, runBackground } from "./background.js";
+import type { GatewayConfig } from "./config.js";
+
+/** What the main thread hands the background thread (plain data: it is copied across). */
+interface ThreadData {
+  mllead: "gateway-background";
+  config: GatewayConfig;
+  natsUrl: string;
+  logLevel: string;
+  jobUpdateIntervalMs?: number;
+}
+
+type FromThread = { type: "ready" } | { type: "failed"; message: string } | { type: "stopped" };
+
+/** The background thread as the main thread sees it. */
+export interface BackgroundThread extends Background {
+  /** False once the thread has died; the gateway then reports itself not ready. */
+  alive(): boolean;
+}
+
+/** How long `stop()` waits for the thread to finish what it holds before terminating it (ms). */
+const STOP_DEADLINE_MS = 20_000;
+
+/**
+ * Runs the gateway's background work (runBackground: Bolt listeners for stored events, rendering)
+ * on a worker thread with its own event loop, heap and NATS connection, so neither rendering nor
+ * its garbage collection delays the HTTP acknowledgements on the main thread. Resolves once the
+ * thread is consuming; rejects with the thread's reason when it cannot start.
+ */
+export async function startBackgroundThread(opts: {
+  config: GatewayConfig;
+  natsUrl: string;
+  log: Logger;
+  jobUpdateIntervalMs?: number;
+}): Promise<BackgroundThread> {
+  const file = fileURLToPath(import.meta.url);
+  const data: ThreadData = {
+    mllead: "gateway-background",
+    config: opts.config,
+    natsUrl: opts.natsUrl,
+    logLevel: opts.log.level,
+    ...(opts.jobUpdateIntervalMs !== undefined ? { jobUpdateIntervalMs: opts.jobUpdateIntervalMs } : {}),
+  };
+  const worker = file.endsWith(".ts") ? tsWorker(data) : new Worker(file, { workerData: data });
+  let alive = true;
+  let stopping = false;
+  const exited = new Promise<number>((resolve) => worker.once("exit", resolve));
+  void exited.then((code) => {
+    alive = false;
+    if (!stopping) opts.log.error({ code }, "the gateway's background thread exited; the gateway is no longer ready");
+  });
+  worker.on("error", (err) => opts.log.error({ err }, "the gateway's background thread failed"));
+
+  await new Promise<void>((resolve, reject) => {
+    const onMessage = (m: FromThread) => {
+      if (m.type === "ready") resolve();
+      if (m.type === "failed") reject(new Error(`the gateway's background thread could not start: ${m.message}`));
+    };
+    worker.on("message", onMessage);
+    void exited.then((code) => reject(new Error(`the gateway's background thread exited with ${code} while starting`)));
+  }).catch(async (err: unknown) => {
+    stopping = true;
+    await worker.terminate();
+    throw err;
+  });
+
+  return {
+    alive: () => alive,
+    stop: async () => {
+      if (!alive) return;
+      stopping = true;
+      worker.postMessage({ type: "stop" });
+      const deadline = new Promise<"late">((r) => setTimeout(() => r("late"), STOP_DEADLINE_MS).unref());
+      if ((await Promise.race([exited, deadline])) === "late") {
+        opts.log.warn("the gateway's background thread did not stop in time; terminating it");
+        await worker.terminate();
+      }
+    },
+  };
+}
+
+/**
+ * The thread, run from TypeScript source (tsx, vitest). On Node 20 a worker does not get `--import
+ * tsx`'s loader before its entry loads, so a one-line bootstrap registers tsx, then imports this file.
+ */
+function tsWorker(data: ThreadData): Worker {
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); });`;
+  const execArgv = process.execArgv.filter(
+    (a, i, all) => !a.includes("tsx") && !(a === "--import" && all[i + 1]?.includes("tsx")),
+  );
+  return new Worker(bootstrap, { eval: true, workerData: data, execArgv });
+}
+
+/** The thread's side: connect, run the background work, stop when told. */
+async function runThread(data: ThreadData): Promise<void> {
+  const port = parentPort;
+  if (!port) return;
+  const log = createLogger("slack-gateway", data.logLevel).child({ component: "slack-gateway", thread: "background" });
+  let bus: Bus | undefined;
+  let background: Background | undefined;
+  try {
+    bus = await Bus.connect({ url: data.natsUrl, name: "slack-gateway-background", log });
+    background = await runBackground({
+      config: data.config,
+      log,
+      bus,
+      ...(data.jobUpdateIntervalMs !== undefined ? { jobUpdateIntervalMs: data.jobUpdateIntervalMs } : {}),
+    });
+  } catch (err) {
+    log.error({ err }, "the background thread could not start");
+    await bus?.close().catch(() => undefined);
+    port.postMessage({ type: "failed", message: (err as Error).message } satisfies FromThread);
+    // Let the message reach the main thread before the thread goes; the main thread terminates it.
+    return;
+  }
+  port.on("message", (m: { type?: string }) => {
+    if (m.type !== "stop") return;
+    void (async () => {
+      await background?.stop().catch((err: unknown) => log.warn({ err }, "background work did not stop cleanly"));
+      await bus?.close().catch(() => undefined);
+      port.postMessage({ type: "stopped" } satisfies FromThread);
+      process.exit(0);
+    })();
+  });
+  port.postMessage({ type: "ready" } satisfies FromThread);
+}
+
+if (!isMainThread && (workerData as Partial<ThreadData> | null)?.mllead === "gateway-background") {
+  await runThread(workerData as ThreadData);
+}

@@ -1,0 +1,102 @@
+import type { Bus, Consumption, MessageContext } from "@mllead/bus";
+import { ensureConsumers, ensureStreams } from "@mllead/bus";
+import type { ConsumerSpec, StreamSpec } from "@mllead/contracts";
+import { z } from "zod";
+import { EventEnvelope, Oversized } from "./slack-input.js";
+
+/**
+ * The gateway's own inbox: every Events API delivery is stored here before Slack gets its 200,
+ * and Bolt's listeners run from here, off the path of the ack. Only the gateway reads or writes it,
+ * so it is declared and provisioned here rather than in contracts.
+ */
+export const INBOX_STREAM = {
+  name: "MLLEAD_SLACK_IN",
+  subjects: ["mllead.slack.in.>"],
+  retention: "workqueue",
+  maxAgeSec: 24 * 3600,
+  // Slack retries a delivery after ~0 s, 1 min and 5 min; an hour covers every retry of one event_id.
+  duplicateWindowSec: 3600,
+} as const satisfies StreamSpec;
+
+export const INBOX_SUBJECT = "mllead.slack.in.event";
+
+/** How many inbox events the gateway handles at once (events of one channel still run in order). */
+export const INBOX_CONCURRENCY = 16;
+
+export const INBOX_CONSUMER = {
+  stream: INBOX_STREAM.name,
+  durable: "slack-gateway-inbox",
+  filterSubject: "mllead.slack.in.>",
+  ackWaitSec: 30,
+  maxDeliver: 10,
+  maxAckPending: INBOX_CONCURRENCY,
+} as const satisfies ConsumerSpec;
+
+/** One stored Events API delivery: the checked envelope plus what the HTTP request said about it. */
+export const InboxMessage = z.object({
+  v: z.literal(1),
+  envelope: EventEnvelope,
+  receivedAt: z.iso.datetime(),
+  retryNum: z.number().int().nonnegative().optional(),
+  retryReason: z.string().max(64).optional(),
+  /** Set when the event's text was longer than mllead takes; `envelope.event.text` holds the trimmed text. */
+  oversized: Oversized.optional(),
+});
+export type InboxMessage = z.infer<typeof InboxMessage>;
+
+const TEXT = new TextEncoder();
+
+/** Creates the inbox stream and its consumer (idempotent). */
+export async function provisionInbox(bus: Bus): Promise<void> {
+  await ensureStreams(bus.jsm, [INBOX_STREAM]);
+  await ensureConsumers(bus.jsm, [INBOX_CONSUMER]);
+}
+
+/**
+ * Stores one delivery and resolves once JetStream has it on disk. The event_id is the msgID, so
+ * Slack's retries of one event are dropped by the server. Rejects after `timeoutMs` (default 2000,
+ * inside Slack's 3 s) so the caller can answer 503 and let Slack retry.
+ */
+export async function storeInInbox(bus: Bus, msg: InboxMessage, timeoutMs = 2000): Promise<{ duplicate: boolean }> {
+  const ack = await bus.js.publish(INBOX_SUBJECT, TEXT.encode(JSON.stringify(msg)), {
+    msgID: msg.envelope.event_id,
+    timeout: timeoutMs,
+  });
+  return { duplicate: ack.duplicate };
+}
+
+/** The Slack channel an inbox event belongs to (else its user): events of one key are handled in arrival order. */
+function orderingKey(msg: InboxMessage): string {
+  const e = msg.envelope.event;
+  if (e.type === "reaction_added") return e.item.type === "message" ? e.item.channel : e.user;
+  return e.channel ?? e.user ?? "";
+}
+
+/**
+ * Runs `handle` for every inbox event, up to INBOX_CONCURRENCY at once but one at a time per
+ * channel, so a reply is never handled before the mention it answers. A handler that throws gets
+ * the event redelivered with the bus's backoff (up to `maxDeliver` times).
+ */
+export async function consumeInbox(
+  bus: Bus,
+  handle: (msg: InboxMessage, ctx: MessageContext) => Promise<void>,
+): Promise<Consumption> {
+  const chains = new Map<string, Promise<void>>();
+  return bus.consume(
+    INBOX_CONSUMER,
+    InboxMessage,
+    (msg, ctx) => {
+      const key = orderingKey(msg);
+      const prev = chains.get(key) ?? Promise.resolve();
+      const next = prev.catch(() => undefined).then(() => handle(msg, ctx));
+      chains.set(key, next);
+      void next
+        .catch(() => undefined)
+        .finally(() => {
+          if (chains.get(key) === next) chains.delete(key);
+        });
+      return next;
+    },
+    { concurrency: INBOX_CONCURRENCY },
+  );
+}

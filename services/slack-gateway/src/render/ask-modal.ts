@@ -1,0 +1,89 @@
+import type { types } from "@slack/bolt";
+import { esc, truncate } from "./blocks.js";
+
+/** The message shortcut "Ask @mllead" and the modal it opens. */
+export const ASK = {
+  /** The shortcut's callback id (in the app manifest). */
+  shortcut: "mllead_ask",
+  callbackId: "mllead_ask_submit",
+  blockId: "ask",
+  actionId: "instruction",
+  maxChars: 2000,
+} as const;
+
+/** What the modal carries in `private_metadata`: the message it was opened on. */
+export interface AskMeta {
+  channel: string;
+  messageTs: string;
+  threadTs: string;
+  author?: string;
+  /** The message's text, cut so the metadata stays under Slack's 3000 characters. */
+  text: string;
+}
+
+/** Metadata JSON within Slack's 3000 characters: the message text is cut until it fits. */
+export function askMetadata(meta: AskMeta): string {
+  let text = meta.text;
+  for (;;) {
+    const json = JSON.stringify({ ...meta, text });
+    if (json.length <= 2900 || text.length === 0) return json;
+    text = text.slice(0, Math.floor(text.length * 0.8));
+  }
+}
+
+/** Reads the modal's metadata; null when it is not one this gateway wrote. */
+export function parseAskMetadata(raw: string | undefined): AskMeta | null {
+  if (!raw) return null;
+  try {
+    const m = JSON.parse(raw) as Partial<AskMeta>;
+    if (typeof m.channel !== "string" || typeof m.messageTs !== "string" || typeof m.threadTs !== "string") return null;
+    return {
+      channel: m.channel,
+      messageTs: m.messageTs,
+      threadTs: m.threadTs,
+      text: typeof m.text === "string" ? m.text : "",
+      ...(typeof m.author === "string" ? { author: m.author } : {}),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** The modal: the message quoted, and one box for what @mllead should do with it. */
+export function renderAskModal(meta: AskMeta): types.ModalView {
+  const quoted = meta.text ? `> ${esc(truncate(meta.text, 600)).replace(/\n/g, "\n> ")}` : "_(a message without text)_";
+  return {
+    type: "modal",
+    callback_id: ASK.callbackId,
+    title: { type: "plain_text", text: "Ask @mllead" },
+    submit: { type: "plain_text", text: "Ask" },
+    close: { type: "plain_text", text: "Cancel" },
+    private_metadata: askMetadata(meta),
+    blocks: [
+      { type: "section", text: { type: "mrkdwn", text: `*About this message*\n${quoted}` } },
+      {
+        type: "input",
+        block_id: ASK.blockId,
+        label: { type: "plain_text", text: "What should @mllead do with it?" },
+        element: {
+          type: "plain_text_input",
+          action_id: ASK.actionId,
+          multiline: true,
+          max_length: ASK.maxChars,
+          placeholder: { type: "plain_text", text: "e.g. find out why the validation loss is flat and fix it" },
+        },
+      },
+      {
+        type: "context",
+        elements: [{ type: "mrkdwn", text: "The plan appears in this message's thread, for you to approve." }],
+      },
+    ],
+  };
+}
+
+/** The task text: the instruction, then the message it is about. */
+export function askTaskText(instruction: string, meta: AskMeta, limit = 4000): string {
+  const author = meta.author && /^[UW][A-Z0-9]{1,30}$/.test(meta.author) ? ` from <@${meta.author}>` : "";
+  const about = meta.text ? `\n\nAbout this message${author}:\n${meta.text}` : "";
+  return truncate(`${instruction.trim()}${about}`, limit);
+}
