@@ -1,4 +1,12 @@
-import { BUCKETS, type StatusQuery, StatusQuery as StatusQuerySchema, StatusReply, SUBJECTS } from "@mllead/contracts";
+import {
+  BUCKETS,
+  LessonsQuery,
+  LessonsReply,
+  type StatusQuery,
+  StatusQuery as StatusQuerySchema,
+  StatusReply,
+  SUBJECTS,
+} from "@mllead/contracts";
 import { describe, expect, it, vi } from "vitest";
 import { RunnerBeat } from "../../services/slack-gateway/src/workspace-info.js";
 import { type GatewayHarness, startGatewayHarness } from "../helpers/gateway.js";
@@ -79,7 +87,20 @@ describe("slack-gateway: /mllead status | jobs | cancel | agents | lessons | hel
     for (const name of ["data-engineer", "ml-engineer", "analyst", "code-reviewer", "tech-lead"])
       expect(agents).toContain(`*${name}*`);
     expect(agents).toMatch(/model `[a-z0-9-]+`/);
+    // The tech lead's side of `mllead.q.lessons` (tests/integration/tech-lead-lessons.test.ts covers the real one).
+    const asked: LessonsQuery[] = [];
+    h.lead.serve(
+      SUBJECTS.lessonsQuery,
+      LessonsQuery,
+      LessonsReply,
+      async (q) => {
+        asked.push(q);
+        return { v: 1 as const, ok: true as const, channel: q.channel, lessons: [] };
+      },
+      (e) => ({ v: 1 as const, ok: false as const, error: { code: e.code, message: e.message } }),
+    );
     expect((await h.sandbox.slash("lessons")).text).toContain("none yet");
+    expect(asked[0]?.channel).toBeTruthy();
     expect((await h.sandbox.slash("frobnicate")).text).toContain("I don't know the command `frobnicate`");
   });
 

@@ -13,12 +13,14 @@ export {
   PlanRejectedError,
   TransientBrainError,
 } from "./claude/failures.js";
-export { PLAN_RULES, PlanDraft, planWithClaude } from "./claude/planner.js";
+export { keepKnownLessons, PLAN_RULES, PlanDraft, planWithClaude } from "./claude/planner.js";
 export { DEFAULT_STEP_LIMITS, type StepLoopLimits } from "./claude/specialist.js";
 export { MAX_SUMMARY_CHARS, summarizeWithClaude } from "./claude/summary.js";
 export { BrainConfig, brainFromConfig, brainKind } from "./config.js";
 export { type CreateBrainOptions, createBrain } from "./create.js";
 export { BrainUnavailableError, JobScriptMissingError } from "./errors.js";
+export { type LessonDraft, lessonFromFinding, lessonsFromChangeRequest } from "./lesson-drafts.js";
+export { addLessonRequirements, applySettingLessons, lessonRequirement } from "./offline/apply-lessons.js";
 export { createOfflineBrain, type OfflineBrainOptions } from "./offline/brain.js";
 export { OfflinePlanInvalidError, offlinePlan } from "./offline/planner.js";
 export { isTestFile, type ReviewedFile, reviewFiles, reviewPython } from "./offline/review-checks.js";

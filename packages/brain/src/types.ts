@@ -2,6 +2,7 @@ import type {
   Artifact,
   BrainKind,
   JobResult,
+  Lesson,
   Person,
   Plan,
   StepResult,
@@ -19,6 +20,11 @@ export interface PlanRequest {
   requester: Person;
   /** Present when revising: the plan people saw and every change they asked for, oldest first. */
   previous?: { plan: Plan; feedback: string[] };
+  /**
+   * The lessons recorded in the task's channel from earlier tasks (oldest first): the plan follows those
+   * that fit and lists them in `lessonsApplied`. What the task's own words or feedback ask for wins.
+   */
+  lessons?: readonly Lesson[];
   /**
    * Called once with the tokens and cost (`Usage.costUsd`) of every model request the call made — repair
    * rounds included, and also when it fails. Not called when no model was asked (the offline brain).

@@ -3,6 +3,7 @@ export * from "./common.js";
 export * from "./events.js";
 export * from "./ids.js";
 export * from "./jobs.js";
+export * from "./lessons.js";
 export * from "./plan.js";
 export * from "./pricing.js";
 export * from "./queries.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { BrainKind, Id, Role } from "./common.js";
+import { AppliedLesson, MAX_LESSONS_PER_CHANNEL } from "./lessons.js";
 
 /**
  * One acceptance criterion: a measurable outcome with an id that the specialist's
@@ -151,6 +152,8 @@ export const Plan = z.object({
   risks: z.array(Risk).max(10),
   steps: z.array(Step).min(1).max(12),
   brain: BrainKind,
+  /** The channel's lessons this plan follows (see lessons.ts); absent = none (plans written before lessons, too). */
+  lessonsApplied: z.array(AppliedLesson).max(MAX_LESSONS_PER_CHANNEL).optional(),
 });
 export type Plan = z.infer<typeof Plan>;
 

@@ -8,6 +8,8 @@ export const SUBJECTS = {
   stepWork: (role: Role) => `mllead.work.step.${role}`,
   gpuJob: "mllead.work.gpu",
   statusQuery: "mllead.q.status",
+  /** Request/reply for `/mllead lessons` (list, forget), answered by the tech lead. */
+  lessonsQuery: "mllead.q.lessons",
   /** `mllead.evt.task.<taskId>.<task|step|job>.[<stepId|jobId>.]<kind>` */
   event: (e: Pick<TaskEvent, "type" | "taskId"> & { stepId?: string; jobId?: string }): string => {
     const [scope, kind] = e.type.split(".") as [string, string];
@@ -142,6 +144,8 @@ export const BUCKETS = {
   jobs: "mllead_jobs",
   /** Task records that did not parse, moved aside by the tech lead with the reason (key `<taskId>.<revision>`). */
   tasksQuarantine: "mllead_tasks_quarantine",
+  /** ChannelLessons by channel (`lessonsKey`); the tech lead provisions it and is the only writer. */
+  lessons: "mllead_lessons",
 } as const;
 
 export const OBJECT_STORE = "mllead_artifacts";

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Bus } from "@mllead/bus";
 import { Id, StatusQuery, StatusReply, SUBJECTS, TaskDecide } from "@mllead/contracts";
 import type { Logger } from "pino";
+import { answerLessons } from "./lessons-command.js";
 import { renderAgents, renderJobs } from "./render/commands.js";
 import { renderStatusReply } from "./render/status.js";
 import type { SlackStore } from "./store.js";
@@ -13,7 +14,7 @@ export const SLASH_COMMANDS: readonly { name: string; what: string }[] = [
   { name: "jobs", what: "GPU jobs of this channel's tasks: queued or running, where, progress" },
   { name: "cancel <task>", what: "cancel a task (its id from `/mllead status`, or a link to its thread)" },
   { name: "agents", what: "the specialists mllead works with: description, tools, model" },
-  { name: "lessons", what: "what the team has learnt from past tasks" },
+  { name: "lessons", what: "what the tech lead learnt in this channel from corrections; `lessons forget <n>` drops one" },
   { name: "help", what: "how to work with @mllead" },
 ];
 
@@ -118,7 +119,7 @@ export async function answerSlashCommand(text: string, deps: CommandDeps, caller
       case "agents":
         return renderAgents(await readAgents(deps.agentsDir));
       case "lessons":
-        return "*Lessons:* none yet. When tasks finish, the tech lead will keep what the team learnt (what worked, what to avoid) and list it here.";
+        return await answerLessons(rest, deps, caller);
       default:
         return `I don't know the command \`${sub.slice(0, 40).replace(/[`<>&]/g, "")}\`. Try one of:\n${commandList}`;
     }

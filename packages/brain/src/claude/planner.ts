@@ -1,6 +1,6 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { zodOutputFormat } from "@anthropic-ai/sdk/helpers/zod";
-import { type Plan, Plan as PlanSchema, type Usage, validatePlan } from "@mllead/contracts";
+import { type Lesson, type Plan, Plan as PlanSchema, type Usage, validatePlan } from "@mllead/contracts";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { PlanRequest } from "../types.js";
@@ -46,8 +46,24 @@ export const PLAN_RULES = [
   "Name risks (leakage, drift, instability, metric regressions, memory) with a mitigation each.",
 ].join("\n");
 
+/** The channel's lessons for the prompt, or nothing when there are none. */
+function lessonLines(lessons: readonly Lesson[] | undefined): string[] {
+  if (!lessons || lessons.length === 0) return [];
+  return [
+    "Lessons this team recorded in this channel from corrections on earlier tasks (oldest first). Follow each one that fits this task, unless the task or the changes asked for say otherwise; list the ones the plan follows in lessonsApplied, each with its id and its rule as text:",
+    ...lessons.map(
+      (l) =>
+        `- ${l.id}: ${l.rule}${l.setting ? ` (setting ${l.setting.name} = ${l.setting.value})` : ""}${l.roles.length > 0 ? ` [concerns ${l.roles.join(", ")}]` : ""}`,
+    ),
+    "",
+  ];
+}
+
 function firstMessage(req: PlanRequest): string {
-  if (!req.previous) return `Plan this task from <@${req.requester.userId}>:\n\n${req.text}\n\n${PLAN_RULES}`;
+  if (!req.previous)
+    return [`Plan this task from <@${req.requester.userId}>:`, "", req.text, "", ...lessonLines(req.lessons), PLAN_RULES].join(
+      "\n",
+    );
   return [
     `Revise the plan for this task from <@${req.requester.userId}>:`,
     req.text,
@@ -58,8 +74,20 @@ function firstMessage(req: PlanRequest): string {
     "Changes they asked for (oldest first); answer every one of them:",
     ...req.previous.feedback.map((f, i) => `${i + 1}. ${f}`),
     "",
+    ...lessonLines(req.lessons),
     PLAN_RULES,
   ].join("\n");
+}
+
+/**
+ * The plan's `lessonsApplied`, kept to lessons the request gave (by id, each once) and named with their
+ * stored rule, so the thread never shows a lesson Claude made up or reworded.
+ */
+export function keepKnownLessons(plan: Plan, lessons: readonly Lesson[] | undefined): Plan {
+  const { lessonsApplied, ...rest } = plan;
+  const ids = new Set((lessonsApplied ?? []).map((l) => l.id));
+  const kept = (lessons ?? []).filter((l) => ids.has(l.id)).map((l) => ({ id: l.id, text: l.rule }));
+  return kept.length > 0 ? { ...rest, lessonsApplied: kept } : rest;
 }
 
 /** Why one answer was not a usable plan, and what to tell Claude in the repair round. */
@@ -206,7 +234,7 @@ export async function planWithClaude(client: Anthropic, opts: ClaudePlannerOptio
       used.push(usage);
       logUsage(opts.log, call, usage);
       const read = readPlan(message, maxTokens);
-      if ("plan" in read) return read.plan;
+      if ("plan" in read) return keepKnownLessons(read.plan, req.lessons);
       opts.log.warn({ kind: read.kind, problems: read.problems, round }, `Claude's ${call} is not usable; asking for a repair`);
       if (round >= repairs) throw finalError(call, read, round + 1, maxTokens);
       if (read.kind === "max_tokens") maxTokens = Math.min(maxTokens * 2, MAX_PLAN_TOKENS);

@@ -28,7 +28,7 @@ export function createOfflineBrain(opts: OfflineBrainOptions = {}): Brain {
   return {
     kind: "offline",
     async plan(req: PlanRequest): Promise<Plan> {
-      const plan = offlinePlan(req.text, req.previous?.feedback ?? []);
+      const plan = offlinePlan(req.text, req.previous?.feedback ?? [], req.lessons ?? []);
       opts.log?.debug(
         { taskId: req.taskId, steps: plan.steps.map((s) => s.id), revision: req.previous ? req.previous.feedback.length : 0 },
         "offline plan",

@@ -1,6 +1,7 @@
-import { type Plan, type Risk, type Step, validatePlan } from "@mllead/contracts";
+import { type Lesson, type Plan, type Risk, type Step, validatePlan } from "@mllead/contracts";
+import { addLessonRequirements, applySettingLessons } from "./apply-lessons.js";
 import { initialShape, type PlanShape, planTrack, taskShape, type WorkerKey, workers } from "./plan-shape.js";
-import { applyFeedback } from "./revise.js";
+import { applyFeedback, isStepFailure } from "./revise.js";
 import { analyzeStep, causeStep, dataStep, reviewStep, trainStep } from "./steps.js";
 import { profileTask } from "./task-profile.js";
 
@@ -150,9 +151,19 @@ export function planFromShape(shape: PlanShape): Plan {
 /**
  * The offline planner. A revision is rebuilt from the task text plus every
  * feedback item in order, so the same conversation always gives the same plan.
+ * The channel's `lessons` come first: settings are applied unless the task or
+ * a person's feedback names them; other lessons become requirements of the
+ * steps they concern; the plan lists those it applied (`lessonsApplied`).
  */
-export function offlinePlan(text: string, feedback: readonly string[] = []): Plan {
-  let shape = initialShape(profileTask(text));
+export function offlinePlan(text: string, feedback: readonly string[] = [], lessons: readonly Lesson[] = []): Plan {
+  const profile = profileTask(text);
+  const said = [profile.text, ...feedback.filter((f) => !isStepFailure(f))];
+  const settings = applySettingLessons(initialShape(profile), lessons, said);
+  let shape = settings.shape;
   for (const item of feedback) shape = applyFeedback(shape, item);
-  return planFromShape(shape);
+  const { plan, applied } = addLessonRequirements(planFromShape(shape), lessons);
+  const lessonsApplied = lessons
+    .filter((l) => settings.applied.has(l.id) || applied.has(l.id))
+    .map((l) => ({ id: l.id, text: l.rule }));
+  return lessonsApplied.length > 0 ? { ...plan, lessonsApplied } : plan;
 }

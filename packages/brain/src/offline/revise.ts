@@ -14,6 +14,12 @@ const ADD = /\b(add|include|also|plus|with)\b/i;
  * (services/tech-lead `startReplan`): `The <role> step "<title>" failed: <error>.`
  */
 const STEP_FAILED = /^The (data-engineer|ml-engineer|analyst|code-reviewer) step ".*?" failed: (.*)$/s;
+
+/** True when a feedback item is the tech lead's own re-plan request after a failed step, not a person's words. */
+export function isStepFailure(item: string): boolean {
+  return STEP_FAILED.test(item.trim());
+}
+
 const KEYS_OF: Record<Role, StepKey[]> = {
   "data-engineer": ["data"],
   "ml-engineer": ["train"],

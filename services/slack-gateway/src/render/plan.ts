@@ -78,6 +78,9 @@ export function renderPlan(event: EventOf<"task.planned">): OutgoingMessage {
     header(`📋 Plan · revision ${revision}`),
     ...(event.feedback ? [context(`Revised after: “${esc(truncate(event.feedback, 300))}”`)] : []),
     section(esc(truncate(plan.summary, 1200))),
+    ...(plan.lessonsApplied?.length
+      ? [context(`:bulb: Lessons applied: ${plan.lessonsApplied.map((l) => `\`${l.id}\` ${esc(l.text)}`).join(" · ")}`)]
+      : []),
     ...sections(`*${plan.steps.length} step${plan.steps.length === 1 ? "" : "s"}*\n${stepList(plan)}`),
     context(
       facts.join(" · "),
