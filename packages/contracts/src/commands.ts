@@ -29,10 +29,15 @@ export const TaskCreate = z.object({
 });
 export type TaskCreate = z.infer<typeof TaskCreate>;
 
-export const Decision = z.enum(["approve", "request_changes", "cancel"]);
+/**
+ * What a person decides in a task's thread: on the plan (approve, request changes), on a Claude call
+ * of the tech lead that failed (`retry` runs it again), at the task's budget (`continue` allows
+ * another budget's worth; `cancel` stops), or to drop the task (`cancel`).
+ */
+export const Decision = z.enum(["approve", "request_changes", "cancel", "retry", "continue"]);
 export type Decision = z.infer<typeof Decision>;
 
-/** gateway → tech-lead: a person approved, asked for changes or cancelled. */
+/** gateway → tech-lead: a person approved, asked for changes, cancelled, retried or let the task go on past its budget. */
 export const TaskDecide = z.object({
   v: Version,
   taskId: Id,
@@ -45,6 +50,11 @@ export const TaskDecide = z.object({
   revision: z.number().int().nonnegative().optional(),
   via: z.enum(["button", "reply", "reaction", "slash"]),
   decidedAt: Timestamp,
+  /**
+   * Set by the Go on / Stop buttons of a budget question: the number of the question (`ask` of
+   * `task.budget_reached`); an answer to an older question is refused. Replies answer the current one.
+   */
+  ask: z.number().int().positive().optional(),
 });
 export type TaskDecide = z.infer<typeof TaskDecide>;
 

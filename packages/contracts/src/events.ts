@@ -4,7 +4,7 @@ import { Artifact, Id, Metrics, Role, Timestamp, Usage, Version } from "./common
 import { JobProgress, JobResult } from "./jobs.js";
 import { Plan } from "./plan.js";
 import { Commit, CriterionResult, StepResult, Verdict } from "./results.js";
-import { TaskView } from "./task.js";
+import { LeadCall, TaskView } from "./task.js";
 
 /** Fields on every event. `eventId` is deterministic and doubles as the JetStream msgID. */
 const base = {
@@ -63,7 +63,10 @@ export const TaskCompleted = z.object({
       pushed: z.object({ remote: z.string().max(500), ref: z.string().max(200) }).optional(),
     })
     .optional(),
-  /** Tokens and tool calls of the specialists' model loops, summed. */
+  /**
+   * Tokens, tool calls and cost of the task's Claude calls, summed: the tech lead's plans and summary and
+   * every step attempt (absent offline: nothing was spent).
+   */
   usage: Usage.optional(),
 });
 /** A step failed: the tech lead stopped the work and is writing a new plan, which a person approves again. */
@@ -78,6 +81,56 @@ export const TaskFailed = z.object({
   type: z.literal("task.failed"),
   reason: z.string().max(2000),
   stepId: Id.optional(),
+});
+/**
+ * Claude could not write the tech lead's plan, revision or summary (refused, cut off, malformed, or the
+ * API stayed overloaded). Nothing is lost: the task waits, for the automatic retry at `retryAt` or, without
+ * it, for a person's `retry` (button or reply). No re-plan is spent.
+ */
+export const TaskBrainFailed = z.object({
+  ...base,
+  type: z.literal("task.brain_failed"),
+  call: LeadCall,
+  /** The brain error's stable code (`claude_refused`, `claude_output_cut`, `claude_bad_output`, `plan_rejected`, `brain_transient`). */
+  code: z.string().min(1).max(100),
+  /** What happened and what to do, for the thread. */
+  message: z.string().max(2000),
+  /** Failures of this call in a row. */
+  attempt: z.number().int().positive(),
+  /** Set when the tech lead retries by itself (an overloaded or unreachable API): when. */
+  retryAt: Timestamp.optional(),
+});
+/** A failed Claude call of the tech lead runs again: a person's `retry` (`userId`), or the automatic one. */
+export const TaskRetrying = z.object({
+  ...base,
+  type: z.literal("task.retrying"),
+  call: LeadCall,
+  userId: z.string().optional(),
+});
+/**
+ * The task's Claude calls cost `costUsd`, which reached its budget: no new step is dispatched until the
+ * requester or an approver answers "go on" (`continue`) or "stop" (`cancel`). Steps already running finish.
+ */
+export const TaskBudgetReached = z.object({
+  ...base,
+  type: z.literal("task.budget_reached"),
+  costUsd: z.number().nonnegative(),
+  budgetUsd: z.number().positive(),
+  /** What a "go on" allows on top of what is spent, USD. */
+  raiseUsd: z.number().positive(),
+  /** The question's number; its buttons carry it, so a click on an older one is refused. */
+  ask: z.number().int().positive(),
+  requester: z.string(),
+  /** Models whose tokens had no price: the cost is then a lower bound. */
+  unpricedModels: z.array(z.string().max(200)).max(20).optional(),
+});
+/** A person answered "go on" at the budget: the new limit, and the work continues. */
+export const TaskBudgetRaised = z.object({
+  ...base,
+  type: z.literal("task.budget_raised"),
+  userId: z.string(),
+  costUsd: z.number().nonnegative(),
+  budgetUsd: z.number().positive(),
 });
 
 export const StepStarted = z.object({
@@ -99,6 +152,8 @@ export const StepFailed = z.object({
   error: z.string().max(2000),
   /** When the step ended with acceptance criteria unmet: every criterion's answer, met or not. */
   criteria: z.array(CriterionResult).max(20).optional(),
+  /** Tokens and cost the failed attempt's Claude loop spent (counted in the step's and the task's cost). */
+  usage: Usage.optional(),
 });
 
 export const JobQueued = z.object({ ...jobBase, type: z.literal("job.queued"), gpus: z.number().int().nonnegative() });
@@ -124,6 +179,10 @@ export const TaskEvent = z.discriminatedUnion("type", [
   TaskCompleted,
   TaskReplanning,
   TaskFailed,
+  TaskBrainFailed,
+  TaskRetrying,
+  TaskBudgetReached,
+  TaskBudgetRaised,
   StepStarted,
   StepProgress,
   StepCompleted,

@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { Id, Person, SlackRef, Timestamp, Version } from "./common.js";
+import { Id, Person, SlackRef, Timestamp, Usage, Version } from "./common.js";
 import { Plan } from "./plan.js";
+import { formatUsd } from "./pricing.js";
 import { Finding, StepResult } from "./results.js";
 
 export const TASK_STATES = [
@@ -77,8 +78,54 @@ export const StepState = z.object({
   error: z.string().max(2000).optional(),
   /** On a fix round: the reviewer's findings this attempt must address. */
   findings: z.array(Finding).default([]),
+  /** Tokens and cost of this step's Claude loops, every attempt summed (absent offline). */
+  usage: Usage.optional(),
 });
 export type StepState = z.infer<typeof StepState>;
+
+/** The tech lead's own Claude calls: the first plan, a revision, the closing summary. */
+export const LeadCall = z.enum(["plan", "revision", "summary"]);
+export type LeadCall = z.infer<typeof LeadCall>;
+
+/**
+ * A Claude call of the tech lead that failed in a way worth asking again (a refusal, a cut or
+ * malformed answer, an overloaded API). The task keeps its state and waits: for the automatic
+ * retry at `retryAt` (an overloaded or unreachable API), or for a person's `retry`.
+ */
+export const BrainFailure = z.object({
+  call: LeadCall,
+  /** The brain error's stable code, e.g. `claude_refused`, `brain_transient`. */
+  code: z.string().min(1).max(100),
+  /** What happened, for people (the brain error's message). */
+  message: z.string().max(2000),
+  /** Failures of this call in a row, automatic retries included; a person's retry starts over. */
+  attempts: z.number().int().positive(),
+  /** Set while an automatic retry is scheduled; absent = waits for a person's `retry`. */
+  retryAt: Timestamp.optional(),
+  at: Timestamp,
+});
+export type BrainFailure = z.infer<typeof BrainFailure>;
+
+/** A task's spending limit (MLLEAD_TASK_BUDGET_USD when it was created) and where it stands. */
+export const TaskBudget = z.object({
+  /** The configured budget in USD: the first limit, and what each "go on" adds. */
+  stepUsd: z.number().positive(),
+  /** Spending allowed now, USD. */
+  limitUsd: z.number().positive(),
+  /** Budget questions asked so far (the pending one is number `asks`). */
+  asks: z.number().int().nonnegative().default(0),
+  /** Set while no step is dispatched because the cost reached the limit: the question waits for "go on" or "stop". */
+  held: z
+    .object({
+      ask: z.number().int().positive(),
+      costUsd: z.number().nonnegative(),
+      /** The plan revision it held; a new plan asks again. */
+      revision: z.number().int().nonnegative(),
+      at: Timestamp,
+    })
+    .optional(),
+});
+export type TaskBudget = z.infer<typeof TaskBudget>;
 
 /** A message the tech lead must publish; kept in the task record until sent (transactional outbox). */
 export const OutboxMessage = z.object({
@@ -125,6 +172,12 @@ export const TaskRecord = z.object({
   /** Decision ids already applied (most recent last, bounded), so a redelivered decision is a no-op. */
   decisions: z.array(z.string()).default([]),
   sandbox: SandboxNote.optional(),
+  /** Tokens and cost of every Claude call of the task: the tech lead's plans and summary, every step attempt. */
+  usage: Usage.optional(),
+  /** Absent = no budget (MLLEAD_TASK_BUDGET_USD unset when the task was created). */
+  budget: TaskBudget.optional(),
+  /** A plan, revision or summary that Claude could not write and that waits to be retried. */
+  brainFailure: BrainFailure.optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 
@@ -144,11 +197,29 @@ export const TaskView = z.object({
       title: z.string(),
       status: StepStatus,
       attempt: z.number().int().positive(),
+      /** What the step's Claude calls cost so far, USD (absent when it made none). */
+      costUsd: z.number().nonnegative().optional(),
     }),
   ),
   updatedAt: Timestamp,
   /** Set while the task's steps run in the process sandbox (no bubblewrap on the specialist's host). */
   sandboxWarning: z.string().max(500).optional(),
+  /** Tokens and cost of the task's Claude calls so far (absent before any, and always offline). */
+  usage: Usage.optional(),
+  /** The task's spending limit now, USD; absent = no budget. */
+  budgetUsd: z.number().positive().optional(),
+  /**
+   * What the task waits for besides a plan approval: a person's `retry` of a failed Claude call, an
+   * automatic retry, or a "go on" at the budget. `message` says it for people.
+   */
+  waiting: z
+    .object({
+      kind: z.enum(["retry", "auto_retry", "budget"]),
+      message: z.string().max(2000),
+      /** For `auto_retry`: when it runs. */
+      at: Timestamp.optional(),
+    })
+    .optional(),
 });
 export type TaskView = z.infer<typeof TaskView>;
 
@@ -166,14 +237,46 @@ export function toTaskView(task: TaskRecord): TaskView {
     requester: task.requester.userId,
     slack: task.slack,
     ...(task.plan ? { brain: task.plan.brain } : {}),
-    steps: (task.plan?.steps ?? []).map((s) => ({
-      id: s.id,
-      role: s.role,
-      title: s.title,
-      status: task.steps[s.id]?.status ?? "pending",
-      attempt: task.steps[s.id]?.attempt ?? 1,
-    })),
+    steps: (task.plan?.steps ?? []).map((s) => {
+      const st = task.steps[s.id];
+      const costUsd = st?.usage?.costUsd;
+      return {
+        id: s.id,
+        role: s.role,
+        title: s.title,
+        status: st?.status ?? "pending",
+        attempt: st?.attempt ?? 1,
+        ...(costUsd !== undefined ? { costUsd } : {}),
+      };
+    }),
     updatedAt: task.updatedAt,
     ...(task.sandbox?.mode === "process" ? { sandboxWarning: task.sandbox.warning ?? PROCESS_SANDBOX_WARNING } : {}),
+    ...(task.usage ? { usage: task.usage } : {}),
+    ...(task.budget ? { budgetUsd: task.budget.limitUsd } : {}),
+    ...(waitingOf(task) ?? {}),
   };
+}
+
+/** What a live task waits for from a person (or the clock), for the status card. */
+function waitingOf(task: TaskRecord): Pick<TaskView, "waiting"> | undefined {
+  if (isTerminal(task.state)) return undefined;
+  const f = task.brainFailure;
+  if (f) {
+    return f.retryAt
+      ? { waiting: { kind: "auto_retry", message: f.message, at: f.retryAt } }
+      : { waiting: { kind: "retry", message: f.message } };
+  }
+  const held = heldAtBudget(task);
+  if (held && task.budget) {
+    const message = `This task has used ${formatUsd({ costUsd: held.costUsd })} of its ${formatUsd({ costUsd: task.budget.limitUsd })} budget; go on?`;
+    return { waiting: { kind: "budget", message } };
+  }
+  return undefined;
+}
+
+/** The budget question that holds the task's dispatch, while it applies (a live task, the same plan revision). */
+export function heldAtBudget(task: TaskRecord): NonNullable<TaskBudget["held"]> | undefined {
+  const held = task.budget?.held;
+  const working = task.state === "executing" || task.state === "reviewing" || task.state === "fixing";
+  return held && working && held.revision === task.revision ? held : undefined;
 }

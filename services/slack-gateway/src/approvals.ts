@@ -2,11 +2,15 @@ import type { Decision } from "@mllead/contracts";
 
 /** What a thread reply asks for, or null when it is ordinary chatter. */
 export type ReplyDecision =
-  | { decision: Extract<Decision, "approve" | "cancel"> }
+  | { decision: Extract<Decision, "approve" | "cancel" | "retry" | "continue"> }
   | { decision: "request_changes"; feedback: string };
 
 const APPROVE = /^(approve|approved|lgtm|ship it)(\s+(it|this|the plan))?$/;
 const CANCEL = /^(cancel|stop)(\s+(it|this|the task|the plan|please))?$/;
+/** Runs a plan or summary that Claude could not write again. */
+const RETRY = /^(retry|try again)(\s+(it|now|please))?$/;
+/** Goes on past the task's budget (another budget's worth). */
+const GO_ON = /^(go on|continue|keep going|carry on)(\s+(please|anyway))?$/;
 /** `changes: …`, `change: …`, `change …`, `revise: …`, `revise …` — the rest is the feedback. */
 const CHANGES = /^(?:changes?\s*:|change\s|revise\s*:|revise\s)\s*([\s\S]+)$/i;
 
@@ -24,12 +28,15 @@ function normalise(text: string): string {
 /**
  * Reads a thread reply as a decision on the plan: "approve"/"approved"/"lgtm"/"ship it" approve,
  * "cancel"/"stop" cancel, "changes: …"/"change …"/"revise: …" request changes with the rest as
- * feedback. Anything else is conversation and returns null.
+ * feedback, "retry"/"try again" retry a plan or summary Claude could not write, "go on"/"continue"
+ * go on past the task's budget. Anything else is conversation and returns null.
  */
 export function parseReplyDecision(text: string): ReplyDecision | null {
   const words = normalise(text);
   if (APPROVE.test(words)) return { decision: "approve" };
   if (CANCEL.test(words)) return { decision: "cancel" };
+  if (RETRY.test(words)) return { decision: "retry" };
+  if (GO_ON.test(words)) return { decision: "continue" };
   const stripped = text.replace(/<@[A-Z0-9]+>/g, " ").trim();
   const m = CHANGES.exec(stripped);
   const feedback = m?.[1]?.trim();

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { APPROVING_REACTIONS, parseReplyDecision } from "./approvals.js";
 import { answerSlashCommand, HELP_TEXT } from "./commands.js";
 import type { Poster } from "./poster.js";
+import { registerQuestionActions } from "./question-actions.js";
 import type { MlleadContext } from "./receiver.js";
 import { CHANGES_MODAL, changesFeedback, parseChangesModalMeta, renderChangesModal } from "./render/changes-modal.js";
 import { PLAN_ACTIONS, parsePlanButtonValue } from "./render/plan.js";
@@ -294,4 +295,6 @@ export function registerInbound(app: App, deps: InboundDeps): void {
 
   // The Details button, the Home tab and the "Ask @mllead" shortcut (surfaces.ts).
   registerSurfaces(app, deps);
+  // Retry (a plan or summary Claude could not write), Go on / Stop (at the task's budget).
+  registerQuestionActions(app, deps);
 }

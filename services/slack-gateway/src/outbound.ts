@@ -8,6 +8,7 @@ import { Poster } from "./poster.js";
 import { type FileSource, fileComment, fileShares } from "./render/files.js";
 import { renderJob } from "./render/jobs.js";
 import { renderPlan } from "./render/plan.js";
+import { renderBrainFailed, renderBudgetRaised, renderBudgetReached, renderRetrying } from "./render/questions.js";
 import { renderProgressCard, renderStatusCard } from "./render/status.js";
 import { renderStepCompleted, renderStepFailed, renderStepStarted } from "./render/steps.js";
 import {
@@ -121,7 +122,8 @@ export class EventRenderer {
         const view = event.view;
         const b = view.brain ?? brain;
         if (view.brain && view.brain !== brain) await store.noteTask(event.taskId, { brain: view.brain });
-        const thinking = THINKING[view.state];
+        // A task waiting on a retry or a budget answer is not thinking.
+        const thinking = view.waiting ? undefined : THINKING[view.state];
         const card: NewJob = {
           key: postKeys.statusCard(event.taskId),
           priority: "progress",
@@ -174,6 +176,14 @@ export class EventRenderer {
         return [post(event.eventId, "person", { kind: "post", msg: renderReplanning(event, brain) })];
       case "task.failed":
         return [post(event.eventId, "person", { kind: "post", msg: renderTaskFailed(event, brain) })];
+      case "task.brain_failed":
+        return [post(event.eventId, "person", { kind: "post", msg: renderBrainFailed(event, brain) })];
+      case "task.retrying":
+        return [post(event.eventId, "thread", { kind: "post", msg: renderRetrying(event, brain) })];
+      case "task.budget_reached":
+        return [post(event.eventId, "person", { kind: "post", msg: renderBudgetReached(event, brain) })];
+      case "task.budget_raised":
+        return [post(event.eventId, "person", { kind: "post", msg: renderBudgetRaised(event, brain) })];
       case "task.completed": {
         const plan = await outbound.latestPlan(event.taskId, link.revision);
         const { parts, end } = renderSummaryStream(event);

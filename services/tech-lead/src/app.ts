@@ -4,6 +4,8 @@ import {
   CONSUMERS,
   type ConsumerSpec,
   isTerminal,
+  LessonsQuery,
+  LessonsReply,
   type Plan,
   StatusQuery,
   StatusReply,
@@ -13,11 +15,23 @@ import {
   TaskEvent,
   type TaskRecord,
   type UpstreamResult,
+  type Usage,
   validatePlan,
 } from "@mllead/contracts";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { z } from "zod";
+import { withBudget, withUsage } from "./cost.js";
+import {
+  awaitRetry,
+  brainCallDue,
+  DEFAULT_LEAD_RETRY,
+  failureReason,
+  type LeadRetryPolicy,
+  settled,
+  waitableFailure,
+} from "./lead-failures.js";
+import { Lessons } from "./lessons.js";
 import { techLeadMetrics } from "./metrics.js";
 import {
   applyDecision,
@@ -30,6 +44,7 @@ import {
   needsSummary,
   type Policy,
 } from "./orchestrator.js";
+import { RetryTimers } from "./retry-timers.js";
 import { threadTeller } from "./set-aside.js";
 import { answerStatus } from "./status.js";
 import { eachLimited, KeyedQueue } from "./task-queue.js";
@@ -50,6 +65,8 @@ export interface TechLeadDeps {
   setAsideAfter?: number;
   /** Delay before a failed message is redelivered, by delivery count (the bus's backoff when omitted). */
   backoffMs?: (deliveryCount: number) => number;
+  /** How a plan or summary that met an overloaded Claude API is retried by itself (DEFAULT_LEAD_RETRY when omitted). */
+  leadRetry?: Partial<LeadRetryPolicy>;
 }
 
 /**
@@ -84,9 +101,15 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     },
   });
   const tell = threadTeller({ bus, store, log, now });
+  const lessons = await Lessons.open(bus, log, now);
   /** One task's messages, recovery and plans run one at a time, in order; different tasks run at once. */
   const queue = new KeyedQueue();
   let recovering: Promise<void> = Promise.resolve();
+  // A scheduled automatic retry runs in its task's queue, like everything else about the task.
+  const retries = new RetryTimers((id) => {
+    queue.run(id, () => drive(id)).catch((err: unknown) => log.error({ err, taskId: id }, "could not retry a Claude call"));
+  });
+  const leadRetry = deps.leadRetry ? { ...DEFAULT_LEAD_RETRY, ...deps.leadRetry } : DEFAULT_LEAD_RETRY;
   const consumptions: { stop(): Promise<void> }[] = [];
   /** Applies a change and counts the state it leads to. */
   async function update(id: string, fn: (t: TaskRecord) => TaskRecord | null): Promise<TaskRecord | null> {
@@ -103,22 +126,32 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     const tlog = log.child({ taskId: task.id });
     let plan: Plan;
     const timer = metrics.planSeconds.startTimer({ brain: brain.kind });
+    const revising = task.state === "revising" && task.plan !== undefined;
+    const call = revising ? "revision" : "plan";
+    // The tokens of every request the call made, repair rounds and failed tries included.
+    let spent: Usage | undefined;
     try {
       plan = await brain.plan({
         taskId: task.id,
         text: task.text,
         requester: task.requester,
-        ...(task.state === "revising" && task.plan
-          ? { previous: { plan: task.plan, feedback: task.feedback.map((f) => f.text) } }
-          : {}),
+        lessons: await lessons.forPlan(task),
+        ...(revising && task.plan ? { previous: { plan: task.plan, feedback: task.feedback.map((f) => f.text) } } : {}),
+        onUsage: (u) => {
+          spent = u;
+        },
       });
       timer({ outcome: "ok" });
     } catch (err) {
       timer({ outcome: "error" });
       tlog.error({ err }, "planning failed");
-      await update(task.id, (t) =>
-        needsPlan(t) ? failTask(t, `I could not write a plan: ${(err as Error).message}`, now()) : null,
-      );
+      const failure = waitableFailure(call, err, task.brainFailure, now(), leadRetry);
+      const updated = await update(task.id, (t) => {
+        if (!needsPlan(t)) return spent ? withUsage(t, spent) : null;
+        if (failure) return awaitRetry(t, failure, spent, now());
+        return failTask(withUsage(t, spent), failureReason(call, err), now());
+      });
+      armRetry(updated);
       return;
     }
     const problems = validatePlan(plan);
@@ -130,7 +163,9 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
       return;
     }
     try {
-      await update(task.id, (t) => (needsPlan(t) ? applyPlan(t, plan, now()) : null));
+      await update(task.id, (t) =>
+        needsPlan(t) ? applyPlan(settled(t, spent), plan, now()) : spent ? withUsage(t, spent) : null,
+      );
     } catch (err) {
       if (!(err instanceof PayloadTooLargeError)) throw err;
       // Retrying would write the same plan again: refuse it, in the thread, instead.
@@ -157,19 +192,50 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     });
     const verdict = results.find((r) => r.role === "code-reviewer")?.result.verdict;
     let summary: string;
+    let spent: Usage | undefined;
     try {
-      summary = await brain.summarize({ taskId: task.id, text: task.text, plan, results, ...(verdict ? { verdict } : {}) });
+      summary = await brain.summarize({
+        taskId: task.id,
+        text: task.text,
+        plan,
+        results,
+        ...(verdict ? { verdict } : {}),
+        onUsage: (u) => {
+          spent = u;
+        },
+      });
     } catch (err) {
+      const failure = waitableFailure("summary", err, task.brainFailure, now(), leadRetry);
+      if (failure) {
+        // The work is done and kept; only the summary waits for a retry.
+        log.error({ err, taskId: task.id }, "summary failed; waiting for a retry");
+        armRetry(await update(task.id, (t) => (needsSummary(t) ? awaitRetry(t, failure, spent, now()) : null)));
+        return;
+      }
       log.error({ err, taskId: task.id }, "summary failed; closing with the step results alone");
-      summary = results.map((r) => `• ${r.title}: ${r.result.summary}`).join("\n");
+      summary = [
+        `${failureReason("summary", err).replace(/\.?$/, ".")} Here are the steps' own results:`,
+        ...results.map((r) => `• ${r.title}: ${r.result.summary}`),
+      ].join("\n");
     }
-    await update(task.id, (t) => (needsSummary(t) ? completeTask(t, summary, now()) : null));
+    await update(task.id, (t) => (needsSummary(t) ? completeTask(settled(t, spent), summary, now()) : null));
+  }
+
+  /** Schedules the task's automatic retry, when its record has one. */
+  function armRetry(task: TaskRecord | null): void {
+    const at = task?.brainFailure?.retryAt;
+    if (task && at) retries.arm(task.id, at);
   }
 
   async function drive(taskId: string): Promise<void> {
     for (let i = 0; i < 5; i++) {
       const task = await store.get(taskId);
       if (!task) return;
+      // A failed call waits for its automatic retry (armed here, also after a restart) or for a person's `retry`.
+      if (!isTerminal(task.state) && !brainCallDue(task, now())) {
+        armRetry(task);
+        return;
+      }
       if (needsPlan(task)) await writePlan(task);
       else if (needsSummary(task)) await writeSummary(task);
       else return;
@@ -184,7 +250,7 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     if (ctx.subject === SUBJECTS.taskCreate) {
       const cmd = parse(TaskCreate, payload, ctx.subject);
       return queue.run(cmd.taskId, async () => {
-        const task = await store.create(createTask(cmd, now()));
+        const task = await store.create(withBudget(createTask(cmd, now()), policy));
         ctx.log.info({ taskId: task.id, state: task.state }, "task received");
         await drive(task.id);
       });
@@ -198,6 +264,7 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
           return;
         }
         ctx.log.info({ taskId: cmd.taskId, decision: cmd.decision, state: updated.state }, "decision applied");
+        await lessons.afterDecision(cmd, updated);
         await drive(cmd.taskId);
       });
     }
@@ -214,6 +281,7 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
       });
       if (updated)
         ctx.log.info({ taskId: evt.taskId, stepId: evt.stepId, event: evt.type, state: updated.state }, "step report applied");
+      await lessons.afterStepEvent(evt, updated);
       if (updated?.sandbox?.mode === "process" && !wasProcess) {
         ctx.log.warn(
           { taskId: evt.taskId, stepId: evt.stepId, warning: updated.sandbox.warning },
@@ -268,14 +336,23 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
         (q) => answerStatus(store, q, log),
         (e) => ({ v: 1 as const, ok: false as const, error: { code: e.code, message: e.message } }),
       );
+      bus.serve(
+        SUBJECTS.lessonsQuery,
+        LessonsQuery,
+        LessonsReply,
+        (q) => lessons.answer(q),
+        (e) => ({ v: 1 as const, ok: false as const, error: { code: e.code, message: e.message } }),
+      );
       const commands = CONSUMERS.techLeadCommands;
       const results = CONSUMERS.techLeadResults;
       consumptions.push(await bus.consume(commands, z.unknown(), onCommand, consumeOptions(commands)));
       consumptions.push(await bus.consume(results, TaskEvent, onStepEvent, consumeOptions(results)));
     },
     async stop() {
+      retries.stop();
       await Promise.all(consumptions.map((c) => c.stop()));
       await recovering;
+      retries.stop();
     },
   };
 }

@@ -26,5 +26,14 @@ export const TechLeadConfig = BrainConfig.extend({
   MLLEAD_TECH_LEAD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   /** Deliveries after which a message that keeps failing is set aside (kept with its reason, told in its thread). */
   MLLEAD_SET_ASIDE_AFTER: z.coerce.number().int().min(1).max(20).default(5),
+  /**
+   * A task's Claude budget in USD (tokens priced by the table in contracts' pricing.ts). When the cost reaches
+   * it, no further step starts and the thread is asked whether to go on (another budget's worth) or stop.
+   * Unset or empty: no budget.
+   */
+  MLLEAD_TASK_BUDGET_USD: z.preprocess(
+    (v) => (typeof v === "string" && v.trim() === "" ? undefined : v),
+    z.coerce.number().positive("MLLEAD_TASK_BUDGET_USD is a positive amount of US dollars, e.g. 5 or 0.50").optional(),
+  ),
 });
 export type TechLeadConfig = z.output<typeof TechLeadConfig>;

@@ -1,6 +1,8 @@
 import type { Plan, StepState, TaskCreate, TaskDecide, TaskRecord } from "@mllead/contracts";
 import { isTerminal, topologicalOrder } from "@mllead/contracts";
+import { budgetStopReason, goOn } from "./cost.js";
 import { dispatchReady } from "./execution.js";
+import { callNoun, retryCall } from "./lead-failures.js";
 import { pushEvent, pushUpdated } from "./outbox.js";
 import { draft, MAX_REMEMBERED_DECISIONS, moveTo, type Policy, skipUnfinished } from "./task-draft.js";
 
@@ -55,6 +57,8 @@ function carryOver(current: TaskRecord, plan: Plan): Record<string, StepState> {
         status: "pending",
         attempt: old && old.status !== "pending" ? old.attempt + 1 : (old?.attempt ?? 1),
         findings: [],
+        // What the step's earlier attempts cost stays counted against it.
+        ...(old?.usage ? { usage: old.usage } : {}),
       };
   }
   return out;
@@ -114,13 +118,24 @@ export function applyDecision(current: TaskRecord, cmd: TaskDecide, policy: Poli
     rememberDecision(task, cmd.decisionId);
     moveTo(task, "cancelled");
     skipUnfinished(task);
-    pushEvent(task, { type: "task.cancelled", userId: cmd.userId, reason: `cancelled by <@${cmd.userId}>` }, now);
+    const reason = budgetStopReason(current) ?? `cancelled by <@${cmd.userId}>`;
+    pushEvent(task, { type: "task.cancelled", userId: cmd.userId, reason }, now);
+    pushUpdated(task, now);
+    return task;
+  }
+  if (cmd.decision === "retry" || cmd.decision === "continue") {
+    // `retry` runs a failed plan or summary again (the app drives the task next); `continue` goes on past the budget.
+    const task = cmd.decision === "retry" ? retryCall(current, cmd.userId, now) : goOn(current, cmd, now);
+    if (typeof task === "string") return reject(current, cmd, task, now);
+    rememberDecision(task, cmd.decisionId);
+    dispatchReady(task, now);
     pushUpdated(task, now);
     return task;
   }
   if (current.state !== "awaiting_approval") {
-    const why =
-      current.state === "planning" || current.state === "revising"
+    const why = current.brainFailure
+      ? `Claude could not write ${callNoun(current.brainFailure.call)} yet: press Retry or reply \`retry\` first.`
+      : current.state === "planning" || current.state === "revising"
         ? "The plan is still being written; decide once it is in the thread."
         : "This plan was already approved and is running.";
     return reject(current, cmd, why, now);

@@ -14,6 +14,7 @@ import {
   unmetCriteria,
   type Verdict,
 } from "@mllead/contracts";
+import { countStepUsage, holdAtBudget } from "./cost.js";
 import { pushEvent, pushUpdated, pushWork } from "./outbox.js";
 import { draft, failTask, moveTo, type Policy, WORKING } from "./task-draft.js";
 
@@ -27,15 +28,20 @@ function resultsOf(task: TaskRecord, ids: Iterable<string>): UpstreamResult[] {
   return out;
 }
 
-/** Dispatches every pending step whose dependencies are all complete. */
+/**
+ * Dispatches every pending step whose dependencies are all complete, unless the task's cost has
+ * reached its budget: then nothing starts and the thread is asked whether to go on.
+ */
 export function dispatchReady(task: TaskRecord, now: string): void {
   const plan = task.plan;
   // While a new plan is written or waits for a person, nothing new starts.
   if (!plan || !WORKING.includes(task.state)) return;
-  for (const step of plan.steps) {
-    const st = task.steps[step.id];
-    if (st?.status !== "pending") continue;
-    if (!step.dependsOn.every((d) => task.steps[d]?.status === "completed")) continue;
+  const ready = plan.steps.filter(
+    (step) => task.steps[step.id]?.status === "pending" && step.dependsOn.every((d) => task.steps[d]?.status === "completed"),
+  );
+  if (ready.length === 0 || holdAtBudget(task, now)) return;
+  for (const step of ready) {
+    const st = task.steps[step.id] as StepState;
     const isReview = step.role === "code-reviewer";
     if (isReview && task.state !== "reviewing") moveTo(task, "reviewing");
     st.status = "dispatched";
@@ -82,6 +88,7 @@ export function applyStepEvent(current: TaskRecord, evt: StepEvent, policy: Poli
   const task = draft(current);
   const mine = task.steps[evt.stepId] as StepState;
   mine.finishedAt = now;
+  countStepUsage(task, evt.stepId, evt.type === "step.completed" ? evt.result.usage : evt.usage);
   // "Never mark a task complete without proving it works": a step whose result leaves a criterion unmet has failed.
   const unmet = evt.type === "step.completed" ? unmetCriteria(step, evt.result) : [];
   if (evt.type === "step.failed" || unmet.length > 0) {
@@ -161,13 +168,17 @@ function startFixRound(task: TaskRecord, reviewId: string, findings: Finding[], 
   dispatchReady(task, now);
 }
 
-/** True when the reviewer approved and the closing summary is still to be written. */
+/**
+ * True when the closing summary is still to be written: every step completed (not only the
+ * review: a step that still runs beside an early approval holds the summary back) and no
+ * reviewer asks for changes.
+ */
 export function needsSummary(task: TaskRecord): boolean {
   if (task.state !== "reviewing" || !task.plan) return false;
-  const reviews = task.plan.steps.filter((s) => s.role === "code-reviewer");
-  return reviews.every((r) => {
-    const st = task.steps[r.id];
-    return st?.status === "completed" && st.result?.verdict?.decision !== "request_changes";
+  return task.plan.steps.every((s) => {
+    const st = task.steps[s.id];
+    if (st?.status !== "completed") return false;
+    return s.role !== "code-reviewer" || st.result?.verdict?.decision !== "request_changes";
   });
 }
 
@@ -188,7 +199,9 @@ export function completeTask(current: TaskRecord, summary: string, now: string):
     if (st.result.verdict) verdict = st.result.verdict;
   }
   const git = taskGit(results.map((r) => r.st?.result));
-  const usage = results.some((r) => r.st?.result?.usage) ? addUsage(...results.map((r) => r.st?.result?.usage)) : undefined;
+  // The task's own total counts every Claude call (plans, summary, every attempt); older records only have the steps'.
+  const usage =
+    task.usage ?? (results.some((r) => r.st?.result?.usage) ? addUsage(...results.map((r) => r.st?.result?.usage)) : undefined);
   pushEvent(
     task,
     {

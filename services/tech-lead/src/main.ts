@@ -24,6 +24,7 @@ await runService({
         approvers: config.MLLEAD_APPROVERS,
         maxReviewRounds: config.MLLEAD_MAX_REVIEW_ROUNDS,
         maxReplans: config.MLLEAD_MAX_REPLANS,
+        taskBudgetUsd: config.MLLEAD_TASK_BUDGET_USD,
       },
     });
     await lead.start();

@@ -8,6 +8,8 @@ export interface Policy {
   maxReviewRounds: number;
   /** How many times a failed step may send the task back to planning before it fails. */
   maxReplans: number;
+  /** MLLEAD_TASK_BUDGET_USD: a new task's spending limit in USD, and what each "go on" adds; absent = none. */
+  taskBudgetUsd?: number | undefined;
 }
 
 /** States in which ready steps are handed to the specialists. */

@@ -2,6 +2,8 @@ import type { BrainKind, StatusReply, StepStatus, TaskState, TaskView } from "@m
 import type { types } from "@slack/bolt";
 import type { OutgoingMessage } from "../slack-api.js";
 import { context, esc, fallback, section, truncate, withBrain } from "./blocks.js";
+import { shortCost, stepCost } from "./cost.js";
+import { cardNotes, waitingLine } from "./questions.js";
 
 /** The emoji shown for each task state. */
 export const STATE_EMOJI: Record<TaskState, string> = {
@@ -57,7 +59,11 @@ function headline(view: TaskView): string {
 
 function footer(view: TaskView): types.KnownBlock[] {
   const warning = view.sandboxWarning ? [context(`:warning: ${esc(truncate(view.sandboxWarning, 400))}`)] : [];
-  return [...warning, context(`Task \`${view.id}\` · updated ${view.updatedAt.replace("T", " ").replace(/\.\d+Z$/, "Z")}`)];
+  return [
+    ...cardNotes(view).map((t) => context(t)),
+    ...warning,
+    context(`Task \`${view.id}\` · updated ${view.updatedAt.replace("T", " ").replace(/\.\d+Z$/, "Z")}`),
+  ];
 }
 
 /**
@@ -80,7 +86,9 @@ export function renderProgressCard(view: TaskView, brain: BrainKind | undefined)
           elements: [
             {
               type: "rich_text_section",
-              elements: [{ type: "text", text: `${s.role} · ${s.status}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ""}` }],
+              elements: [
+                { type: "text", text: `${s.role} · ${s.status}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ""}${stepCost(s)}` },
+              ],
             },
           ],
         },
@@ -97,7 +105,7 @@ export function renderStatusCard(view: TaskView, brain: BrainKind | undefined): 
     ? view.steps
         .map(
           (s) =>
-            `${STEP_EMOJI[s.status]} *${esc(s.title)}* · \`${s.role}\` · ${s.status}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ""}`,
+            `${STEP_EMOJI[s.status]} *${esc(s.title)}* · \`${s.role}\` · ${s.status}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ""}${stepCost(s)}`,
         )
         .join("\n")
     : "_No plan yet._";
@@ -109,7 +117,8 @@ export function renderStatusCard(view: TaskView, brain: BrainKind | undefined): 
 export function statusLine(view: TaskView): string {
   const offline = view.brain === "offline" ? " · _offline brain_" : "";
   const sandbox = view.sandboxWarning ? `\n    :warning: _Sandbox:_ ${esc(truncate(view.sandboxWarning, 300))}` : "";
-  return `• ${STATE_EMOJI[view.state]} *${stateLabel(view.state)}* — ${esc(truncate(view.text, 80))} · ${stepsDone(view)} · \`${view.id}\` · <${threadLink(view)}|thread>${offline}${sandbox}`;
+  const waiting = view.waiting ? `\n    ${waitingLine(view.waiting)}` : "";
+  return `• ${STATE_EMOJI[view.state]} *${stateLabel(view.state)}* — ${esc(truncate(view.text, 80))} · ${stepsDone(view)}${shortCost(view)} · \`${view.id}\` · <${threadLink(view)}|thread>${offline}${sandbox}${waiting}`;
 }
 
 /** The answer to `/mllead status`. */

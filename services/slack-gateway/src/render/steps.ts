@@ -2,6 +2,7 @@ import type { BrainKind, CriterionResult, EventOf, Finding, Metrics, Usage, Verd
 import type { types } from "@slack/bolt";
 import type { OutgoingMessage } from "../slack-api.js";
 import { esc, fallback, fitBlocks, section, truncate, withBrain } from "./blocks.js";
+import { usageCost } from "./cost.js";
 import { artifactsLine } from "./files.js";
 
 const SEVERITIES: Finding["severity"][] = ["blocker", "major", "minor", "nit"];
@@ -117,5 +118,5 @@ export function renderStepCompleted(e: EventOf<"step.completed">, brain: BrainKi
 /** `12 requests · 30 tool calls · 41,200 in / 6,100 out · cache 120,000 read / 9,000 written`. */
 export function usageLine(u: Usage): string {
   const n = (x: number) => x.toLocaleString("en-US");
-  return `${n(u.requests)} requests · ${n(u.toolCalls)} tool calls · ${n(u.inputTokens)} in / ${n(u.outputTokens)} out tokens · cache ${n(u.cacheReadTokens)} read / ${n(u.cacheWriteTokens)} written`;
+  return `${n(u.requests)} requests · ${n(u.toolCalls)} tool calls · ${n(u.inputTokens)} in / ${n(u.outputTokens)} out tokens · cache ${n(u.cacheReadTokens)} read / ${n(u.cacheWriteTokens)} written${usageCost(u)}`;
 }

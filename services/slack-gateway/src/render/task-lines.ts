@@ -14,7 +14,8 @@ import {
   truncate,
   withBrain,
 } from "./blocks.js";
-import { formatMetrics, usageLine } from "./steps.js";
+import { summaryCostLine } from "./cost.js";
+import { formatMetrics } from "./steps.js";
 
 function line(text: string, plain: string, brain: BrainKind | undefined): OutgoingMessage {
   return { text: fallback(plain), blocks: withBrain([section(text)], brain) };
@@ -44,7 +45,13 @@ export function renderCancelled(e: EventOf<"task.cancelled">, brain: BrainKind |
   return line(`:no_entry_sign: Task cancelled${who}: ${esc(e.reason)}`, `Task cancelled: ${e.reason}`, brain);
 }
 
-const DECISION_WORDS = { approve: "approval", request_changes: "change request", cancel: "cancellation" } as const;
+const DECISION_WORDS = {
+  approve: "approval",
+  request_changes: "change request",
+  cancel: "cancellation",
+  retry: "retry",
+  continue: "go-on",
+} as const;
 
 /** Shown only to the person whose decision the tech lead refused. */
 export function renderDecisionRejected(e: EventOf<"task.decision_rejected">): OutgoingMessage {
@@ -86,7 +93,9 @@ function summaryFacts(e: EventOf<"task.completed">): string[] {
         : "*Commits:* none (nothing in the repository changed)",
     );
   }
-  if (e.usage) facts.push(`*Claude:* ${usageLine(e.usage)}`);
+  // What the task's Claude calls cost (plans, steps, summary) and their tokens; $0 offline.
+  const cost = summaryCostLine(e);
+  if (cost) facts.push(cost);
   return facts;
 }
 
