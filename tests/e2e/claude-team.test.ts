@@ -177,6 +177,9 @@ describe("@mllead with Claude doing the work in the team's repository (real SDK 
     await waitFor(() => events.some((e) => e.type === "task.replanning"), 180_000, "the re-plan");
     const failed = stepEvent(events, "step.failed", "analyze")[0];
     expect(failed?.type === "step.failed" && failed.error).toMatch(/acceptance criteria not met: ac2/);
+    // What the failed step spent still counts towards the task's cost.
+    expect(failed?.type === "step.failed" && failed.usage?.requests).toBe(3);
+    expect(failed?.type === "step.failed" && failed.usage?.costUsd).toBeGreaterThan(0);
     expect(stepEvent(events, "step.completed", "analyze")).toHaveLength(0);
     // The review never started: nothing new starts once a step failed.
     expect(stepEvent(events, "step.started", "review")).toHaveLength(0);

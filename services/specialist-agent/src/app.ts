@@ -1,6 +1,15 @@
-import type { Brain } from "@mllead/brain";
+import { type Brain, StepLoopError } from "@mllead/brain";
 import { type Bus, type Consumption, type MessageContext, PoisonMessageError } from "@mllead/bus";
-import { CONSUMERS, type CriterionResult, describeUnmet, StepResult, StepWork, SUBJECTS, unmetCriteria } from "@mllead/contracts";
+import {
+  CONSUMERS,
+  type CriterionResult,
+  describeUnmet,
+  StepResult,
+  StepWork,
+  SUBJECTS,
+  type Usage,
+  unmetCriteria,
+} from "@mllead/contracts";
 import { scrubSecrets } from "@mllead/service-kit";
 import type { Logger } from "pino";
 import { Counter, Histogram, type Registry } from "prom-client";
@@ -87,7 +96,7 @@ export function buildApp(deps: AppDeps): SpecialistApp {
   });
   const idOf = (type: string, work: StepWork) => `${type}:${work.taskId}:${work.stepId}:${work.attempt}`;
 
-  async function emitFailed(work: StepWork, error: string, criteria?: CriterionResult[]): Promise<void> {
+  async function emitFailed(work: StepWork, error: string, criteria?: CriterionResult[], usage?: Usage): Promise<void> {
     await infra("reporting the step failure", () =>
       bus.emit({
         ...stepBase(work),
@@ -96,6 +105,7 @@ export function buildApp(deps: AppDeps): SpecialistApp {
         title: work.step.title,
         error,
         ...(criteria?.length ? { criteria } : {}),
+        ...(usage ? { usage } : {}),
       }),
     );
   }
@@ -190,7 +200,7 @@ export function buildApp(deps: AppDeps): SpecialistApp {
         }),
       );
       log.info({ branch: wt?.branch }, "step started");
-      let outcome: { ok: true; result: StepResult } | { ok: false; error: string; criteria?: CriterionResult[] };
+      let outcome: { ok: true; result: StepResult } | { ok: false; error: string; criteria?: CriterionResult[]; usage?: Usage };
       if (!wt || !env) {
         outcome = { ok: false, error: setupError ?? "the task's worktree is not available" };
       } else {
@@ -208,7 +218,7 @@ export function buildApp(deps: AppDeps): SpecialistApp {
             if (result.status === "failed" || unmet.length > 0) {
               // "Never mark a task complete without proving it works": the step fails, and the tech lead re-plans.
               const why = unmet.length > 0 ? describeUnmet(unmet) : errorText(result.summary);
-              outcome = { ok: false, error: why, criteria: result.criteria };
+              outcome = { ok: false, error: why, criteria: result.criteria, ...(result.usage ? { usage: result.usage } : {}) };
             } else {
               outcome = { ok: true, result: await pushIfApproved(work, wt, result, log) };
             }
@@ -216,7 +226,9 @@ export function buildApp(deps: AppDeps): SpecialistApp {
         } catch (err) {
           if (isRetryable(err)) throw err;
           log.warn({ err }, "step failed");
-          outcome = { ok: false, error: errorText(err) };
+          // A loop that ended without FinishStep still spent tokens: they count towards the task's cost.
+          const spent = err instanceof StepLoopError ? err.usage : undefined;
+          outcome = { ok: false, error: errorText(err), ...(spent ? { usage: spent } : {}) };
         }
       }
       if (outcome.ok) {
@@ -232,7 +244,7 @@ export function buildApp(deps: AppDeps): SpecialistApp {
         );
         log.info("step completed");
       } else {
-        await emitFailed(work, outcome.error, outcome.criteria);
+        await emitFailed(work, outcome.error, outcome.criteria, outcome.usage);
         log.info({ error: outcome.error }, "step failed");
       }
       steps.inc({ role: work.role, outcome: outcome.ok ? "completed" : "failed" });

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { Brain, StepTools, SummaryRequest } from "../types.js";
 import { type RetryPolicy, retryTransient } from "./call.js";
 import { resolveModel } from "./client.js";
+import { StepLoopError } from "./errors.js";
 import { planWithClaude } from "./planner.js";
 import { runStepLoop, type StepLoopLimits } from "./specialist.js";
 import { stepPrompt } from "./step-prompt.js";
@@ -69,7 +70,10 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
     // loop resumes from its saved transcript without repeating a tool call; without one it would start over
     // and repeat side effects, so then the error is only named transient (TransientBrainError) for the caller.
     const retry = tools.transcript ? (opts.retry ?? {}) : { ...opts.retry, retries: 0 };
-    const result = await retryTransient(run, { call: "step", log: tools.log, retry });
+    const result = await retryTransient(run, { call: "step", log: tools.log, retry }).catch((err: unknown) => {
+      if (err instanceof StepLoopError && err.usage) err.usage = withCost(err.usage, model);
+      throw err;
+    });
     // The loop counts tokens; the model names them and the price table turns them into a cost. (Priced as a
     // sum at the base rates: a Haiku 5.5 request over 100k prompt tokens would cost more; see costOf.)
     return result.usage ? { ...result, usage: withCost(result.usage, model) } : result;

@@ -1,3 +1,5 @@
+import type { Usage } from "@mllead/contracts";
+
 /** Why a step's tool loop ended without a result. */
 export type StepLoopStop = "iterations" | "budget" | "time" | "refusal" | "unfinished";
 
@@ -5,6 +7,8 @@ export type StepLoopStop = "iterations" | "budget" | "time" | "refusal" | "unfin
 export class StepLoopError extends Error {
   readonly code: `step_loop_${StepLoopStop}`;
   override readonly name = "StepLoopError";
+  /** What the loop had spent when it ended, so a failed step's cost still counts. */
+  usage?: Usage;
   constructor(
     readonly stop: StepLoopStop,
     message: string,

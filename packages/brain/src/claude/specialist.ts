@@ -239,10 +239,13 @@ export async function runStepLoop(
       await save();
     }
   } catch (err) {
+    if (err instanceof StepLoopError) err.usage = usage();
     if (controller.signal.aborted) {
       const limit =
         limits.timeLimitMs >= 120_000 ? `${Math.round(limits.timeLimitMs / 60_000)} min` : `${limits.timeLimitMs / 1000} s`;
-      throw new StepLoopError("time", `the step ran past its time limit of ${limit}`, { cause: err });
+      const timeUp = new StepLoopError("time", `the step ran past its time limit of ${limit}`, { cause: err });
+      timeUp.usage = usage();
+      throw timeUp;
     }
     throw err;
   } finally {
