@@ -28,7 +28,13 @@ export interface GatewayHarness extends AsyncDisposable {
  * real HTTP — signed requests in, Web API calls out, NATS in between.
  */
 export async function startGatewayHarness(
-  opts: { jobUpdateIntervalMs?: number; sandbox?: Partial<SlackSandboxOptions>; agentsDir?: string } = {},
+  opts: {
+    jobUpdateIntervalMs?: number;
+    sandbox?: Partial<SlackSandboxOptions>;
+    agentsDir?: string;
+    /** Socket Mode: the gateway gets the sandbox's app token and no signing secret, and Slack's payloads go over its WebSocket. */
+    socketMode?: boolean;
+  } = {},
 ): Promise<GatewayHarness> {
   const nats = await startNatsServer();
   const log = createLogger("slack-gateway", "silent");
@@ -39,7 +45,7 @@ export async function startGatewayHarness(
   const gateway = await startGateway({
     config: {
       SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      ...(opts.socketMode ? { SLACK_APP_TOKEN: sandbox.appToken } : { SLACK_SIGNING_SECRET: SIGNING_SECRET }),
       SLACK_API_URL: sandbox.apiUrl,
       GATEWAY_PORT: 0,
       ...(opts.agentsDir ? { MLLEAD_AGENTS_DIR: opts.agentsDir } : {}),
@@ -53,7 +59,7 @@ export async function startGatewayHarness(
   const addr = http.server.address();
   const port = addr && typeof addr === "object" ? addr.port : 0;
   const gatewayUrl = `http://127.0.0.1:${port}`;
-  sandbox.setGatewayUrl(`${gatewayUrl}/slack/events`);
+  if (!opts.socketMode) sandbox.setGatewayUrl(`${gatewayUrl}/slack/events`);
 
   const lead = await Bus.connect({ url: nats.url, name: "fake-tech-lead", log });
   const commands: Command[] = [];

@@ -19,11 +19,21 @@ export interface Stack extends AsyncDisposable {
   logs(name: ServiceName): string[];
 }
 
+export interface StackOptions {
+  /**
+   * How Slack reaches the gateway: `http` (default; signed requests to its Request URL) or `socket`
+   * (Socket Mode: the gateway gets the sandbox's app token and no signing secret, and the sandbox
+   * has no Request URL, so everything goes over the WebSocket).
+   */
+  slack?: "http" | "socket";
+}
+
 /**
  * The whole of mllead as a person would run it: a private nats-server, the Slack
  * sandbox standing in for Slack, and the four services as separate processes.
  */
-export async function startStack(extraEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
+export async function startStack(extraEnv: NodeJS.ProcessEnv = {}, opts: StackOptions = {}): Promise<Stack> {
+  const socketMode = opts.slack === "socket";
   const nats = await startNatsServer();
   const dir = await mkdtemp(join(tmpdir(), "mllead-e2e-"));
   const signingSecret = randomBytes(16).toString("hex");
@@ -32,14 +42,14 @@ export async function startStack(extraEnv: NodeJS.ProcessEnv = {}): Promise<Stac
   const sandbox = await startSlackSandbox({
     botToken,
     signingSecret,
-    gatewayUrl: `http://127.0.0.1:${gatewayPort}/slack/events`,
+    ...(socketMode ? {} : { gatewayUrl: `http://127.0.0.1:${gatewayPort}/slack/events` }),
   });
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NATS_URL: nats.url,
     SLACK_BOT_TOKEN: botToken,
-    SLACK_SIGNING_SECRET: signingSecret,
+    ...(socketMode ? { SLACK_APP_TOKEN: sandbox.appToken } : { SLACK_SIGNING_SECRET: signingSecret }),
     SLACK_API_URL: sandbox.apiUrl,
     GATEWAY_PORT: String(gatewayPort),
     MLLEAD_WORKSPACE_DIR: join(dir, "workspaces"),

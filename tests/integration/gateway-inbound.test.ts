@@ -127,6 +127,9 @@ describe("slack-gateway: Slack input becomes commands on NATS", () => {
 
     await sandbox.react(plan.ts, "white_check_mark", { user: "U0CAROL" });
     await sandbox.react(plan.ts, "tada", { user: "U0CAROL" });
+    // Reactions reach NATS through the gateway's durable inbox, clicks before their 200: a click made in the same
+    // millisecond may overtake a reaction, so the click waits for the reaction's decision (a person's pace).
+    await vi.waitFor(() => expect(h.decides()).toHaveLength(2), WAIT);
     await sandbox.click(plan.ts, "mllead_cancel", { user: "U0DAVE" });
     await vi.waitFor(() => expect(h.decides()).toHaveLength(3), WAIT);
     expect(h.decides().slice(1)).toEqual([

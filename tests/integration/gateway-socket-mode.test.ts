@@ -15,7 +15,7 @@ describe("slack-gateway configuration", () => {
     const bus = await Bus.connect({ url: nats.url, name: "gw", log });
     await bus.provision([CONSUMERS.gateway]);
     const http = buildHttpApp({ log, registry: createRegistry("slack-gateway"), checks: { readiness: {} } });
-    // The sandbox speaks HTTP only and refuses the socket; what matters is where the gateway asked.
+    // An app token the sandbox did not issue is refused (invalid_auth); what matters is where the gateway asked.
     await expect(
       startGateway({
         config: { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_APP_TOKEN: "xapp-1-test", SLACK_API_URL: sandbox.apiUrl, GATEWAY_PORT: 0 },

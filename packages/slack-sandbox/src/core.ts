@@ -1,4 +1,5 @@
 import type { RateLimiter } from "./rate-limit.js";
+import type { SocketModeServer } from "./socket-mode.js";
 import type { SandboxMessage, WorkspaceStore } from "./store.js";
 import type { ViewRegistry } from "./views.js";
 
@@ -41,6 +42,10 @@ export interface SandboxCore {
   store: WorkspaceStore;
   bot: BotIdentity;
   botToken: string;
+  /** The app-level token (xapp-…) that `apps.connections.open` takes, and nothing else does. */
+  appToken: string;
+  /** Socket Mode: the connections the app opened and the envelopes sent on them. */
+  socket: SocketModeServer;
   rates: RateLimiter;
   calls: ApiCall[];
   responseTargets: Map<string, ResponseTarget>;

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { SandboxCore } from "./core.js";
 import { slackSignatureHeaders } from "./signing.js";
+import type { EnvelopeType, SocketModeServer } from "./socket-mode.js";
 import type { SandboxMessage } from "./store.js";
 import { applyViewAnswer, type ViewValues, viewClosed, viewSubmission } from "./views.js";
 
@@ -11,6 +12,8 @@ export interface Delivery {
   body: string;
   /** The body parsed as JSON, when it is JSON. */
   json: unknown;
+  /** How it reached the app: a signed HTTP request, or an envelope over a Socket Mode connection. */
+  via?: "http" | "socket";
 }
 
 export interface PersonOptions {
@@ -43,6 +46,8 @@ export interface SignOptions {
   retryReason?: string;
 }
 
+const FORM = "application/x-www-form-urlencoded";
+
 function id(prefix: string): string {
   return `${prefix}${randomBytes(6).toString("hex").toUpperCase()}`;
 }
@@ -54,11 +59,13 @@ export function encodeMention(text: string, botUserId: string): string {
 }
 
 /**
- * Drives the app the way Slack does: signed HTTP requests for events (with retries),
- * interactivity payloads, slash commands and URL verification.
+ * Drives the app the way Slack does: events, interactivity payloads and slash commands go over
+ * the app's Socket Mode connection while it holds one (an unacked event is retried there as Slack
+ * does), else as signed HTTP requests to its Request URL (`retryEvent` replays Slack's HTTP retry);
+ * URL verification is HTTP only.
  */
 export class SlackDriver {
-  private readonly sentEvents = new Map<string, string>();
+  private readonly sentEvents = new Map<string, Record<string, unknown>>();
 
   constructor(
     private readonly core: SandboxCore,
@@ -68,8 +75,36 @@ export class SlackDriver {
       sandboxUrl: () => string;
       humanUserId: string;
       defaultChannel: string;
+      socket: SocketModeServer;
     },
   ) {}
+
+  /**
+   * Sends one payload the way the app takes it: an envelope on its Socket Mode connection, or a
+   * signed request (JSON for events, a form for interactions and slash commands). A forged or stale
+   * signature is an HTTP-only test, so `signingSecret` / `timestampSec` always go over HTTP.
+   */
+  private send(kind: EnvelopeType, payload: Record<string, unknown>, sign: SignOptions = {}): Promise<Delivery> {
+    const forged = sign.signingSecret !== undefined || sign.timestampSec !== undefined;
+    if (!forged && this.opts.socket.active()) {
+      return this.opts.socket.deliver(kind, payload, {
+        ...(sign.retryNum !== undefined ? { retryAttempt: sign.retryNum } : {}),
+        ...(sign.retryReason !== undefined ? { retryReason: sign.retryReason } : {}),
+      });
+    }
+    switch (kind) {
+      case "events_api":
+        return this.post(JSON.stringify(payload), "application/json", sign);
+      case "interactive":
+        return this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), FORM, sign);
+      case "slash_commands":
+        return this.post(new URLSearchParams(payload as Record<string, string>).toString(), FORM, sign);
+      default: {
+        const never: never = kind;
+        throw new Error(`unknown envelope type ${String(never)}`);
+      }
+    }
+  }
 
   /** Sends a raw body to the app, signed (or deliberately mis-signed). */
   async post(body: string, contentType: string, sign: SignOptions = {}): Promise<Delivery> {
@@ -91,14 +126,14 @@ export class SlackDriver {
     } catch {
       json = undefined;
     }
-    return { status: res.status, body: text, json };
+    return { status: res.status, body: text, json, via: "http" };
   }
 
   /** Delivers an Events API `event_callback` wrapping `event`. Returns the delivery and its event id. */
   async event(event: Record<string, unknown>, opts: SignOptions & { eventId?: string } = {}) {
     const eventId = opts.eventId ?? id("Ev");
     const { bot } = this.core;
-    const body = JSON.stringify({
+    const payload = {
       token: "sandbox-verification-token",
       team_id: bot.teamId,
       api_app_id: bot.appId,
@@ -108,17 +143,17 @@ export class SlackDriver {
       event_time: Math.floor(Date.now() / 1000),
       authorizations: [{ team_id: bot.teamId, user_id: bot.userId, is_bot: true, is_enterprise_install: false }],
       is_ext_shared_channel: false,
-    });
-    this.sentEvents.set(eventId, body);
-    const delivery = await this.post(body, "application/json", opts);
+    };
+    this.sentEvents.set(eventId, payload);
+    const delivery = await this.send("events_api", payload, opts);
     return { ...delivery, eventId };
   }
 
   /** Sends an earlier event again with the same event_id, as Slack does when an ack was late or failed. */
   async retryEvent(eventId: string, retryNum = 1, retryReason = "http_timeout"): Promise<Delivery> {
-    const body = this.sentEvents.get(eventId);
-    if (!body) throw new Error(`no event ${eventId} was sent`);
-    return this.post(body, "application/json", { retryNum, retryReason });
+    const payload = this.sentEvents.get(eventId);
+    if (!payload) throw new Error(`no event ${eventId} was sent`);
+    return this.send("events_api", payload, { retryNum, retryReason });
   }
 
   /** Answers Slack's `url_verification` handshake; returns the app's reply. */
@@ -259,7 +294,7 @@ export class SlackDriver {
         },
       ],
     };
-    return this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), "application/x-www-form-urlencoded");
+    return this.send("interactive", payload);
   }
 
   /**
@@ -291,7 +326,7 @@ export class SlackDriver {
         ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
       },
     };
-    return this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), "application/x-www-form-urlencoded");
+    return this.send("interactive", payload);
   }
 
   /** A person opens the app's Home tab: Slack sends `app_home_opened` (with the view last published, if any). */
@@ -331,7 +366,7 @@ export class SlackDriver {
       response_url: responseUrl,
       trigger_id: this.core.views.issueTrigger(user, channel),
     });
-    const delivery = await this.post(form.toString(), "application/x-www-form-urlencoded");
+    const delivery = await this.send("slash_commands", Object.fromEntries(form));
     const ack = (delivery.json ?? (delivery.body ? { text: delivery.body } : {})) as { text?: string; blocks?: unknown[] };
     if (delivery.status === 200 && ack.text) {
       // Slack shows a slash command's ack to the person who typed it only.
@@ -364,10 +399,7 @@ export class SlackDriver {
     if (!view) throw new Error(`the app opened no view ${viewId}`);
     const user = o.user ?? view.user;
     const payload = viewSubmission(view, values, user, this.core.bot, this.core.views.issueTrigger(user, view.channel));
-    const delivery = await this.post(
-      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
-      "application/x-www-form-urlencoded",
-    );
+    const delivery = await this.send("interactive", payload);
     if (delivery.status === 200) applyViewAnswer(view, delivery.json);
     return delivery;
   }
@@ -379,6 +411,6 @@ export class SlackDriver {
     view.open = false;
     if (!view.notify_on_close) return null;
     const payload = viewClosed(view, this.core.bot);
-    return this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), "application/x-www-form-urlencoded");
+    return this.send("interactive", payload);
   }
 }

@@ -11,6 +11,7 @@ import {
 import { registerFileRoutes } from "./files.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
 import { registerResponseUrls } from "./responses.js";
+import { type EnvelopeType, type SocketEnvelope, type SocketModeOptions, SocketModeServer } from "./socket-mode.js";
 import {
   type SandboxChannel,
   type SandboxEphemeral,
@@ -33,6 +34,7 @@ export type {
   ApiCall,
   BotIdentity,
   Delivery,
+  EnvelopeType,
   PersonOptions,
   ResponsePost,
   SandboxChannel,
@@ -44,6 +46,8 @@ export type {
   SentMessage,
   SignOptions,
   SlashOutcome,
+  SocketEnvelope,
+  SocketModeOptions,
   ViewValues,
 };
 
@@ -56,9 +60,14 @@ export interface SlackSandboxOptions {
   botToken: string;
   /** The secret requests to the app are signed with. */
   signingSecret: string;
+  /** The app-level token (xapp-…) `apps.connections.open` takes. Default `xapp-1-A0MLLEAD-1-sandbox`. */
+  appToken?: string;
+  /** Socket Mode timing: ack timeout, retry waits, pings, reconnect grace (see SocketModeOptions; Slack's by default). */
+  socketMode?: Omit<SocketModeOptions, "appId">;
   /**
    * The app's Request URL (e.g. `http://127.0.0.1:3000/slack/events`). A bare origin gets
-   * `/slack/events` appended. May be set later with `setGatewayUrl`.
+   * `/slack/events` appended. May be set later with `setGatewayUrl`. Unused while the app is
+   * connected over Socket Mode: then everything goes over its WebSocket, as with Slack.
    */
   gatewayUrl?: string;
   /** The bot's user id (what `auth.test` answers). Default `U0MLLEAD`. */
@@ -89,9 +98,20 @@ export interface SlackSandbox extends AsyncDisposable {
   /** What the app's `SLACK_API_URL` should be (ends with `/api/`). */
   apiUrl: string;
   bot: BotIdentity;
+  /** The app-level token the app's `SLACK_APP_TOKEN` should be, for Socket Mode. */
+  appToken: string;
   humanUserId: string;
   defaultChannel: string;
   setGatewayUrl(url: string): void;
+  /** Socket Mode as the sandbox sees it: the app's connections, the envelopes sent, and Slack's connection refresh. */
+  socketMode: {
+    /** Ids of the open connections, oldest first. */
+    connections(): string[];
+    /** Every envelope sent, retries included, with its ack. */
+    envelopes(): SocketEnvelope[];
+    /** Asks every connection to reconnect: `disconnect` `warning` (when `warningMs` > 0), then `refresh_requested`. */
+    refresh(o?: { warningMs?: number }): Promise<void>;
+  };
   /** Limits a Web API method (calls per minute, or a token bucket; 429 + Retry-After beyond); null lifts it. */
   setRateLimit(method: string, limit: RateLimit | null): void;
   /**
@@ -169,11 +189,14 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
   let gatewayUrl = opts.gatewayUrl ? eventsUrl(opts.gatewayUrl) : undefined;
   let baseUrl = "";
   const pendingEchoes = new Set<Promise<unknown>>();
+  const socket = new SocketModeServer({ ...opts.socketMode, appId: bot.appId });
 
   const core: SandboxCore = {
     store: new WorkspaceStore(channels),
     bot,
     botToken: opts.botToken,
+    appToken: opts.appToken ?? "xapp-1-A0MLLEAD-1-sandbox",
+    socket,
     rates: new RateLimiter(opts.rateLimits),
     calls: [],
     responseTargets: new Map(),
@@ -184,7 +207,7 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
     allowThreadStatus: opts.allowThreadStatus ?? true,
     fault: null,
     onBotMessage: (m) => {
-      if (!opts.echoBotMessages || !gatewayUrl) return;
+      if (!opts.echoBotMessages || (!gatewayUrl && !socket.active())) return;
       const p = driver
         .event({
           type: "message",
@@ -207,6 +230,7 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
     sandboxUrl: () => baseUrl,
     humanUserId,
     defaultChannel,
+    socket,
   });
 
   const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024 });
@@ -218,6 +242,7 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
   registerResponseUrls(app, core);
   registerUi(app, core, driver, { humanUserId, gatewayUrl: () => gatewayUrl });
 
+  socket.attach(app.server);
   await app.listen({ port: opts.port ?? 0, host: opts.host ?? "127.0.0.1" });
   const addr = app.server.address();
   const port = addr && typeof addr === "object" ? addr.port : (opts.port ?? 0);
@@ -225,14 +250,21 @@ export async function startSlackSandbox(opts: SlackSandboxOptions): Promise<Slac
 
   const close = async () => {
     await Promise.allSettled([...pendingEchoes]);
+    await socket.close();
     await app.close();
   };
   return {
     url: baseUrl,
     apiUrl: `${baseUrl}/api/`,
     bot,
+    appToken: core.appToken,
     humanUserId,
     defaultChannel,
+    socketMode: {
+      connections: () => socket.connections(),
+      envelopes: () => socket.envelopes(),
+      refresh: (o) => socket.refresh(o),
+    },
     setGatewayUrl: (url) => {
       gatewayUrl = eventsUrl(url);
     },

@@ -10,12 +10,17 @@ export const UI_PAGE = `<!doctype html>
   nav a { display: block; color: #cfc3cf; text-decoration: none; padding: 2px 0; cursor: pointer; }
   nav a.on { color: #fff; font-weight: 600; }
   nav small { color: #b9a8b9; display: block; margin-top: 16px; }
+  nav .conn { color: #b9a8b9; font-size: 12px; margin-top: 12px; }
   section { display: flex; flex-direction: column; border-left: 1px solid #ddd; min-width: 0; }
   header { padding: 10px 14px; border-bottom: 1px solid #ddd; font-weight: 700; }
   .list { flex: 1; overflow-y: auto; padding: 8px 14px; }
   .msg { padding: 6px 0; border-bottom: 1px solid #f2f2f2; }
   .msg .who { font-weight: 700; } .msg .who .bot { font-size: 10px; background: #ddd; border-radius: 3px; padding: 0 3px; margin-left: 4px; }
   .msg .ts { color: #888; font-size: 11px; margin-left: 6px; }
+  /* Like Slack, a message's own actions show when the pointer is on it. */
+  .msg .more { opacity: 0; min-height: 1.2em; } .msg:hover .more, .msg .more:focus-within { opacity: 1; }
+  body.home { grid-template-columns: 180px 1fr; } body.home #thread-pane, body.home #send-main { display: none; }
+  .home-view { max-width: 860px; padding: 4px 0 12px; }
   .msg.eph { background: #f8f4e5; padding: 6px; } .eph-note { color: #8a6d00; font-size: 11px; }
   .ctx { color: #616061; font-size: 12px; } h3 { margin: 6px 0 2px; font-size: 15px; }
   .actions button, .bar button { margin: 4px 6px 0 0; padding: 3px 10px; border: 1px solid #bbb; border-radius: 4px; background: #fff; cursor: pointer; }
@@ -28,8 +33,8 @@ export const UI_PAGE = `<!doctype html>
   form input { flex: 1; padding: 8px; border: 1px solid #bbb; border-radius: 6px; }
   #err { color: #e01e5a; padding: 0 14px; min-height: 1em; font-size: 12px; }
   #modal { display: none; position: fixed; inset: 0; background: rgba(29,28,29,.45); align-items: center; justify-content: center; }
-  #modal .dialog { background: #fff; width: 520px; max-width: 92vw; border-radius: 8px; box-shadow: 0 8px 30px rgba(0,0,0,.3); }
-  #modal .body { padding: 12px 16px; } #modal .foot { padding: 10px 16px; border-top: 1px solid #ddd; text-align: right; }
+  #modal .dialog { background: #fff; width: 560px; max-width: 92vw; max-height: 90vh; display: flex; flex-direction: column; border-radius: 8px; box-shadow: 0 8px 30px rgba(0,0,0,.3); }
+  #modal .body { padding: 12px 16px; overflow-y: auto; } #modal .foot { padding: 10px 16px; border-top: 1px solid #ddd; text-align: right; }
   #modal label.in { display: block; margin: 10px 0; }
   #modal textarea, #modal input { display: block; width: 100%; box-sizing: border-box; padding: 8px; margin-top: 4px; border: 1px solid #bbb; border-radius: 6px; font: inherit; }
   #modal .verr { color: #e01e5a; font-size: 12px; margin-top: 2px; }
@@ -47,11 +52,12 @@ export const UI_PAGE = `<!doctype html>
 <body>
 <nav><div style="font-weight:700;margin-bottom:8px">mllead sandbox</div><div id="channels"></div>
 <a id="home-link" data-home="1">🏠 Home</a>
+<div id="conn" class="conn"></div>
 <small>Type <b>@mllead train a baseline</b> to start a task, <b>/mllead status</b> or <b>/mllead help</b>. Nothing here reaches real Slack.</small></nav>
-<section><header id="chan-title">#</header><div class="list" id="messages"></div>
+<section id="main-pane"><header id="chan-title">#</header><div class="list" id="messages"></div>
 <div id="err"></div>
 <form id="send-main"><input name="text" placeholder="Message (mention @mllead, or /mllead status)" autocomplete="off"><button>Send</button></form></section>
-<section><header id="thread-title">Thread</header><div class="list" id="thread"><p class="ctx">Open a thread with “replies”.</p></div>
+<section id="thread-pane"><header id="thread-title">Thread</header><div class="list" id="thread"><p class="ctx">Open a thread with “replies”.</p></div>
 <form id="send-thread"><input name="text" placeholder="Reply in thread (approve · changes: … · cancel)" autocomplete="off"><button>Reply</button></form></section>
 <div id="modal" role="dialog" aria-modal="true"></div>
 <script>
@@ -126,16 +132,18 @@ function blocksHtml(m) {
     }
   }).join("");
 }
+/** A message's time as Slack shows it (its ts is seconds since the epoch; the full ts is the tooltip). */
+function clock(ts) { const d = new Date(Number(ts) * 1000); return isNaN(d) ? ts : d.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }); }
 function msgHtml(m, inThread) {
   const bot = m.bot_id ? '<span class="bot">APP</span>' : "";
   const reacts = (m.reactions || []).map((r) => "<span>" + (EMOJI[r.name] ?? ":" + esc(r.name) + ":") + " " + r.count + "</span>").join("");
   const replies = !inThread && m.reply_count ? '<div class="replies" data-thread="' + esc(m.ts) + '">' + m.reply_count + " replies →</div>" : "";
-  const open = !inThread && !m.reply_count ? '<span class="replies" data-thread="' + esc(m.ts) + '">reply</span>' : "";
+  const open = !inThread && !m.reply_count ? '<span class="replies" data-thread="' + esc(m.ts) + '">reply in thread</span>' : "";
   const react = '<span class="replies" data-react="' + esc(m.ts) + '"> · ✅ react</span>';
   const ask = m.user !== state.data?.bot.userId ? '<span class="replies" data-ask="' + esc(m.ts) + '"> · Ask @mllead</span>' : "";
   const live = (state.data?.streaming || []).includes(m.ts) ? ' <span class="ctx">✍️ writing…</span>' : "";
-  return '<div class="msg"><span class="who">' + esc(userName(m.user)) + bot + '</span><span class="ts">' + esc(m.ts) + "</span>" + live +
-    blocksHtml(m) + '<div class="reactions">' + reacts + "</div>" + replies + open + react + ask + "</div>";
+  return '<div class="msg" data-ts="' + attr(m.ts) + '"><span class="who">' + esc(userName(m.user)) + bot + '</span><span class="ts" title="' + attr(m.ts) + '">' + esc(clock(m.ts)) + "</span>" + live +
+    blocksHtml(m) + '<div class="reactions">' + reacts + "</div>" + replies + '<div class="more">' + open + react + ask + "</div></div>";
 }
 function inputHtml(b, err, typed) {
   const e = b.element || {}; const id = e.action_id || ""; const val = typed[id] ?? e.initial_value ?? "";
@@ -161,16 +169,24 @@ function renderModal(views) {
   box.querySelector("[data-input]")?.focus();
 }
 function ephHtml(e) { return '<div class="msg eph"><div class="eph-note">Only visible to you</div>' + blocksHtml(e) + "</div>"; }
+let lastRender = "";
 async function refresh() {
   const q = new URLSearchParams(); if (state.channel) q.set("channel", state.channel); if (state.thread) q.set("thread", state.thread);
-  const res = await fetch("/ui/state?" + q); const d = await res.json(); state.data = d; state.channel = d.channel;
+  const res = await fetch("/ui/state?" + q); const raw = await res.text();
+  // Redraw only what changed: an unchanged page keeps its images, selection and scroll position.
+  const key = raw + "|" + (state.home ? 1 : 0);
+  if (key === lastRender) return;
+  lastRender = key;
+  const d = JSON.parse(raw); state.data = d; state.channel = d.channel;
+  document.getElementById("conn").textContent = "mllead · " + d.connection;
   document.getElementById("channels").innerHTML = d.channels.map((c) => '<a data-channel="' + esc(c.id) + '" class="' + (c.id === d.channel ? "on" : "") + '"># ' + esc(c.name) + "</a>").join("");
   document.getElementById("chan-title").textContent = "# " + (d.channels.find((c) => c.id === d.channel)?.name ?? "");
   const main = document.getElementById("messages"); const atBottom = main.scrollTop + main.clientHeight >= main.scrollHeight - 20;
   document.getElementById("home-link").className = state.home ? "on" : "";
+  document.body.classList.toggle("home", !!state.home);
   if (state.home) {
     document.getElementById("chan-title").textContent = "🏠 mllead — Home";
-    main.innerHTML = d.home ? blocksHtml({ text: "", blocks: d.home.blocks }) : '<p class="ctx">mllead has not published a Home tab yet.</p>';
+    main.innerHTML = '<div class="home-view">' + (d.home ? blocksHtml({ text: "", blocks: d.home.blocks }) : '<p class="ctx">mllead has not published a Home tab yet.</p>') + "</div>";
     renderModal(d.views); return;
   }
   main.innerHTML = d.messages.map((m) => msgHtml(m, false)).join("") + d.ephemerals.filter((e) => !e.thread_ts).map(ephHtml).join("");

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { SandboxCore } from "./core.js";
-import type { SlackDriver } from "./driver.js";
+import type { Delivery, SlackDriver } from "./driver.js";
 import { UI_PAGE } from "./ui-page.js";
 
 const Send = z.object({ channel: z.string().min(1), text: z.string().min(1).max(40_000), threadTs: z.string().optional() });
@@ -14,11 +14,19 @@ const Shortcut = z.object({ channel: z.string().min(1), ts: z.string().min(1), c
 /** A sentence a person can act on, from a failed delivery to the app. */
 function explain(err: unknown, gatewayUrl: string | undefined): string {
   const why = err instanceof Error ? err.message : String(err);
-  return `Could not reach mllead at ${gatewayUrl ?? "(no gateway URL set)"}: ${why}. Is the slack-gateway running?`;
+  if (!gatewayUrl)
+    return "Could not reach mllead: it holds no Socket Mode connection and has no Request URL. Is the slack-gateway running?";
+  return `Could not reach mllead at ${gatewayUrl}: ${why}. Is the slack-gateway running?`;
 }
 
-function statusNote(status: number): string | undefined {
+function statusNote(out: Pick<Delivery, "status" | "via">): string | undefined {
+  const { status } = out;
   if (status === 200) return undefined;
+  if (out.via === "socket") {
+    return status === 408
+      ? "mllead did not acknowledge within 3 seconds over its Socket Mode connection."
+      : "mllead's Socket Mode connection closed and it did not reconnect. Is the slack-gateway running?";
+  }
   if (status === 401)
     return "mllead refused the request signature (401): the sandbox and the gateway use different signing secrets.";
   return `mllead answered HTTP ${status}.`;
@@ -51,6 +59,11 @@ export function registerUi(
       home: core.store.homes.get(opts.humanUserId) ?? null,
       ephemerals: core.store.ephemeralsFor(channel, opts.humanUserId),
       views: core.views.list(opts.humanUserId),
+      connection: core.socket.active()
+        ? `Socket Mode · ${core.socket.connections().length} connection${core.socket.connections().length === 1 ? "" : "s"}`
+        : opts.gatewayUrl()
+          ? "HTTP"
+          : "not connected",
     };
   });
 
@@ -61,19 +74,19 @@ export function registerUi(
     try {
       if (text.startsWith("/mllead")) {
         const out = await driver.slash(text.replace(/^\/mllead\s*/, ""), { channel });
-        return { ok: out.status === 200, error: statusNote(out.status) ?? (out.text ? undefined : "mllead did not answer.") };
+        return { ok: out.status === 200, error: statusNote(out) ?? (out.text ? undefined : "mllead did not answer.") };
       }
       if (/@mllead\b/.test(text)) {
         const out = await driver.mention(text, { channel, ...(threadTs ? { threadTs } : {}) });
-        return { ok: out.status === 200, error: statusNote(out.status) };
+        return { ok: out.status === 200, error: statusNote(out) };
       }
       if (threadTs) {
         const out = await driver.reply(threadTs, text, { channel });
-        return { ok: out.status === 200, error: statusNote(out.status) };
+        return { ok: out.status === 200, error: statusNote(out) };
       }
       const msg = core.store.add({ channel, user: opts.humanUserId, text });
       const out = await driver.event({ type: "message", channel, channel_type: "channel", user: msg.user, text, ts: msg.ts });
-      return { ok: out.status === 200, error: statusNote(out.status) };
+      return { ok: out.status === 200, error: statusNote(out) };
     } catch (err) {
       return { ok: false, error: explain(err, opts.gatewayUrl()) };
     }
@@ -84,7 +97,7 @@ export function registerUi(
     if (!parsed.success) return reply.code(400).send({ ok: false, error: "That button is not on a message." });
     try {
       const out = await driver.click(parsed.data.ts, parsed.data.actionId, { channel: parsed.data.channel });
-      return { ok: out.status === 200, error: statusNote(out.status) };
+      return { ok: out.status === 200, error: statusNote(out) };
     } catch (err) {
       return { ok: false, error: explain(err, opts.gatewayUrl()) };
     }
@@ -95,7 +108,7 @@ export function registerUi(
     if (!parsed.success) return reply.code(400).send({ ok: false, error: "Pick a message to react to." });
     try {
       const out = await driver.react(parsed.data.ts, parsed.data.name, { channel: parsed.data.channel });
-      return { ok: out.status === 200, error: statusNote(out.status) };
+      return { ok: out.status === 200, error: statusNote(out) };
     } catch (err) {
       return { ok: false, error: explain(err, opts.gatewayUrl()) };
     }
@@ -106,7 +119,7 @@ export function registerUi(
     if (!parsed.success) return reply.code(400).send({ ok: false, error: "Pick a message first." });
     try {
       const out = await driver.shortcut(parsed.data.ts, parsed.data.callbackId, { channel: parsed.data.channel });
-      return { ok: out.status === 200, error: statusNote(out.status) };
+      return { ok: out.status === 200, error: statusNote(out) };
     } catch (err) {
       return { ok: false, error: explain(err, opts.gatewayUrl()) };
     }
@@ -115,7 +128,7 @@ export function registerUi(
   app.post("/ui/home", async () => {
     try {
       const out = await driver.openHome();
-      return { ok: out.status === 200, error: statusNote(out.status) };
+      return { ok: out.status === 200, error: statusNote(out) };
     } catch (err) {
       return { ok: false, error: explain(err, opts.gatewayUrl()) };
     }
@@ -129,7 +142,7 @@ export function registerUi(
     try {
       // The app's inline errors, if any, come back with the next state and show under the inputs.
       const out = await driver.submitView(parsed.data.viewId, parsed.data.values);
-      return { ok: out.status === 200, error: statusNote(out.status) };
+      return { ok: out.status === 200, error: statusNote(out) };
     } catch (err) {
       return { ok: false, error: explain(err, opts.gatewayUrl()) };
     }
@@ -140,7 +153,7 @@ export function registerUi(
     if (!parsed.success || !core.views.get(parsed.data.viewId)) return reply.code(400).send({ ok: false, error: "No such box." });
     try {
       const out = await driver.cancelView(parsed.data.viewId);
-      return { ok: !out || out.status === 200, error: out ? statusNote(out.status) : undefined };
+      return { ok: !out || out.status === 200, error: out ? statusNote(out) : undefined };
     } catch (err) {
       return { ok: false, error: explain(err, opts.gatewayUrl()) };
     }

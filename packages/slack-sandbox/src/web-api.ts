@@ -134,12 +134,8 @@ function methods(core: SandboxCore): Record<string, Method> {
         throw new ApiError(err.error, err.messages.length ? { response_metadata: { messages: err.messages } } : {});
       }
     },
-    "apps.connections.open": () => {
-      // Socket Mode needs a WebSocket server; the sandbox drives the app over HTTP and knows no app token.
-      throw new ApiError("invalid_auth", {
-        detail: "the sandbox delivers events over HTTP; unset SLACK_APP_TOKEN to use it",
-      });
-    },
+    // Socket Mode: a single-use WebSocket URL; from the app's first connection on, Slack's payloads go over it.
+    "apps.connections.open": () => ({ ok: true, url: core.socket.open(core.baseUrl()) }),
   };
 }
 
@@ -150,8 +146,9 @@ function tokenOf(req: FastifyRequest, args: Args): string | undefined {
 }
 
 /**
- * Registers `POST /api/<method>`: Slack's Web API with its auth errors, error names,
- * limits and (when configured) HTTP 429 rate limiting. Every call is recorded.
+ * Registers `POST /api/<method>`: Slack's Web API with its auth errors (`not_authed`, `invalid_auth`,
+ * `not_allowed_token_type` for the wrong kind of token), error names, limits and (when configured)
+ * HTTP 429 rate limiting. Every call is recorded.
  */
 export function registerWebApi(app: FastifyInstance, core: SandboxCore): void {
   const table: Record<string, Method> = {
@@ -184,9 +181,10 @@ export function registerWebApi(app: FastifyInstance, core: SandboxCore): void {
     const impl = table[method];
     if (!impl) return record(404, { ok: false, error: "unknown_method", req_method: method });
     if (!token) return record(200, { ok: false, error: "not_authed" });
-    if (token !== core.botToken && !(method === "apps.connections.open" && token.startsWith("xapp-"))) {
-      return record(200, { ok: false, error: "invalid_auth" });
-    }
+    // An app-level token opens Socket Mode connections and does nothing else; a bot token cannot open one.
+    const wantsAppToken = method === "apps.connections.open";
+    if (token.startsWith("xapp-") !== wantsAppToken) return record(200, { ok: false, error: "not_allowed_token_type" });
+    if (token !== (wantsAppToken ? core.appToken : core.botToken)) return record(200, { ok: false, error: "invalid_auth" });
     // chat.postMessage is limited per channel: the raw `channel` argument is the key.
     const retryAfter = core.rates.take(method, str(args, "channel") ?? str(args, "channel_id"));
     if (retryAfter !== null) {
