@@ -37,9 +37,9 @@ export const envList = z
       .filter(Boolean),
   );
 
-/** A yes/no variable: `1`/`true` or `0`/`false` (unset = false). */
+/** A yes/no variable: `1`/`true` or `0`/`false` (unset or empty, as `.env.example` leaves it, = false). */
 export const envFlag = z
-  .enum(["true", "false", "1", "0"])
+  .enum(["true", "false", "1", "0", ""])
   .transform((v) => v === "true" || v === "1")
   .default(false);
 

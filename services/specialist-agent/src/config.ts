@@ -117,10 +117,11 @@ export function settingsFromEnv(
   config: SpecialistEnv,
   baseEnv: Readonly<Record<string, string | undefined>>,
 ): SpecialistSettings {
-  const stateDir = config.MLLEAD_STATE_DIR ?? defaultStateDir(baseEnv);
+  // Empty counts as unset: `.env.example` lists every variable with an empty value.
+  const stateDir = config.MLLEAD_STATE_DIR || defaultStateDir(baseEnv);
   return {
     roles: config.MLLEAD_ROLES,
-    workspaceDir: config.MLLEAD_WORKSPACE_DIR ?? defaultWorkspaceDir(stateDir),
+    workspaceDir: config.MLLEAD_WORKSPACE_DIR || defaultWorkspaceDir(stateDir),
     stateDir,
     ...(config.MLLEAD_REPO ? { repo: config.MLLEAD_REPO } : {}),
     ...(config.MLLEAD_PUSH_REMOTE ? { pushRemote: config.MLLEAD_PUSH_REMOTE } : {}),
