@@ -10,6 +10,7 @@ export {
   ClaudeOutputCutError,
   ClaudeRefusedError,
   ClaudeRequestError,
+  callNoun,
   PlanRejectedError,
   TransientBrainError,
 } from "./claude/failures.js";

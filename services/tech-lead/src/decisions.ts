@@ -1,8 +1,9 @@
+import { callNoun } from "@mllead/brain";
 import type { Plan, StepState, TaskCreate, TaskDecide, TaskRecord } from "@mllead/contracts";
 import { isTerminal, topologicalOrder } from "@mllead/contracts";
 import { budgetStopReason, goOn } from "./cost.js";
 import { dispatchReady } from "./execution.js";
-import { callNoun, retryCall } from "./lead-failures.js";
+import { retryCall } from "./lead-failures.js";
 import { pushEvent, pushUpdated } from "./outbox.js";
 import { draft, MAX_REMEMBERED_DECISIONS, moveTo, type Policy, skipUnfinished } from "./task-draft.js";
 

@@ -1,4 +1,4 @@
-import { ClaudeCallError, ClaudeRequestError, TransientBrainError } from "@mllead/brain";
+import { ClaudeCallError, ClaudeRequestError, callNoun, TransientBrainError } from "@mllead/brain";
 import type { BrainFailure, LeadCall, TaskRecord, Usage } from "@mllead/contracts";
 import { countUsage } from "./cost.js";
 import { pushEvent, pushUpdated } from "./outbox.js";
@@ -23,22 +23,6 @@ export interface LeadRetryPolicy {
 }
 
 export const DEFAULT_LEAD_RETRY: LeadRetryPolicy = { autoRetries: 3, baseDelayMs: 60_000, maxDelayMs: 600_000 };
-
-/** What the call would have produced, for people. */
-export function callNoun(call: LeadCall): string {
-  switch (call) {
-    case "plan":
-      return "a plan";
-    case "revision":
-      return "a revised plan";
-    case "summary":
-      return "the summary";
-    default: {
-      const never: never = call;
-      return String(never);
-    }
-  }
-}
 
 /**
  * The failure to keep when `err` is worth asking again (then the task waits), or undefined when it is not
