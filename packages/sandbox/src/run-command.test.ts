@@ -68,14 +68,15 @@ describe("runCommand", () => {
     expect(r.exitCode).toBeNull();
     expect(r.stdout).toContain("started");
     const grandchild = Number(await readFile(join(dir, "child.pid"), "utf8"));
-    expect(await isAlive(grandchild)).toBe(false);
+    // The group's SIGKILL is sent before runCommand returns; the kernel takes a moment to end a busy machine's process.
+    await vi.waitFor(async () => expect(await isAlive(grandchild)).toBe(false), { timeout: 3000, interval: 20 });
   });
 
   it("escalates to SIGKILL when the command ignores SIGTERM", async () => {
     const r = await runCommand([...SPAWN_GRANDCHILD, "ignore-term"], { cwd: dir, env, timeoutMs: 1500, killGraceMs: 300 });
     expect(r.timedOut).toBe(true);
     const grandchild = Number(await readFile(join(dir, "child.pid"), "utf8"));
-    expect(await isAlive(grandchild)).toBe(false);
+    await vi.waitFor(async () => expect(await isAlive(grandchild)).toBe(false), { timeout: 3000, interval: 20 });
   });
 
   it("reaps background processes a command leaves behind when it exits", async () => {
