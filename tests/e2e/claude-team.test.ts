@@ -16,6 +16,7 @@ async function claudeRun(team: TeamOptions = {}) {
   const repo = await makeTeamRepo();
   const api = await startFakeAnthropic(claudeTeam(team));
   const stack = await startStack({
+    MLLEAD_BRAIN: "anthropic",
     ANTHROPIC_API_KEY: api.apiKey,
     ANTHROPIC_BASE_URL: api.url,
     MLLEAD_REPO: repo.repo,

@@ -170,6 +170,25 @@ describe("specialist-agent carries out steps", () => {
     expect(events.filter((e) => e.type === "step.failed")).toHaveLength(0);
   });
 
+  it("a fix round that changes no file says so and reports no files, whatever its summary claims", async () => {
+    await using env = await setup();
+    const finding = {
+      severity: "major" as const,
+      category: "data_leakage" as const,
+      message: "fit on train only",
+      file: "README.md",
+    };
+    const work = { ...stepWork("t11", "analyze", "analyst", { objective: "README.md", attempt: 2 }), findings: [finding] };
+    await env.bus.publish(SUBJECTS.stepWork("analyst"), StepWork, work, "t11");
+    const done = await env.completedOrFailed("t11", "analyze");
+    if (done?.type !== "step.completed") throw new Error(`expected a completed step, got ${done?.type}`);
+    expect(done.result.filesChanged).toEqual([]);
+    expect(done.result.git?.commits).toEqual([]);
+    expect(done.result.warnings?.[0]).toMatch(
+      /fix round changed no files, so none of the 1 finding\(s\) it was sent is addressed/,
+    );
+  });
+
   it("on shutdown finishes the step in hand and takes no new ones", async () => {
     await using env = await setup();
     const subject = SUBJECTS.stepWork("data-engineer");

@@ -143,9 +143,17 @@ export function buildApp(deps: AppDeps): SpecialistApp {
     }
     const c = done.commit;
     if (c) log.info({ sha: c.sha, files: c.files.length, reused: c.reused }, "step committed");
+    // A fix round is judged by what it changed, not by what it says: one that changed nothing says so.
+    const fixRound = work.role !== "code-reviewer" && work.findings.length > 0;
+    if (fixRound && !c) {
+      warnings.unshift(
+        `this fix round changed no files, so none of the ${work.findings.length} finding(s) it was sent is addressed in the code`,
+      );
+    }
     return {
       ...result,
-      filesChanged: c ? c.files.slice(0, 200) : result.filesChanged,
+      // What the step changed is what git recorded: a fix round that changed nothing reports no files.
+      filesChanged: c ? c.files.slice(0, 200) : fixRound ? [] : result.filesChanged,
       git: {
         branch: wt.branch,
         baseCommit: wt.baseCommit,

@@ -163,7 +163,9 @@ function startFixRound(task: TaskRecord, reviewId: string, findings: Finding[], 
     st.status = "pending";
     delete st.result;
     delete st.finishedAt;
-    st.findings = owners.has(id) ? findings.filter((f) => !f.ownerStepId || f.ownerStepId === id) : [];
+    // The re-review gets every finding, to check each against what the fix round changed.
+    st.findings =
+      id === reviewId ? findings : owners.has(id) ? findings.filter((f) => !f.ownerStepId || f.ownerStepId === id) : [];
   }
   dispatchReady(task, now);
 }

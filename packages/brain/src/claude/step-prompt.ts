@@ -59,10 +59,21 @@ function upstream(work: StepWork): string[] {
 
 function findings(work: StepWork): string[] {
   if (work.findings.length === 0) return [];
+  const list = work.findings.map(
+    (f) =>
+      `- [${f.severity}/${f.category}] ${f.file ?? ""}${f.line ? `:${f.line}` : ""} ${f.message}${f.ownerStepId ? ` (step ${f.ownerStepId})` : ""}`,
+  );
+  if (work.role === "code-reviewer") {
+    return [
+      "## Your previous review's findings",
+      ...list,
+      "The steps that own them ran a fix round; their commits are listed with the steps above. Check each finding against what actually changed in the diff: a finding whose code did not change is not fixed, whatever a summary says.",
+    ];
+  }
   return [
     "## The code reviewer's findings this attempt must fix",
-    ...work.findings.map((f) => `- [${f.severity}/${f.category}] ${f.file ?? ""}${f.line ? `:${f.line}` : ""} ${f.message}`),
-    "Fix each one, then say in the summary how.",
+    ...list,
+    "Fix each one in the code, then say in the summary what you changed for each; only changed files count.",
   ];
 }
 
