@@ -187,6 +187,16 @@ describe("other messages", () => {
     expect(renderStatusReply({ v: 1, ok: true, active: [], recent: [] })).toContain("No active tasks");
   });
 
+  it("a task cancelled before its steps ran does not count them as done", () => {
+    const cancelled: TaskView = {
+      ...view,
+      state: "cancelled",
+      steps: view.steps.map((st) => ({ ...st, status: "skipped" as const })),
+    };
+    const text = renderStatusReply({ v: 1, ok: true, active: [], recent: [cancelled] });
+    expect(text).toContain("0/2 steps done (2 not run)");
+  });
+
   it("a code review shows its decision, findings grouped by severity and checks", () => {
     const msg = renderStepCompleted(
       {

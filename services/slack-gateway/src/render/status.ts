@@ -39,8 +39,10 @@ export function threadLink(view: Pick<TaskView, "slack">): string {
 }
 
 function stepsDone(view: TaskView): string {
-  const done = view.steps.filter((s) => s.status === "completed" || s.status === "skipped").length;
-  return `${done}/${view.steps.length} steps done`;
+  // Skipped steps never ran (the task ended first): they are not "done".
+  const done = view.steps.filter((s) => s.status === "completed").length;
+  const skipped = view.steps.filter((s) => s.status === "skipped").length;
+  return `${done}/${view.steps.length} steps done${skipped ? ` (${skipped} not run)` : ""}`;
 }
 
 /** How Slack's task_card shows a step: pending → in_progress → complete (or error). */
