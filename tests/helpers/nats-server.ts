@@ -7,14 +7,18 @@ import { findNatsServer, INSTALL_HINT } from "../../scripts/lib/nats.js";
 
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
+  // Below Linux's ephemeral range (32768–60999): ports there are handed to every outgoing connection and every
+  // listen(0), so a port picked there can be taken by a client socket before the server that needs it binds it.
+  for (let tries = 0; tries < 50; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new Error("no free port found between 20000 and 32000");
 }
 
 /** The nats-server binary: NATS_SERVER_BIN, PATH, or Debian's /usr/sbin; a clear error when there is none. */
