@@ -47,8 +47,12 @@ describe("@mllead decisions in the thread, end to end", () => {
     await waitFor(() => thread().some((m) => kindOf(m) === "task.approved"), 20_000, "the approval");
     await sandbox.reply(sent.ts, "cancel");
     await waitFor(() => thread().some((m) => kindOf(m) === "task.cancelled"), 30_000, "the cancellation");
+    // The card is posted once work starts, or at the end: it may not be in the thread yet.
     await waitFor(
-      () => /cancelled/i.test(visibleText(thread().find((m) => kindOf(m) === "card") as never)),
+      () => {
+        const card = thread().find((m) => kindOf(m) === "card");
+        return card !== undefined && /cancelled/i.test(visibleText(card));
+      },
       20_000,
       "the card to say cancelled",
     );
