@@ -1,18 +1,15 @@
 import type { Bus } from "@mllead/bus";
 import type { RunningService } from "@mllead/service-kit";
-import { App, type Receiver, SocketModeReceiver } from "@slack/bolt";
+import { type App, type Receiver, SocketModeReceiver } from "@slack/bolt";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import { type Background, boltClientOptions, runBackground } from "./background.js";
+import { type Background, runBackground } from "./background.js";
 import { startBackgroundThread } from "./background-thread.js";
+import { createMlleadApp } from "./bolt-app.js";
 import { boltLogger } from "./bolt-logger.js";
 import { checkGatewayConfig, type GatewayConfig, slackApiBase } from "./config.js";
-import { registerInbound } from "./inbound.js";
 import { provisionInbox, storeInInbox } from "./inbox.js";
-import { Poster } from "./poster.js";
 import { FastifyReceiver } from "./receiver.js";
-import { webSlackApi } from "./slack-api.js";
-import { SlackStore } from "./store.js";
 
 /** What the gateway is built from; `runService` provides all of it, and tests build it in-process. */
 export interface GatewayDeps {
@@ -61,27 +58,9 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
         store: (msg) => storeInInbox(bus, msg),
       });
 
-  const bolt = new App({
-    token: config.SLACK_BOT_TOKEN,
-    receiver,
-    logger,
-    clientOptions: boltClientOptions(config),
-    deferInitialization: true,
-  });
-  bolt.error(async (err) => {
-    // Listener errors reach the receiver, which logs them and answers Slack; rethrow so it sees them.
-    throw err;
-  });
-  const store = await SlackStore.open(bus);
-  const poster = new Poster(webSlackApi(bolt.client), store, log);
-  // Interactions and slash commands are answered here; in Socket Mode, events arrive here too.
-  registerInbound(bolt, {
-    bus,
-    store,
-    poster,
-    log,
-    ...(config.MLLEAD_AGENTS_DIR ? { agentsDir: config.MLLEAD_AGENTS_DIR } : {}),
-  });
+  // Interactions and slash commands are answered here; in Socket Mode, events arrive here too. Listener
+  // errors reach the receiver, which logs them and answers Slack.
+  const { bolt } = await createMlleadApp(config, receiver, { bus, log, logger });
 
   const background = await startBackgroundWork(deps, log);
   try {

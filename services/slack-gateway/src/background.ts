@@ -1,14 +1,11 @@
 import type { Bus } from "@mllead/bus";
-import { App, type Receiver } from "@slack/bolt";
+import type { Receiver } from "@slack/bolt";
 import type { Logger } from "pino";
-import { boltLogger } from "./bolt-logger.js";
+import { createMlleadApp } from "./bolt-app.js";
 import { type GatewayConfig, slackApiBase } from "./config.js";
-import { registerInbound } from "./inbound.js";
 import { consumeInbox } from "./inbox.js";
 import { startOutbound } from "./outbound.js";
-import { Poster } from "./poster.js";
 import { outboundClient, webSlackApi } from "./slack-api.js";
-import { SlackStore } from "./store.js";
 
 /** What the gateway's background work is built from. */
 export interface BackgroundDeps {
@@ -33,12 +30,6 @@ class InboxReceiver implements Receiver {
   async stop(): Promise<void> {}
 }
 
-/** The Bolt client options shared by the receiving app and the background app. */
-export function boltClientOptions(config: GatewayConfig) {
-  const slackApiUrl = slackApiBase(config.SLACK_API_URL);
-  return { ...(slackApiUrl ? { slackApiUrl } : {}), retryConfig: { retries: 3, factor: 2 } };
-}
-
 /**
  * Everything the gateway does that Slack does not wait for: Bolt's listeners for the Events API
  * deliveries stored in the inbox (mentions, replies, reactions → commands on NATS), and task events
@@ -47,26 +38,8 @@ export function boltClientOptions(config: GatewayConfig) {
  */
 export async function runBackground(deps: BackgroundDeps): Promise<Background> {
   const { config, bus, log } = deps;
-  const bolt = new App({
-    token: config.SLACK_BOT_TOKEN,
-    receiver: new InboxReceiver(),
-    logger: boltLogger(log),
-    clientOptions: boltClientOptions(config),
-    deferInitialization: true,
-  });
-  bolt.error(async (err) => {
-    // Reaches the inbox consumer, which logs it and redelivers the event with backoff.
-    throw err;
-  });
-  const store = await SlackStore.open(bus);
-  const poster = new Poster(webSlackApi(bolt.client), store, log);
-  registerInbound(bolt, {
-    bus,
-    store,
-    poster,
-    log,
-    ...(config.MLLEAD_AGENTS_DIR ? { agentsDir: config.MLLEAD_AGENTS_DIR } : {}),
-  });
+  // Listener errors reach the inbox consumer, which logs them and redelivers the event with backoff.
+  const { bolt, store } = await createMlleadApp(config, new InboxReceiver(), { bus, log });
   // auth.test: proves the token works and tells Bolt the bot's own ids (to ignore its own messages).
   await bolt.init();
 
