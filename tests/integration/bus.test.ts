@@ -96,7 +96,7 @@ describe("bus against a real nats-server", () => {
     await using nats = await startNatsServer();
     const bus = await Bus.connect({ url: nats.url, name: "t", log });
     const { StatusQuery, StatusReply } = await import("@mllead/contracts");
-    bus.serve(
+    await bus.serve(
       SUBJECTS.statusQuery,
       StatusQuery,
       StatusReply,

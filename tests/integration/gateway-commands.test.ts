@@ -22,9 +22,9 @@ async function startTask(h: GatewayHarness, text = "train a baseline") {
 }
 
 /** The tech lead's side of `mllead.q.status`: answers with the given tasks and records the queries. */
-function serveStatus(h: GatewayHarness, views: () => ReturnType<typeof updatedEvent>["view"][]): StatusQuery[] {
+async function serveStatus(h: GatewayHarness, views: () => ReturnType<typeof updatedEvent>["view"][]): Promise<StatusQuery[]> {
   const queries: StatusQuery[] = [];
-  h.lead.serve(
+  await h.lead.serve(
     SUBJECTS.statusQuery,
     StatusQuerySchema,
     StatusReply,
@@ -89,7 +89,7 @@ describe("slack-gateway: /mllead status | jobs | cancel | agents | lessons | hel
     expect(agents).toMatch(/model `[a-z0-9-]+`/);
     // The tech lead's side of `mllead.q.lessons` (tests/integration/tech-lead-lessons.test.ts covers the real one).
     const asked: LessonsQuery[] = [];
-    h.lead.serve(
+    await h.lead.serve(
       SUBJECTS.lessonsQuery,
       LessonsQuery,
       LessonsReply,
@@ -126,7 +126,7 @@ describe("slack-gateway: /mllead status | jobs | cancel | agents | lessons | hel
   it("status asks the tech lead for this channel's tasks and the caller's, with each task's id for cancel", async () => {
     await using h = await startGatewayHarness();
     const { taskId, slack } = await startTask(h, "train <!channel> now");
-    const queries = serveStatus(h, () => [updatedEvent(taskId, 1, "executing", slack, "running").view]);
+    const queries = await serveStatus(h, () => [updatedEvent(taskId, 1, "executing", slack, "running").view]);
     const out = await h.sandbox.slash("status");
     expect(queries[0]).toMatchObject({ channel: slack.channel, userId: h.sandbox.humanUserId });
     expect(out.text).toContain(`\`${taskId}\``);
@@ -138,7 +138,7 @@ describe("slack-gateway: App Home and the message shortcut", () => {
   it("shows the person's active tasks, recent results, the runners and their GPUs, and how the workspace is set up", async () => {
     await using h = await startGatewayHarness();
     const { taskId, slack } = await startTask(h);
-    serveStatus(h, () => [
+    await serveStatus(h, () => [
       updatedEvent(taskId, 1, "executing", slack, "running").view,
       { ...updatedEvent("tOld1", 1, "done", slack, "completed").view, text: "last week's model" },
     ]);

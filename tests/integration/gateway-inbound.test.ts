@@ -241,7 +241,7 @@ describe("slack-gateway: Slack input becomes commands on NATS", () => {
       ],
       updatedAt: new Date().toISOString(),
     };
-    h.lead.serve(
+    await h.lead.serve(
       SUBJECTS.statusQuery,
       StatusQuery,
       StatusReply,

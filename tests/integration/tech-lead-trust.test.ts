@@ -283,7 +283,7 @@ describe("tech lead: /mllead status shows what concerns the caller", () => {
   it("the gateway asks with the channel and the user of the slash command", async () => {
     await using h = await startGatewayHarness();
     const asked: StatusQuery[] = [];
-    h.lead.serve(
+    await h.lead.serve(
       SUBJECTS.statusQuery,
       StatusQuery,
       StatusReply,

@@ -166,14 +166,17 @@ export class Bus {
     return consumption;
   }
 
-  /** Answers requests on `subject` (queue group = subject, so replicas share the load). */
-  serve<Q extends z.ZodType, R extends z.ZodType>(
+  /**
+   * Answers requests on `subject` (queue group = subject, so replicas share the load). Resolves once the
+   * server has the subscription, so a service that says it is ready never misses the first request.
+   */
+  async serve<Q extends z.ZodType, R extends z.ZodType>(
     subject: string,
     requestSchema: Q,
     replySchema: R,
     handler: (req: z.output<Q>) => Promise<z.input<R>>,
     onInvalid: (err: InvalidMessageError) => z.input<R>,
-  ): void {
+  ): Promise<void> {
     const sub = this.nc.subscribe(subject, {
       queue: subject,
       callback: (err, msg) => {
@@ -195,6 +198,8 @@ export class Bus {
       },
     });
     this.subs.add(sub);
+    // SUB travels on this connection; a request from another connection can reach the server first.
+    await this.nc.flush();
   }
 
   /** Sends a validated request and validates the reply. */

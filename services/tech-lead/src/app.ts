@@ -329,14 +329,14 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     drive,
     async start() {
       await recover();
-      bus.serve(
+      await bus.serve(
         SUBJECTS.statusQuery,
         StatusQuery,
         StatusReply,
         (q) => answerStatus(store, q, log),
         (e) => ({ v: 1 as const, ok: false as const, error: { code: e.code, message: e.message } }),
       );
-      bus.serve(
+      await bus.serve(
         SUBJECTS.lessonsQuery,
         LessonsQuery,
         LessonsReply,
