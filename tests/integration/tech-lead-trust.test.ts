@@ -188,7 +188,11 @@ describe("tech lead: one bad message never stalls the others", () => {
     expect(kept?.header.get(SET_ASIDE_HEADERS.subject)).toBe(SUBJECTS.taskCreate);
     expect(JSON.parse(kept?.string() ?? "{}").taskId).toBe("tHuge");
     // Nothing of it is left to retry, and no record was written.
-    expect((await tl.bus.jsm.streams.info(STREAMS.commands.name)).state.messages).toBe(0);
+    await waitFor(
+      async () => (await tl.bus.jsm.streams.info(STREAMS.commands.name)).state.messages === 0,
+      10_000,
+      "an empty queue",
+    );
     expect(await tl.lead.store.get("tHuge")).toBeNull();
   });
 
