@@ -326,10 +326,16 @@ describe("slack-gateway: task events become a thread people read at a glance", (
       brain: "offline",
     });
     await h.lead.emit(completed(`${taskId}:completed`, "First part.\n\nSecond part."));
-    await vi.waitFor(() => expect(thread().some((m) => keyOf(m) === `${taskId}:completed`)).toBe(true), WAIT);
+    // The retry ends the stream (which carries the summary's key from then on) and only then edits the whole
+    // summary into it: the key alone does not say the summary is done. A later post of the thread waits for
+    // every earlier one, so when it is there the summary's job has finished, retries and edit included.
+    await h.lead.emit({ v: 1, eventId: `${taskId}:later`, taskId, at: at(), type: "task.failed", reason: "marker" });
+    await vi.waitFor(() => expect(thread().some((m) => m.text.includes("marker"))).toBe(true), WAIT);
+    expect(thread().map(keyOf)).toEqual([`${taskId}:planned:1`, `${taskId}:completed`, `${taskId}:later`]);
     const whole = thread().filter((m) => shown(m).includes("First part."));
     expect(whole).toHaveLength(1);
     expect(shown(whole[0])).toContain("Second part.");
+    expect(h.sandbox.calls("chat.appendStream").map((c) => c.error)).toContain("internal_error");
 
     // Where streaming is refused (here: no scope), the summary is posted as one message.
     h.sandbox.injectFault((method) => (method === "chat.startStream" ? "missing_scope" : null));
@@ -342,6 +348,9 @@ describe("slack-gateway: task events become a thread people read at a glance", (
       () => expect(h.sandbox.thread(root.channel, other.ts).some((m) => keyOf(m) === `${t2}:completed`)).toBe(true),
       WAIT,
     );
+    expect(h.sandbox.calls("chat.startStream").map((c) => c.error)).toEqual([undefined, "missing_scope"]);
     expect(h.sandbox.calls("chat.postMessage").some((c) => String(c.args.text).includes("Posted whole."))).toBe(true);
+    // One post, whole: the refused stream left nothing behind.
+    expect(h.sandbox.thread(root.channel, other.ts).slice(1).map(keyOf)).toEqual([`${t2}:planned:1`, `${t2}:completed`]);
   });
 });
