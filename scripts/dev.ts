@@ -1,7 +1,8 @@
 /**
- * `pnpm start`: runs @mllead locally — nats-server (when none is reachable), the
- * four services, and, when no Slack tokens are set, the local Slack sandbox to
- * talk to @mllead in the browser. Ctrl-C stops everything it started.
+ * `pnpm start`: runs @mllead locally — its own nats-server with one user per service
+ * (unless NATS_URL names a server to use), the four services, and, when no Slack
+ * tokens are set, the local Slack sandbox to talk to @mllead in the browser.
+ * Ctrl-C stops everything it started.
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -17,8 +18,17 @@ import {
   tryInstallSandboxNumpy,
 } from "./lib/bubblewrap.js";
 import { formatLogLine } from "./lib/log-format.js";
-import { findNatsServer, INSTALL_HINT, natsReachable, startNatsServer, tryInstallNatsServer } from "./lib/nats.js";
-import { REPO_ROOT, SERVICE_NAMES, type ServiceProcess, startService, stopService } from "./lib/services.js";
+import {
+  anyFreePort,
+  findNatsServer,
+  INSTALL_HINT,
+  natsReachable,
+  portFree,
+  startNatsServerWithConfig,
+  tryInstallNatsServer,
+} from "./lib/nats.js";
+import { ensureNkeyUsers, NATS_AUTH_DIR, type NatsUsers, writeNatsServerConfig } from "./lib/nats-auth.js";
+import { REPO_ROOT, SERVICE_NAMES, type ServiceName, type ServiceProcess, startService, stopService } from "./lib/services.js";
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -26,7 +36,6 @@ if (existsSync(join(REPO_ROOT, ".env")) && typeof process.loadEnvFile === "funct
   process.loadEnvFile(join(REPO_ROOT, ".env"));
 
 const env: NodeJS.ProcessEnv = { ...process.env };
-env.NATS_URL ??= "nats://127.0.0.1:4222";
 env.GATEWAY_PORT ??= "3000";
 env.LOG_LEVEL ??= "info";
 // Task worktrees default to the user's state directory (~/.local/state/mllead), outside this checkout.
@@ -35,18 +44,22 @@ env.MLLEAD_JOBS_DIR ??= join(REPO_ROOT, ".mllead", "jobs");
 const started: { nats?: ChildProcess; services: ServiceProcess[]; sandbox?: { close(): Promise<void> } } = { services: [] };
 let stopping = false;
 
-async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say("\nstopping …");
-    await Promise.all(started.services.map((s) => stopService(s)));
-    await started.sandbox?.close().catch(() => undefined);
-    if (started.nats && started.nats.exitCode === null) {
-      started.nats.kill("SIGTERM");
-      await new Promise((r) => started.nats?.once("exit", r));
-    }
-    say("stopped.");
+async function shutdown(code: number): Promise<void> {
+  // One Ctrl-C can arrive twice (the terminal signals the whole group, and tsx relays it too): exiting on the
+  // second would leave the services and NATS behind. stopService bounds the wait (SIGKILL after 10 s).
+  if (stopping) return;
+  stopping = true;
+  say("\nstopping …");
+  await Promise.all(started.services.map((s) => stopService(s)));
+  await started.sandbox
+    ?.close()
+    .catch((err: unknown) => say(`the Slack sandbox did not close cleanly: ${(err as Error).message}`));
+  if (started.nats && started.nats.exitCode === null) {
+    const exited = new Promise((r) => started.nats?.once("exit", r));
+    started.nats.kill("SIGTERM");
+    await exited;
   }
+  say("stopped.");
   process.exit(code);
 }
 process.on("SIGINT", () => void shutdown(0));
@@ -57,18 +70,36 @@ try {
   if (!findBwrap(env) && !tryInstallBubblewrap(say)) say(BWRAP_HINT);
   if (!sandboxPythonHasNumpy() && !tryInstallSandboxNumpy(say)) say(NUMPY_HINT);
 
-  // 1. NATS
-  if (await natsReachable(env.NATS_URL)) {
-    say(`NATS: using the server at ${env.NATS_URL}`);
+  // 1. NATS: the server NATS_URL names, as it is; else our own, where each service is its own user.
+  let users: NatsUsers | undefined;
+  if (env.NATS_URL) {
+    if (!(await natsReachable(env.NATS_URL))) {
+      say(`NATS_URL is ${env.NATS_URL}, but nothing answers there. Start that server, or leave NATS_URL unset`);
+      say("and pnpm start runs its own nats-server, with one NATS user per service.");
+      process.exit(1);
+    }
+    const who = env.NATS_CREDS ? "NATS_CREDS" : env.NATS_USER ? `user ${env.NATS_USER}` : "no credentials (anonymous)";
+    say(`NATS: using the server at ${env.NATS_URL} (NATS_URL is set); every service connects with ${who}`);
   } else {
     const bin = findNatsServer(env) ?? tryInstallNatsServer(say);
     if (!bin) {
-      say(`No NATS server answers at ${env.NATS_URL}.\n${INSTALL_HINT}`);
+      say(`pnpm start runs its own nats-server, but none was found.\n${INSTALL_HINT}`);
       process.exit(1);
     }
-    started.nats = await startNatsServer(bin, env.NATS_URL, join(REPO_ROOT, ".mllead", "nats"));
-    say(`NATS: started ${bin} at ${env.NATS_URL} (JetStream store .mllead/nats)`);
+    users = await ensureNkeyUsers();
+    const port = await natsPort(env.MLLEAD_NATS_PORT);
+    const dir = join(REPO_ROOT, ".mllead", "nats");
+    const file = join(dir, "nats.conf");
+    await writeNatsServerConfig({ file, host: "127.0.0.1", port, storeDir: dir, users: "nkeys" });
+    // Errors and warnings (a refused publish or subscription among them) show in the output.
+    started.nats = await startNatsServerWithConfig(bin, file, users.serverEnv, (line) => {
+      if (/\[(ERR|WRN|FTL)\]/.test(line)) say(`nats | ${line}`);
+    });
+    env.NATS_URL = `nats://127.0.0.1:${port}`;
+    for (const name of ["NATS_CREDS", "NATS_USER", "NATS_PASSWORD"]) delete env[name];
+    say(`NATS: started ${bin} at ${env.NATS_URL}, one user per service (keys in ${NATS_AUTH_DIR}, store .mllead/nats)`);
   }
+  const serviceEnv = (name: ServiceName): NodeJS.ProcessEnv => ({ ...env, ...(users?.serviceEnv(name) ?? {}) });
 
   // 2. Slack: real tokens, or the local sandbox.
   const gatewayUrl = `http://127.0.0.1:${env.GATEWAY_PORT}/slack/events`;
@@ -90,7 +121,7 @@ try {
 
   // 3. The four services.
   for (const name of SERVICE_NAMES) {
-    started.services.push(startService(name, env, { onLine: (n, line) => say(formatLogLine(n, line)) }));
+    started.services.push(startService(name, serviceEnv(name), { onLine: (n, line) => say(formatLogLine(n, line)) }));
   }
   await Promise.all(started.services.map((s) => s.ready));
   for (const s of started.services) {
@@ -116,4 +147,14 @@ try {
 } catch (err) {
   say(`could not start: ${(err as Error).message}`);
   await shutdown(1);
+}
+
+/** MLLEAD_NATS_PORT, else NATS' usual 4222 when it is free, else any free port (another nats-server may hold 4222). */
+async function natsPort(wanted: string | undefined): Promise<number> {
+  if (wanted) {
+    const port = Number(wanted);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`MLLEAD_NATS_PORT: not a port: ${wanted}`);
+    return port;
+  }
+  return (await portFree("127.0.0.1", 4222)) ? 4222 : anyFreePort("127.0.0.1");
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
-import { connect as tcpConnect } from "node:net";
+import { createServer, connect as tcpConnect } from "node:net";
 import { delimiter, join } from "node:path";
 
 /** True when something accepts TCP connections at the NATS URL's host:port. */
@@ -62,27 +62,89 @@ export function tryInstallNatsServer(log: (line: string) => void): string | null
   return findNatsServer();
 }
 
-/** Starts nats-server with JetStream on the URL's port, storing under `storeDir`. Resolves once it is ready. */
+/** Starts nats-server with JetStream on the URL's port, storing under `storeDir`, no users. Resolves once it is ready. */
 export async function startNatsServer(bin: string, url: string, storeDir: string): Promise<ChildProcess> {
   const u = new URL(url.includes("://") ? url : `nats://${url}`);
   mkdirSync(storeDir, { recursive: true });
-  const proc = spawn(bin, ["-a", u.hostname, "-p", u.port || "4222", "-js", "-sd", storeDir], {
-    stdio: ["ignore", "ignore", "pipe"],
+  return spawnNatsServer(bin, ["-a", u.hostname, "-p", u.port || "4222", "-js", "-sd", storeDir], process.env);
+}
+
+/**
+ * Starts nats-server with a config file (see `writeNatsServerConfig`); `env` adds what the config reads
+ * (the services' public keys). Its log goes to `onLine` (permission violations show there). Resolves once
+ * it is ready; rejects with its output when it stops first (a config error names the line).
+ */
+export async function startNatsServerWithConfig(
+  bin: string,
+  configFile: string,
+  env: Record<string, string>,
+  onLine?: (line: string) => void,
+): Promise<ChildProcess> {
+  const proc = await spawnNatsServer(bin, ["-c", configFile], { ...process.env, ...env }, onLine, true);
+  // Its own process group keeps a Ctrl-C from stopping NATS under the services while they drain; it is
+  // stopped after them, and with this process whatever way it exits (short of SIGKILL).
+  process.once("exit", () => {
+    if (proc.exitCode === null) proc.kill("SIGTERM");
   });
+  return proc;
+}
+
+async function spawnNatsServer(
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  onLine?: (line: string) => void,
+  detached = false,
+): Promise<ChildProcess> {
+  const proc = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], env, detached });
+  if (onLine) {
+    let rest = "";
+    proc.stderr?.on("data", (d: Buffer) => {
+      const lines = (rest + d.toString()).split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) if (line.trim()) onLine(line);
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`nats-server did not become ready:\n${out}`)), 15_000);
-    proc.stderr?.on("data", (d: Buffer) => {
+    const onData = (d: Buffer) => {
       out += d.toString();
       if (out.includes("Server is ready")) {
         clearTimeout(timer);
+        proc.stderr?.off("data", onData);
+        // Keep reading its log, or a full pipe would stall the server.
+        if (!onLine) proc.stderr?.resume();
         resolve();
       }
-    });
+    };
+    proc.stderr?.on("data", onData);
     proc.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`nats-server exited with code ${code}:\n${out}`));
     });
   });
   return proc;
+}
+
+/** True when nothing listens on host:port (so a server of ours can take it). */
+export async function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A port the OS says is free on `host`. */
+export async function anyFreePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      const port = addr && typeof addr === "object" ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }

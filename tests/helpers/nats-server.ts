@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findNatsServer, INSTALL_HINT } from "../../scripts/lib/nats.js";
+import { ensureNkeyUsers, type NatsUsers, passwordUsers, writeNatsServerConfig } from "../../scripts/lib/nats-auth.js";
 
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -32,12 +33,23 @@ export interface NatsServer extends AsyncDisposable {
   url: string;
   port: number;
   storeDir: string;
+  /** With `users`: the mllead users the server knows, and each service's credentials (`serviceEnv`). */
+  users?: NatsUsers;
+  /** Every line the server logged (permission violations show here as `[ERR] … Violation`). */
+  log(): string[];
   /** Stops the server (SIGTERM) and starts it again on the same port and store. */
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: number, lines: string[]): Promise<void> {
+  let rest = "";
+  // Every line is kept (and the pipe kept drained) for as long as the server runs.
+  proc.stderr?.on("data", (d: Buffer) => {
+    const parts = (rest + d.toString()).split("\n");
+    rest = parts.pop() ?? "";
+    lines.push(...parts.filter((l) => l.trim()));
+  });
   await new Promise<void>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`nats-server did not start in ${timeoutMs}ms:\n${out}`)), timeoutMs);
@@ -57,19 +69,39 @@ async function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: numbe
   });
 }
 
+/** How a test's nats-server lets clients in. */
+export interface NatsServerOptions {
+  /**
+   * One user per service with the permissions of infra/nats-permissions.conf: `nkeys` (the shipped
+   * infra/nats-users.conf; services get NATS_CREDS) or `passwords` (services get NATS_USER/NATS_PASSWORD).
+   * Unset: no users, anyone may do anything (most tests).
+   */
+  users?: "nkeys" | "passwords";
+}
+
 /**
  * Starts a private nats-server with JetStream on a free port and a temporary store,
  * the way nats.js's own test harness does. Dispose it to stop it and delete the store.
  */
-export async function startNatsServer(): Promise<NatsServer> {
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   const port = await freePort();
   const storeDir = await mkdtemp(join(tmpdir(), "mllead-nats-"));
+  const lines: string[] = [];
+  let users: NatsUsers | undefined;
+  let args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
+  if (opts.users) {
+    users = opts.users === "nkeys" ? await ensureNkeyUsers(join(storeDir, "auth")) : passwordUsers();
+    const file = join(storeDir, "nats.conf");
+    await writeNatsServerConfig({ file, host: "127.0.0.1", port, storeDir: join(storeDir, "js"), users: users.kind });
+    args = ["-c", file];
+  }
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    proc = spawn(natsServerBin(), ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+    proc = spawn(natsServerBin(), args, {
       stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, ...(users?.serverEnv ?? {}) },
     });
-    await waitForLine(proc, /Server is ready/, 15_000);
+    await waitForLine(proc, /Server is ready/, 15_000, lines);
   };
   const stop = async () => {
     const p = proc;
@@ -84,6 +116,8 @@ export async function startNatsServer(): Promise<NatsServer> {
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
+    ...(users ? { users } : {}),
+    log: () => [...lines],
     restart: async () => {
       await stop();
       await launch();

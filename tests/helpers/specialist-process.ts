@@ -8,6 +8,7 @@ import { ROLES } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { buildApp } from "../../services/specialist-agent/src/app.js";
 import { defaultToolSettings } from "../../services/specialist-agent/src/config.js";
+import { acceptAnyWork } from "../../services/specialist-agent/src/dispatched-work.js";
 import { TestBrain } from "./specialist-test-brain.js";
 
 const [url, workspaceDir] = process.argv.slice(2);
@@ -19,6 +20,8 @@ const app = buildApp({
   bus,
   brain: new TestBrain(),
   log,
+  // No tech lead here: the steps this process takes have no task record to be checked against.
+  checkWork: acceptAnyWork,
   settings: { roles: [...ROLES], workspaceDir, concurrency: 1, tools: { ...tools, gpuWait: { ...tools.gpuWait, pollMs: 500 } } },
 });
 await app.start();

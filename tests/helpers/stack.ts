@@ -26,6 +26,11 @@ export interface StackOptions {
    * has no Request URL, so everything goes over the WebSocket).
    */
   slack?: "http" | "socket";
+  /**
+   * NATS with one user per service (infra/nats-permissions.conf): each service connects with its own
+   * credentials (`nkeys`: NATS_CREDS, `passwords`: NATS_USER/NATS_PASSWORD). Unset: an open server.
+   */
+  natsUsers?: "nkeys" | "passwords";
 }
 
 /**
@@ -34,7 +39,7 @@ export interface StackOptions {
  */
 export async function startStack(extraEnv: NodeJS.ProcessEnv = {}, opts: StackOptions = {}): Promise<Stack> {
   const socketMode = opts.slack === "socket";
-  const nats = await startNatsServer();
+  const nats = await startNatsServer(opts.natsUsers ? { users: opts.natsUsers } : {});
   const dir = await mkdtemp(join(tmpdir(), "mllead-e2e-"));
   const signingSecret = randomBytes(16).toString("hex");
   const botToken = `xoxb-e2e-${randomBytes(6).toString("hex")}`;
@@ -64,7 +69,13 @@ export async function startStack(extraEnv: NodeJS.ProcessEnv = {}, opts: StackOp
   const services = new Map<ServiceName, ServiceProcess>();
   const logs = new Map<ServiceName, string[]>(SERVICE_NAMES.map((n) => [n, []]));
   const launch = async (name: ServiceName) => {
-    const s = startService(name, env, { onLine: (n, line) => logs.get(n)?.push(line) });
+    const s = startService(
+      name,
+      { ...env, ...(nats.users?.serviceEnv(name) ?? {}) },
+      {
+        onLine: (n, line) => logs.get(n)?.push(line),
+      },
+    );
     services.set(name, s);
     await s.ready;
   };

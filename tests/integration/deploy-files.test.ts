@@ -18,6 +18,12 @@ const DOCUMENTED = [
   "ANTHROPIC_BASE_URL",
   "MLLEAD_BRAIN",
   "MLLEAD_APPROVERS",
+  "NATS_CREDS",
+  "NATS_USER",
+  "NATS_PASSWORD",
+  "MLLEAD_NATS_PORT",
+  "MLLEAD_SANDBOX",
+  "MLLEAD_SANDBOX_ENV",
 ];
 
 describe("deployment files", () => {
@@ -34,6 +40,39 @@ describe("deployment files", () => {
       expect(compose.services[name]?.environment?.SERVICE).toBe(name);
       expect(compose.services[name]?.environment?.NATS_URL).toBe("nats://nats:4222");
     }
+  });
+
+  it("the image installs bubblewrap and git and requires the sandbox; compose gives the sandboxed services what bwrap needs, and no more", () => {
+    // Continuation lines joined, so one RUN reads as one line.
+    const dockerfile = read("Dockerfile").replace(/\\\n/g, " ");
+    const installs = dockerfile
+      .split("\n")
+      .filter((l) => /^RUN\b.*\bapt-get install\b/.test(l))
+      .join(" ");
+    expect(installs).toMatch(/\sbubblewrap(\s|$)/);
+    expect(installs).toMatch(/\sgit(\s|$)/);
+    expect(dockerfile).toMatch(/^ENV\b.*\sMLLEAD_SANDBOX=bubblewrap(\s|$)/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+
+    const compose = parse(read("docker-compose.yml"), { merge: true }) as {
+      services: Record<
+        string,
+        { security_opt?: string[]; cap_add?: string[]; privileged?: boolean; environment?: Record<string, string> }
+      >;
+    };
+    for (const name of ["specialist-agent", "gpu-runner"]) {
+      const s = compose.services[name];
+      // seccomp: unshare/clone(CLONE_NEWUSER) and mount; AppArmor: mount; systempaths: a fresh /proc in a pid namespace.
+      expect(s?.security_opt, name).toEqual(
+        expect.arrayContaining(["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"]),
+      );
+      expect(s?.privileged, name).toBeUndefined();
+      expect(s?.cap_add ?? [], name).toEqual([]);
+      // The image's default stands: nothing here turns the sandbox down to a process group.
+      expect(s?.environment?.MLLEAD_SANDBOX, name).toBeUndefined();
+    }
+    for (const name of ["slack-gateway", "tech-lead", "nats"]) expect(compose.services[name]?.security_opt, name).toBeUndefined();
+    expect(read(".env.example")).toMatch(/^MLLEAD_SANDBOX_ENV=/m);
   });
 
   it("documents every configuration name in .env.example and the README", () => {

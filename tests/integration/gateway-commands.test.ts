@@ -104,6 +104,15 @@ describe("slack-gateway: /mllead status | jobs | cancel | agents | lessons | hel
     expect((await h.sandbox.slash("frobnicate")).text).toContain("I don't know the command `frobnicate`");
   });
 
+  it("jobs answers before any GPU runner has ever started (the runners' bucket, which a runner makes, does not exist yet)", async () => {
+    await using h = await startGatewayHarness();
+    // Each service creates only what it owns: until a runner starts once, there is no mllead_runners bucket.
+    await h.lead.jsm.streams.delete(`KV_${BUCKETS.runners}`);
+    const jobs = (await h.sandbox.slash("jobs")).text;
+    expect(jobs).toContain("*Runners:* none is beating");
+    expect(jobs).not.toContain("failed just now");
+  });
+
   it("cancels a task by id or thread link with a cancel decision, like the Cancel button; refuses an unknown id", async () => {
     await using h = await startGatewayHarness();
     const { taskId, root } = await startTask(h);

@@ -14,7 +14,9 @@ function captureInbox(h: GatewayHarness): { sizes: number[]; texts: string[] } {
   h.lead.nc.subscribe("mllead.slack.in.>", {
     callback: (_err, msg) => {
       seen.sizes.push(msg.data.length);
-      const m = JSON.parse(new TextDecoder().decode(msg.data)) as { envelope: { event: { text?: string } } };
+      // The gateway stores each delivery sealed: its JSON as `body`, with the seal beside it.
+      const sealed = JSON.parse(new TextDecoder().decode(msg.data)) as { body: string };
+      const m = JSON.parse(sealed.body) as { envelope: { event: { text?: string } } };
       seen.texts.push(m.envelope.event.text ?? "");
     },
   });

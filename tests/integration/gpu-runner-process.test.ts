@@ -78,6 +78,8 @@ describe("gpu-runner as a process (tsx services/gpu-runner/src/main.ts)", () => 
       await mkdir(join(tmp, "bin"));
       await writeFile(join(tmp, "bin", "nvidia-smi"), FAKE_SMI);
       await chmod(join(tmp, "bin", "nvidia-smi"), 0o755);
+      // The runner waits for the streams and buckets other services own: they exist before it starts.
+      await using bus = await connectBus(nats.url);
       await using runner = await startRunnerProcess({
         NATS_URL: nats.url,
         PATH: `${join(tmp, "bin")}:${process.env.PATH ?? ""}`,
@@ -85,7 +87,6 @@ describe("gpu-runner as a process (tsx services/gpu-runner/src/main.ts)", () => 
         MLLEAD_JOBS_DIR: join(tmp, "jobs"),
         MLLEAD_HEARTBEAT_SEC: "1",
       });
-      await using bus = await connectBus(nats.url);
 
       const ready = await fetch(`${runner.http}/readyz`);
       expect(ready.status).toBe(200);
@@ -155,6 +156,8 @@ os.remove(os.environ['LOCK'])
     await using nats = await startNatsServer();
     const tmp = await mkdtemp(join(tmpdir(), "mllead-sigterm-"));
     try {
+      // The runner waits for the streams and buckets other services own: they exist before it starts.
+      await using bus = await connectBus(nats.url);
       await using runner = await startRunnerProcess({
         NATS_URL: nats.url,
         RUNNER_ID: "cpu-host-1",
@@ -164,7 +167,6 @@ os.remove(os.environ['LOCK'])
         MLLEAD_HEARTBEAT_SEC: "1",
       });
       expect(runner.output()).toContain("CPU-only host");
-      await using bus = await connectBus(nats.url);
       const script = `
 import os, sys, time
 marker = os.environ["MARKER"]
@@ -211,8 +213,9 @@ time.sleep(300)
         MLLEAD_HEARTBEAT_SEC: "1",
         MLLEAD_ACK_WAIT_SEC: "2",
       };
-      const first = await startRunnerProcess(env);
+      // The runner waits for the streams and buckets other services own: they exist before it starts.
       await using bus = await connectBus(nats.url);
+      const first = await startRunnerProcess(env);
       // The job starts a child of its own, so the whole group must go, not just the leader.
       const script = `
 import os, subprocess, sys, time

@@ -5,14 +5,15 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createSandbox } from "../../packages/sandbox/src/index.js";
 import { hostPythonWithNumpy } from "../helpers/host-python.js";
 import { startNatsServer } from "../helpers/nats-server.js";
+import { needBubblewrap, testSandbox } from "../helpers/sandbox-mode.js";
 import { connectBus, makeJob, startTestRunner, submit, watchTask } from "./gpu-runner-helpers.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SECRET = `sk-ant-FAKE-${Math.random().toString(36).slice(2)}`;
-const bwrap = (await createSandbox()).kind === "bubblewrap";
+// Bubblewrap unless the run says MLLEAD_SANDBOX=process; each test below fails where it is missing, saying how to get it.
+const sandbox = await testSandbox();
 
 let tmp: string;
 let data: string;
@@ -51,12 +52,10 @@ const sandboxEnv = (jobsDir: string) => ({
 });
 
 describe("gpu-runner jobs under bubblewrap", () => {
-  beforeAll(() => {
-    // Never skipped: a host without bubblewrap fails here and says how to get it (CI installs it).
-    if (!bwrap) throw new Error("bubblewrap (bwrap) cannot run here: apt-get install -y bubblewrap, or see packages/sandbox");
-  });
-
-  it("a job sees its files, the data dir and numpy, writes artifacts, and cannot read the .env beside it or reach the host", async () => {
+  it("a job sees its files, the data dir and numpy, writes artifacts, and cannot read the .env beside it or reach the host", async ({
+    skip,
+  }) => {
+    needBubblewrap(sandbox, skip);
     await using nats = await startNatsServer();
     let connections = 0;
     const server = createServer((s) => {
@@ -101,7 +100,8 @@ json.dump({"mean": float(x.mean())}, open(os.path.join(os.environ["MLLEAD_ARTIFA
     expect(connections).toBe(0);
   });
 
-  it("at the timeout the job gets SIGTERM and its grace, then SIGKILL, and nothing of it is left", async () => {
+  it("at the timeout the job gets SIGTERM and its grace, then SIGKILL, and nothing of it is left", async ({ skip }) => {
+    needBubblewrap(sandbox, skip);
     await using nats = await startNatsServer();
     await using _runner = await startTestRunner(nats.url, {
       env: { ...sandboxEnv(join(tmp, "jobs-b")), MLLEAD_KILL_GRACE_MS: "1000" },
@@ -130,13 +130,67 @@ json.dump({"mean": float(x.mean())}, open(os.path.join(os.environ["MLLEAD_ARTIFA
     expect(withToken(token)).toEqual([]);
   });
 
-  it("when the runner is SIGKILLed its jobs' sandboxes die with it, and the restarted runner runs the job again", async () => {
+  it("a job gets none of the runner's environment: a canary, DATABASE_URL and MLFLOW_TRACKING_URI show in neither env, /proc nor os.environ", async ({
+    skip,
+  }) => {
+    needBubblewrap(sandbox, skip);
+    await using nats = await startNatsServer();
+    const canary = `canary-${Math.random().toString(36).slice(2)}`;
+    // Streams and buckets first: a runner waits for those other services own.
+    await using bus = await connectBus(nats.url);
+    // The runner as its own process, with these in its real environment (/proc/<pid>/environ on the host).
+    const runner = await startRunnerProcess({
+      ...sandboxEnv(join(tmp, "jobs-env")),
+      NATS_URL: nats.url,
+      RUNNER_ID: "env-host",
+      MLLEAD_NVIDIA_SMI: join(tmp, "no-nvidia-smi"),
+      MLLEAD_TEST_CANARY: canary,
+      DATABASE_URL: `postgres://ml:${canary}@db:5432/ml`,
+      MLFLOW_TRACKING_URI: `https://ml:${canary}@mlflow.example`,
+      TEAM_SEED: "42",
+      MLLEAD_SANDBOX_ENV: "TEAM_SEED",
+    });
+    try {
+      expect(readFileSync(`/proc/${runner.proc.pid}/environ`, "utf8")).toContain(canary);
+      // The start log names what jobs get, never a value.
+      expect(runner.output()).toMatch(/"names":\["HOME","PATH","TEAM_SEED"\].*jobs get these host variables/);
+      const probe = [
+        "env",
+        "echo ---",
+        "for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done",
+        "echo ---",
+        "python3 -c 'import os; print(sorted(os.environ.items()))'",
+      ].join("; ");
+      // The model's own env for its job passes, but not an MLLEAD_* name: that is the runner's.
+      const job = makeJob({ command: ["sh", "-c", probe], env: { LR: "0.1", MLLEAD_JOB_ID: "someone-else" }, gpus: 0 });
+      const watch = watchTask(bus, job.taskId);
+      await submit(bus, job);
+      const r = (await watch.finished()).result;
+      expect(r.outcome).toBe("succeeded");
+      const log = r.logTail.join("\n");
+      expect(log).not.toContain(canary);
+      expect(log).not.toMatch(/DATABASE_URL|MLFLOW_TRACKING_URI|MLLEAD_TEST_CANARY|someone-else/);
+      expect(r.logTail).toContain("TEAM_SEED=42");
+      expect(r.logTail).toContain("LR=0.1");
+      expect(r.logTail).toContain(`MLLEAD_JOB_ID=${job.jobId}`);
+      expect(log).toContain("('TEAM_SEED', '42')");
+    } finally {
+      runner.proc.kill("SIGKILL");
+      await runner.exited;
+    }
+  });
+
+  it("when the runner is SIGKILLed its jobs' sandboxes die with it, and the restarted runner runs the job again", async ({
+    skip,
+  }) => {
+    needBubblewrap(sandbox, skip);
     await using nats = await startNatsServer();
     const jobsDir = join(tmp, "jobs-c");
     const env = { ...sandboxEnv(jobsDir), NATS_URL: nats.url, RUNNER_ID: "cpu-host-7", MLLEAD_HEARTBEAT_SEC: "1" };
+    // Streams and buckets first: a runner waits for those other services own.
+    await using bus = await connectBus(nats.url);
     const first = await startRunnerProcess({ ...env, MLLEAD_NVIDIA_SMI: join(tmp, "no-nvidia-smi"), MLLEAD_ACK_WAIT_SEC: "2" });
     expect(first.output()).toContain("jobs run in a bubblewrap sandbox");
-    await using bus = await connectBus(nats.url);
     const token = `rerun-${Math.random().toString(36).slice(2)}`;
     // Ends at a fixed time: the first run is killed long before it, the second run reaches it.
     const deadline = Date.now() / 1000 + 10;
@@ -166,7 +220,49 @@ describe("gpu-runner without bubblewrap", () => {
     const env = { ...sandboxEnv(join(tmp, "jobs-d")), MLLEAD_BWRAP: join(tmp, "no-such-bwrap") };
     await expect(startTestRunner(nats.url, { env })).rejects.toThrow(/bubblewrap is required.*does not exist/);
   });
+
+  it("as a process: exits non-zero at start, before taking any job, with one fatal line naming the cause and the fix", async () => {
+    await using nats = await startNatsServer();
+    await using _bus = await connectBus(nats.url);
+    // /bin/false stands for a bwrap that is installed but cannot make a sandbox (a container without user namespaces).
+    const proc = spawn(process.execPath, ["--import", "tsx", "services/gpu-runner/src/main.ts"], {
+      cwd: ROOT,
+      env: {
+        HOME: "/root",
+        PATH: py.path,
+        PORT: "0",
+        LOG_LEVEL: "info",
+        NATS_URL: nats.url,
+        MLLEAD_SANDBOX: "bubblewrap",
+        MLLEAD_BWRAP: "/bin/false",
+        MLLEAD_JOBS_DIR: join(tmp, "jobs-e"),
+        MLLEAD_NVIDIA_SMI: join(tmp, "no-nvidia-smi"),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const { code, output } = await exitOf(proc);
+    expect(code).not.toBe(0);
+    expect(output).not.toContain("gpu-runner ready");
+    const fatal = output.split("\n").find((l) => l.includes('"level":60'));
+    expect(fatal).toBeDefined();
+    expect(JSON.parse(fatal ?? "{}").msg).toMatch(
+      /^gpu-runner could not start: bubblewrap is required \(MLLEAD_SANDBOX=bubblewrap\) but cannot run here: \/bin\/false cannot make a sandbox here: it exited with code 1 and said nothing\. To fix: bwrap needs unprivileged user namespaces .*Or set MLLEAD_SANDBOX=process to run model-driven commands without isolation\.$/,
+    );
+  });
 });
+
+/** Waits for a process to exit and gives its code and everything it printed. */
+async function exitOf(proc: ChildProcess): Promise<{ code: number | null; output: string }> {
+  let output = "";
+  proc.stdout?.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  proc.stderr?.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  const code = await new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
+  return { code, output };
+}
 
 /** `services/gpu-runner/src/main.ts` as its own process, as an operator starts it. */
 async function startRunnerProcess(env: Record<string, string>) {

@@ -4,9 +4,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { createServer, type Server } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { BaseConfig, loadConfig } from "@mllead/service-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CommandResult, createSandbox, type Sandbox, type SandboxPolicy } from "../../packages/sandbox/src/index.js";
+import { type CommandResult, mergeEnv, type Sandbox, type SandboxPolicy } from "../../packages/sandbox/src/index.js";
+import { SpecialistEnv, settingsFromEnv } from "../../services/specialist-agent/src/config.js";
 import { hostPythonWithNumpy } from "../helpers/host-python.js";
+import { BWRAP_MISSING, needBubblewrap, PROCESS_SANDBOX_ONLY, testSandbox } from "../helpers/sandbox-mode.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const SECRET = `sk-ant-FAKE-${Math.random().toString(36).slice(2)}`;
@@ -42,7 +45,8 @@ function sh(script: string, over: Partial<SandboxPolicy> = {}, timeoutMs = 10_00
 const output = (r: CommandResult) => r.stdout + r.stderr;
 
 beforeAll(async () => {
-  sandbox = await createSandbox();
+  // Bubblewrap, unless the run says MLLEAD_SANDBOX=process: a host without it fails the tests that need it, with the fix.
+  sandbox = await testSandbox();
   // A fake mllead checkout with its .env, two task worktrees side by side, and a team data dir.
   root = await mkdtemp(join(tmpdir(), "mllead-escape-"));
   checkout = join(root, "checkout");
@@ -59,12 +63,10 @@ afterAll(async () => {
 });
 
 describe("the sandbox this host gives", () => {
-  it("is bubblewrap, or a process sandbox that says why and what to install", () => {
-    if (sandbox.kind === "process") {
-      expect(sandbox.warning).toMatch(/^bubblewrap is not available \(.+\): commands run in a process sandbox only — /);
-      // CI installs bubblewrap (.ci/run) and says it expects it; there the escape tests must not be skipped.
-      expect(process.env.MLLEAD_EXPECT_BWRAP, sandbox.warning).not.toBe("1");
-    } else {
+  it("is bubblewrap, unless the run says MLLEAD_SANDBOX=process", () => {
+    if (PROCESS_SANDBOX_ONLY) expect(sandbox.warning).toMatch(/^bubblewrap is not available \(turned off by configuration\)/);
+    else {
+      expect(sandbox.kind, `${BWRAP_MISSING}\n${sandbox.warning ?? ""}`).toBe("bubblewrap");
       expect(sandbox.warning).toBeUndefined();
     }
   });
@@ -74,7 +76,7 @@ describe.runIf(process.platform === "linux")("escapes fail under bubblewrap; lim
   const bwrap = () => sandbox.kind === "bubblewrap";
 
   it("cannot read the checkout's .env, the real mllead checkout, or the host's home", async ({ skip }) => {
-    if (!bwrap()) skip("bubblewrap unavailable; see the warning test");
+    needBubblewrap(sandbox, skip);
     const r = await sh(
       [
         `cat ${checkout}/.env`,
@@ -93,14 +95,14 @@ describe.runIf(process.platform === "linux")("escapes fail under bubblewrap; lim
   });
 
   it("cannot see another task's worktree next to its own", async ({ skip }) => {
-    if (!bwrap()) skip("bubblewrap unavailable");
+    needBubblewrap(sandbox, skip);
     const r = await sh(`cat ${sibling}/notes.txt; cat ../task-b/notes.txt; ls ..; echo done`);
     expect(output(r)).not.toContain(OTHER_TASK);
     expect(r.stdout).toBe("task-a\ndone\n");
   });
 
   it("cannot read the environment of the processes that started it through /proc", async ({ skip }) => {
-    if (!bwrap()) skip("bubblewrap unavailable");
+    needBubblewrap(sandbox, skip);
     const marker = `marker-${Math.random().toString(36).slice(2)}`;
     // A host process with the marker in its environment, as the runner or the service itself would have.
     const holder = spawn("sleep", ["30"], { env: { PATH: process.env.PATH ?? "", MLLEAD_ESCAPE_MARKER: marker } });
@@ -121,8 +123,49 @@ describe.runIf(process.platform === "linux")("escapes fail under bubblewrap; lim
     }
   });
 
+  it("gets none of the service's environment: DATABASE_URL, MLFLOW_TRACKING_URI and a canary show in neither env, /proc nor os.environ", async ({
+    skip,
+  }) => {
+    needBubblewrap(sandbox, skip);
+    const canary = `canary-${Math.random().toString(36).slice(2)}`;
+    const service = {
+      ...process.env,
+      MLLEAD_TEST_CANARY: canary,
+      DATABASE_URL: `postgres://ml:${canary}@db:5432/ml`,
+      MLFLOW_TRACKING_URI: `https://ml:${canary}@mlflow.example`,
+      TEAM_SEED: "42",
+      MLLEAD_SANDBOX_ENV: "TEAM_SEED",
+    };
+    // The service as a process with these in its real environment, as /proc/<pid>/environ shows it on the host.
+    const holder = spawn("sleep", ["30"], { env: service });
+    try {
+      expect(readFileSync(`/proc/${holder.pid}/environ`, "utf8")).toContain(canary);
+      // The specialist's own path: its config, then what its Bash tool hands the sandbox (tools.ts).
+      const settings = settingsFromEnv(loadConfig(BaseConfig.extend(SpecialistEnv.shape), service), service);
+      const r = await sandbox.run({
+        argv: [
+          "sh",
+          "-c",
+          "env; echo ---; for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done; echo ---; python3 -c 'import os; print(dict(os.environ))'",
+        ],
+        cwd: work,
+        env: mergeEnv(settings.tools.baseEnv),
+        timeoutMs: 10_000,
+        policy: policy(),
+      });
+      expect(r.exitCode).toBe(0);
+      expect(output(r)).not.toContain(canary);
+      expect(output(r)).not.toMatch(/DATABASE_URL|MLFLOW_TRACKING_URI|MLLEAD_TEST_CANARY/);
+      // What the team listed does arrive, and the python really ran.
+      expect(r.stdout).toContain("TEAM_SEED=42\n");
+      expect(r.stdout).toContain("'TEAM_SEED': '42'");
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  });
+
   it("cannot open a connection to a server on the host's loopback, unless the policy allows the network", async ({ skip }) => {
-    if (!bwrap()) skip("bubblewrap unavailable");
+    needBubblewrap(sandbox, skip);
     let connections = 0;
     const server: Server = createServer((s) => {
       connections++;
@@ -159,7 +202,7 @@ describe.runIf(process.platform === "linux")("escapes fail under bubblewrap; lim
   it("cannot write outside its worktree: not the checkout, /usr, the host's home, another task, or a read-only data dir", async ({
     skip,
   }) => {
-    if (!bwrap()) skip("bubblewrap unavailable");
+    needBubblewrap(sandbox, skip);
     const name = `pwned-${Math.random().toString(36).slice(2)}`;
     const targets = [join(checkout, name), join("/usr", name), join(homedir(), name), join(sibling, name), join(data, name)];
     const r = await sh(`${targets.map((t) => `echo x > ${t}`).join("; ")}; echo ok > ${join(work, name)}; echo done`);
@@ -244,7 +287,7 @@ describe.runIf(process.platform === "linux")("what still works inside (either sa
   });
 
   it("reads a read-only data dir but cannot change it", async ({ skip }) => {
-    if (sandbox.kind !== "bubblewrap") skip("bubblewrap unavailable");
+    needBubblewrap(sandbox, skip);
     const r = await sh(`cat ${data}/train.csv; rm ${data}/train.csv; echo z >> ${data}/train.csv; echo done`);
     expect(r.stdout).toBe("x,y\n1,2\ndone\n");
     expect(r.stderr).toMatch(/Read-only file system/);

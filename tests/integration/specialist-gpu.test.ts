@@ -10,6 +10,7 @@ import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../services/specialist-agent/src/app.js";
 import { defaultToolSettings } from "../../services/specialist-agent/src/config.js";
+import { acceptAnyWork } from "../../services/specialist-agent/src/dispatched-work.js";
 import { jobIdForSpec, runGpuJob } from "../../services/specialist-agent/src/job-client.js";
 import { startNatsServer } from "../helpers/nats-server.js";
 import { stepWork, TestBrain, TRAIN_JOB } from "../helpers/specialist-test-brain.js";
@@ -92,7 +93,13 @@ describe("specialist-agent GPU steps", () => {
   it("submits a GPU job, waits for the runner and completes with the job's metrics", async () => {
     await using env = await setup();
     const runner = await fakeRunner(env.bus, env.scratch, { autoFinish: true });
-    const app = buildApp({ bus: env.bus, brain: new TestBrain(), log, settings: settingsFor(join(env.scratch, "ws")) });
+    const app = buildApp({
+      bus: env.bus,
+      brain: new TestBrain(),
+      log,
+      checkWork: acceptAnyWork,
+      settings: settingsFor(join(env.scratch, "ws")),
+    });
     const running = await app.start();
     const events = await collectEvents(env.bus, "g1");
     await env.bus.publish(
@@ -141,7 +148,7 @@ describe("specialist-agent GPU steps", () => {
       await exited;
 
       const brain = new TestBrain();
-      const app = buildApp({ bus: env.bus, brain, log, settings: settingsFor(workspaceDir) });
+      const app = buildApp({ bus: env.bus, brain, log, checkWork: acceptAnyWork, settings: settingsFor(workspaceDir) });
       const running = await app.start();
       await waitFor(() => brain.runsOf(work) === 1, 30_000, "the step to be redelivered");
       const [job] = runner.jobs;

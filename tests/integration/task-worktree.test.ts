@@ -214,7 +214,7 @@ describe("commitStep", () => {
     const resumed = await commitStep(wt, step("prep"));
     expect(resumed.commit).toMatchObject({ sha: made.commit?.sha, files: ["a.txt"], reused: true });
     expect(await listTaskCommits(wt)).toHaveLength(1);
-    expect(await commitStep(wt, step("train"))).toEqual({ commit: null, uncommitted: [] });
+    expect(await commitStep(wt, step("train"))).toEqual({ commit: null, uncommitted: [], tampered: [] });
     // A new attempt of the step is new work, not the old commit.
     expect((await commitStep(wt, step("prep", 2))).commit).toBeNull();
   });

@@ -32,6 +32,8 @@ export * from "./tools/index.js";
 export type {
   Brain,
   CommandResult,
+  FileChangeIntent,
+  FileListing,
   GpuJobSpec,
   PlanRequest,
   RepoDiff,

@@ -43,12 +43,28 @@ export interface SummaryRequest {
   onUsage?: (usage: Usage) => void;
 }
 
+/**
+ * A `Write` or `Edit` about to change a file, journalled before it does: a loop resumed after a crash
+ * compares the file with these hashes (sha256 of its text; `before` null when it did not exist) to tell
+ * whether the change already happened, so it is never applied twice.
+ */
+export interface FileChangeIntent {
+  tool: "Write" | "Edit";
+  path: string;
+  before: string | null;
+  after: string;
+  /** What the call answers once the change is made. */
+  result: string;
+}
+
 /** A persisted model conversation: enough to resume a step after a crash without repeating side effects. */
 export interface Transcript {
   /** The conversation so far (Messages API message params). */
   messages: unknown[];
   /** Results of tool calls that finished, by `tool_use` id: a resumed loop returns these instead of running again. */
   toolResults: Record<string, { content: string; isError: boolean }>;
+  /** File changes journalled before they were made, by `tool_use` id (absent in transcripts from before). */
+  intents?: Record<string, FileChangeIntent>;
   /** Tokens and tool calls used so far. */
   usage: Usage;
   /** When the attempt started (ISO); the wall-clock limit counts from here. */
@@ -86,6 +102,13 @@ export interface GpuJobSpec {
   timeoutSec?: number;
 }
 
+/** Files found under a path; `truncated` when a limit stopped the walk (the tools then tell the model). */
+export interface FileListing {
+  /** Workspace-relative paths, or absolute ones inside a data dir. */
+  files: string[];
+  truncated: boolean;
+}
+
 export interface CommandResult {
   exitCode: number | null;
   stdout: string;
@@ -97,20 +120,27 @@ export interface CommandResult {
  * Everything a specialist may do, as one port. The specialist-agent service
  * implements it over a per-task workspace directory, sandboxed subprocesses,
  * the Object Store and the GPU job queue; tests implement it in memory.
- * Paths are relative to the task's workspace and may not leave it.
+ * Paths are relative to the task's workspace and may not leave it, not even through a symbolic link;
+ * reads (`readFile`, `findFiles`) also take absolute paths inside the data dirs (`sandbox.dataDirs`).
+ * Errors carry a string `code`: `not_found` and `too_large` among them.
  */
 export interface StepTools {
+  /** A text file, at most 1 MiB (`code: "too_large"` beyond). */
   readFile(path: string): Promise<string>;
+  /** Creates or replaces a workspace file whole (atomically), creating its directories. */
   writeFile(path: string, content: string): Promise<void>;
+  /** Every workspace file, relative and sorted (tool directories such as `.git` left out). */
   listFiles(): Promise<string[]>;
-  /** Runs argv (no shell) in the workspace with a timeout (default 300 s). */
-  run(argv: string[], opts?: { timeoutSec?: number; env?: Record<string, string> }): Promise<CommandResult>;
+  /** The files at `path` (a directory walked, or one file), at most `maxFiles` (default 10,000), saying when it stopped. */
+  findFiles(path: string, opts?: { maxFiles?: number }): Promise<FileListing>;
+  /** Runs argv (no shell) in the workspace with a timeout (default 300 s); `signal` stops it as a timeout would. */
+  run(argv: string[], opts?: { timeoutSec?: number; env?: Record<string, string>; signal?: AbortSignal }): Promise<CommandResult>;
   /** Uploads a workspace file to the artifact store under this task. */
   saveArtifact(path: string, opts?: { contentType?: string }): Promise<Artifact>;
   /** Downloads an artifact into the workspace at `path`. */
   fetchArtifact(artifact: Pick<Artifact, "objectName">, path: string): Promise<void>;
   /** Submits a job to the GPU queue and waits for it to finish (re-attaching if it already ran). */
-  runGpuJob(spec: GpuJobSpec): Promise<{ jobId: string; result: JobResult }>;
+  runGpuJob(spec: GpuJobSpec, opts?: { signal?: AbortSignal }): Promise<{ jobId: string; result: JobResult }>;
   /** A line of progress for the Slack thread. */
   progress(message: string): Promise<void>;
   log: Logger;

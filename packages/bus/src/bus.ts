@@ -1,7 +1,9 @@
 import {
-  BUCKETS,
+  BUCKET_SPECS,
+  type BucketSpec,
   type ConsumerSpec,
   OBJECT_STORE,
+  type ServiceResources,
   STREAMS,
   SUBJECTS,
   type TaskEvent,
@@ -13,12 +15,13 @@ import { type ObjectStore, Objm } from "@nats-io/obj";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { z } from "zod";
-import { connectNats } from "./connection.js";
+import { type ConnectOptions, connectNats, type NatsAccess } from "./connection.js";
 import { type ConsumeOptions, type Consumption, consumeDurable, type Handler } from "./consume.js";
 import { InvalidMessageError, PayloadTooLargeError } from "./errors.js";
 import { formatIssues } from "./issues.js";
 import { TypedKv } from "./kv.js";
-import { ensureConsumers, ensureStreams } from "./provision.js";
+import { awaitStreams, ensureConsumers, ensureStreams, provisionFailure, streamInfoOrNull } from "./provision.js";
+import { waitForLastEvent } from "./wait-event.js";
 
 const TEXT = new TextEncoder();
 
@@ -54,25 +57,75 @@ export class Bus {
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
     private readonly log: Logger,
+    private readonly natsAccess: NatsAccess,
   ) {}
 
-  static async connect(opts: { url: string; name: string; log: Logger }): Promise<Bus> {
+  /** Connects (as the given credentials' user, or anonymously) and checks that JetStream answers. */
+  static async connect(opts: ConnectOptions): Promise<Bus> {
     const nc = await connectNats(opts);
     const jsm = await jetstreamManager(nc);
-    return new Bus(nc, jetstream(nc), jsm, opts.log);
+    const { url, credentials, inboxPrefix } = opts;
+    return new Bus(nc, jetstream(nc), jsm, opts.log, {
+      url,
+      ...(credentials ? { credentials } : {}),
+      ...(inboxPrefix ? { inboxPrefix } : {}),
+    });
   }
 
-  /** Streams, KV buckets and the Object Store everyone uses, plus the consumers this service reads. */
+  /** Where and as whom this bus connected: what a second connection of the same service (a worker thread) needs. */
+  access(): NatsAccess {
+    return { ...this.natsAccess };
+  }
+
+  /**
+   * Every stream, KV bucket and the Object Store, plus the given consumers: for tests and tools on a server
+   * without users. Services set up only their own with `setUp`, since their NATS users may create nothing else.
+   */
   async provision(consumers: readonly ConsumerSpec[] = []): Promise<void> {
     await ensureStreams(this.jsm);
     await ensureConsumers(this.jsm, consumers);
-    const kvm = new Kvm(this.nc);
-    await kvm.create(BUCKETS.tasks, { history: 5 });
-    await kvm.create(BUCKETS.slack, { history: 1, ttl: 30 * 24 * 3600 * 1000 });
-    await kvm.create(BUCKETS.jobs, { history: 3 });
-    await kvm.create(BUCKETS.runners, { history: 1, ttl: 60_000 });
-    await new Objm(this.nc).create(OBJECT_STORE);
+    for (const spec of Object.values(BUCKET_SPECS)) await this.ensureBucket(spec);
+    await this.ensureObjectStore(OBJECT_STORE);
     this.provisioned = true;
+  }
+
+  /**
+   * Sets up what one service needs: creates (or brings to spec) what it owns, waits until what it uses
+   * exists (another service creates it; services start in any order), then creates its durable consumers.
+   * A refusal by the server is thrown as a ProvisionError naming the operation; waiting is logged.
+   */
+  async setUp(resources: ServiceResources, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const { owns = {}, uses = {}, consumers = [] } = resources;
+    await ensureStreams(this.jsm, owns.streams ?? []);
+    for (const spec of owns.buckets ?? []) await this.ensureBucket(spec);
+    for (const name of owns.objectStores ?? []) await this.ensureObjectStore(name);
+    const owned = new Set((owns.streams ?? []).map((s) => s.name));
+    const needed = new Set([
+      ...(uses.streams ?? []),
+      ...(uses.buckets ?? []).map((b) => `KV_${b}`),
+      ...(uses.objectStores ?? []).map((o) => `OBJ_${o}`),
+      ...consumers.map((c) => c.stream).filter((s) => !owned.has(s)),
+    ]);
+    await awaitStreams(this.jsm, [...needed], { log: this.log, ...(opts.signal ? { signal: opts.signal } : {}) });
+    await ensureConsumers(this.jsm, consumers);
+    this.provisioned = true;
+  }
+
+  /** Creates a KV bucket with its spec, or opens it as it is (idempotent). */
+  async ensureBucket(spec: BucketSpec): Promise<void> {
+    await this.ensureKv(spec.name, {
+      history: spec.history,
+      ...(spec.ttlSec !== undefined ? { ttl: spec.ttlSec * 1000 } : {}),
+    });
+  }
+
+  /** Creates an Object Store, or opens it as it is (idempotent). */
+  async ensureObjectStore(name: string): Promise<void> {
+    try {
+      await new Objm(this.nc).create(name);
+    } catch (err) {
+      throw provisionFailure(`object store '${name}'`, err);
+    }
   }
 
   /** The largest message body the server accepts, in bytes (its `max_payload`, less room for headers). */
@@ -90,7 +143,11 @@ export class Bus {
 
   /** Creates a KV bucket this service owns, or opens it as it is (idempotent). */
   async ensureKv(bucket: string, opts: Partial<KvOptions> = {}): Promise<void> {
-    await new Kvm(this.nc).create(bucket, opts);
+    try {
+      await new Kvm(this.nc).create(bucket, opts);
+    } catch (err) {
+      throw provisionFailure(`KV bucket '${bucket}'`, err);
+    }
   }
 
   /** True while connected and provisioned: what `/readyz` reports. */
@@ -133,6 +190,17 @@ export class Bus {
     const m = await this.jsm.streams.getMessage(STREAMS.events.name, { last_by_subj: subject });
     if (!m) return null;
     return decode(subject, m.data, TaskEventSchema);
+  }
+
+  /**
+   * Waits for an event on an exact subject: the last one stored there as soon as there is one, or null
+   * once `timeoutMs` passed or `signal` aborted (see `waitForLastEvent`). Creates no consumer.
+   */
+  async waitForEvent(
+    subject: string,
+    opts: { timeoutMs: number; pollMs?: number; signal?: AbortSignal },
+  ): Promise<TaskEvent | null> {
+    return waitForLastEvent({ nc: this.nc, log: this.log, lastEvent: (s) => this.lastEvent(s) }, subject, opts);
   }
 
   /**
@@ -222,6 +290,15 @@ export class Bus {
     return new TypedKv(await this.rawKv(bucket), schema, { bucket, maxBytes: () => this.maxPayload() });
   }
 
+  /**
+   * The bucket when it exists, or null when its owner has not created it yet (a read-only reader, e.g. the
+   * gateway showing runners before any runner started). Any other failure (a refusal, a timeout) is thrown.
+   */
+  async kvIfExists<S extends z.ZodType>(bucket: string, schema: S): Promise<TypedKv<S> | null> {
+    if (!(await streamInfoOrNull(this.jsm, `KV_${bucket}`))) return null;
+    return this.kv(bucket, schema);
+  }
+
   async objects(): Promise<ObjectStore> {
     return new Objm(this.nc).open(OBJECT_STORE);
   }
@@ -230,6 +307,7 @@ export class Bus {
   async close(): Promise<void> {
     await Promise.allSettled([...this.consumptions].map((c) => c.stop()));
     for (const s of this.subs) s.unsubscribe();
-    if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+    if (!this.nc.isClosed())
+      await this.nc.drain().catch((err: unknown) => this.log.warn({ err }, "NATS connection did not drain cleanly"));
   }
 }

@@ -68,3 +68,25 @@ export class InvalidValueError extends PoisonMessageError {
     super(`the record '${key}' for '${bucket}' does not match its schema: ${issues}`);
   }
 }
+
+/** The NATS credentials given to a service cannot be used (a missing or malformed file). */
+export class CredentialsError extends Error {
+  readonly code = "nats_credentials";
+  override readonly name = "CredentialsError";
+}
+
+/**
+ * Setting up what a service needs on NATS failed for a reason waiting cannot fix: the server refused an
+ * operation (the service's NATS user lacks a permission) or answered with an error other than "not found".
+ */
+export class ProvisionError extends Error {
+  readonly code = "nats_provision";
+  override readonly name = "ProvisionError";
+  constructor(
+    readonly what: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${what}: ${message}`, options);
+  }
+}

@@ -1,5 +1,6 @@
 export * from "./commands.js";
 export * from "./common.js";
+export * from "./dispatch.js";
 export * from "./events.js";
 export * from "./ids.js";
 export * from "./jobs.js";
@@ -7,6 +8,7 @@ export * from "./lessons.js";
 export * from "./plan.js";
 export * from "./pricing.js";
 export * from "./queries.js";
+export * from "./resources.js";
 export * from "./results.js";
 export * from "./subjects.js";
 export * from "./task.js";

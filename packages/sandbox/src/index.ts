@@ -1,4 +1,21 @@
-export { isSecretName, scrubEnv } from "./env.js";
+export {
+  ConfinedFs,
+  ConfinedFsError,
+  type ConfinedFsErrorCode,
+  type ConfinedFsOptions,
+  type ConfinedListing,
+  isConfinedTempName,
+  type OpenedFile,
+} from "./confined-fs.js";
+export {
+  ENV_NAME,
+  isSecretName,
+  mergeEnv,
+  SANDBOX_BASE_ENV,
+  type SandboxEnvSummary,
+  sandboxEnv,
+  summarizeSandboxEnv,
+} from "./env.js";
 export type { LimitEnforcement } from "./limits.js";
 export { type SandboxLimits, type SandboxPolicy, SandboxPolicyError } from "./policy.js";
 export { type ProcessOutcome, type ProcessRunner, type ProcessSpec, runProcess } from "./process.js";
@@ -6,6 +23,7 @@ export { type CommandResult, DEFAULT_MAX_OUTPUT_BYTES, type RunCommandOptions, r
 export {
   type CreateSandboxOptions,
   createSandbox,
+  JOB_MARKER,
   type Sandbox,
   type SandboxCommand,
   type SandboxKind,

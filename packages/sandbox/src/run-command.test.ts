@@ -2,12 +2,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { scrubEnv } from "./env.js";
+import { sandboxEnv } from "./env.js";
 import { runCommand } from "./run-command.js";
 import { TailBuffer } from "./tail-buffer.js";
 
 let dir: string;
-const env = scrubEnv({ PATH: process.env.PATH, SLACK_BOT_TOKEN: "xoxb-secret", NATS_URL: "nats://x" });
+const env = sandboxEnv({ PATH: process.env.PATH, SLACK_BOT_TOKEN: "xoxb-secret", NATS_URL: "nats://x" });
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "mllead-cmd-"));

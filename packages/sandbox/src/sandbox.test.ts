@@ -34,7 +34,7 @@ describe("createSandbox: where bubblewrap cannot run", () => {
     const sb = await createSandbox({ bwrap: join(dir, "no-bwrap") });
     expect(sb.kind).toBe("process");
     expect(sb.warning).toBe(
-      `bubblewrap is not available (${join(dir, "no-bwrap")} does not exist): commands run in a process sandbox only — install the \`bubblewrap\` package`,
+      `bubblewrap is not available (${join(dir, "no-bwrap")} does not exist): commands run in a process sandbox only — install the \`bubblewrap\` package (apt-get install bubblewrap), or point MLLEAD_BWRAP at the bwrap binary`,
     );
   });
 
@@ -44,7 +44,7 @@ describe("createSandbox: where bubblewrap cannot run", () => {
     expect(sb.warning).toMatch(
       /^bubblewrap is not available \(.*cannot make a sandbox here: bwrap: No permissions to create new namespace\)/,
     );
-    expect(sb.warning).toMatch(/commands run in a process sandbox only — bwrap needs user namespaces/);
+    expect(sb.warning).toMatch(/commands run in a process sandbox only — bwrap needs unprivileged user namespaces \(/);
   });
 
   it("reads MLLEAD_BWRAP from the environment it is given", async () => {
@@ -52,15 +52,27 @@ describe("createSandbox: where bubblewrap cannot run", () => {
     expect(sb.kind).toBe("process");
   });
 
-  it("throws when bubblewrap is required and cannot run", async () => {
-    await expect(createSandbox({ mode: "bubblewrap", bwrap: join(dir, "no-bwrap") })).rejects.toThrow(SandboxUnavailableError);
+  it("throws when bubblewrap is required and cannot run, naming the cause and what to change", async () => {
+    const missing = createSandbox({ mode: "bubblewrap", bwrap: join(dir, "no-bwrap") });
+    await expect(missing).rejects.toThrow(SandboxUnavailableError);
+    await expect(missing).rejects.toThrow(
+      `bubblewrap is required (MLLEAD_SANDBOX=bubblewrap) but cannot run here: ${join(dir, "no-bwrap")} does not exist. ` +
+        "To fix: install the `bubblewrap` package (apt-get install bubblewrap), or point MLLEAD_BWRAP at the bwrap binary. " +
+        "Or set MLLEAD_SANDBOX=process to run model-driven commands without isolation.",
+    );
+    // A bwrap that fails without a word (here /bin/false) is described in one line, not by its whole argv.
+    const silent = createSandbox({ mode: "bubblewrap", bwrap: "/bin/false" });
+    await expect(silent).rejects.toThrow(
+      /^bubblewrap is required \(MLLEAD_SANDBOX=bubblewrap\) but cannot run here: \/bin\/false cannot make a sandbox here: it exited with code 1 and said nothing\. To fix: bwrap needs unprivileged user namespaces \(.*seccomp=unconfined.*procMount Unmasked; see README, Security\)\. Or set MLLEAD_SANDBOX=process/,
+    );
+    await expect(silent).rejects.not.toThrow(/--ro-bind/);
   });
 
-  it("the process sandbox still runs commands in the workdir, scrubs secrets, refuses a cwd outside, and limits file size", async () => {
+  it("the process sandbox still runs commands in the workdir with exactly their environment, refuses a cwd outside, and limits file size", async () => {
     const sb = await createSandbox({ mode: "process" });
     expect(sb.warning).toMatch(/^bubblewrap is not available \(turned off by configuration\)/);
-    const r = await run(sb, ["sh", "-c", 'pwd; echo "[$SLACK_BOT_TOKEN]"'], { env: { ...env, SLACK_BOT_TOKEN: "xoxb-1" } });
-    expect(r).toMatchObject({ exitCode: 0, stdout: `${work}\n[]\n` });
+    const r = await run(sb, ["sh", "-c", 'pwd; echo "[$SEED][$SLACK_BOT_TOKEN]"'], { env: { ...env, SEED: "7" } });
+    expect(r).toMatchObject({ exitCode: 0, stdout: `${work}\n[7][]\n` });
     await expect(run(sb, ["true"], { cwd: dir })).rejects.toThrow(SandboxPolicyError);
     if (sb.enforcement.fileSize === "rlimit") {
       const big = await run(sb, ["sh", "-c", "head -c 200000 /dev/zero > big"], {
@@ -72,14 +84,18 @@ describe("createSandbox: where bubblewrap cannot run", () => {
   });
 });
 
+/** Tests need bubblewrap unless the run says MLLEAD_SANDBOX=process; a host without it fails here, it does not skip. */
+const PROCESS_ONLY = process.env.MLLEAD_SANDBOX === "process";
+const MISSING = "bubblewrap is missing: install it (apt-get install bubblewrap) or run with MLLEAD_SANDBOX=process";
+
 describe("createSandbox on this host", () => {
-  it("uses bubblewrap when it runs here; otherwise says why", async () => {
+  it("uses bubblewrap (required unless the run says MLLEAD_SANDBOX=process)", async () => {
     const sb = await createSandbox();
-    if (sb.kind === "process") {
-      // Not skipped silently: the fallback must explain itself.
-      expect(sb.warning).toMatch(/^bubblewrap is not available \(.+\): commands run in a process sandbox only — /);
+    if (PROCESS_ONLY) {
+      expect(sb.kind === "bubblewrap" || sb.warning?.startsWith("bubblewrap is not available (")).toBe(true);
       return;
     }
+    expect(sb.kind, `${MISSING}\n${sb.warning ?? ""}`).toBe("bubblewrap");
     expect(sb.warning).toBeUndefined();
     const r = await run(sb, ["sh", "-c", "id -u; echo $HOME; echo hi > out.txt; ls /"]);
     expect(r.exitCode).toBe(0);
@@ -111,5 +127,34 @@ describe("createSandbox on this host", () => {
     });
     expect(stubborn).toMatchObject({ timedOut: true, exitCode: null, stdout: "up\n" });
     expect(performance.now() - t0).toBeLessThan(3000);
+  });
+});
+
+describe.skipIf(PROCESS_ONLY)("bubblewrap's own environment", () => {
+  it("holds nothing of the command's environment: bwrap is pid 1 inside, and /proc/1/environ shows only PATH and the job marker", async () => {
+    const sb = await createSandbox();
+    expect(sb.kind, MISSING).toBe("bubblewrap");
+    const canary = `canary-${Math.random().toString(36).slice(2)}`;
+    const probe = ["sh", "-c", "tr '\\0' '\\n' < /proc/1/environ; echo ---; tr '\\0' '\\n' < /proc/1/cmdline | head -n 1"];
+    // A command's variables, even MLLEAD_* ones, stay inside it: bwrap, running outside, gets none of them.
+    const cmd = await run(sb, probe, { env: { ...env, MLLEAD_TEST_CANARY: canary, MLLEAD_JOB_ID: "j-spoofed" } });
+    expect(cmd.exitCode).toBe(0);
+    const [launcher, argv0] = cmd.stdout.split("---\n");
+    expect(argv0).toMatch(/bwrap\n$/);
+    expect(launcher).toBe("PATH=/usr/sbin:/usr/bin:/sbin:/bin\n");
+    // A job's bwrap carries the runner's job marker, for the orphan reaper, and nothing else of the job.
+    const out: Buffer[] = [];
+    const job = await sb.runProcess({
+      argv: probe,
+      cwd: work,
+      env: { ...env, MLLEAD_TEST_CANARY: canary, MLLEAD_ARTIFACTS_DIR: "/a", MLLEAD_JOB_ID: "j1" },
+      timeoutMs: 10_000,
+      killGraceMs: 500,
+      onStdout: (c) => out.push(c),
+      onStderr: () => undefined,
+      policy: policy(),
+    });
+    expect(job.exitCode).toBe(0);
+    expect(Buffer.concat(out).toString().split("---\n")[0]).toBe("PATH=/usr/sbin:/usr/bin:/sbin:/bin\nMLLEAD_JOB_ID=j1\n");
   });
 });

@@ -1,11 +1,10 @@
-import { execFile } from "node:child_process";
+import { type ExecFileException, execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { bubblewrapArgs, detectHostLayout, type HostLayout, innerCommand } from "./bwrap-args.js";
 import { CgroupLimiter } from "./cgroup.js";
-import { scrubEnv } from "./env.js";
 import { findExecutable } from "./executable.js";
 import { type LimitEnforcement, Limiter } from "./limits.js";
 import { resolvePolicy, type SandboxPolicy } from "./policy.js";
@@ -36,15 +35,17 @@ export interface Sandbox {
   readonly enforcement: LimitEnforcement;
   /**
    * Runs argv with runCommand's behaviour (no shell, output tails, 127 for a missing
-   * program, the process group killed at the timeout). The environment is scrubbed of
-   * secret-looking names again; under bubblewrap HOME is the workdir and TMPDIR /tmp.
-   * Throws `SandboxPolicyError` for a policy or cwd that cannot be applied.
+   * program, the process group killed at the timeout). The command's environment is
+   * exactly `env` (build it with `sandboxEnv`); under bubblewrap HOME is the workdir and
+   * TMPDIR /tmp. bwrap itself gets none of it. Throws `SandboxPolicyError` for a policy
+   * or cwd that cannot be applied.
    */
   run(cmd: SandboxCommand): Promise<CommandResult>;
   /**
    * The streaming form for job runners, with runProcess's spec; `env` is used as
    * given. `onSpawn` gets the launcher's pid (bwrap's under bubblewrap): its process
-   * group can be killed, and killing bwrap kills everything in the sandbox.
+   * group can be killed, and killing bwrap kills everything in the sandbox. Of `env`
+   * only `MLLEAD_JOB_ID` is also set on bwrap itself (see `JOB_MARKER`).
    */
   runProcess(spec: SandboxProcessSpec): Promise<ProcessOutcome>;
 }
@@ -61,13 +62,40 @@ export interface CreateSandboxOptions {
   cgroups?: boolean;
 }
 
-/** `mode: "bubblewrap"` was asked for and bwrap cannot make a sandbox on this host. */
+/**
+ * `mode: "bubblewrap"` was asked for and bwrap cannot make a sandbox on this host. The
+ * message names the cause (`reason`) and what to change (`advice`), for a fatal log line.
+ */
 export class SandboxUnavailableError extends Error {
   readonly code = "sandbox_unavailable";
   override readonly name = "SandboxUnavailableError";
+  constructor(
+    readonly reason: string,
+    readonly advice: string,
+  ) {
+    super(
+      `bubblewrap is required (MLLEAD_SANDBOX=bubblewrap) but cannot run here: ${reason}. To fix: ${advice}. ` +
+        "Or set MLLEAD_SANDBOX=process to run model-driven commands without isolation.",
+    );
+  }
 }
 
-const INSTALL = "install the `bubblewrap` package";
+const INSTALL = "install the `bubblewrap` package (apt-get install bubblewrap)";
+
+/** What to change where bwrap is installed but the kernel or the container refuses it namespaces. */
+const ALLOW_USERNS =
+  "bwrap needs unprivileged user namespaces (sysctl user.max_user_namespaces > 0, kernel.unprivileged_userns_clone=1; " +
+  "on Ubuntu 23.10+ kernel.apparmor_restrict_unprivileged_userns=0) and, in a container, seccomp and AppArmor " +
+  "unconfined and an unmasked /proc (Docker: security_opt seccomp=unconfined, apparmor=unconfined, " +
+  "systempaths=unconfined; Kubernetes: procMount Unmasked; see README, Security)";
+
+/**
+ * The variable bwrap itself carries on the host besides PATH: a restarted job runner
+ * recognises its jobs' processes by it in /proc/<pid>/environ (see the runner's orphans.ts).
+ * Inside the sandbox bwrap is pid 1 and its environment is readable, so nothing else of
+ * the command's environment, and nothing a model chose, is put there.
+ */
+export const JOB_MARKER = "MLLEAD_JOB_ID";
 
 function findProgram(name: string, env: Readonly<Record<string, string | undefined>>, extra: string[]): string | null {
   for (const dir of [...(env.PATH ?? "").split(delimiter), ...extra]) {
@@ -84,9 +112,7 @@ async function probe(bwrap: string, layout: HostLayout): Promise<string | null> 
     const args = [...bubblewrapArgs(layout, policy, { PATH: "/usr/bin:/bin" }), "--", ...innerCommand(["true"])];
     return await new Promise<string | null>((resolve) => {
       execFile(bwrap, args, { timeout: 10_000, env: { PATH: "/usr/bin:/bin" } }, (err, _out, stderr) => {
-        if (!err) return resolve(null);
-        const line = stderr.trim().split("\n")[0];
-        resolve(line || err.message);
+        resolve(err ? probeFailure(err, stderr) : null);
       });
     });
   } finally {
@@ -94,19 +120,32 @@ async function probe(bwrap: string, layout: HostLayout): Promise<string | null> 
   }
 }
 
-/** Host-side variables for the launcher and bwrap itself: a fixed PATH and the MLLEAD_* markers, nothing the command chose to run with (no LD_PRELOAD outside the sandbox). */
-function launcherEnv(env: Readonly<Record<string, string>>): Record<string, string> {
+/** One line on why the probe failed: bwrap's first line of stderr, else how it ended (never its whole argv). */
+function probeFailure(err: ExecFileException, stderr: string): string {
+  const line = stderr.trim().split("\n")[0];
+  if (line) return line;
+  if (err.killed || err.signal) return `it was stopped (${err.signal ?? "timeout"})`;
+  if (typeof err.code === "number") return `it exited with code ${err.code} and said nothing`;
+  return err.code ? `it could not be run (${err.code})` : (err.message.split("\n")[0] ?? "it failed");
+}
+
+/**
+ * Host-side variables for the launcher and bwrap itself: a fixed PATH and, for jobs, the
+ * job marker — nothing the command runs with (no LD_PRELOAD outside the sandbox, no
+ * value a step or a model chose, no service secret readable as /proc/1/environ inside).
+ */
+function launcherEnv(env: Readonly<Record<string, string>>, withMarker: boolean): Record<string, string> {
   const out: Record<string, string> = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" };
-  // A restarted job runner recognises its jobs' processes by MLLEAD_JOB_ID in /proc/<pid>/environ.
-  for (const [k, v] of Object.entries(env)) if (k.startsWith("MLLEAD_")) out[k] = v;
+  const marker = env[JOB_MARKER];
+  if (withMarker && marker !== undefined) out[JOB_MARKER] = marker;
   return out;
 }
 
 /**
  * Detects the best sandbox this host allows and returns it. bwrap is looked up
  * (option, MLLEAD_BWRAP, PATH, /usr/bin/bwrap) and actually tried once. Where it
- * cannot run, the sandbox is kind `process` (a process group, limits, a scrubbed
- * environment, but the host's whole filesystem and network) and `warning` says why
+ * cannot run, the sandbox is kind `process` (a process group, limits, the environment
+ * it is given, but the host's whole filesystem, network and /proc) and `warning` says why
  * and what to install. Limits use cgroups where writable, else rlimits via prlimit.
  */
 export async function createSandbox(opts: CreateSandboxOptions = {}): Promise<Sandbox> {
@@ -119,25 +158,27 @@ export async function createSandbox(opts: CreateSandboxOptions = {}): Promise<Sa
   let reason = "turned off by configuration";
   let advice = "set the sandbox mode to auto to use bubblewrap";
   if (mode !== "process") {
-    const bwrap = opts.bwrap ?? env.MLLEAD_BWRAP ?? findProgram("bwrap", env, ["/usr/bin"]);
+    // Empty counts as unset: `.env.example` lists MLLEAD_BWRAP with no value.
+    const bwrap = opts.bwrap || env.MLLEAD_BWRAP || findProgram("bwrap", env, ["/usr/bin"]);
     const layout = await detectHostLayout();
     advice = INSTALL;
     if (bwrap === null) reason = "no `bwrap` on PATH or at /usr/bin/bwrap";
-    else if (!existsSync(bwrap)) reason = `${bwrap} does not exist`;
-    else {
+    else if (!existsSync(bwrap)) {
+      reason = `${bwrap} does not exist`;
+      if (opts.bwrap || env.MLLEAD_BWRAP) advice = `${INSTALL}, or point MLLEAD_BWRAP at the bwrap binary`;
+    } else {
       const why = await probe(bwrap, layout);
       if (why === null) return bubblewrapSandbox(bwrap, layout, limiter);
       reason = `${bwrap} cannot make a sandbox here: ${why}`;
-      advice =
-        "bwrap needs user namespaces: allow them (sysctl kernel.unprivileged_userns_clone=1, or the container's seccomp/AppArmor profile)";
+      advice = ALLOW_USERNS;
     }
-    if (mode === "bubblewrap") throw new SandboxUnavailableError(`bubblewrap is required but not available (${reason})`);
+    if (mode === "bubblewrap") throw new SandboxUnavailableError(reason, advice);
   }
   return processSandbox(limiter, `bubblewrap is not available (${reason}): commands run in a process sandbox only — ${advice}`);
 }
 
 function bubblewrapSandbox(bwrap: string, layout: HostLayout, limiter: Limiter): Sandbox {
-  const runInside = async (spec: SandboxProcessSpec): Promise<ProcessOutcome> => {
+  const runInside = async (spec: SandboxProcessSpec, withMarker: boolean): Promise<ProcessOutcome> => {
     const policy = await resolvePolicy(spec.policy, spec.cwd);
     const launch = await limiter.prepare(policy.limits);
     try {
@@ -145,7 +186,7 @@ function bubblewrapSandbox(bwrap: string, layout: HostLayout, limiter: Limiter):
         ...spec,
         argv: [...launch.prefix, bwrap, ...bubblewrapArgs(layout, policy, spec.env), "--", ...innerCommand(spec.argv)],
         cwd: "/",
-        env: launcherEnv(spec.env),
+        env: launcherEnv(spec.env, withMarker),
         softStop: softStopSandbox,
       });
     } finally {
@@ -155,9 +196,8 @@ function bubblewrapSandbox(bwrap: string, layout: HostLayout, limiter: Limiter):
   return {
     kind: "bubblewrap",
     enforcement: limiter.enforcement,
-    runProcess: runInside,
-    run: ({ argv, policy, ...opts }) =>
-      runCommandWith((spec) => runInside({ ...spec, policy }), argv, { ...opts, env: scrubEnv(opts.env) }),
+    runProcess: (spec) => runInside(spec, true),
+    run: ({ argv, policy, ...opts }) => runCommandWith((spec) => runInside({ ...spec, policy }, false), argv, opts),
   };
 }
 
@@ -191,7 +231,6 @@ function processSandbox(limiter: Limiter, warning: string): Sandbox {
     warning,
     enforcement: limiter.enforcement,
     runProcess: runPlain,
-    run: ({ argv, policy, ...opts }) =>
-      runCommandWith((spec) => runPlain({ ...spec, policy }), argv, { ...opts, env: scrubEnv(opts.env) }),
+    run: ({ argv, policy, ...opts }) => runCommandWith((spec) => runPlain({ ...spec, policy }), argv, opts),
   };
 }

@@ -1,3 +1,4 @@
+import type { NatsCredentials } from "@mllead/bus";
 import { z } from "zod";
 
 /** A variable is missing or malformed. The message names it, so the fix is obvious. */
@@ -46,6 +47,11 @@ export const envFlag = z
 /** Variables every service reads. */
 export const BaseConfig = z.object({
   NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  /** A NATS `.creds` file (user JWT and seed) or an nkey seed file: who this service is on NATS. */
+  NATS_CREDS: z.string().optional(),
+  /** A NATS user and password instead of NATS_CREDS. Without either the service connects anonymously. */
+  NATS_USER: z.string().optional(),
+  NATS_PASSWORD: z.string().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Port of the service's health/metrics server; 0 picks a free one. */
   PORT: z.coerce.number().int().min(0).max(65535).default(0),
@@ -54,3 +60,20 @@ export const BaseConfig = z.object({
   MLLEAD_ACK_WAIT_SEC: z.coerce.number().int().positive().optional(),
 });
 export type BaseConfig = z.output<typeof BaseConfig>;
+
+/**
+ * The NATS credentials the configuration names: NATS_CREDS (a file), or NATS_USER with NATS_PASSWORD, or none
+ * (anonymous). Naming both kinds, or a user without a password, is a ConfigError.
+ */
+export function natsCredentials(
+  config: Pick<BaseConfig, "NATS_CREDS" | "NATS_USER" | "NATS_PASSWORD">,
+): NatsCredentials | undefined {
+  const { NATS_CREDS: creds, NATS_USER: user, NATS_PASSWORD: password } = config;
+  if (creds && (user || password))
+    throw new ConfigError(["NATS_CREDS: set either NATS_CREDS or NATS_USER/NATS_PASSWORD, not both"]);
+  if (creds) return { credsFile: creds };
+  if (user && password) return { user, password };
+  if (user) throw new ConfigError(["NATS_PASSWORD is required with NATS_USER"]);
+  if (password) throw new ConfigError(["NATS_USER is required with NATS_PASSWORD"]);
+  return undefined;
+}

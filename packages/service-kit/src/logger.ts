@@ -25,12 +25,28 @@ const REDACT = [
   "*.SLACK_SIGNING_SECRET",
   "*.SLACK_APP_TOKEN",
   "*.ANTHROPIC_API_KEY",
+  "NATS_PASSWORD",
+  "*.NATS_PASSWORD",
+  "password",
+  "*.password",
+  "pass",
+  "*.pass",
+  "credentials.password",
+  "*.credentials.password",
+  "seed",
+  "*.seed",
 ];
 
 /** Token shapes scrubbed from free text too (error messages, URLs). */
-const SECRET_PATTERNS = [/xox[abposr]-[A-Za-z0-9-]+/g, /xapp-[A-Za-z0-9-]+/g, /sk-ant-[A-Za-z0-9_-]+/g];
+const SECRET_PATTERNS = [
+  /xox[abposr]-[A-Za-z0-9-]+/g,
+  /xapp-[A-Za-z0-9-]+/g,
+  /sk-ant-[A-Za-z0-9_-]+/g,
+  // NATS nkey seeds (user, account, operator …): an "S", the key type, then base32.
+  /\bS[UACONPX][A-Z2-7]{56}\b/g,
+];
 
-/** Replaces anything that looks like a Slack or Anthropic token with a marker. */
+/** Replaces anything that looks like a Slack or Anthropic token or a NATS seed with a marker. */
 export function scrubSecrets(text: string): string {
   let out = text;
   for (const p of SECRET_PATTERNS) out = out.replace(p, "[redacted]");

@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { BaseConfig, ConfigError, loadConfig } from "./config.js";
+import { BaseConfig, ConfigError, loadConfig, natsCredentials } from "./config.js";
 import { buildHttpApp } from "./http.js";
 import { createLogger, scrubSecrets } from "./logger.js";
 
@@ -45,6 +45,22 @@ describe("loadConfig", () => {
   });
 });
 
+describe("natsCredentials", () => {
+  const creds = (env: Record<string, string>) => natsCredentials(loadConfig(BaseConfig, env));
+
+  it("reads NATS_CREDS (a file) or NATS_USER with NATS_PASSWORD; neither is anonymous", () => {
+    expect(creds({ NATS_CREDS: "/run/secrets/nats-seed" })).toEqual({ credsFile: "/run/secrets/nats-seed" });
+    expect(creds({ NATS_USER: "tech-lead", NATS_PASSWORD: "pw" })).toEqual({ user: "tech-lead", password: "pw" });
+    expect(creds({ NATS_USER: "", NATS_PASSWORD: "" })).toBeUndefined();
+  });
+
+  it("refuses half a user or both kinds, naming the variable", () => {
+    expect(() => creds({ NATS_USER: "tech-lead" })).toThrow(/NATS_PASSWORD is required with NATS_USER/);
+    expect(() => creds({ NATS_PASSWORD: "pw" })).toThrow(/NATS_USER is required with NATS_PASSWORD/);
+    expect(() => creds({ NATS_CREDS: "/x", NATS_USER: "u", NATS_PASSWORD: "p" })).toThrow(ConfigError);
+  });
+});
+
 describe("logger", () => {
   it("redacts secrets by key and by shape, in messages and errors", () => {
     const out = capture();
@@ -56,6 +72,17 @@ describe("logger", () => {
     for (const secret of ["xoxb-111", "sk-ant-api03", "xoxb-999", "xapp-1-A1", "s3cr3t"]) expect(text).not.toContain(secret);
     expect(text).toContain("[redacted]");
     expect(text).toContain("connecting");
+  });
+
+  it("redacts NATS passwords and nkey seeds", () => {
+    const out = capture();
+    const log = createLogger("svc", "info", out.stream);
+    const seed = "SUAJZRQK7YJOLIL7SUV7L6LJDWITO3CGGVMQMFEPSP2U6TZO2SMEYGLEYU";
+    log.info({ config: { NATS_PASSWORD: "hunter2-nats" }, credentials: { user: "tech-lead", password: "pw-abc123" } }, "nats");
+    log.error({ err: new Error(`bad seed ${seed}`) }, `seed file said ${seed}`);
+    const text = out.text();
+    for (const secret of ["hunter2-nats", "pw-abc123", seed]) expect(text).not.toContain(secret);
+    expect(text).toContain("tech-lead");
   });
 
   it("scrubs token shapes from free text", () => {

@@ -1,11 +1,11 @@
 import { hostname } from "node:os";
 import { Bus } from "@mllead/bus";
-import type { ConsumerSpec } from "@mllead/contracts";
+import type { ServiceResources } from "@mllead/contracts";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { z } from "zod";
-import { BaseConfig, ConfigError, loadConfig } from "./config.js";
+import { BaseConfig, ConfigError, loadConfig, natsCredentials } from "./config.js";
 import { buildHttpApp, createRegistry } from "./http.js";
 import { createLogger } from "./logger.js";
 
@@ -31,8 +31,12 @@ export interface ServiceDefinition<S extends z.ZodObject> {
   name: string;
   /** The service's own variables; merged with BaseConfig. */
   config: S;
-  /** Durable consumers this service reads; provisioned before `start`. */
-  consumers: (config: z.output<S> & BaseConfig) => ConsumerSpec[];
+  /**
+   * What the service sets up on NATS before `start`: the streams, buckets and object stores it owns
+   * (created), those it uses (waited for until their owner created them) and the durable consumers it reads.
+   * Its NATS user (`infra/nats-permissions.conf`) may create nothing else.
+   */
+  resources: (config: z.output<S> & BaseConfig) => ServiceResources;
   /** Port variable: services read `PORT` unless they name another (the gateway reads `GATEWAY_PORT`). */
   port?: (config: z.output<S> & BaseConfig) => number;
   start(ctx: ServiceContext<z.output<S> & BaseConfig>): Promise<RunningService>;
@@ -50,8 +54,10 @@ export async function runService<S extends z.ZodObject>(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
   let config: z.output<S> & BaseConfig;
+  let credentials: ReturnType<typeof natsCredentials>;
   try {
     config = loadConfig(BaseConfig.extend(def.config.shape), env) as z.output<S> & BaseConfig;
+    credentials = natsCredentials(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${def.name}: ${err.message}\n`);
@@ -62,11 +68,31 @@ export async function runService<S extends z.ZodObject>(
   const log = createLogger(def.name, config.LOG_LEVEL);
   const abort = new AbortController();
   const registry = createRegistry(def.name);
-  const bus = await Bus.connect({ url: config.NATS_URL, name: `${def.name}@${hostname()}`, log });
-  const consumers = def
-    .consumers(config)
-    .map((c) => (config.MLLEAD_ACK_WAIT_SEC ? { ...c, ackWaitSec: config.MLLEAD_ACK_WAIT_SEC } : c));
-  await bus.provision(consumers);
+  let bus: Bus;
+  try {
+    bus = await Bus.connect({
+      url: config.NATS_URL,
+      name: `${def.name}@${hostname()}`,
+      log,
+      ...(credentials ? { credentials } : {}),
+      // The service's NATS user may subscribe to its own replies only (`_INBOX_<service>.>`).
+      inboxPrefix: `_INBOX_${def.name}`,
+    });
+  } catch (err) {
+    log.fatal({ err }, `${def.name} could not connect to NATS at ${config.NATS_URL}: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  const resources = def.resources(config);
+  const consumers = (resources.consumers ?? []).map((c) =>
+    config.MLLEAD_ACK_WAIT_SEC ? { ...c, ackWaitSec: config.MLLEAD_ACK_WAIT_SEC } : c,
+  );
+  try {
+    await bus.setUp({ ...resources, consumers }, { signal: abort.signal });
+  } catch (err) {
+    log.fatal({ err }, `${def.name} could not set up NATS: ${(err as Error).message}`);
+    await bus.close().catch((closeErr: unknown) => log.warn({ err: closeErr }, "NATS connection did not close cleanly"));
+    process.exit(1);
+  }
 
   const readiness: Record<string, () => boolean | Promise<boolean>> = { nats: () => bus.isReady() };
   const http = buildHttpApp({ log, registry, checks: { readiness } });

@@ -14,6 +14,7 @@ import { executeJob } from "./job-executor.js";
 import { gpuDeviceNodes, openJobSandbox, readDeviceMinors } from "./job-sandbox.js";
 import { createRunnerMetrics } from "./metrics.js";
 import { reapOrphans } from "./orphans.js";
+import { TaskRecords } from "./task-records.js";
 
 /** Everything the runner is built from; tests build it in-process with a private nats-server. */
 export interface RunnerDeps {
@@ -79,6 +80,8 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
   const gpuIndex = new Map(inv.gpus.map((g) => [g.uuid, g.index]));
   const deviceMinors = readDeviceMinors();
   const claims = new ClaimStore(await bus.kv(BUCKETS.jobs, JobClaim));
+  // The tech lead's records say which jobs a step asked for and which tasks are cancelled; messages can be forged.
+  const records = new TaskRecords(bus);
   const runnersKv = await bus.kv(BUCKETS.runners, RunnerHeartbeat);
   const held = new Map<string, Held>();
   const shutdown = new AbortController();
@@ -87,7 +90,7 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
     jobsDir: resolve(config.MLLEAD_JOBS_DIR),
     host: deps.host,
     hostEnv: deps.hostEnv,
-    envPass: config.MLLEAD_JOB_ENV_PASS,
+    envPass: config.MLLEAD_SANDBOX_ENV,
     killGraceMs: config.MLLEAD_KILL_GRACE_MS,
     progressIntervalMs: config.MLLEAD_PROGRESS_INTERVAL_MS,
     logMaxBytes: config.MLLEAD_LOG_MAX_BYTES,
@@ -198,6 +201,11 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
   const handle = async (job: GpuJob, ctx: MessageContext): Promise<void> => {
     if (shutdown.signal.aborted) throw new ShuttingDownError("runner is shutting down");
     const jlog = ctx.log.child({ jobId: job.jobId, taskId: job.taskId });
+    const refused = await records.refusal(job);
+    if (refused) {
+      jlog.warn({ reason: refused, stepId: job.stepId, attempt: job.attempt }, "refused a GPU job no step of its task asked for");
+      return;
+    }
     if (await bus.lastEvent(SUBJECTS.event({ type: "job.finished", taskId: job.taskId, jobId: job.jobId }))) {
       jlog.info("job already finished; skipping the duplicate");
       return;
@@ -211,7 +219,9 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
     const h: Held = { ...claim, taskId: job.taskId, abort: new AbortController(), cancelled: false };
     held.set(job.jobId, h);
     try {
-      if (await bus.lastEvent(SUBJECTS.event({ type: "task.cancelled", taskId: job.taskId }))) {
+      const cancelledEvent = async () =>
+        (await bus.lastEvent(SUBJECTS.event({ type: "task.cancelled", taskId: job.taskId }))) !== null;
+      if (await records.cancelled(job.taskId, cancelledEvent)) {
         await finish(job, h, notRunResult("the task was cancelled before the job started", deps.host, "cancelled"), jlog);
         return;
       }
@@ -258,13 +268,26 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
   // A cancelled task stops its jobs (core subscription: every JetStream publish is also seen here).
   const cancelSub = bus.nc.subscribe(SUBJECTS.event({ type: "task.cancelled", taskId: "*" }), {
     callback: (_err, msg) => {
-      const taskId = msg.subject.split(".")[3];
-      for (const [jobId, h] of held) {
-        if (h.taskId !== taskId) continue;
-        log.info({ jobId, taskId }, "task cancelled; stopping its job");
-        h.cancelled = true;
-        h.abort.abort();
-      }
+      const taskId = msg.subject.split(".")[3] as string;
+      if (![...held.values()].some((h) => h.taskId === taskId)) return;
+      // Anyone can publish on the subject: only a cancellation the task's record shows stops its jobs.
+      records
+        .cancelled(taskId, async () => true)
+        .then((cancelled) => {
+          if (!cancelled) {
+            log.warn({ taskId, subject: msg.subject }, "ignored a cancellation the task's record does not show");
+            return;
+          }
+          for (const [jobId, h] of held) {
+            if (h.taskId !== taskId) continue;
+            log.info({ jobId, taskId }, "task cancelled; stopping its job");
+            h.cancelled = true;
+            h.abort.abort();
+          }
+        })
+        .catch((err: unknown) =>
+          log.error({ err, taskId }, "could not check a cancellation against the task's record; its jobs go on"),
+        );
     },
   });
 

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { ENV_NAME } from "@mllead/sandbox";
 import { envFlag as bool, envList as list } from "@mllead/service-kit";
 import { z } from "zod";
 
@@ -15,9 +16,14 @@ import { z } from "zod";
  * - `MLLEAD_LOG_MAX_BYTES`: cap on the job's log file (and the `job.log` artifact). Default 5 MiB.
  * - `MLLEAD_ARTIFACT_MAX_BYTES`: larger artifact files are skipped (with a log line). Default 512 MiB.
  * - `MLLEAD_KEEP_JOB_DIRS`: keep job directories after a job ends (debugging). Default false.
- * - `MLLEAD_JOB_ENV_PASS`: extra host variable names passed to jobs (comma-separated); secret-looking names never pass.
- * - `MLLEAD_SANDBOX`: how jobs are isolated. `auto` (default): bubblewrap when it works here, else a process
- *   group only, with a warning at start; `bubblewrap`: refuse to start without it; `process`: never bubblewrap.
+ * - `MLLEAD_SANDBOX_ENV`: host variable names (comma-separated) jobs get besides PATH, HOME, TMPDIR, LANG, LANGUAGE and
+ *   LC_* — e.g. `LD_LIBRARY_PATH,CUDA_HOME,HF_HOME`. Nothing else of the runner's environment reaches a job; a listed
+ *   name passes even when it looks like a credential (the runner logs the names, never values, at start).
+ *   The specialist-agent reads the same variable for its commands.
+ * - `MLLEAD_JOB_ENV_PASS`: replaced by MLLEAD_SANDBOX_ENV; setting it is an error, so a list is never silently dropped.
+ * - `MLLEAD_SANDBOX`: how jobs are isolated. `auto` (default; the Docker image sets `bubblewrap`): bubblewrap when it
+ *   works here, else a process group only, with a warning at start; `bubblewrap`: refuse to start without it, saying
+ *   why; `process`: never bubblewrap.
  * - `MLLEAD_BWRAP`: the bwrap binary. Default `bwrap` on PATH, then /usr/bin/bwrap.
  * - `MLLEAD_DATA_DIRS`: absolute paths (comma-separated) every job sees read-only under bubblewrap: the team's
  *   data, and toolchains outside /usr that jobs run (a conda env, a pyenv root). Default none.
@@ -48,7 +54,8 @@ export const RunnerConfig = z.object({
     .min(1)
     .default(512 * 1024 * 1024),
   MLLEAD_KEEP_JOB_DIRS: bool,
-  MLLEAD_JOB_ENV_PASS: list,
+  MLLEAD_SANDBOX_ENV: list.pipe(z.array(z.string().regex(ENV_NAME, "use variable names (letters, digits, '_')"))),
+  MLLEAD_JOB_ENV_PASS: z.undefined({ error: "renamed: list the names in MLLEAD_SANDBOX_ENV instead" }).optional(),
   MLLEAD_SANDBOX: z.enum(["auto", "bubblewrap", "process"]).default("auto"),
   MLLEAD_BWRAP: z.string().min(1).optional(),
   MLLEAD_DATA_DIRS: list.pipe(z.array(z.string().startsWith("/", "use absolute paths"))),

@@ -1,32 +1,4 @@
-import { isSecretName } from "@mllead/sandbox";
-
-/** Host variables a job may inherit: enough to find programs, libraries and caches, nothing else. */
-export const JOB_ENV_ALLOW = [
-  "PATH",
-  "HOME",
-  "USER",
-  "LOGNAME",
-  "SHELL",
-  "LANG",
-  "LANGUAGE",
-  "TZ",
-  "TMPDIR",
-  "TERM",
-  "LD_LIBRARY_PATH",
-  "CUDA_HOME",
-  "CUDA_PATH",
-  "VIRTUAL_ENV",
-  "CONDA_PREFIX",
-  "CONDA_DEFAULT_ENV",
-  "PYENV_ROOT",
-  "PYENV_VERSION",
-  "XDG_CACHE_HOME",
-  "HF_HOME",
-  "TORCH_HOME",
-] as const;
-
-// Secret-looking names never reach a job from the host, even when allow-listed.
-export { isSecretName };
+import { sandboxEnv } from "@mllead/sandbox";
 
 /** Variables the runner sets for every job; a job's own `env` cannot override them. */
 export interface RunnerJobVars {
@@ -36,23 +8,29 @@ export interface RunnerJobVars {
 }
 
 /**
- * The environment a job runs with: the allowed host variables (plus `extraAllowed`
- * and every `LC_*`), minus anything secret-looking; then the job's own `env`; then
- * the runner's variables and `PYTHONUNBUFFERED=1`, so progress lines arrive live.
+ * Names a job's own `env` (chosen by the model) may not set: the runner's own and every
+ * `MLLEAD_*`, which are mllead's. `MLLEAD_JOB_ID` is also what the orphan reaper looks for
+ * on the host (see orphans.ts), so a job must never be able to name another job's id.
+ */
+export function isReservedJobEnvName(name: string): boolean {
+  return name.startsWith("MLLEAD_") || name === "CUDA_VISIBLE_DEVICES" || name === "PYTHONUNBUFFERED";
+}
+
+/**
+ * The environment a job runs with: of the runner's host environment only PATH, HOME,
+ * TMPDIR, LANG, LANGUAGE, `LC_*` and the names in `pass` (MLLEAD_SANDBOX_ENV), see
+ * `sandboxEnv`; a PATH when the host has none; then the job's own `env` without reserved
+ * names (`isReservedJobEnvName`); then the runner's variables and `PYTHONUNBUFFERED=1`,
+ * so progress lines arrive live.
  */
 export function buildJobEnv(
   host: Readonly<Record<string, string | undefined>>,
   jobEnv: Readonly<Record<string, string>>,
   vars: RunnerJobVars,
-  extraAllowed: readonly string[] = [],
+  pass: readonly string[] = [],
 ): Record<string, string> {
-  const allow = new Set<string>([...JOB_ENV_ALLOW, ...extraAllowed]);
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(host)) {
-    if (v === undefined || isSecretName(k)) continue;
-    if (allow.has(k) || k.startsWith("LC_")) env[k] = v;
-  }
+  const env = sandboxEnv(host, pass);
   if (!env.PATH) env.PATH = "/usr/local/bin:/usr/bin:/bin";
-  for (const [k, v] of Object.entries(jobEnv)) env[k] = v;
+  for (const [k, v] of Object.entries(jobEnv)) if (!isReservedJobEnvName(k)) env[k] = v;
   return { ...env, PYTHONUNBUFFERED: "1", ...vars };
 }

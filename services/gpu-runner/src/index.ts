@@ -6,7 +6,7 @@ export { BetterElsewhereError, type Runner, type RunnerDeps, ShuttingDownError, 
 export { artifactObjectName, readMetrics } from "./artifacts.js";
 export { type ClaimDecision, ClaimHeldError, decideClaim, JobClaim } from "./claims.js";
 export { RunnerConfig } from "./config.js";
-export { buildJobEnv, isSecretName, JOB_ENV_ALLOW } from "./env.js";
+export { buildJobEnv, isReservedJobEnvName } from "./env.js";
 export { RunnerHeartbeat } from "./heartbeat.js";
 export {
   GpuInfo,

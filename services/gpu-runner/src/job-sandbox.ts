@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createSandbox, type ProcessRunner, type Sandbox, type SandboxPolicy } from "@mllead/sandbox";
+import { createSandbox, type ProcessRunner, type Sandbox, type SandboxPolicy, summarizeSandboxEnv } from "@mllead/sandbox";
 import type { Logger } from "pino";
 import type { RunnerConfig } from "./config.js";
 
@@ -89,7 +89,9 @@ export function jobPolicy(
 /**
  * The runner's sandbox (`deps.sandbox`, else detected as MLLEAD_SANDBOX and
  * MLLEAD_BWRAP say) and its job settings, logged once at start: the kind and how
- * limits are enforced, or the warning when jobs are not isolated.
+ * limits are enforced, or the warning when jobs are not isolated, and the names of
+ * the host variables jobs get (never their values). With MLLEAD_SANDBOX=bubblewrap
+ * and no working bwrap it throws `SandboxUnavailableError`, so the runner refuses to start.
  */
 export async function openJobSandbox(
   config: RunnerConfig,
@@ -112,6 +114,11 @@ export async function openJobSandbox(
     network: config.MLLEAD_SANDBOX_NETWORK,
     maxProcesses: config.MLLEAD_JOB_MAX_PROCESSES,
   };
+  const env = summarizeSandboxEnv(deps.hostEnv, config.MLLEAD_SANDBOX_ENV);
+  log.info({ names: env.names }, "jobs get these host variables (PATH, HOME, TMPDIR, LANG, LC_* and MLLEAD_SANDBOX_ENV)");
+  if (env.secretLooking.length > 0)
+    log.warn({ names: env.secretLooking }, "MLLEAD_SANDBOX_ENV hands jobs variables whose names look like credentials");
+  if (env.unset.length > 0) log.warn({ names: env.unset }, "MLLEAD_SANDBOX_ENV lists variables this runner does not have");
   if (deps.runProcess) log.warn("jobs run through an injected process runner, outside the sandbox");
   else if (sandbox.warning) log.warn({ sandbox: sandbox.kind, limits: sandbox.enforcement }, sandbox.warning);
   else log.info({ sandbox: sandbox.kind, limits: sandbox.enforcement, ...settings }, "jobs run in a bubblewrap sandbox");

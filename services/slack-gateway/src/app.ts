@@ -8,7 +8,7 @@ import { startBackgroundThread } from "./background-thread.js";
 import { createMlleadApp } from "./bolt-app.js";
 import { boltLogger } from "./bolt-logger.js";
 import { checkGatewayConfig, type GatewayConfig, slackApiBase } from "./config.js";
-import { provisionInbox, storeInInbox } from "./inbox.js";
+import { InboxSeal, provisionInbox, storeInInbox } from "./inbox.js";
 import { FastifyReceiver } from "./receiver.js";
 
 /** What the gateway is built from; `runService` provides all of it, and tests build it in-process. */
@@ -45,6 +45,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
 
   // The inbox is the gateway's own stream: Events API deliveries are durable there before Slack's 200.
   await provisionInbox(bus);
+  const seal = new InboxSeal(config);
   const receiver: Receiver = config.SLACK_APP_TOKEN
     ? new SocketModeReceiver({
         appToken: config.SLACK_APP_TOKEN,
@@ -55,7 +56,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
         http: deps.http,
         signingSecret: config.SLACK_SIGNING_SECRET ?? "",
         log,
-        store: (msg) => storeInInbox(bus, msg),
+        store: (msg) => storeInInbox(bus, seal, msg),
       });
 
   // Interactions and slash commands are answered here; in Socket Mode, events arrive here too. Listener
@@ -96,6 +97,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
 async function startBackgroundWork(deps: GatewayDeps, log: Logger): Promise<Background> {
   const opts = deps.jobUpdateIntervalMs !== undefined ? { jobUpdateIntervalMs: deps.jobUpdateIntervalMs } : {};
   if (deps.config.GATEWAY_BACKGROUND === "inline") return runBackground({ config: deps.config, log, bus: deps.bus, ...opts });
-  const natsUrl = deps.natsUrl ?? `nats://${deps.bus.nc.getServer()}`;
-  return startBackgroundThread({ config: deps.config, natsUrl, log, ...opts });
+  // The thread connects as the gateway's own NATS user, with the gateway's reply prefix.
+  const nats = { ...deps.bus.access(), ...(deps.natsUrl ? { url: deps.natsUrl } : {}) };
+  return startBackgroundThread({ config: deps.config, nats, log, ...opts });
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { Bus } from "@mllead/bus";
+import { Bus, type NatsAccess } from "@mllead/bus";
 import { createLogger } from "@mllead/service-kit";
 import type { Logger } from "pino";
 import { type Background, runBackground } from "./background.js";
@@ -10,7 +10,8 @@ import type { GatewayConfig } from "./config.js";
 interface ThreadData {
   mllead: "gateway-background";
   config: GatewayConfig;
-  natsUrl: string;
+  /** Where the gateway's NATS is and as whom to connect (its credentials: same process, another thread). */
+  nats: NatsAccess;
   logLevel: string;
   jobUpdateIntervalMs?: number;
 }
@@ -40,7 +41,7 @@ const STOP_DEADLINE_MS = 20_000;
  */
 export async function startBackgroundThread(opts: {
   config: GatewayConfig;
-  natsUrl: string;
+  nats: NatsAccess;
   log: Logger;
   jobUpdateIntervalMs?: number;
 }): Promise<BackgroundThread> {
@@ -48,7 +49,7 @@ export async function startBackgroundThread(opts: {
   const data: ThreadData = {
     mllead: "gateway-background",
     config: opts.config,
-    natsUrl: opts.natsUrl,
+    nats: opts.nats,
     logLevel: opts.log.level,
     ...(opts.jobUpdateIntervalMs !== undefined ? { jobUpdateIntervalMs: opts.jobUpdateIntervalMs } : {}),
   };
@@ -111,7 +112,7 @@ async function runThread(data: ThreadData): Promise<void> {
   let bus: Bus | undefined;
   let background: Background | undefined;
   try {
-    bus = await Bus.connect({ url: data.natsUrl, name: "slack-gateway-background", log });
+    bus = await Bus.connect({ ...data.nats, name: "slack-gateway-background", log });
     background = await runBackground({
       config: data.config,
       log,

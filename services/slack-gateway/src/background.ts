@@ -3,7 +3,7 @@ import type { Receiver } from "@slack/bolt";
 import type { Logger } from "pino";
 import { createMlleadApp } from "./bolt-app.js";
 import { type GatewayConfig, slackApiBase } from "./config.js";
-import { consumeInbox } from "./inbox.js";
+import { consumeInbox, InboxSeal } from "./inbox.js";
 import { startOutbound } from "./outbound.js";
 import { outboundClient, webSlackApi } from "./slack-api.js";
 
@@ -43,7 +43,7 @@ export async function runBackground(deps: BackgroundDeps): Promise<Background> {
   // auth.test: proves the token works and tells Bolt the bot's own ids (to ignore its own messages).
   await bolt.init();
 
-  const inbox = await consumeInbox(bus, async (msg) => {
+  const inbox = await consumeInbox(bus, new InboxSeal(config), async (msg) => {
     await bolt.processEvent({
       body: msg.envelope,
       // The HTTP answer went out when the event was stored; there is nothing left to acknowledge.

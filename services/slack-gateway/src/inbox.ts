@@ -1,5 +1,6 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Bus, Consumption, MessageContext } from "@mllead/bus";
-import { ensureConsumers, ensureStreams } from "@mllead/bus";
+import { decode, ensureConsumers, ensureStreams } from "@mllead/bus";
 import type { ConsumerSpec, StreamSpec } from "@mllead/contracts";
 import { z } from "zod";
 import { EventEnvelope, Oversized } from "./slack-input.js";
@@ -46,6 +47,37 @@ export type InboxMessage = z.infer<typeof InboxMessage>;
 
 const TEXT = new TextEncoder();
 
+/**
+ * Seals the gateway's inbox entries. Slack's signature is checked when a request arrives; whatever is
+ * stored for the listeners carries an HMAC keyed by the gateway's own Slack secret, so a message that
+ * anyone else put on the inbox's subject (a forged mention, an "approve" from the requester) is dropped.
+ */
+export class InboxSeal {
+  private readonly key: Buffer;
+
+  /** The key comes from the signing secret (HTTP mode, the only one that writes the inbox), else the bot token. */
+  constructor(config: { SLACK_SIGNING_SECRET?: string | undefined; SLACK_BOT_TOKEN: string }) {
+    this.key = createHmac("sha256", config.SLACK_SIGNING_SECRET ?? config.SLACK_BOT_TOKEN)
+      .update("mllead inbox seal v1")
+      .digest();
+  }
+
+  /** The seal of `body` (hex). */
+  seal(body: string): string {
+    return createHmac("sha256", this.key).update(body).digest("hex");
+  }
+
+  /** True when `seal` is `body`'s (compared in constant time). */
+  verify(body: string, seal: string): boolean {
+    const want = Buffer.from(this.seal(body), "hex");
+    const got = Buffer.from(seal, "hex");
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+}
+
+/** What travels on the inbox subject: a stored delivery's JSON and its seal. */
+const SealedInboxMessage = z.object({ v: z.literal(1), body: z.string(), seal: z.string().regex(/^[0-9a-f]{64}$/) });
+
 /** Creates the inbox stream and its consumer (idempotent). */
 export async function provisionInbox(bus: Bus): Promise<void> {
   await ensureStreams(bus.jsm, [INBOX_STREAM]);
@@ -57,8 +89,14 @@ export async function provisionInbox(bus: Bus): Promise<void> {
  * Slack's retries of one event are dropped by the server. Rejects after `timeoutMs` (default 2000,
  * inside Slack's 3 s) so the caller can answer 503 and let Slack retry.
  */
-export async function storeInInbox(bus: Bus, msg: InboxMessage, timeoutMs = 2000): Promise<{ duplicate: boolean }> {
-  const ack = await bus.js.publish(INBOX_SUBJECT, TEXT.encode(JSON.stringify(msg)), {
+export async function storeInInbox(
+  bus: Bus,
+  seal: InboxSeal,
+  msg: InboxMessage,
+  timeoutMs = 2000,
+): Promise<{ duplicate: boolean }> {
+  const body = JSON.stringify(msg);
+  const ack = await bus.js.publish(INBOX_SUBJECT, TEXT.encode(JSON.stringify({ v: 1, body, seal: seal.seal(body) })), {
     msgID: msg.envelope.event_id,
     timeout: timeoutMs,
   });
@@ -79,13 +117,19 @@ function orderingKey(msg: InboxMessage): string {
  */
 export async function consumeInbox(
   bus: Bus,
+  seal: InboxSeal,
   handle: (msg: InboxMessage, ctx: MessageContext) => Promise<void>,
 ): Promise<Consumption> {
   const chains = new Map<string, Promise<void>>();
   return bus.consume(
     INBOX_CONSUMER,
-    InboxMessage,
-    (msg, ctx) => {
+    SealedInboxMessage,
+    (sealed, ctx) => {
+      if (!seal.verify(sealed.body, sealed.seal)) {
+        ctx.log.warn({ subject: ctx.subject }, "dropped an inbox entry the gateway did not store (its seal does not match)");
+        return Promise.resolve();
+      }
+      const msg = decode(ctx.subject, TEXT.encode(sealed.body), InboxMessage);
       const key = orderingKey(msg);
       const prev = chains.get(key) ?? Promise.resolve();
       const next = prev.catch(() => undefined).then(() => handle(msg, ctx));

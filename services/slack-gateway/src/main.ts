@@ -1,12 +1,19 @@
-import { CONSUMERS } from "@mllead/contracts";
+import { BUCKET_SPECS, CONSUMERS, STREAMS } from "@mllead/contracts";
 import { runService } from "@mllead/service-kit";
 import { startGateway } from "./app.js";
 import { GatewayConfig } from "./config.js";
+import { INBOX_CONSUMER, INBOX_STREAM } from "./inbox.js";
 
 await runService({
   name: "slack-gateway",
   config: GatewayConfig,
-  consumers: () => [CONSUMERS.gateway],
+  // The gateway owns its inbox and its Slack bookkeeping; it publishes commands into the tech lead's stream
+  // and reads task events from it. Runners and artifacts are opened when asked for (there may be no runner).
+  resources: () => ({
+    owns: { streams: [INBOX_STREAM], buckets: [BUCKET_SPECS.slack] },
+    uses: { streams: [STREAMS.commands.name] },
+    consumers: [INBOX_CONSUMER, CONSUMERS.gateway],
+  }),
   port: (config) => config.GATEWAY_PORT,
-  start: ({ config, log, bus, http }) => startGateway({ config, log, bus, http, natsUrl: config.NATS_URL }),
+  start: ({ config, log, bus, http }) => startGateway({ config, log, bus, http }),
 });

@@ -1,5 +1,5 @@
 import type { Bus, Consumption, MessageContext } from "@mllead/bus";
-import { CONSUMERS, type EventOf, isTerminal, type TaskEvent, TaskEvent as TaskEventSchema } from "@mllead/contracts";
+import { CONSUMERS, type EventOf, isTerminal, SUBJECTS, type TaskEvent, TaskEvent as TaskEventSchema } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { type Delivery, SlackDelivery } from "./deliver.js";
 import { OutboundStore } from "./outbound-store.js";
@@ -315,7 +315,18 @@ export async function startOutbound(deps: {
   const consumption: Consumption | null =
     deps.consume === false
       ? null
-      : await bus.consume(CONSUMERS.gateway, TaskEventSchema, (event, ctx) => renderer.handle(event, ctx));
+      : await bus.consume(CONSUMERS.gateway, TaskEventSchema, async (event, ctx) => {
+          // NATS permissions go by subject: an event whose payload names another task, step, job or kind is forged.
+          const own = SUBJECTS.event(event as TaskEvent & { stepId?: string; jobId?: string });
+          if (ctx.subject !== own) {
+            ctx.log.warn(
+              { taskId: event.taskId, eventId: event.eventId, own },
+              "ignored an event that arrived on another subject than its own",
+            );
+            return;
+          }
+          await renderer.handle(event, ctx);
+        });
   return {
     renderer,
     outbox,

@@ -96,6 +96,9 @@ export class SlackStore {
     if (known) return known;
     if (event.type !== "task.updated") return null;
     const { slack } = event.view;
+    // A thread that belongs to another task is never lent to one that names it: an event is no proof of where a task lives.
+    const owner = await this.taskForThread(slack.channel, slack.threadTs);
+    if (owner !== null && owner !== event.taskId) return null;
     const link: TaskLink = {
       taskId: event.taskId,
       channel: slack.channel,

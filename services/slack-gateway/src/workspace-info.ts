@@ -29,9 +29,10 @@ export const RunnerBeat = z.looseObject({
 });
 export type RunnerBeat = z.infer<typeof RunnerBeat>;
 
-/** The runners beating now (their heartbeats expire 60 s after the last beat), by host. */
+/** The runners beating now (their heartbeats expire 60 s after the last beat), by host; none before any runner started. */
 export async function readRunners(bus: Bus): Promise<RunnerBeat[]> {
-  const kv = await bus.kv(BUCKETS.runners, RunnerBeat);
+  const kv = await bus.kvIfExists(BUCKETS.runners, RunnerBeat);
+  if (!kv) return [];
   const out: RunnerBeat[] = [];
   for (const k of await kv.keys()) {
     const v = await kv.get(k).catch(() => null);

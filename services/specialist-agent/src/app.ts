@@ -14,9 +14,10 @@ import { scrubSecrets } from "@mllead/service-kit";
 import type { Logger } from "pino";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { SpecialistSettings } from "./config.js";
+import { recordedWorkCheck, type WorkCheck } from "./dispatched-work.js";
 import { infra, isRetryable, ShuttingDownError, StepBusyError } from "./errors.js";
 import { openStepEnvironment, type StepEnvironment } from "./step-env.js";
-import { commitStep, pushBranch } from "./task-branch.js";
+import { committedResult, pushedResult, reviewedResult, runStepOnBranch } from "./step-git.js";
 import { openTaskWorktree, type TaskWorktree } from "./task-worktree.js";
 import { createStepTools } from "./tools.js";
 import { fileTranscriptStore } from "./transcripts.js";
@@ -34,6 +35,11 @@ export interface AppDeps {
   shuttingDown?: AbortSignal;
   /** The repository and sandbox; opened from `settings` on the first step when not given. */
   environment?: StepEnvironment;
+  /**
+   * Whether a work message is one the tech lead dispatched. Default `recordedWorkCheck(bus)`: it must
+   * agree with the task's record. Tests that run specialists without a tech lead pass `acceptAnyWork`.
+   */
+  checkWork?: WorkCheck;
 }
 
 /** The running consumers. `stop()` takes no new steps and lets the ones in hand finish. */
@@ -56,6 +62,7 @@ function errorText(err: unknown): string {
 /** Builds the specialist app. See `handleStep` for the per-step protocol. */
 export function buildApp(deps: AppDeps): SpecialistApp {
   const { bus, brain, settings } = deps;
+  const checkWork = deps.checkWork ?? recordedWorkCheck(bus);
   const tools = {
     ...settings.tools,
     gpuWait: { ...settings.tools.gpuWait, ...(deps.shuttingDown ? { signal: deps.shuttingDown } : {}) },
@@ -121,49 +128,6 @@ export function buildApp(deps: AppDeps): SpecialistApp {
   }
 
   /**
-   * Commits what the step changed (one commit per step; none when nothing
-   * changed; the same commit again when a resumed attempt already made it) and
-   * records the branch, the commit and the files on the result.
-   */
-  async function commit(work: StepWork, wt: TaskWorktree, result: StepResult, log: Logger): Promise<StepResult> {
-    const done = await commitStep(wt, {
-      taskId: work.taskId,
-      stepId: work.stepId,
-      role: work.role,
-      attempt: work.attempt,
-      title: work.step.title,
-    });
-    const warnings = [...(result.warnings ?? [])];
-    for (const u of done.uncommitted.slice(0, 5)) {
-      warnings.push(
-        u.reason === "too_large"
-          ? `${u.path} (${u.bytes} bytes) is too large to commit; it stays in the worktree`
-          : `${u.path} is a git repository inside the worktree; not committed`,
-      );
-    }
-    const c = done.commit;
-    if (c) log.info({ sha: c.sha, files: c.files.length, reused: c.reused }, "step committed");
-    // A fix round is judged by what it changed, not by what it says: one that changed nothing says so.
-    const fixRound = work.role !== "code-reviewer" && work.findings.length > 0;
-    if (fixRound && !c) {
-      warnings.unshift(
-        `this fix round changed no files, so none of the ${work.findings.length} finding(s) it was sent is addressed in the code`,
-      );
-    }
-    return {
-      ...result,
-      // What the step changed is what git recorded: a fix round that changed nothing reports no files.
-      filesChanged: c ? c.files.slice(0, 200) : fixRound ? [] : result.filesChanged,
-      git: {
-        branch: wt.branch,
-        baseCommit: wt.baseCommit,
-        commits: c ? [{ sha: c.sha, message: (c.message.split("\n")[0] ?? "").slice(0, 500), stepId: work.stepId }] : [],
-      },
-      ...(warnings.length ? { warnings: warnings.slice(0, 10) } : {}),
-    };
-  }
-
-  /**
    * One step: skip it if this attempt already finished; emit `step.started`; run
    * the brain with the tools; emit `step.completed` (validated result) or
    * `step.failed` (brain error, failed work, invalid result). Retryable errors
@@ -173,6 +137,13 @@ export function buildApp(deps: AppDeps): SpecialistApp {
     const log = ctx.log.child({ taskId: work.taskId, stepId: work.stepId, role: work.role, attempt: work.attempt });
     if (ctx.subject !== SUBJECTS.stepWork(work.role)) {
       throw new PoisonMessageError(`a ${work.role} step arrived on '${ctx.subject}'`);
+    }
+    // Anyone who can publish on the queue could send a step; only what the tech lead dispatched runs.
+    const refused = await infra("checking the step against its task", () => checkWork(work));
+    if (refused) {
+      log.warn({ reason: refused, delivery: ctx.deliveryCount }, "refused a step the tech lead did not dispatch");
+      steps.inc({ role: work.role, outcome: "refused" });
+      return;
     }
     const finished = await alreadyFinished(work);
     if (finished) {
@@ -216,19 +187,23 @@ export function buildApp(deps: AppDeps): SpecialistApp {
           const ws = await Workspace.open(settings.workspaceDir, work.taskId);
           const transcript = fileTranscriptStore(settings.workspaceDir, work, log);
           const stepTools = createStepTools({ bus, ws, wt, env, work, log, settings: tools, transcript });
-          const parsed = StepResult.safeParse(await brain.runStep(work, stepTools));
+          // The code reviewer changes nothing: whatever its commands changed is discarded (`review`), never committed.
+          const { raw, review } = await runStepOnBranch(work, wt, log, () => brain.runStep(work, stepTools));
+          const parsed = StepResult.safeParse(raw);
           if (!parsed.success) {
             const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`);
             outcome = { ok: false, error: `the ${brain.kind} brain returned an invalid step result (${issues.join("; ")})` };
           } else {
-            const result = await commit(work, wt, withSandboxWarning(parsed.data, env), log);
+            const plain = withSandboxWarning(parsed.data, env);
+            const result = review ? reviewedResult(wt, plain, review) : await committedResult(work, wt, plain, log);
             const unmet = unmetCriteria(work.step, result);
             if (result.status === "failed" || unmet.length > 0) {
               // "Never mark a task complete without proving it works": the step fails, and the tech lead re-plans.
               const why = unmet.length > 0 ? describeUnmet(unmet) : errorText(result.summary);
               outcome = { ok: false, error: why, criteria: result.criteria, ...(result.usage ? { usage: result.usage } : {}) };
             } else {
-              outcome = { ok: true, result: await pushIfApproved(work, wt, result, log) };
+              const remote = env.settings.pushRemote;
+              outcome = { ok: true, result: await pushedResult(work, wt, result, log, remote, review?.head) };
             }
           }
         } catch (err) {
@@ -290,27 +265,6 @@ export function buildApp(deps: AppDeps): SpecialistApp {
         await Promise.all(consumptions.map((c) => c.stop()));
       },
     };
-  }
-
-  /**
-   * The code reviewer's approval is the last gate: the task's branch is ready,
-   * so it is pushed to MLLEAD_PUSH_REMOTE when one is set. A failed push is a
-   * warning on the result, not a failed review.
-   */
-  async function pushIfApproved(work: StepWork, wt: TaskWorktree, result: StepResult, log: Logger): Promise<StepResult> {
-    const remote = (await stepEnvironment()).settings.pushRemote;
-    if (!remote || work.role !== "code-reviewer" || result.verdict?.decision !== "approve" || !result.git) return result;
-    try {
-      const pushed = await pushBranch(wt, remote);
-      log.info({ remote: pushed.remote, ref: pushed.ref, sha: pushed.sha }, "branch pushed");
-      return { ...result, git: { ...result.git, pushed: { remote: pushed.remote.slice(0, 500), ref: pushed.ref } } };
-    } catch (err) {
-      log.warn({ err }, "could not push the task's branch");
-      return {
-        ...result,
-        warnings: [...(result.warnings ?? []), `could not push ${wt.branch}: ${errorText(err)}`.slice(0, 500)].slice(0, 10),
-      };
-    }
   }
 
   return { handleStep, start };

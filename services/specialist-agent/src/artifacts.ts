@@ -1,7 +1,9 @@
-import { stat } from "node:fs/promises";
-import { type Bus, contentTypeFor, getFile, putFile } from "@mllead/bus";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { type Bus, contentTypeFor } from "@mllead/bus";
 import type { Artifact } from "@mllead/contracts";
-import { ArtifactNotFoundError, infra, StepToolError } from "./errors.js";
+import { ArtifactNotFoundError, infra } from "./errors.js";
 import type { Workspace } from "./workspace.js";
 
 /** The Object Store name of a step's artifact: `tasks/<taskId>/<stepId>/<path>`. */
@@ -9,7 +11,10 @@ export function artifactObjectName(taskId: string, stepId: string, path: string)
   return `tasks/${taskId}/${stepId}/${path}`;
 }
 
-/** Uploads a workspace file to the Object Store under the step and describes it. */
+/**
+ * Uploads a workspace file to the Object Store under the step and describes it. The file is opened
+ * through the workspace (never through a link out of it) and streamed from that handle.
+ */
 export async function saveArtifact(
   bus: Bus,
   ws: Workspace,
@@ -17,20 +22,33 @@ export async function saveArtifact(
   path: string,
   contentType?: string,
 ): Promise<Artifact> {
-  const abs = await ws.resolve(path);
-  const info = await stat(abs).catch(() => null);
-  if (!info?.isFile()) throw new StepToolError(`no file '${path}' in the workspace to save`);
-  const rel = ws.relative(abs);
-  const objectName = artifactObjectName(owner.taskId, owner.stepId, rel);
-  const store = await infra("opening the artifact store", () => bus.objects());
-  const bytes = await infra("uploading the artifact", () => putFile(store, objectName, abs));
-  return { name: rel, objectName, contentType: contentType ?? contentTypeFor(rel), bytes };
+  const file = await ws.openFile(path);
+  const stream = file.handle.createReadStream();
+  try {
+    const objectName = artifactObjectName(owner.taskId, owner.stepId, file.path);
+    const store = await infra("opening the artifact store", () => bus.objects());
+    const body = Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+    const info = await infra("uploading the artifact", () => store.put({ name: objectName }, body));
+    return { name: file.path, objectName, contentType: contentType ?? contentTypeFor(file.path), bytes: info.size };
+  } finally {
+    // A stream left unfinished (a failed upload) holds the handle open: close() would wait for it.
+    stream.destroy();
+    await file.handle.close();
+  }
 }
 
-/** Downloads an artifact from the Object Store into the workspace at `path`. */
+/**
+ * Downloads an artifact from the Object Store into the workspace at `path`, through a temporary file
+ * renamed into place (never written through a link), so a failed download leaves the old file.
+ */
 export async function fetchArtifact(bus: Bus, ws: Workspace, objectName: string, path: string): Promise<void> {
-  const abs = await ws.resolve(path);
   const store = await infra("opening the artifact store", () => bus.objects());
-  const found = await infra("downloading the artifact", () => getFile(store, objectName, abs));
-  if (!found) throw new ArtifactNotFoundError(objectName);
+  const obj = await infra("downloading the artifact", () => store.get(objectName));
+  if (!obj) throw new ArtifactNotFoundError(objectName);
+  await ws.replaceFile(path, async (handle) => {
+    const data = Readable.fromWeb(obj.data as unknown as WebReadableStream<Uint8Array>);
+    await infra("downloading the artifact", () => pipeline(data, handle.createWriteStream()));
+    const err = await obj.error;
+    if (err) throw new Error(`downloading artifact '${objectName}' failed: ${err.message}`, { cause: err });
+  });
 }

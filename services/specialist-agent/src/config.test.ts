@@ -43,6 +43,40 @@ describe("specialist config", () => {
     expect(() => parse({ MLLEAD_SANDBOX: "docker" })).toThrow(/MLLEAD_SANDBOX/);
   });
 
+  it("gives commands only PATH, HOME, TMPDIR, LANG, LC_* and the MLLEAD_SANDBOX_ENV names: no DATABASE_URL or MLFLOW_TRACKING_URI", () => {
+    const service = {
+      PATH: "/usr/bin:/bin",
+      HOME: "/home/ada",
+      XDG_STATE_HOME: "/var/state",
+      LANG: "C.UTF-8",
+      LC_ALL: "C.UTF-8",
+      DATABASE_URL: "postgres://ml:hunter2@db:5432/ml",
+      MLFLOW_TRACKING_URI: "https://ml:hunter2@mlflow.example",
+      MLLEAD_TEST_CANARY: "canary",
+      ANTHROPIC_API_KEY: "sk-ant-x",
+      SEED: "42",
+      WANDB_API_KEY: "wandb-1",
+      MLLEAD_SANDBOX_ENV: "SEED, WANDB_API_KEY",
+      MLLEAD_BWRAP: "/opt/bwrap",
+    };
+    const c = parse(service);
+    expect(c.MLLEAD_SANDBOX_ENV).toEqual(["SEED", "WANDB_API_KEY"]);
+    const s = settingsFromEnv(c, service);
+    // The team listed WANDB_API_KEY, so it passes though it looks secret; nothing else of the service does.
+    expect(s.tools.baseEnv).toEqual({
+      PATH: "/usr/bin:/bin",
+      HOME: "/home/ada",
+      LANG: "C.UTF-8",
+      LC_ALL: "C.UTF-8",
+      SEED: "42",
+      WANDB_API_KEY: "wandb-1",
+    });
+    // The whole environment still decides the service's own settings.
+    expect(s.stateDir).toBe("/var/state/mllead");
+    expect(s.sandbox).toMatchObject({ bwrap: "/opt/bwrap", passEnv: ["SEED", "WANDB_API_KEY"] });
+    expect(() => parse({ MLLEAD_SANDBOX_ENV: "SEED,not a name" })).toThrow(/MLLEAD_SANDBOX_ENV/);
+  });
+
   it("names the variable that is wrong", () => {
     expect(() => parse({ MLLEAD_ROLES: "data-engineer,chef" })).toThrow(/MLLEAD_ROLES/);
     expect(() => parse({ MLLEAD_BRAIN: "claude" })).toThrow(/MLLEAD_BRAIN/);

@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { BrainConfig, DEFAULT_JOBS_DIR } from "@mllead/brain";
 import { ROLES, Role } from "@mllead/contracts";
+import { ENV_NAME, sandboxEnv } from "@mllead/sandbox";
 import { envFlag, envList } from "@mllead/service-kit";
 import { z } from "zod";
 import { defaultStateDir, defaultWorkspaceDir } from "./git-repo.js";
@@ -31,8 +32,19 @@ export const SpecialistEnv = BrainConfig.extend({
   MLLEAD_DATA_DIRS: envList,
   /** `1`: sandboxed commands may use the network. */
   MLLEAD_SANDBOX_NETWORK: envFlag,
-  /** `auto` (bubblewrap where it runs, else a process sandbox with a warning), `bubblewrap` (required), `process`. */
+  /**
+   * `auto` (bubblewrap where it runs, else a process sandbox with a warning), `bubblewrap` (required: the service
+   * refuses to start without it, saying why; the Docker image's default), `process`.
+   */
   MLLEAD_SANDBOX: z.enum(["auto", "bubblewrap", "process"]).default("auto"),
+  /** The bwrap binary. Default `bwrap` on PATH, then /usr/bin/bwrap. */
+  MLLEAD_BWRAP: z.string().min(1).optional(),
+  /**
+   * Host variable names (comma-separated) sandboxed commands get besides PATH, HOME, TMPDIR, LANG, LANGUAGE and
+   * LC_*; nothing else of the service's environment reaches them. A listed name passes even when it looks like a
+   * credential (the names, never values, are logged at start). The gpu-runner reads the same variable for jobs.
+   */
+  MLLEAD_SANDBOX_ENV: envList.pipe(z.array(z.string().regex(ENV_NAME, "use variable names (letters, digits, '_')"))),
   /** Memory of one sandboxed command (MiB). */
   MLLEAD_SANDBOX_MEMORY_MB: z.coerce.number().int().min(64).default(8192),
   /** Processes and threads of one sandboxed command at once. */
@@ -45,11 +57,6 @@ export const SpecialistEnv = BrainConfig.extend({
   MLLEAD_COMMAND_TIMEOUT_SEC: z.coerce.number().int().positive().default(300),
 });
 export type SpecialistEnv = z.output<typeof SpecialistEnv>;
-
-/** The environment sandboxed commands start from (scrubbed of secrets before each command). */
-export function commandBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
-  return { ...env };
-}
 
 /** How the task's worktree and the sandbox are set up; every field has a default (see `resolveRepoSettings`). */
 export interface RepoSettings {
@@ -67,6 +74,10 @@ export interface RepoSettings {
     mode: "auto" | "bubblewrap" | "process";
     network: boolean;
     limits: { memoryBytes: number; processes: number; fileSizeBytes: number };
+    /** MLLEAD_BWRAP: the bwrap binary; unset = `bwrap` on PATH, then /usr/bin/bwrap. */
+    bwrap?: string;
+    /** MLLEAD_SANDBOX_ENV: the extra host variable names commands get (already applied to `tools.baseEnv`). */
+    passEnv?: readonly string[];
   };
 }
 
@@ -100,7 +111,7 @@ export function resolveRepoSettings(
   };
 }
 
-/** Default tool limits; tests override the few they exercise. */
+/** Default tool limits; tests override the few they exercise. `baseEnv` is every command's environment as it is (see `sandboxEnv`). */
 export function defaultToolSettings(baseEnv: Readonly<Record<string, string | undefined>>): ToolSettings {
   return {
     baseEnv,
@@ -112,13 +123,17 @@ export function defaultToolSettings(baseEnv: Readonly<Record<string, string | un
   };
 }
 
-/** Settings from the parsed environment. */
+/**
+ * Settings from the parsed environment. `hostEnv` is the service's whole environment
+ * (main passes process.env): it gives the default state dir, and of it sandboxed commands
+ * get only what `sandboxEnv` allows (PATH, HOME, TMPDIR, LANG, LC_*, MLLEAD_SANDBOX_ENV).
+ */
 export function settingsFromEnv(
   config: SpecialistEnv,
-  baseEnv: Readonly<Record<string, string | undefined>>,
+  hostEnv: Readonly<Record<string, string | undefined>>,
 ): SpecialistSettings {
   // Empty counts as unset: `.env.example` lists every variable with an empty value.
-  const stateDir = config.MLLEAD_STATE_DIR || defaultStateDir(baseEnv);
+  const stateDir = config.MLLEAD_STATE_DIR || defaultStateDir(hostEnv);
   return {
     roles: config.MLLEAD_ROLES,
     workspaceDir: config.MLLEAD_WORKSPACE_DIR || defaultWorkspaceDir(stateDir),
@@ -134,8 +149,13 @@ export function settingsFromEnv(
         processes: config.MLLEAD_SANDBOX_PROCESSES,
         fileSizeBytes: config.MLLEAD_SANDBOX_FILE_SIZE_MB * 1024 * 1024,
       },
+      ...(config.MLLEAD_BWRAP ? { bwrap: config.MLLEAD_BWRAP } : {}),
+      passEnv: config.MLLEAD_SANDBOX_ENV,
     },
     concurrency: config.MLLEAD_STEP_CONCURRENCY,
-    tools: { ...defaultToolSettings(baseEnv), commandTimeoutSec: config.MLLEAD_COMMAND_TIMEOUT_SEC },
+    tools: {
+      ...defaultToolSettings(sandboxEnv(hostEnv, config.MLLEAD_SANDBOX_ENV)),
+      commandTimeoutSec: config.MLLEAD_COMMAND_TIMEOUT_SEC,
+    },
   };
 }

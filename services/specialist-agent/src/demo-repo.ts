@@ -66,9 +66,10 @@ export async function ensureDemoRepo(stateDir: string, sourceDir: string): Promi
   try {
     await writeDemoFiles(tmp, sourceDir);
     const dated = { env: { GIT_AUTHOR_DATE: DEMO_DATE, GIT_COMMITTER_DATE: DEMO_DATE } };
-    await runGit(tmp, ["init", "--quiet", "--initial-branch=main"]);
-    await runGit(tmp, ["add", "--all"]);
-    await runGit(tmp, ["commit", "--quiet", "--no-verify", "-m", "Demo ML project: the shipped job scripts"], dated);
+    const repo = { gitDir: join(tmp, ".git"), workTree: tmp };
+    await runGit(repo, ["init", "--quiet", "--initial-branch=main"]);
+    await runGit(repo, ["add", "--all"]);
+    await runGit(repo, ["commit", "--quiet", "--no-verify", "-m", "Demo ML project: the shipped job scripts"], dated);
     await rename(tmp, dir).catch((err: NodeJS.ErrnoException) => {
       // Another process put its (identical) demo repository in place first.
       if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;

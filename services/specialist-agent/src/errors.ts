@@ -14,6 +14,21 @@ export class PathEscapeError extends StepToolError {
   }
 }
 
+/**
+ * A file tool refused a workspace path or could not use the file: a symbolic link out of the workspace
+ * (`path_escape`), a read-only data dir, a missing file, a directory, a file too large. The message is the model's.
+ */
+export class WorkspaceFileError extends StepToolError {
+  override readonly name = "WorkspaceFileError";
+  constructor(
+    message: string,
+    override readonly code: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** An artifact asked for does not exist in the Object Store. */
 export class ArtifactNotFoundError extends StepToolError {
   override readonly code = "artifact_not_found";

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { gitEnv, redactUrls } from "./git-cli.js";
 import { cloneDirFor, defaultStateDir, defaultWorkspaceDir, isCloneUrl } from "./git-repo.js";
 
 describe("defaultStateDir", () => {
@@ -35,22 +34,5 @@ describe("cloneDirFor", () => {
     expect(cloneDirFor("/s", "https://gitlab.com/acme/churn-model.git")).not.toBe(a);
     expect(cloneDirFor("/s", "git@host:team/x y.git/")).toMatch(/^\/s\/repos\/x-y-[0-9a-f]{10}$/);
     expect(cloneDirFor("/s", "file:///")).toMatch(/^\/s\/repos\/repo-[0-9a-f]{10}$/);
-  });
-});
-
-describe("git environment", () => {
-  it("redacts credentials in URLs", () => {
-    expect(redactUrls("fatal: could not read from https://me:ghp_secret@github.com/a/b.git")).toBe(
-      "fatal: could not read from https://***@github.com/a/b.git",
-    );
-  });
-
-  it("drops repository-selecting GIT_* variables, never prompts, and commits as mllead", () => {
-    const env = gitEnv({ PATH: "/bin", GIT_DIR: "/elsewhere/.git", GIT_INDEX_FILE: "x", GIT_SSH_COMMAND: "ssh -i k" });
-    expect(env).toMatchObject({ PATH: "/bin", GIT_SSH_COMMAND: "ssh -i k", GIT_TERMINAL_PROMPT: "0" });
-    expect(env.GIT_DIR).toBeUndefined();
-    expect(env.GIT_INDEX_FILE).toBeUndefined();
-    expect(env.GIT_AUTHOR_EMAIL).toBe("mllead@users.noreply.local");
-    expect(env.GIT_COMMITTER_NAME).toBe("mllead");
   });
 });

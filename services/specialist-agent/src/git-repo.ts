@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir, realpath, rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { ensureDemoRepo } from "./demo-repo.js";
-import { gitLine, gitOk, redactUrls, runGit } from "./git-cli.js";
+import { type GitDirs, gitOk, redactUrls, runGit, runGitDiscovering } from "./git-cli.js";
+import { splitCredentials } from "./git-credentials.js";
 import { SourceRepoError } from "./git-errors.js";
 
 /** Longest a clone or fetch of the team's repository may take (ms). */
@@ -17,10 +18,12 @@ export interface SourceRepo {
    * cloned (bare) under the state dir; `demo`: no `MLLEAD_REPO`, the demo repository.
    */
   kind: "local" | "clone" | "demo";
-  /** Directory git commands for this repository run in (its top level, or the bare repository). */
+  /** Where the repository is: its top level, or the bare repository (for people and paths; git is always given the dirs below). */
   dir: string;
-  /** Its git common dir (absolute). */
+  /** Its git common dir (absolute): objects, refs, config; every command on tasks names it. */
   gitCommonDir: string;
+  /** The git dir `baseRef` is resolved in (a local path's own, which may be a linked worktree's; else the common dir). */
+  gitDir: string;
   /** The ref a new task starts from: `HEAD` (local), `refs/remotes/origin/HEAD` (clone), `refs/heads/main` (demo). */
   baseRef: string;
   /** What a person would call it: the path, or the URL without credentials. */
@@ -82,33 +85,52 @@ export function cloneDirFor(stateDir: string, url: string): string {
 const fail = (what: string) => (message: string, args: string[], exitCode: number | null, stderr: string) =>
   new SourceRepoError(`${what}: ${message}`, args, exitCode, stderr);
 
-/** Opens a local repository as it is: its working tree and checked-out branch are never touched. */
+/**
+ * Opens a local repository as it is: its working tree and checked-out branch
+ * are never touched. The one place git finds a repository from a directory:
+ * the operator's path; every later command names the dirs found here.
+ */
 async function openLocal(path: string): Promise<SourceRepo> {
   const dir = resolve(path);
   const label = dir;
   let info: string[];
   try {
-    info = (await runGit(dir, ["rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository"])).stdout
-      .trim()
-      .split("\n");
+    const args = ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir", "--is-bare-repository"];
+    info = (await runGitDiscovering(dir, args)).stdout.trim().split("\n");
   } catch (err) {
     throw new SourceRepoError(`MLLEAD_REPO '${label}' is not a git repository`, [], null, "", { cause: err });
   }
-  const [gitCommonDir = "", bare] = info;
-  const top = bare === "true" ? dir : await gitLine(dir, ["rev-parse", "--show-toplevel"]);
-  if (!(await gitOk(top, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]))) {
+  const [gitDir = "", gitCommonDir = "", bare] = info;
+  const top = bare === "true" ? dir : (await runGitDiscovering(dir, ["rev-parse", "--show-toplevel"])).stdout.trim();
+  if (!(await gitOk({ gitDir }, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]))) {
     throw new SourceRepoError(`MLLEAD_REPO '${label}' has no commit on HEAD to start tasks from`);
   }
-  return { kind: "local", dir: top, gitCommonDir, baseRef: "HEAD", label, warnings: [] };
+  // Real paths: git writes them into worktrees' `.git` files, and the guard compares with what it would write.
+  return {
+    kind: "local",
+    dir: top,
+    gitCommonDir: await realpath(gitCommonDir),
+    gitDir: await realpath(gitDir),
+    baseRef: "HEAD",
+    label,
+    warnings: [],
+  };
 }
 
-/** A bare repository with `origin` = `url`, its branches under `refs/remotes/origin/` and `origin/HEAD` set. */
+/**
+ * A bare repository with `origin` = `url` without its credentials, its
+ * branches under `refs/remotes/origin/` and `origin/HEAD` set. Credentials in
+ * `url` reach git only for the calls that talk to the remote.
+ */
 async function cloneInto(dir: string, url: string): Promise<void> {
   const what = fail(`cloning ${redactUrls(url)}`);
-  await runGit(dir, ["init", "--quiet", "--bare"], { fail: what });
-  await runGit(dir, ["remote", "add", "origin", url], { fail: what });
-  await runGit(dir, ["fetch", "--quiet", "origin"], { fail: what, timeoutMs: NETWORK_TIMEOUT_MS });
-  await runGit(dir, ["remote", "set-head", "origin", "--auto"], { fail: what, timeoutMs: NETWORK_TIMEOUT_MS });
+  const remote = splitCredentials(url);
+  const repo: GitDirs = { gitDir: dir };
+  const network = { credentials: remote.credentials };
+  await runGit(repo, ["init", "--quiet", "--bare"], { fail: what });
+  await runGit(repo, ["remote", "add", "origin", remote.url], { fail: what });
+  await runGit(repo, ["fetch", "--quiet", "origin"], { fail: what, network, timeoutMs: NETWORK_TIMEOUT_MS });
+  await runGit(repo, ["remote", "set-head", "origin", "--auto"], { fail: what, network, timeoutMs: NETWORK_TIMEOUT_MS });
 }
 
 /**
@@ -136,14 +158,20 @@ async function openClone(stateDir: string, url: string): Promise<SourceRepo> {
       await rm(tmp, { recursive: true, force: true });
     }
   } else {
+    const remote = splitCredentials(url);
     try {
-      await runGit(dir, ["fetch", "--quiet", "--prune", "origin"], { timeoutMs: NETWORK_TIMEOUT_MS });
+      // Rewritten on every open: a clone made when credentials were still stored in its config loses them.
+      await runGit({ gitDir: dir }, ["config", "remote.origin.url", remote.url]);
+      await runGit({ gitDir: dir }, ["fetch", "--quiet", "--prune", "origin"], {
+        network: { credentials: remote.credentials },
+        timeoutMs: NETWORK_TIMEOUT_MS,
+      });
     } catch (err) {
       warnings.push(`could not fetch ${label}; tasks start from the last fetched commit (${(err as Error).message})`);
     }
   }
-  const gitCommonDir = await gitLine(dir, ["rev-parse", "--path-format=absolute", "--git-common-dir"]);
-  return { kind: "clone", dir, gitCommonDir, baseRef: "refs/remotes/origin/HEAD", label, warnings };
+  const real = await realpath(dir);
+  return { kind: "clone", dir, gitCommonDir: real, gitDir: real, baseRef: "refs/remotes/origin/HEAD", label, warnings };
 }
 
 /**
@@ -156,8 +184,9 @@ export async function openSourceRepo(opts: SourceRepoOptions): Promise<SourceRep
   const repo = opts.repo?.trim();
   if (!repo) {
     const dir = await ensureDemoRepo(opts.stateDir, opts.demoSourceDir);
-    const gitCommonDir = await gitLine(dir, ["rev-parse", "--path-format=absolute", "--git-common-dir"]);
-    return { kind: "demo", dir, gitCommonDir, baseRef: "refs/heads/main", label: `demo repository ${dir}`, warnings: [] };
+    const gitCommonDir = join(await realpath(dir), ".git");
+    const label = `demo repository ${dir}`;
+    return { kind: "demo", dir, gitCommonDir, gitDir: gitCommonDir, baseRef: "refs/heads/main", label, warnings: [] };
   }
   return isCloneUrl(repo) ? openClone(opts.stateDir, repo) : openLocal(repo);
 }

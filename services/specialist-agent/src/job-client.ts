@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import type { GpuJobSpec } from "@mllead/brain";
-import { type Bus, decode } from "@mllead/bus";
-import { GpuJob, type JobResult, jobIdFor, STREAMS, SUBJECTS, TaskEvent } from "@mllead/contracts";
-import { scrubEnv } from "@mllead/sandbox";
+import type { Bus } from "@mllead/bus";
+import { GpuJob, type JobResult, jobIdFor, SUBJECTS } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { GpuJobTimeoutError, infra, ShuttingDownError } from "./errors.js";
 
@@ -17,7 +16,7 @@ export interface JobOwner {
 export interface JobWaitOptions {
   /** Added to the job's own timeout: time to be picked up by a runner and report back (s). Default 600. */
   marginSec?: number;
-  /** Longest single pull from the events stream (ms); bounds how late a shutdown is noticed. Default 5000. */
+  /** Longest pause between two looks at the job's result (ms); a published result wakes the wait at once. Default 5000. */
   pollMs?: number;
   /** Aborted at shutdown: the wait stops and the step is redelivered (and re-attaches) later. */
   signal?: AbortSignal;
@@ -55,7 +54,8 @@ export async function runGpuJob(
   const { taskId, stepId } = owner;
   const finishedSubject = SUBJECTS.event({ type: "job.finished", taskId, jobId });
   const done = await infra("looking up the job", () => bus.lastEvent(finishedSubject));
-  if (done?.type === "job.finished") {
+  // A payload that names another job or task than its subject is not this job's result.
+  if (done?.type === "job.finished" && done.jobId === jobId && done.taskId === taskId) {
     log.info({ jobId, outcome: done.result.outcome }, "re-attached to a finished GPU job");
     return { jobId, result: done.result };
   }
@@ -69,7 +69,8 @@ export async function runGpuJob(
     command: spec.command,
     files: spec.files ?? [],
     inputs: spec.inputs ?? [],
-    env: scrubEnv({}, spec.env ?? {}),
+    // The model's own variables for its job; the runner drops MLLEAD_* names and adds only allow-listed host ones.
+    env: spec.env ?? {},
     ...(spec.gpus !== undefined ? { gpus: spec.gpus } : {}),
     ...(spec.timeoutSec !== undefined ? { timeoutSec: spec.timeoutSec } : {}),
     submittedAt: new Date().toISOString(),
@@ -98,10 +99,9 @@ export async function runGpuJob(
 }
 
 /**
- * Waits for the job's `job.finished` with an ordered consumer on the events stream
- * filtered to that one subject (nats-server 2.9 allows a single filter). It
- * replays from the start of the stream, so a result published between the
- * look-up and this wait is not missed.
+ * Waits for the job's `job.finished`: the last event stored on that one subject, looked up again whenever
+ * one is published there and at least every `pollMs`, so a result published between the look-up and this
+ * wait is not missed. No consumer is created: the specialist's NATS user may create none on the events stream.
  */
 async function waitForFinished(
   bus: Bus,
@@ -111,27 +111,26 @@ async function waitForFinished(
   log: Logger,
   opts: JobWaitOptions,
 ): Promise<JobResult> {
-  const consumer = await infra("watching for the job result", () =>
-    bus.js.consumers.get(STREAMS.events.name, { filter_subjects: subject }),
-  );
   const deadline = Date.now() + waitSec * 1000;
-  try {
-    while (Date.now() < deadline) {
-      if (opts.signal?.aborted) throw new ShuttingDownError(`stopped waiting for GPU job ${jobId}: shutting down`);
-      const expires = Math.max(1000, Math.min(opts.pollMs ?? 5000, deadline - Date.now()));
-      const m = await infra("waiting for the job result", () => consumer.next({ expires }));
-      if (!m) continue;
-      let event: TaskEvent;
-      try {
-        event = decode(m.subject, m.data, TaskEvent);
-      } catch (err) {
-        log.warn({ err, jobId }, "ignoring an invalid event on the job's subject");
-        continue;
-      }
-      if (event.type === "job.finished") return event.result;
+  while (Date.now() < deadline) {
+    if (opts.signal?.aborted) throw new ShuttingDownError(`stopped waiting for GPU job ${jobId}: shutting down`);
+    const event = await infra("waiting for the job result", () =>
+      bus.waitForEvent(subject, {
+        timeoutMs: Math.max(0, deadline - Date.now()),
+        ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }),
+    );
+    // A payload that names another job or task than the subject is not this job's result (anyone could store one there).
+    if (event?.type === "job.finished" && subject === SUBJECTS.event(event)) return event.result;
+    if (event) {
+      log.warn(
+        { jobId, type: event.type, about: event.taskId },
+        "ignoring an event on the job's finished subject that is not its result",
+      );
+      // It stays the last event there until the real result comes: look again later, not at once.
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(opts.pollMs ?? 5000, deadline - Date.now()))));
     }
-  } finally {
-    await consumer.delete().catch(() => undefined);
   }
   throw new GpuJobTimeoutError(jobId, waitSec);
 }

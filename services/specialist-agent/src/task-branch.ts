@@ -1,16 +1,22 @@
-import { lstat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { formatStepMessage, parseTrailers, type StepCommitInfo, stepTrailers } from "./commit-message.js";
-import { gitLine, redactUrls, runGit } from "./git-cli.js";
-import { GitPushError } from "./git-errors.js";
+import { redactUrls, runGit } from "./git-cli.js";
+import { splitCredentials } from "./git-credentials.js";
+import { GitError, GitPushError } from "./git-errors.js";
 import { isCloneUrl } from "./git-repo.js";
 import { KeyedLock } from "./keyed-lock.js";
 import type { TaskWorktree } from "./task-worktree.js";
+import { bare, guardWorktree, moveBranch, readBranch, syncIndex, writeHeadRecord } from "./worktree-guard.js";
+import { snapshotWorktree, type UncommittedFile } from "./worktree-snapshot.js";
+
+export type { UncommittedFile } from "./worktree-snapshot.js";
 
 /** Largest file `commitStep` commits by default (bytes, 5 MiB); bigger ones stay uncommitted and are reported. */
 export const DEFAULT_MAX_COMMIT_FILE_BYTES = 5 * 1024 * 1024;
 /** Longest a push may take (ms). */
 const PUSH_TIMEOUT_MS = 10 * 60_000;
+/** Times `commitStep` builds its commit again when another process moved the branch first. */
+const COMMIT_TRIES = 3;
 
 /** A commit one step made. */
 export interface StepCommit {
@@ -23,19 +29,12 @@ export interface StepCommit {
   reused: boolean;
 }
 
-/** A changed file `commitStep` left out of the commit. */
-export interface UncommittedFile {
-  path: string;
-  /** `too_large`: over the size limit; `nested_repo`: a git repository inside the worktree. */
-  reason: "too_large" | "nested_repo";
-  /** Its size (bytes) when `too_large`. */
-  bytes?: number;
-}
-
-/** What `commitStep` did: the step's commit (null when nothing changed), and what it left out. */
+/** What `commitStep` did: the step's commit (null when nothing changed), what it left out, and what it put back. */
 export interface StepCommitResult {
   commit: StepCommit | null;
   uncommitted: UncommittedFile[];
+  /** Git metadata the step had changed (its `.git`, HEAD, the task's branch), each put back before committing. */
+  tampered: string[];
 }
 
 /** A commit on a task's branch since its base. */
@@ -60,29 +59,53 @@ export interface PushResult {
 
 const commitLocks = new KeyedLock();
 
-/** Paths `git status` reports as changed (ignored files excluded), as `[path, deleted]`. */
-async function changedPaths(root: string): Promise<Array<[string, boolean]>> {
-  const out = await runGit(root, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"]);
-  return out.stdout
-    .split("\0")
-    .filter((e) => e.length > 3)
-    .map((e) => [e.slice(3), e[0] === "D" || e[1] === "D"]);
-}
-
-async function commitFiles(root: string, sha: string): Promise<string[]> {
-  const out = await runGit(root, ["diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--no-renames", sha]);
+async function commitFiles(wt: TaskWorktree, sha: string): Promise<string[]> {
+  const out = await runGit(bare(wt), ["diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--no-renames", sha]);
   return out.stdout.split("\0").filter(Boolean);
 }
 
+/** True for the error `moveBranch` throws when the branch was not where it was expected. */
+function lostRace(err: unknown): boolean {
+  return err instanceof GitError && /but expected|reference already exists/.test(err.stderr);
+}
+
+/** One try of `commitStep` inside its lock: guard, snapshot, commit, compare-and-swap the branch. */
+async function commitOnce(wt: TaskWorktree, info: StepCommitInfo, maxFileBytes: number): Promise<StepCommitResult> {
+  const { head, tampered } = await guardWorktree(wt);
+  const snap = await snapshotWorktree(wt, head, { maxFileBytes, write: true });
+  const headTree = (await runGit(bare(wt), ["rev-parse", `${head}^{tree}`])).stdout.trim();
+  if (snap.tree === headTree) {
+    await syncIndex(wt, head);
+    const prior = (await listTaskCommits(wt)).find(
+      (c) => c.taskId === info.taskId && c.stepId === info.stepId && c.attempt === info.attempt,
+    );
+    if (!prior) return { commit: null, uncommitted: snap.uncommitted, tampered };
+    const message = (await runGit(bare(wt), ["log", "-1", "--format=%B", prior.sha])).stdout;
+    const files = await commitFiles(wt, prior.sha);
+    return { commit: { sha: prior.sha, message, files, reused: true }, uncommitted: snap.uncommitted, tampered };
+  }
+  const message = formatStepMessage(info);
+  const sha = (await runGit(bare(wt), ["commit-tree", snap.tree ?? "", "-p", head, "-F", "-"], { input: message })).stdout.trim();
+  await moveBranch(wt, sha, head, `mllead: ${message.split("\n")[0] ?? ""}`);
+  // A crash before this line is harmless: the guard takes a commit of the service's own on top of the record as its own.
+  await writeHeadRecord(wt, { head: sha });
+  await syncIndex(wt, sha);
+  return { commit: { sha, message, files: await commitFiles(wt, sha), reused: false }, uncommitted: snap.uncommitted, tampered };
+}
+
 /**
- * Commits what one step changed in its task's worktree: `git add` of every
- * changed path that .gitignore does not exclude, then one commit whose message
- * names the role, task, step and attempt (see `formatStepMessage`). Files over
- * `maxFileBytes` (default 5 MiB) and nested repositories are left uncommitted
- * and listed. Returns a null commit when nothing changed. After a crash, a
- * resumed attempt whose commit is already on the branch, with nothing new
- * changed, gets that commit back (`reused`), never a second one. Commits into
- * one worktree are made one at a time.
+ * Commits what one step changed in its task's worktree onto
+ * `refs/heads/mllead/<taskId>` only: first puts back any git metadata the
+ * step changed (reported in `tampered`) and the branch where the service left
+ * it; then snapshots the worktree without letting git read it (see
+ * `snapshotWorktree`: .gitignore decides which new files count, nothing runs),
+ * makes one commit whose message names the role, task, step and attempt, and
+ * moves the branch with a compare-and-swap. Files over `maxFileBytes`
+ * (default 5 MiB) and nested repositories are left uncommitted and listed.
+ * Returns a null commit when nothing changed. A resumed attempt whose commit
+ * is already on the branch, with nothing new changed, gets that commit back
+ * (`reused`), never a second one. Commits into one worktree are made one at a
+ * time; one that loses the branch to another process is built again.
  */
 export async function commitStep(
   wt: TaskWorktree,
@@ -91,42 +114,21 @@ export async function commitStep(
 ): Promise<StepCommitResult> {
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_COMMIT_FILE_BYTES;
   return commitLocks.run(wt.root, async () => {
-    const uncommitted: UncommittedFile[] = [];
-    const staged: string[] = [];
-    for (const [path, deleted] of await changedPaths(wt.root)) {
-      if (path.endsWith("/")) uncommitted.push({ path, reason: "nested_repo" });
-      else if (deleted) staged.push(path);
-      else {
-        const st = await lstat(join(wt.root, path)).catch(() => null);
-        if (st?.isFile() && st.size > maxFileBytes) uncommitted.push({ path, reason: "too_large", bytes: st.size });
-        else staged.push(path);
+    const tampered: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await commitOnce(wt, info, maxFileBytes);
+        return { ...r, tampered: [...tampered, ...r.tampered] };
+      } catch (err) {
+        if (!lostRace(err) || attempt >= COMMIT_TRIES) throw err;
       }
     }
-    if (staged.length > 0) {
-      await runGit(wt.root, ["add", "--all", "--pathspec-from-file=-", "--pathspec-file-nul"], {
-        input: staged.join("\0"),
-        env: { GIT_LITERAL_PATHSPECS: "1" },
-      });
-    }
-    const pending = (await runGit(wt.root, ["diff", "--cached", "--quiet"], { okExitCodes: [1] })).exitCode === 1;
-    if (!pending) {
-      const prior = (await listTaskCommits(wt)).find(
-        (c) => c.taskId === info.taskId && c.stepId === info.stepId && c.attempt === info.attempt,
-      );
-      if (!prior) return { commit: null, uncommitted };
-      const message = (await runGit(wt.root, ["log", "-1", "--format=%B", prior.sha])).stdout;
-      return { commit: { sha: prior.sha, message, files: await commitFiles(wt.root, prior.sha), reused: true }, uncommitted };
-    }
-    const message = formatStepMessage(info);
-    await runGit(wt.root, ["commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-"], { input: message });
-    const sha = await gitLine(wt.root, ["rev-parse", "HEAD"]);
-    return { commit: { sha, message, files: await commitFiles(wt.root, sha), reused: false }, uncommitted };
   });
 }
 
 /** The commits on the task's branch since its base commit, oldest first, with the step each belongs to. */
 export async function listTaskCommits(wt: TaskWorktree): Promise<TaskCommit[]> {
-  const out = await runGit(wt.root, [
+  const out = await runGit(bare(wt), [
     "log",
     "--reverse",
     "--format=%H%x1f%s%x1f%(trailers:only,unfold)%x1e",
@@ -143,16 +145,21 @@ export async function listTaskCommits(wt: TaskWorktree): Promise<TaskCommit[]> {
 
 /**
  * Pushes the task's branch to `remote` (`MLLEAD_PUSH_REMOTE`: a URL, or a
- * path to a repository, e.g. a bare one) as the same branch name. Not forced:
- * a remote branch that has moved on rejects the push. Throws GitPushError.
+ * path to a repository, e.g. a bare one) as the same branch name: exactly
+ * `sha` when given (the commit the reviewer approved), else the branch's
+ * commit now. Credentials in the URL reach git for this call only. Not
+ * forced: a remote branch that has moved on rejects the push. Throws GitPushError.
  */
-export async function pushBranch(wt: TaskWorktree, remote: string): Promise<PushResult> {
-  const target = isCloneUrl(remote) ? remote : resolve(remote);
+export async function pushBranch(wt: TaskWorktree, remote: string, sha?: string): Promise<PushResult> {
+  const target = isCloneUrl(remote) ? splitCredentials(remote) : { url: resolve(remote) };
   const ref = `refs/heads/${wt.branch}`;
-  await runGit(wt.root, ["push", "--quiet", "--no-verify", target, `${ref}:${ref}`], {
+  const commit = sha ?? (await readBranch(wt));
+  if (!commit) throw new GitPushError(`the task's branch ${wt.branch} does not exist; nothing to push`);
+  await runGit(bare(wt), ["push", "--quiet", "--no-verify", target.url, `${commit}:${ref}`], {
     timeoutMs: PUSH_TIMEOUT_MS,
+    network: { credentials: target.credentials },
     fail: (message, args, exitCode, stderr) =>
       new GitPushError(`pushing ${wt.branch} to ${redactUrls(remote)} failed: ${stderr || message}`, args, exitCode, stderr),
   });
-  return { remote: redactUrls(remote), ref, sha: await gitLine(wt.root, ["rev-parse", ref]) };
+  return { remote: redactUrls(remote), ref, sha: commit };
 }

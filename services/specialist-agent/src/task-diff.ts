@@ -1,8 +1,8 @@
-import { copyFile, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type GitRunOptions, runGit } from "./git-cli.js";
+import { DEFAULT_MAX_COMMIT_FILE_BYTES } from "./task-branch.js";
 import type { TaskWorktree } from "./task-worktree.js";
+import { bare, recordedHead } from "./worktree-guard.js";
+import { snapshotWorktree } from "./worktree-snapshot.js";
 
 /** Default size of the diff `diffFromBase` returns (bytes). */
 export const DEFAULT_MAX_DIFF_BYTES = 200 * 1024;
@@ -38,28 +38,29 @@ export interface TaskDiff {
 /** Arguments that keep the team repository's config from running programs or colouring output. */
 const PLAIN = ["--no-color", "--no-ext-diff", "--no-textconv", "-M"];
 
-/**
- * Runs `fn` with git options that make `git diff <base>` see the working tree
- * including new files: a temporary index (outside the repository, so the
- * worktree's own index is untouched) holding HEAD plus every untracked,
- * not-ignored file as intent-to-add. No objects are written.
- */
-async function withDiffIndex<T>(wt: TaskWorktree, to: DiffOptions["to"], fn: (o: GitRunOptions) => Promise<T>): Promise<T> {
-  if (to === "head") return fn({});
-  const dir = await mkdtemp(join(tmpdir(), "mllead-diff-"));
-  try {
-    const env = { GIT_INDEX_FILE: join(dir, "index") };
-    // A copy of the worktree's index keeps its stat data, so unchanged files are not hashed again.
-    await copyFile(join(wt.gitDir, "index"), env.GIT_INDEX_FILE).catch(() => runGit(wt.root, ["read-tree", "HEAD"], { env }));
-    await runGit(wt.root, ["add", "--all", "--intent-to-add"], { env });
-    return await fn({ env });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+/** The two trees to compare, and the changed files a snapshot left out of the second. */
+interface Sides {
+  to: string;
+  /** Changed files too large to put in the snapshot: listed, not shown. */
+  extra: ChangedFile[];
 }
 
-function target(wt: TaskWorktree, to: DiffOptions["to"]): string[] {
-  return to === "head" ? [wt.baseCommit, `refs/heads/${wt.branch}`] : [wt.baseCommit];
+/**
+ * What the diff compares the base commit with. `worktree`: a snapshot of the
+ * worktree (`snapshotWorktree`, so nothing the worktree names runs) on top of
+ * where the service left the branch; `head`: that commit.
+ */
+async function sides(wt: TaskWorktree, to: DiffOptions["to"]): Promise<Sides> {
+  const head = await recordedHead(wt);
+  if (to === "head") return { to: head, extra: [] };
+  const snap = await snapshotWorktree(wt, head, { maxFileBytes: DEFAULT_MAX_COMMIT_FILE_BYTES, write: true });
+  const tracked = new Set(
+    (await runGit(bare(wt), ["ls-tree", "-r", "-z", "--name-only", wt.baseCommit])).stdout.split("\0").filter(Boolean),
+  );
+  const extra = snap.uncommitted
+    .filter((u) => u.reason === "too_large")
+    .map((u) => ({ status: tracked.has(u.path) ? "M" : "A", path: u.path }));
+  return { to: snap.tree ?? head, extra };
 }
 
 /** Parses `git diff --name-status -z`. */
@@ -80,31 +81,35 @@ export function parseNameStatus(text: string): ChangedFile[] {
   return out;
 }
 
-async function nameStatus(wt: TaskWorktree, to: DiffOptions["to"], o: GitRunOptions): Promise<ChangedFile[]> {
-  const out = await runGit(wt.root, ["diff", "--name-status", "-z", ...PLAIN, ...target(wt, to)], o);
-  return parseNameStatus(out.stdout);
+async function nameStatus(wt: TaskWorktree, side: Sides, o: GitRunOptions = {}): Promise<ChangedFile[]> {
+  const out = await runGit(bare(wt), ["diff", "--name-status", "-z", ...PLAIN, wt.baseCommit, side.to], o);
+  const files = parseNameStatus(out.stdout);
+  const listed = new Set(files.map((f) => f.path));
+  const all = [...files, ...side.extra.filter((f) => !listed.has(f.path))];
+  return all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** The paths changed since the task's base commit (see `DiffOptions.to`), sorted as git lists them. */
+/** The paths changed since the task's base commit (see `DiffOptions.to`), sorted by path. */
 export async function changedFilesSinceBase(wt: TaskWorktree, opts: DiffOptions = {}): Promise<ChangedFile[]> {
-  return withDiffIndex(wt, opts.to, (o) => nameStatus(wt, opts.to, o));
+  return nameStatus(wt, await sides(wt, opts.to));
 }
 
 /**
  * The unified diff from the task's base commit (what the code reviewer
- * reads) and the list of changed files. The diff stops at a line end within
- * `maxBytes` (default 200 KiB) and then ends with a `[diff truncated …]` line;
- * the file list is always complete. Binary files show as "Binary files differ".
+ * reads) and the list of changed files, compared tree to tree with no work
+ * tree (so no filter, driver or textconv the worktree names can run). The diff
+ * stops at a line end within `maxBytes` (default 200 KiB) and then ends with a
+ * `[diff truncated …]` line; the file list is always complete (files too large
+ * to snapshot are listed, not shown). Binary files show as "Binary files differ".
  */
 export async function diffFromBase(wt: TaskWorktree, opts: DiffOptions & { maxBytes?: number } = {}): Promise<TaskDiff> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DIFF_BYTES;
-  return withDiffIndex(wt, opts.to, async (o) => {
-    const files = await nameStatus(wt, opts.to, o);
-    const out = await runGit(wt.root, ["diff", ...PLAIN, ...target(wt, opts.to)], { ...o, maxStdoutBytes: maxBytes + 1 });
-    if (!out.truncated && Buffer.byteLength(out.stdout) <= maxBytes) return { files, diff: out.stdout, truncated: false };
-    const bytes = Buffer.from(out.stdout).subarray(0, maxBytes);
-    const cut = bytes.subarray(0, bytes.lastIndexOf(0x0a) + 1);
-    const marker = `[diff truncated at ${cut.length} bytes; ${files.length} files changed in all, see the file list]\n`;
-    return { files, diff: cut.toString("utf8") + marker, truncated: true };
-  });
+  const side = await sides(wt, opts.to);
+  const files = await nameStatus(wt, side);
+  const out = await runGit(bare(wt), ["diff", ...PLAIN, wt.baseCommit, side.to], { maxStdoutBytes: maxBytes + 1 });
+  if (!out.truncated && Buffer.byteLength(out.stdout) <= maxBytes) return { files, diff: out.stdout, truncated: false };
+  const bytes = Buffer.from(out.stdout).subarray(0, maxBytes);
+  const cut = bytes.subarray(0, bytes.lastIndexOf(0x0a) + 1);
+  const marker = `[diff truncated at ${cut.length} bytes; ${files.length} files changed in all, see the file list]\n`;
+  return { files, diff: cut.toString("utf8") + marker, truncated: true };
 }

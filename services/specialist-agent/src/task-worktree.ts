@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, realpath, rename } from "node:fs/promises";
+import { mkdir, readdir, readFile, realpath, rename, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { gitLine, gitOk, runGit } from "./git-cli.js";
+import { type GitDirs, gitLine, gitOk, runGit } from "./git-cli.js";
 import { GitBusyError, GitError, InvalidTaskIdError } from "./git-errors.js";
 import type { SourceRepo } from "./git-repo.js";
 import { KeyedLock } from "./keyed-lock.js";
+import { ensureHeadRecord, findWorktreeGitDir, restoreWorktreeLinks } from "./worktree-guard.js";
 
 /** One task's git worktree, on its own branch. */
 export interface TaskWorktree {
@@ -15,9 +16,13 @@ export interface TaskWorktree {
   branch: string;
   /** The commit the branch started from; the reviewer's diff and the summary's commits count from it. */
   baseCommit: string;
-  /** This worktree's own git dir (`<common>/worktrees/<name>`: HEAD, index); read-write in a sandbox. */
+  /**
+   * This worktree's own git dir (`<common>/worktrees/<name>`: HEAD, index), as
+   * the repository records it; read-only in a sandbox. The service never asks
+   * the worktree's `.git` file where it is.
+   */
   gitDir: string;
-  /** The repository's common git dir (objects, refs, config); read-only in a sandbox is enough for `git status`/`git diff`. */
+  /** The repository's common git dir (objects, refs, config); read-only in a sandbox, enough for `git status`/`git diff`. */
   gitCommonDir: string;
 }
 
@@ -77,39 +82,44 @@ export function parseWorktreeList(text: string): WorktreeEntry[] {
   return out;
 }
 
+/** The repository, bare: every command here names its common dir and no work tree. */
+const repoOf = (source: SourceRepo): GitDirs => ({ gitDir: source.gitCommonDir });
+
 async function listWorktrees(source: SourceRepo): Promise<WorktreeEntry[]> {
-  return parseWorktreeList((await runGit(source.dir, ["worktree", "list", "--porcelain"])).stdout);
+  return parseWorktreeList((await runGit(repoOf(source), ["worktree", "list", "--porcelain"])).stdout);
 }
 
 /** The recorded base commit of `branch`, if there is one and it still names a commit. */
 async function readBase(source: SourceRepo, branch: string): Promise<string | undefined> {
-  const r = await runGit(source.dir, ["config", "--get", baseConfigKey(branch)], { okExitCodes: [1] });
+  const r = await runGit(repoOf(source), ["config", "--get", baseConfigKey(branch)], { okExitCodes: [1] });
   const sha = r.stdout.trim();
-  return sha && (await gitOk(source.dir, ["rev-parse", "--verify", "--quiet", `${sha}^{commit}`])) ? sha : undefined;
+  return sha && (await gitOk(repoOf(source), ["rev-parse", "--verify", "--quiet", `${sha}^{commit}`])) ? sha : undefined;
 }
 
 /** The base of a branch made by someone else (or before bases were recorded): where it left the source's base ref. */
 async function recoverBase(source: SourceRepo, branch: string): Promise<string> {
-  const base = await gitLine(source.dir, ["merge-base", `refs/heads/${branch}`, source.baseRef]);
-  await runGit(source.dir, ["config", baseConfigKey(branch), base]);
+  const base = await gitLine({ gitDir: source.gitDir }, ["merge-base", `refs/heads/${branch}`, source.baseRef]);
+  await runGit(repoOf(source), ["config", baseConfigKey(branch), base]);
   return base;
 }
 
 /**
  * Makes way for `git worktree add` at `path`. An empty directory can stay
- * (git adds into it). One whose `.git` file points at an existing worktree
- * git dir of this repository is being made by a concurrent `git worktree add`:
- * "busy"; of another repository: an error. Anything else is left from a
- * crash and is moved aside, never deleted.
+ * (git adds into it). One this repository has a worktree entry for is being
+ * made by a concurrent `git worktree add`: "busy". One whose `.git` names a
+ * worktree of another repository: an error (only a message is taken from that
+ * file). Anything else is left from a crash and is moved aside, never deleted.
  */
 async function clearStalePath(source: SourceRepo, path: string): Promise<"clear" | "busy"> {
   if (!existsSync(path) || (await readdir(path)).length === 0) return "clear";
+  if (await findWorktreeGitDir(source.gitCommonDir, path)) return "busy";
   const dotGit = await readFile(join(path, ".git"), "utf8").catch(() => "");
   const gitdir = /^gitdir: (.+)$/m.exec(dotGit)?.[1];
-  if (gitdir && existsSync(gitdir)) {
+  if (gitdir && existsSync(gitdir) && existsSync(join(gitdir, "commondir"))) {
     const owner = await realpath(dirname(dirname(gitdir)));
-    if (owner === (await realpath(source.gitCommonDir))) return "busy";
-    throw new GitError(`'${path}' is a worktree of another repository (${owner}); was MLLEAD_REPO changed?`);
+    if (owner !== (await realpath(source.gitCommonDir))) {
+      throw new GitError(`'${path}' is a worktree of another repository (${owner}); was MLLEAD_REPO changed?`);
+    }
   }
   await rename(path, `${path}.orphan-${Date.now()}`);
   return "clear";
@@ -117,32 +127,43 @@ async function clearStalePath(source: SourceRepo, path: string): Promise<"clear"
 
 /** Adds the worktree: on the existing branch, or on a new branch from the source's base ref with its base recorded first. */
 async function addWorktree(source: SourceRepo, path: string, branch: string): Promise<void> {
-  if (await gitOk(source.dir, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) {
-    await runGit(source.dir, ["worktree", "add", "--quiet", path, branch]);
+  if (await gitOk(repoOf(source), ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`])) {
+    await runGit(repoOf(source), ["worktree", "add", "--quiet", path, branch]);
     return;
   }
   // A base recorded by an attempt that crashed before making the branch stays the task's base.
   let base = await readBase(source, branch);
   if (!base) {
-    base = await gitLine(source.dir, ["rev-parse", "--verify", `${source.baseRef}^{commit}`]);
+    base = await gitLine({ gitDir: source.gitDir }, ["rev-parse", "--verify", `${source.baseRef}^{commit}`]);
     // Recorded before the branch exists: a crash after `worktree add` cannot leave a branch without its base.
-    await runGit(source.dir, ["config", baseConfigKey(branch), base]);
+    await runGit(repoOf(source), ["config", baseConfigKey(branch), base]);
   }
-  await runGit(source.dir, ["worktree", "add", "--quiet", "--no-track", "-b", branch, path, base]);
+  await runGit(repoOf(source), ["worktree", "add", "--quiet", "--no-track", "-b", branch, path, base]);
 }
 
 async function describe(source: SourceRepo, root: string, taskId: string, branch: string): Promise<TaskWorktree> {
   const recorded = await readBase(source, branch);
   // Two processes racing to make the branch may both record a base; only one made the branch.
   const onBranch =
-    recorded !== undefined && (await gitOk(source.dir, ["merge-base", "--is-ancestor", recorded, `refs/heads/${branch}`]));
+    recorded !== undefined && (await gitOk(repoOf(source), ["merge-base", "--is-ancestor", recorded, `refs/heads/${branch}`]));
   const baseCommit = onBranch ? recorded : await recoverBase(source, branch);
-  const [gitDir = "", gitCommonDir = ""] = (
-    await runGit(root, ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir"])
-  ).stdout
-    .trim()
-    .split("\n");
-  return { taskId, root, branch, baseCommit, gitDir, gitCommonDir };
+  const gitDir = await findWorktreeGitDir(source.gitCommonDir, root);
+  if (!gitDir) throw new GitError(`the repository has no worktree entry for '${root}'`);
+  const wt = { taskId, root, branch, baseCommit, gitDir, gitCommonDir: source.gitCommonDir };
+  await ensureHeadRecord(wt);
+  return wt;
+}
+
+/**
+ * Puts back the `.git` file and HEAD of an existing worktree entry for
+ * `path` (a step may have deleted or rewritten them), so git does not take
+ * the worktree for a stale one and prune it with the work in it. Entries git
+ * is still making (locked) are left to it.
+ */
+async function repairLinks(source: SourceRepo, path: string, taskId: string, branch: string): Promise<void> {
+  const gitDir = await findWorktreeGitDir(source.gitCommonDir, path);
+  if (!gitDir || existsSync(join(gitDir, "locked")) || !(await stat(path).catch(() => null))?.isDirectory()) return;
+  await restoreWorktreeLinks({ taskId, root: path, branch, gitDir, gitCommonDir: source.gitCommonDir });
 }
 
 /**
@@ -160,10 +181,11 @@ export async function openTaskWorktree(source: SourceRepo, opts: TaskWorktreeOpt
   return worktreeLocks.run(`${source.gitCommonDir}\0${opts.taskId}`, async () => {
     let lastError: unknown;
     for (let attempt = 0; attempt < OPEN_TRIES; attempt++) {
+      await repairLinks(source, path, opts.taskId, branch);
       const worktrees = await listWorktrees(source);
       const here = worktrees.find((w) => w.path === path);
       if (here?.prunable) {
-        await runGit(source.dir, ["worktree", "prune"]);
+        await runGit(repoOf(source), ["worktree", "prune"]);
         continue;
       }
       if (here && here.branch !== `refs/heads/${branch}`) {
@@ -212,9 +234,11 @@ export async function openTaskWorktree(source: SourceRepo, opts: TaskWorktreeOpt
  * which `commitStep` has already committed or reported.
  */
 export async function removeTaskWorktree(wt: TaskWorktree, opts: { force?: boolean } = {}): Promise<void> {
-  const cwd = wt.gitCommonDir;
+  const repo = { gitDir: wt.gitCommonDir };
   if (existsSync(wt.root)) {
-    await runGit(cwd, ["worktree", "remove", ...(opts.force === false ? [] : ["--force"]), wt.root]);
+    // git checks the worktree's .git before removing it; a step may have changed it.
+    await restoreWorktreeLinks(wt);
+    await runGit(repo, ["worktree", "remove", ...(opts.force === false ? [] : ["--force"]), wt.root]);
   }
-  await runGit(cwd, ["worktree", "prune"]);
+  await runGit(repo, ["worktree", "prune"]);
 }

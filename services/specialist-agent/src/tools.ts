@@ -1,10 +1,10 @@
 import type { GpuJobSpec, StepTools, TranscriptStore } from "@mllead/brain";
 import type { Bus } from "@mllead/bus";
 import type { StepWork } from "@mllead/contracts";
-import { scrubEnv } from "@mllead/sandbox";
+import { mergeEnv } from "@mllead/sandbox";
 import type { Logger } from "pino";
 import { fetchArtifact, saveArtifact } from "./artifacts.js";
-import { infra } from "./errors.js";
+import { infra, StepToolError } from "./errors.js";
 import { type JobWaitOptions, jobIdForSpec, runGpuJob } from "./job-client.js";
 import type { StepEnvironment } from "./step-env.js";
 import { diffFromBase } from "./task-diff.js";
@@ -16,7 +16,7 @@ const REVIEW_DIFF_BYTES = 200 * 1024;
 
 /** Limits and surroundings of the tools given to one step. */
 export interface ToolSettings {
-  /** The environment commands start from; scrubbed of secrets before use. */
+  /** Every command's environment: already the allow-list (PATH, HOME, TMPDIR, LANG, LC_*, MLLEAD_SANDBOX_ENV; see config.ts). */
   baseEnv: Readonly<Record<string, string | undefined>>;
   /** Default command timeout (s) when the brain gives none. */
   commandTimeoutSec: number;
@@ -51,13 +51,14 @@ export function createStepTools(deps: {
   const sandbox = env.settings.sandbox;
   const policy = {
     workdir: wt.root,
-    // git status/diff inside the sandbox: the worktree's own git dir read-write, the shared one read-only.
-    readWrite: [wt.gitDir],
+    // git log/diff/status inside the sandbox read the repository (the worktree's own git dir is inside it);
+    // nothing of it is writable: HEAD, the index and the refs are the service's (see worktree-guard.ts).
     readOnly: [wt.gitCommonDir, ...env.settings.dataDirs],
     network: sandbox.network,
     limits: sandbox.limits,
   };
   const owner = { taskId: work.taskId, stepId: work.stepId, attempt: work.attempt };
+  const files = ws.withDataDirs(env.settings.dataDirs);
   let progressCount = 0;
 
   return {
@@ -78,9 +79,11 @@ export function createStepTools(deps: {
       dataDirs: env.settings.dataDirs,
       ...(env.sandbox.warning ? { warning: env.sandbox.warning } : {}),
     },
-    readFile: (path) => ws.readFile(path),
+    // Read, Glob and Grep may also read the team's data dirs by absolute path; writes and artifacts stay in the worktree.
+    readFile: (path) => files.readFile(path),
     writeFile: (path, content) => ws.writeFile(path, content),
     listFiles: () => ws.listFiles(),
+    findFiles: (path, opts) => files.findFiles(path, opts),
     async run(argv, opts = {}) {
       const timeoutSec = Math.min(opts.timeoutSec ?? settings.commandTimeoutSec, settings.maxCommandTimeoutSec);
       log.info({ argv: argv.slice(0, 8), timeoutSec }, "running a command");
@@ -88,19 +91,31 @@ export function createStepTools(deps: {
         argv,
         policy,
         cwd: ws.root,
-        env: scrubEnv(settings.baseEnv, opts.env ?? {}),
+        env: mergeEnv(settings.baseEnv, opts.env),
         timeoutMs: timeoutSec * 1000,
         killGraceMs: settings.killGraceMs,
         maxOutputBytes: settings.maxOutputBytes,
+        // The step's time limit stops the command as its own timeout would.
+        ...(opts.signal ? { signal: opts.signal } : {}),
       });
       log.info({ exitCode: result.exitCode, timedOut: result.timedOut }, "command finished");
       return result;
     },
     saveArtifact: (path, opts = {}) => saveArtifact(bus, ws, owner, path, opts.contentType),
     fetchArtifact: (artifact, path) => fetchArtifact(bus, ws, artifact.objectName, path),
-    async runGpuJob(spec: GpuJobSpec) {
+    async runGpuJob(spec: GpuJobSpec, opts = {}) {
       const jobId = jobIdForSpec(owner, spec);
-      return runGpuJob(bus, owner, jobId, spec, log.child({ jobId }), settings.gpuWait);
+      const signals = [settings.gpuWait.signal, opts.signal].filter((s): s is AbortSignal => s !== undefined);
+      const wait = { ...settings.gpuWait, ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}) };
+      try {
+        return await runGpuJob(bus, owner, jobId, spec, log.child({ jobId }), wait);
+      } catch (err) {
+        // The step's own time limit, not a shutdown: the step ends (the job runs on and is reported by the runner).
+        if (opts.signal?.aborted && !settings.gpuWait.signal?.aborted) {
+          throw new StepToolError(`stopped waiting for GPU job ${jobId}: the step reached its time limit`, { cause: err });
+        }
+        throw err;
+      }
     },
     async progress(message) {
       progressCount += 1;

@@ -1,11 +1,14 @@
-import { mkdir, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { PathEscapeError, StepToolError } from "./errors.js";
+import type { FileHandle } from "node:fs/promises";
+import { mkdir, realpath } from "node:fs/promises";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import type { FileListing } from "@mllead/brain";
+import { ConfinedFs, ConfinedFsError, type OpenedFile } from "@mllead/sandbox";
+import { PathEscapeError, WorkspaceFileError } from "./errors.js";
 
-/** Most files `listFiles` returns; a workspace holding more is summarised by its first ones. */
-const MAX_LISTED = 2000;
-/** Directories `listFiles` does not descend into: tool state, not work. */
-const SKIPPED_DIRS = new Set([".git", "node_modules", "__pycache__", ".venv"]);
+/** Most files a listing walks before it stops and says so. */
+const MAX_LISTED = 10_000;
+/** Directories listings do not descend into: tool state, not work. */
+const SKIPPED_DIRS: ReadonlySet<string> = new Set([".git", "node_modules", "__pycache__", ".venv"]);
 /** Largest file `readFile` returns as text (bytes); bigger files belong in artifacts. */
 const MAX_READ_BYTES = 1024 * 1024;
 
@@ -16,7 +19,7 @@ function inside(root: string, abs: string): boolean {
 
 /**
  * Resolves `path` against `root` and refuses anything that leaves it (`..`,
- * absolute paths elsewhere). Purely lexical; `Workspace.resolve` also follows symlinks.
+ * absolute paths elsewhere). Purely lexical: the files themselves are reached through `ConfinedFs`.
  */
 export function resolveInside(root: string, path: string): string {
   if (path.includes("\0")) throw new PathEscapeError(path);
@@ -25,9 +28,19 @@ export function resolveInside(root: string, path: string): string {
   return abs;
 }
 
-/** A task's working directory, `<workspaceDir>/<taskId>/`. Every path given to it stays inside it. */
+/**
+ * A task's working directory, `<workspaceDir>/<taskId>/`. Every file it reads or writes stays inside it:
+ * a symbolic link (existing or dangling, in any component, or swapped in meanwhile) is followed only where
+ * it leads to a place inside, never out (see `ConfinedFs`). A view made with `withDataDirs` also reads the
+ * team's data dirs by absolute path, and never writes them.
+ */
 export class Workspace {
-  private constructor(readonly root: string) {}
+  private constructor(
+    readonly root: string,
+    private readonly files: ConfinedFs,
+    /** The data dirs this view may read (absolute paths). */
+    readonly dataDirs: readonly string[],
+  ) {}
 
   /** Creates (if needed) and opens the workspace of one task. */
   static async open(workspaceDir: string, taskId: string): Promise<Workspace> {
@@ -35,71 +48,62 @@ export class Workspace {
     const dir = resolveInside(base, taskId);
     await mkdir(dir, { recursive: true });
     // Work with the real path so a symlinked workspace dir does not look like an escape.
-    return new Workspace(await realpath(dir));
+    const root = await realpath(dir);
+    return new Workspace(root, new ConfinedFs(root), []);
   }
 
-  /**
-   * The absolute path for a workspace-relative `path`. Refuses paths that leave
-   * the workspace, including through a symlink a command created inside it.
-   */
-  async resolve(path: string): Promise<string> {
-    const abs = resolveInside(this.root, path);
-    // Follow symlinks on the longest existing prefix: the rest cannot be a link yet.
-    let existing = abs;
-    for (;;) {
-      try {
-        const real = await realpath(existing);
-        if (!inside(this.root, real)) throw new PathEscapeError(path);
-        break;
-      } catch (err) {
-        if (err instanceof PathEscapeError) throw err;
-        const parent = dirname(existing);
-        if (parent === existing) break;
-        existing = parent;
-      }
-    }
-    return abs;
+  /** This workspace, also reading `dataDirs` (absolute paths) — never writing them. */
+  withDataDirs(dataDirs: readonly string[]): Workspace {
+    return new Workspace(this.root, new ConfinedFs(this.root, { readOnlyDirs: dataDirs }), [...dataDirs]);
   }
 
-  /** The path as tools report it: relative to the workspace, with `/` separators. */
-  relative(abs: string): string {
-    return relative(this.root, abs).split(sep).join("/");
-  }
-
+  /** A text file (at most 1 MiB): workspace-relative, or absolute inside the workspace or a data dir. */
   async readFile(path: string): Promise<string> {
-    const abs = await this.resolve(path);
-    const info = await stat(abs).catch(() => null);
-    if (!info?.isFile()) throw new StepToolError(`no file '${path}' in the workspace`);
-    if (info.size > MAX_READ_BYTES) {
-      throw new StepToolError(`'${path}' is ${info.size} bytes; files over ${MAX_READ_BYTES} bytes are not read as text`);
-    }
-    return readFile(abs, "utf8");
+    this.check(path);
+    return (await this.confined(() => this.files.readFile(path, MAX_READ_BYTES))).toString("utf8");
   }
 
-  /** Writes a file, creating its directories. */
+  /** Creates or replaces a file of the workspace whole, creating its directories. */
   async writeFile(path: string, content: string): Promise<void> {
-    const abs = await this.resolve(path);
-    if (abs === this.root) throw new StepToolError("cannot write to the workspace root itself");
-    await mkdir(dirname(abs), { recursive: true });
-    await writeFile(abs, content, "utf8");
+    this.check(path);
+    await this.confined(() => this.files.writeFile(path, content));
   }
 
-  /** Every file in the workspace (relative, sorted), skipping tool directories like `.git`. */
+  /** Every file in the workspace (relative, sorted), skipping tool directories like `.git`; at most 10,000. */
   async listFiles(): Promise<string[]> {
-    const out: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      const entries = await readdir(dir, { withFileTypes: true });
-      for (const e of entries) {
-        if (out.length >= MAX_LISTED) return;
-        const abs = join(dir, e.name);
-        if (e.isDirectory()) {
-          if (!SKIPPED_DIRS.has(e.name)) await walk(abs);
-        } else if (e.isFile()) {
-          out.push(this.relative(abs));
-        }
-      }
-    };
-    await walk(this.root);
-    return out.sort();
+    return (await this.findFiles(".")).files;
+  }
+
+  /** The files at `path` (a directory walked, or one file), skipping tool directories; `truncated` past `maxFiles`. */
+  async findFiles(path: string, opts: { maxFiles?: number } = {}): Promise<FileListing> {
+    this.check(path);
+    return this.confined(() => this.files.list(path, { maxFiles: opts.maxFiles ?? MAX_LISTED, skipDirs: SKIPPED_DIRS }));
+  }
+
+  /** Opens a regular file of the workspace to stream it (an artifact upload); the caller closes the handle. */
+  async openFile(path: string): Promise<OpenedFile> {
+    resolveInside(this.root, path);
+    return this.confined(() => this.files.openFile(path));
+  }
+
+  /** Replaces a workspace file with what `fill` writes (an artifact download); nothing changes if it throws. */
+  async replaceFile(path: string, fill: (handle: FileHandle) => Promise<void>): Promise<void> {
+    resolveInside(this.root, path);
+    await this.confined(() => this.files.replaceFile(path, fill));
+  }
+
+  /** Refuses, with the workspace's own error, a path that leaves it by its letters (not a data dir of this view). */
+  private check(path: string): void {
+    if (isAbsolute(path) && this.dataDirs.some((d) => inside(resolve(d), resolve(path)))) return;
+    resolveInside(this.root, path);
+  }
+
+  private async confined<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof ConfinedFsError) throw new WorkspaceFileError(err.message, err.code, { cause: err });
+      throw err;
+    }
   }
 }

@@ -47,6 +47,7 @@ import {
 import { RetryTimers } from "./retry-timers.js";
 import { threadTeller } from "./set-aside.js";
 import { answerStatus } from "./status.js";
+import { ignoredReport, isStepReport, subjectMismatch } from "./step-reports.js";
 import { eachLimited, KeyedQueue } from "./task-queue.js";
 import { TaskStore } from "./task-store.js";
 
@@ -271,14 +272,37 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     throw new InvalidMessageError(ctx.subject, "no command is defined on this subject");
   }
 
+  /** Says in the log what the tech lead ignored and why (a forged, stale or repeated report). */
+  function ignoredInLog(evt: TaskEvent, reason: string, ctx: MessageContext): void {
+    const about =
+      "stepId" in evt ? { stepId: evt.stepId, ...("attempt" in evt ? { attempt: evt.attempt, role: evt.role } : {}) } : {};
+    ctx.log.warn({ taskId: evt.taskId, ...about, event: evt.type, eventId: evt.eventId, reason }, "ignored a step report");
+  }
+
+  /**
+   * A step report, applied in its task's queue when it is about a step attempt the tech lead
+   * dispatched; anything else is said in the log and dropped (see `ignoredReport`).
+   */
   function onStepEvent(evt: TaskEvent, ctx: MessageContext): Promise<void> {
-    if (evt.type !== "step.started" && evt.type !== "step.completed" && evt.type !== "step.failed") return Promise.resolve();
+    const mismatch = subjectMismatch(ctx.subject, evt);
+    if (mismatch || !isStepReport(evt)) {
+      ignoredInLog(evt, mismatch ?? `a ${evt.type} is not a step report`, ctx);
+      return Promise.resolve();
+    }
+    if (evt.type === "step.progress") return Promise.resolve();
     return queue.run(evt.taskId, async () => {
       let wasProcess = false;
+      // Stays as it is when there is no record to judge against.
+      const verdict: { ignored: string | null } = { ignored: "no such task" };
       const updated = await update(evt.taskId, (t) => {
         wasProcess = t.sandbox?.mode === "process";
-        return applyStepEvent(t, evt, policy, now());
+        verdict.ignored = ignoredReport(t, evt);
+        return verdict.ignored ? null : applyStepEvent(t, evt, policy, now());
       });
+      if (verdict.ignored) {
+        ignoredInLog(evt, verdict.ignored, ctx);
+        return;
+      }
       if (updated)
         ctx.log.info({ taskId: evt.taskId, stepId: evt.stepId, event: evt.type, state: updated.state }, "step report applied");
       await lessons.afterStepEvent(evt, updated);

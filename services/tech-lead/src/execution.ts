@@ -4,11 +4,9 @@ import {
   describeUnmet,
   type EventOf,
   type Finding,
-  isTerminal,
   type Plan,
   type StepResult,
   type StepState,
-  type TaskEvent,
   type TaskRecord,
   type UpstreamResult,
   unmetCriteria,
@@ -16,6 +14,7 @@ import {
 } from "@mllead/contracts";
 import { countStepUsage, holdAtBudget } from "./cost.js";
 import { pushEvent, pushUpdated, pushWork } from "./outbox.js";
+import { ignoredReport, type StepReport } from "./step-reports.js";
 import { draft, failTask, moveTo, type Policy, WORKING } from "./task-draft.js";
 
 function resultsOf(task: TaskRecord, ids: Iterable<string>): UpstreamResult[] {
@@ -62,19 +61,15 @@ export function dispatchReady(task: TaskRecord, now: string): void {
   }
 }
 
-type StepEvent = Extract<TaskEvent, { type: "step.started" | "step.completed" | "step.failed" | "step.progress" }>;
-
 /**
- * A specialist reported on a step. Returns null when the report changes nothing
- * (progress, a stale attempt, a duplicate, a finished task).
+ * A specialist reported on a step. Returns null when the report changes nothing: progress, or a
+ * report the tech lead ignores (see `ignoredReport`: not about a step attempt it dispatched and still
+ * waits for — never dispatched, stale, from another role, repeated, or about a finished task).
  */
-export function applyStepEvent(current: TaskRecord, evt: StepEvent, policy: Policy, now: string): TaskRecord | null {
-  const st = current.steps[evt.stepId];
-  const step = current.plan?.steps.find((s) => s.id === evt.stepId);
-  if (!st || !step || st.attempt !== evt.attempt || isTerminal(current.state)) return null;
-  if (evt.type === "step.progress") return null;
+export function applyStepEvent(current: TaskRecord, evt: StepReport, policy: Policy, now: string): TaskRecord | null {
+  if (evt.type === "step.progress" || ignoredReport(current, evt) !== null) return null;
+  const step = current.plan?.steps.find((s) => s.id === evt.stepId) as Plan["steps"][number];
   if (evt.type === "step.started") {
-    if (st.status !== "dispatched") return null;
     const task = draft(current);
     (task.steps[evt.stepId] as StepState).status = "running";
     // The latest step's sandbox is what `/mllead status` reports (a warning where bubblewrap could not run).
@@ -84,7 +79,6 @@ export function applyStepEvent(current: TaskRecord, evt: StepEvent, policy: Poli
     pushUpdated(task, now);
     return task;
   }
-  if (st.status === "completed" || st.status === "failed" || st.status === "skipped") return null;
   const task = draft(current);
   const mine = task.steps[evt.stepId] as StepState;
   mine.finishedAt = now;

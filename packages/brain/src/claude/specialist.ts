@@ -9,7 +9,7 @@ import type {
 import type { StepResult, StepWork, Usage } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { createToolbox, type Toolbox, type ToolName, toolsFor } from "../tools/index.js";
+import { createToolbox, type FileJournal, type Toolbox, type ToolName, toolsFor } from "../tools/index.js";
 import type { StepTools, Transcript } from "../types.js";
 import { cachedSystem } from "./client.js";
 import { clearOldToolResults } from "./context.js";
@@ -74,14 +74,40 @@ function asParam(message: BetaMessage): BetaMessageParam {
   return { role: "assistant", content: message.content as BetaContentBlockParam[] };
 }
 
-/** Serialises saves so concurrent tool calls never interleave writes of the transcript. */
-function saver(tools: StepTools, transcript: Transcript): () => Promise<void> {
+/**
+ * Serialises saves so concurrent tool calls never interleave writes of the transcript. A failed save is
+ * logged and the loop goes on, except a `strict` one (a file change's intent), whose caller gets the error.
+ */
+function saver(tools: StepTools, transcript: Transcript): (strict?: boolean) => Promise<void> {
   let chain: Promise<void> = Promise.resolve();
-  return () => {
-    chain = chain
-      .then(() => tools.transcript?.save(transcript))
-      .catch((err) => tools.log.warn({ err }, "could not save the step's transcript"));
-    return chain;
+  return (strict = false) => {
+    const attempt = chain.then(() => tools.transcript?.save(transcript));
+    chain = attempt.catch((err) => tools.log.warn({ err }, "could not save the step's transcript"));
+    return strict ? attempt : chain;
+  };
+}
+
+/** The journal of one Write or Edit call: its intent goes into the transcript, saved, before the file changes. */
+function journalFor(
+  id: string,
+  transcript: Transcript,
+  resumed: boolean,
+  save: (strict?: boolean) => Promise<void>,
+): FileJournal {
+  const previous = resumed ? transcript.intents?.[id] : undefined;
+  return {
+    ...(previous ? { previous } : {}),
+    async record(intent) {
+      transcript.intents = { ...transcript.intents, [id]: intent };
+      try {
+        await save(true);
+      } catch (err) {
+        throw new Error(
+          `the change was not made: it could not be journalled first (${err instanceof Error ? err.message : String(err)})`,
+          { cause: err },
+        );
+      }
+    },
   };
 }
 
@@ -90,10 +116,17 @@ function saver(tools: StepTools, transcript: Transcript): () => Promise<void> {
  * the transcript by its tool_use id: a loop resumed after a crash answers those
  * from the journal instead of running them again. A `Bash` call that was running
  * when the process died is not repeated (it may have half-run): the model is told.
- * Other calls repeat safely: reads, whole-file writes, and GPU jobs, whose id comes
- * from their content so the same job is found again.
+ * A `Write` or `Edit` journals its intent (the file's hash before and after) before
+ * it changes the file, so an interrupted one is found applied, or applied once.
+ * Other calls repeat safely: reads, and GPU jobs, whose id comes from their content
+ * so the same job is found again.
  */
-function runnableTools(toolbox: Toolbox, transcript: Transcript, interrupted: Set<string>, save: () => Promise<void>) {
+function runnableTools(
+  toolbox: Toolbox,
+  transcript: Transcript,
+  interrupted: Set<string>,
+  save: (strict?: boolean) => Promise<void>,
+) {
   const specs = toolbox.specs();
   return specs.map((spec, i) =>
     betaZodTool({
@@ -116,7 +149,11 @@ function runnableTools(toolbox: Toolbox, transcript: Transcript, interrupted: Se
           isError = true;
         } else {
           try {
-            content = await toolbox.call(spec.name, input);
+            const journal =
+              id && (spec.name === "Write" || spec.name === "Edit")
+                ? journalFor(id, transcript, interrupted.has(id), save)
+                : undefined;
+            content = await toolbox.call(spec.name, input, journal ? { journal } : {});
           } catch (err) {
             content = err instanceof z.ZodError ? z.prettifyError(err) : err instanceof Error ? err.message : String(err);
             isError = true;
@@ -149,7 +186,9 @@ export async function runStepLoop(
 ): Promise<StepResult> {
   const limits = { ...DEFAULT_STEP_LIMITS, ...opts.limits };
   const names: ToolName[] = toolsFor(opts.agentTools, work.step);
-  const toolbox = createToolbox(work, tools, names);
+  // The time limit aborts the model request and whatever tool runs (a command, a GPU wait, a search).
+  const controller = new AbortController();
+  const toolbox = createToolbox(work, tools, names, { signal: controller.signal });
   const saved = await tools.transcript?.load();
   const transcript: Transcript = saved ?? {
     messages: [{ role: "user", content: await firstMessage() }],
@@ -168,7 +207,6 @@ export async function runStepLoop(
   const save = saver(tools, transcript);
   await save();
 
-  const controller = new AbortController();
   const remainingMs = Date.parse(transcript.startedAt) + limits.timeLimitMs - Date.now();
   const timer = setTimeout(() => controller.abort(), Math.max(0, remainingMs));
   const system = cachedSystem(`${opts.systemPrompt}\n\n${workingRules(names)}`);

@@ -10,8 +10,8 @@ export function workingRules(tools: readonly ToolName[]): string {
     "## Working in mllead",
     "You carry out one step of a plan that the team's tech lead wrote and a person approved. Do exactly that step, in the team's repository.",
     `Your tools: ${tools.join(", ")}. Paths are absolute under the working directory, or relative to it.`,
-    "Files you create or change are committed for you when the step ends (one commit per step, on the task's branch); do not run git commit, push or reset yourself.",
-    "Commands run in a sandbox that sees only the working directory (read-write) and the team's data folders (read-only).",
+    "Files you create or change are committed for you when the step ends (one commit per step, on the task's branch). The repository's git metadata is read-only to you: git status, log, diff and show work; commit, checkout, stash, reset and push do not, and are not needed.",
+    "Commands run in a sandbox that sees only the working directory (read-write) and the team's data folders (read-only), with none of the service's credentials.",
     tools.includes("SubmitGpuJob")
       ? "Training and long evaluation runs go to the GPU hosts through SubmitGpuJob, not Bash; the job writes its outputs, and metrics.json (a flat object of numbers), into $MLLEAD_ARTIFACTS_DIR."
       : "",

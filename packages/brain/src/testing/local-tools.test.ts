@@ -6,7 +6,7 @@ describe("createLocalTools", { timeout: 30_000 }, () => {
     await using tools = await createLocalTools({ taskId: "tX" });
     await tools.writeFile("a/b.txt", "hello");
     expect(await tools.listFiles()).toEqual(["a/b.txt"]);
-    await expect(tools.writeFile("../escape.txt", "x")).rejects.toThrow(/leaves the workspace/);
+    await expect(tools.writeFile("../escape.txt", "x")).rejects.toThrow(/leaves the working directory/);
     const art = await tools.saveArtifact("a/b.txt");
     expect(art).toEqual({ name: "a/b.txt", objectName: "tX/a/b.txt", contentType: "text/plain", bytes: 5 });
     await tools.fetchArtifact(art, "copy/b.txt");

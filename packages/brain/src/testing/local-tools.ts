@@ -1,10 +1,12 @@
+import { createReadStream, createWriteStream } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { StringDecoder } from "node:string_decoder";
 import { contentTypeFor } from "@mllead/bus";
 import { type Artifact, JobProgress, type JobProgress as JobProgressT, type JobResult, PROGRESS_PREFIX } from "@mllead/contracts";
-import { runCommand } from "@mllead/sandbox";
+import { ConfinedFs, runCommand } from "@mllead/sandbox";
 import pino, { type Logger } from "pino";
 import type { CommandResult, GpuJobSpec, StepTools } from "../types.js";
 
@@ -14,6 +16,8 @@ export interface LocalToolsOptions {
   taskId?: string;
   /** The directory holding workspace, artifact store and job dirs; a fresh temp dir when absent (removed on dispose). */
   baseDir?: string;
+  /** Data dirs the file tools may read by absolute path (never write); given, they are also in `sandbox`. */
+  dataDirs?: readonly string[];
   log?: Logger;
 }
 
@@ -41,6 +45,10 @@ export interface LocalTools extends StepTools, AsyncDisposable {
 }
 
 const MAX_OUTPUT = 1024 * 1024;
+/** As the specialist's workspace: the largest file read as text, the most files a listing walks. */
+const MAX_READ_BYTES = 1024 * 1024;
+const MAX_LISTED = 10_000;
+const SKIPPED_DIRS: ReadonlySet<string> = new Set([".git", "node_modules", "__pycache__", ".venv"]);
 
 /** Resolves a relative path inside `root`, refusing anything that escapes it. */
 function inside(root: string, path: string): string {
@@ -68,11 +76,13 @@ function exec(
   cwd: string,
   extra: Record<string, string> | undefined,
   timeoutSec: number,
+  signal: AbortSignal | undefined,
   onLine?: (line: string) => void,
 ): Promise<CommandResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...extra })) if (v !== undefined) env[k] = v;
-  if (!onLine) return runCommand(argv, { cwd, env, timeoutMs: timeoutSec * 1000, maxOutputBytes: MAX_OUTPUT });
+  const stop = signal ? { signal } : {};
+  if (!onLine) return runCommand(argv, { cwd, env, timeoutMs: timeoutSec * 1000, maxOutputBytes: MAX_OUTPUT, ...stop });
   const decoder = new StringDecoder("utf8");
   let pending = "";
   const split = (text: string) => {
@@ -86,6 +96,7 @@ function exec(
     env,
     timeoutMs: timeoutSec * 1000,
     maxOutputBytes: MAX_OUTPUT,
+    ...stop,
     onStdout: (chunk) => split(decoder.write(chunk)),
   }).then((r) => {
     split(decoder.end());
@@ -95,9 +106,11 @@ function exec(
 }
 
 /**
- * A real `StepTools` for tests and local runs: a workspace directory, an
- * artifact store directory, subprocesses for `run`, and `runGpuJob` running the
- * job's command locally in its own directory with `MLLEAD_ARTIFACTS_DIR` set.
+ * A real `StepTools` for tests and local runs: a workspace directory (reached
+ * through `ConfinedFs`, as the specialist's, so no symbolic link leads out of it),
+ * an artifact store directory, subprocesses for `run` (not sandboxed), and
+ * `runGpuJob` running the job's command locally in its own directory with
+ * `MLLEAD_ARTIFACTS_DIR` set.
  */
 export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<LocalTools> {
   const owned = opts.baseDir === undefined;
@@ -110,6 +123,11 @@ export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<Lo
   const messages: string[] = [];
   const jobs: LocalJobRecord[] = [];
   const log = opts.log ?? pino({ level: "silent" });
+  const dataDirs = [...(opts.dataDirs ?? [])];
+  const files = new ConfinedFs(workspace, {
+    readOnlyDirs: dataDirs,
+    onCleanupError: (err, what) => log.warn({ err }, `${what} failed`),
+  });
 
   async function putObject(objectName: string, source: string, name: string, contentType: string): Promise<Artifact> {
     const target = inside(store, objectName);
@@ -125,29 +143,45 @@ export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<Lo
     messages,
     jobs,
     log,
+    ...(dataDirs.length > 0
+      ? { sandbox: { kind: "process" as const, network: true, dataDirs, warning: "local tools: commands are not sandboxed" } }
+      : {}),
     async readFile(path) {
-      return readFile(inside(workspace, path), "utf8");
+      return (await files.readFile(path, MAX_READ_BYTES)).toString("utf8");
     },
     async writeFile(path, content) {
-      const full = inside(workspace, path);
-      await mkdir(dirname(full), { recursive: true });
-      await writeFile(full, content);
+      await files.writeFile(path, content);
     },
     async listFiles() {
-      return walk(workspace);
+      return (await files.list(".", { maxFiles: MAX_LISTED, skipDirs: SKIPPED_DIRS })).files;
+    },
+    async findFiles(path, findOpts) {
+      return files.list(path, { maxFiles: findOpts?.maxFiles ?? MAX_LISTED, skipDirs: SKIPPED_DIRS });
     },
     async run(argv, runOpts) {
-      return exec(argv, workspace, runOpts?.env, runOpts?.timeoutSec ?? 300);
+      return exec(argv, workspace, runOpts?.env, runOpts?.timeoutSec ?? 300, runOpts?.signal);
     },
     async saveArtifact(path, saveOpts) {
-      return putObject(`${taskId}/${path}`, inside(workspace, path), path, saveOpts?.contentType ?? contentTypeFor(path));
+      const source = await files.openFile(path);
+      const objectName = `${taskId}/${source.path}`;
+      const target = inside(store, objectName);
+      const stream = source.handle.createReadStream();
+      try {
+        await mkdir(dirname(target), { recursive: true });
+        await pipeline(stream, createWriteStream(target));
+      } finally {
+        // A stream left unfinished holds the handle open: close() would wait for it.
+        stream.destroy();
+        await source.handle.close();
+      }
+      const contentType = saveOpts?.contentType ?? contentTypeFor(source.path);
+      return { name: source.path, objectName, contentType, bytes: (await stat(target)).size };
     },
     async fetchArtifact(artifact, path) {
-      const target = inside(workspace, path);
-      await mkdir(dirname(target), { recursive: true });
-      await copyFile(inside(store, artifact.objectName), target);
+      const source = inside(store, artifact.objectName);
+      await files.replaceFile(path, (handle) => pipeline(createReadStream(source), handle.createWriteStream()));
     },
-    async runGpuJob(spec) {
+    async runGpuJob(spec, jobOpts) {
       const jobId = `job-${jobs.length + 1}`;
       const dir = join(jobsDir, jobId);
       const out = join(dir, "artifacts");
@@ -165,7 +199,7 @@ export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<Lo
       const progress: JobProgressT[] = [];
       const started = Date.now();
       const env = { ...(spec.env ?? {}), MLLEAD_ARTIFACTS_DIR: out, CUDA_VISIBLE_DEVICES: "" };
-      const r = await exec(spec.command, dir, env, spec.timeoutSec ?? 3600, (line) => {
+      const r = await exec(spec.command, dir, env, spec.timeoutSec ?? 3600, jobOpts?.signal, (line) => {
         if (!line.startsWith(PROGRESS_PREFIX)) return;
         try {
           const p = JobProgress.safeParse(JSON.parse(line.slice(PROGRESS_PREFIX.length)));

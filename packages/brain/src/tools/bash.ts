@@ -16,9 +16,17 @@ export function formatCommandResult(r: CommandResult): string {
   return clip(`${parts.join("\n")}\n[${end}]`.trimStart());
 }
 
-/** `Bash`: runs a shell command in the step's sandbox, in the working directory. */
-export async function bashTool(tools: StepTools, input: BashInput): Promise<{ text: string; result: CommandResult }> {
+/**
+ * `Bash`: runs a shell command in the step's sandbox, in the working directory. When `signal` aborts (the
+ * step's time limit) the command is stopped and the model is told.
+ */
+export async function bashTool(
+  tools: StepTools,
+  input: BashInput,
+  signal?: AbortSignal,
+): Promise<{ text: string; result: CommandResult }> {
   const timeoutSec = Math.ceil((input.timeout ?? DEFAULT_TIMEOUT_MS) / 1000);
-  const result = await tools.run(["bash", "-c", input.command], { timeoutSec });
-  return { text: formatCommandResult(result), result };
+  const result = await tools.run(["bash", "-c", input.command], { timeoutSec, ...(signal ? { signal } : {}) });
+  const text = formatCommandResult(result);
+  return { text: signal?.aborted ? `${text}\n[stopped: the step reached its time limit]` : text, result };
 }

@@ -1,34 +1,45 @@
-import picomatch from "picomatch";
-import type { StepTools } from "../types.js";
+import { createHash } from "node:crypto";
+import type { FileChangeIntent, StepTools } from "../types.js";
 import { ToolInputError } from "./errors.js";
-import { workspacePath } from "./paths.js";
-import type { EditInput, GlobInput, GrepInput, ReadInput, WriteInput } from "./schemas.js";
+import { readablePath, workspacePath } from "./paths.js";
+import type { EditInput, ReadInput, WriteInput } from "./schemas.js";
 
 /** Lines `Read` returns when no limit is given, and the longest line it shows in full (Claude Code's defaults). */
 const READ_LINES = 2000;
 const MAX_LINE = 2000;
-/** Entries `Glob` and `Grep` list before they say there are more. */
-const MAX_ENTRIES = 250;
-/** File types `Grep` knows by name (ripgrep's `--type`). */
-const TYPES: Readonly<Record<string, string[]>> = {
-  py: ["py", "pyi"],
-  ts: ["ts", "tsx", "mts", "cts"],
-  js: ["js", "jsx", "mjs", "cjs"],
-  md: ["md", "markdown"],
-  json: ["json", "jsonl"],
-  yaml: ["yaml", "yml"],
-  toml: ["toml"],
-  sh: ["sh", "bash"],
-  sql: ["sql"],
-  ipynb: ["ipynb"],
-  csv: ["csv", "tsv"],
-  txt: ["txt"],
-  r: ["r", "R"],
-};
 
-/** `Read`: the file with line numbers (`cat -n`), from `offset` for `limit` lines. */
+/**
+ * How a `Write` or `Edit` journals its change before making it (the Claude loop keeps the journal in the
+ * step's saved transcript). A call that a restart interrupted gets back the intent it journalled, if it got
+ * that far, and compares the file with it instead of changing it blindly a second time.
+ */
+export interface FileJournal {
+  /** The intent this same call journalled before the specialist restarted; absent for a fresh call. */
+  previous?: FileChangeIntent;
+  /** Records the intent durably; the file is changed only once this resolves. */
+  record(intent: FileChangeIntent): Promise<void>;
+}
+
+/** sha256 of a file's text: what the journal compares. */
+export function contentHash(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** The file's text; null when it does not exist; undefined when it is too large to read whole. */
+async function currentText(tools: StepTools, path: string): Promise<string | null | undefined> {
+  try {
+    return await tools.readFile(path);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === "not_found") return null;
+    if (code === "too_large") return undefined;
+    throw err;
+  }
+}
+
+/** `Read`: the file with line numbers (`cat -n`), from `offset` for `limit` lines. Data dirs are readable too. */
 export async function readTool(tools: StepTools, input: ReadInput): Promise<string> {
-  const text = await tools.readFile(workspacePath(tools.root, input.file_path));
+  const text = await tools.readFile(readablePath(tools, input.file_path));
   if (text === "") return `${input.file_path} exists and is empty.`;
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
@@ -46,19 +57,48 @@ export async function readTool(tools: StepTools, input: ReadInput): Promise<stri
   return rest > 0 ? `${body}\n… ${rest} more lines (use offset ${start + shown.length + 1} to read on)` : body;
 }
 
-/** `Write`: creates or replaces a file. */
-export async function writeTool(tools: StepTools, input: WriteInput): Promise<string> {
+/**
+ * `Write`: creates or replaces a file. Idempotent by content: a file that already holds the content is
+ * not written again (so a Write a restart interrupted after it wrote is reported, not repeated).
+ */
+export async function writeTool(tools: StepTools, input: WriteInput, journal?: FileJournal): Promise<string> {
   const path = workspacePath(tools.root, input.file_path);
+  const result = `Wrote ${input.content.split("\n").length} lines to ${path}`;
+  const now = await currentText(tools, path);
+  if (now === input.content) {
+    return journal?.previous ? `${result} (written before the specialist restarted; not written again)` : result;
+  }
+  await journal?.record({
+    tool: "Write",
+    path,
+    before: typeof now === "string" ? contentHash(now) : null,
+    after: contentHash(input.content),
+    result,
+  });
   await tools.writeFile(path, input.content);
-  return `Wrote ${input.content.split("\n").length} lines to ${path}`;
+  return result;
 }
 
-/** `Edit`: replaces an exact string, which must be unique unless `replace_all`. */
-export async function editTool(tools: StepTools, input: EditInput): Promise<string> {
+/**
+ * `Edit`: replaces an exact string, which must be unique unless `replace_all`. A resumed call whose file
+ * already holds the journalled result reports it applied, and one whose file changed otherwise since is
+ * refused, so an edit is never applied twice.
+ */
+export async function editTool(tools: StepTools, input: EditInput, journal?: FileJournal): Promise<string> {
   if (input.old_string === input.new_string)
     throw new ToolInputError("old_string and new_string are the same; nothing to change");
   const path = workspacePath(tools.root, input.file_path);
   const text = await tools.readFile(path);
+  const before = contentHash(text);
+  const previous = journal?.previous;
+  if (previous) {
+    if (before === previous.after) return `${previous.result} (applied before the specialist restarted; not applied again)`;
+    if (before !== previous.before) {
+      throw new ToolInputError(
+        `this edit was being applied when the specialist restarted, and ${path} has changed since: Read it and make the edit again if it is still needed`,
+      );
+    }
+  }
   const count = text.split(input.old_string).length - 1;
   if (count === 0) throw new ToolInputError(`old_string was not found in ${path}; Read the file and copy the text exactly`);
   if (count > 1 && !input.replace_all) {
@@ -67,89 +107,8 @@ export async function editTool(tools: StepTools, input: EditInput): Promise<stri
   const next = input.replace_all
     ? text.split(input.old_string).join(input.new_string)
     : text.replace(input.old_string, () => input.new_string);
+  const result = `Edited ${path}: ${input.replace_all ? count : 1} replacement(s)`;
+  await journal?.record({ tool: "Edit", path, before, after: contentHash(next), result });
   await tools.writeFile(path, next);
-  return `Edited ${path}: ${input.replace_all ? count : 1} replacement(s)`;
-}
-
-/** Files under `dir` (workspace-relative, `.` = all). */
-async function filesUnder(tools: StepTools, dir: string): Promise<string[]> {
-  const all = await tools.listFiles();
-  if (dir === "." || dir === "") return all;
-  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
-  const inDir = all.filter((f) => f.startsWith(prefix));
-  // A path naming one file searches that file.
-  return inDir.length > 0 ? inDir : all.filter((f) => f === dir);
-}
-
-function relativeTo(dir: string, file: string): string {
-  return dir === "." || dir === "" ? file : file.slice(dir.length + 1);
-}
-
-/** `Glob`: workspace files matching a pattern, as paths relative to the working directory. */
-export async function globTool(tools: StepTools, input: GlobInput): Promise<string> {
-  const dir = workspacePath(tools.root, input.path ?? ".");
-  const match = picomatch(input.pattern, { dot: true });
-  const hits = (await filesUnder(tools, dir)).filter((f) => match(relativeTo(dir, f)));
-  if (hits.length === 0) return "No files found";
-  const more = hits.length > MAX_ENTRIES ? `\n… ${hits.length - MAX_ENTRIES} more` : "";
-  return hits.slice(0, MAX_ENTRIES).join("\n") + more;
-}
-
-function compile(input: GrepInput): RegExp {
-  // ripgrep is line-oriented: ^ and $ match at every line; multiline also lets . cross lines.
-  const flags = `gm${input["-i"] ? "i" : ""}${input.multiline ? "s" : ""}`;
-  try {
-    return new RegExp(input.pattern, flags);
-  } catch (err) {
-    throw new ToolInputError(`invalid regular expression: ${(err as Error).message}`);
-  }
-}
-
-/** `Grep`: a regular expression over workspace files, in ripgrep's output modes. */
-export async function grepTool(tools: StepTools, input: GrepInput): Promise<string> {
-  const dir = workspacePath(tools.root, input.path ?? ".");
-  const regex = compile(input);
-  const byGlob = input.glob ? picomatch(input.glob, { dot: true, basename: !input.glob.includes("/") }) : undefined;
-  const exts = input.type ? TYPES[input.type] : undefined;
-  if (input.type && !exts) throw new ToolInputError(`unknown type '${input.type}'; known: ${Object.keys(TYPES).join(", ")}`);
-  const mode = input.output_mode ?? "files_with_matches";
-  const limit = input.head_limit ?? MAX_ENTRIES;
-  const before = input["-B"] ?? input["-C"] ?? 0;
-  const after = input["-A"] ?? input["-C"] ?? 0;
-  const out: string[] = [];
-  for (const file of await filesUnder(tools, dir)) {
-    if (out.length >= limit) break;
-    if (byGlob && !byGlob(file)) continue;
-    if (exts && !exts.some((e) => file.endsWith(`.${e}`))) continue;
-    let text: string;
-    try {
-      text = await tools.readFile(file);
-    } catch {
-      continue; // too large or unreadable: ripgrep skips binaries too
-    }
-    if (text.includes("\0")) continue;
-    regex.lastIndex = 0;
-    if (mode === "files_with_matches") {
-      if (regex.test(text)) out.push(file);
-      continue;
-    }
-    if (mode === "count") {
-      const n = text.match(regex)?.length ?? 0;
-      if (n > 0) out.push(`${file}:${n}`);
-      continue;
-    }
-    const lines = text.split("\n");
-    const shown = new Set<number>();
-    lines.forEach((line, i) => {
-      regex.lastIndex = 0;
-      if (!regex.test(line)) return;
-      for (let j = Math.max(0, i - before); j <= Math.min(lines.length - 1, i + after); j++) shown.add(j);
-    });
-    for (const i of [...shown].sort((a, b) => a - b)) {
-      if (out.length >= limit) break;
-      out.push(`${file}:${input["-n"] ? `${i + 1}:` : ""}${(lines[i] ?? "").slice(0, MAX_LINE)}`);
-    }
-  }
-  if (out.length === 0) return "No matches found";
-  return out.length >= limit ? `${out.join("\n")}\n… (first ${limit} shown)` : out.join("\n");
+  return result;
 }

@@ -22,9 +22,10 @@ export interface SubmittedJob {
  * store) to the GPU queue, waits for the job, copies its small artifacts back
  * into `runs/<jobId>/`, and reports outcome, metrics, artifacts and the log tail.
  * The tools derive the job id from the job's content, so a resumed loop that
- * submits the same job re-attaches to it instead of running it twice.
+ * submits the same job re-attaches to it instead of running it twice. The wait
+ * stops when `signal` aborts (the step's time limit); the job itself runs on.
  */
-export async function submitGpuJobTool(tools: StepTools, input: SubmitGpuJobInput): Promise<SubmittedJob> {
+export async function submitGpuJobTool(tools: StepTools, input: SubmitGpuJobInput, signal?: AbortSignal): Promise<SubmittedJob> {
   const files: { path: string; content: string }[] = [];
   for (const f of input.files ?? []) {
     const path = workspacePath(tools.root, f);
@@ -41,14 +42,17 @@ export async function submitGpuJobTool(tools: StepTools, input: SubmitGpuJobInpu
     inputs.push({ objectName: saved.objectName, path });
   }
   await tools.progress(`Submitting a GPU job: ${input.description ?? input.command.join(" ").slice(0, 200)}`);
-  const { jobId, result } = await tools.runGpuJob({
-    command: input.command,
-    files,
-    inputs,
-    ...(input.env ? { env: input.env } : {}),
-    gpus: input.gpus ?? 1,
-    ...(input.timeout_sec ? { timeoutSec: input.timeout_sec } : {}),
-  });
+  const { jobId, result } = await tools.runGpuJob(
+    {
+      command: input.command,
+      files,
+      inputs,
+      ...(input.env ? { env: input.env } : {}),
+      gpus: input.gpus ?? 1,
+      ...(input.timeout_sec ? { timeoutSec: input.timeout_sec } : {}),
+    },
+    signal ? { signal } : {},
+  );
   const copied = await copyBack(tools, jobId, result.artifacts);
   return { jobId, result, copied, text: describeJob(jobId, result, copied) };
 }

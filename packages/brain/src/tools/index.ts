@@ -1,5 +1,6 @@
 export { formatCommandResult } from "./bash.js";
 export { ToolInputError, ToolNotAllowedError } from "./errors.js";
+export { contentHash, type FileJournal } from "./file-tools.js";
 export { checkFinish, finishStep } from "./finish.js";
 export * from "./schemas.js";
 export {
@@ -7,7 +8,9 @@ export {
   createToolbox,
   MLLEAD_TOOLS,
   type Toolbox,
+  type ToolboxOptions,
   type ToolboxState,
+  type ToolCallContext,
   type ToolName,
   type ToolSpec,
   toolSpec,

@@ -1,5 +1,13 @@
-import { isAbsolute, relative, sep } from "node:path";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import type { StepTools } from "../types.js";
 import { ToolInputError } from "./errors.js";
+
+function under(dir: string, path: string): string | undefined {
+  const rel = relative(dir, path);
+  if (rel === "") return ".";
+  if (rel.startsWith(`..${sep}`) || rel === ".." || isAbsolute(rel)) return undefined;
+  return rel.split(sep).join("/");
+}
 
 /**
  * A tool's path as the workspace port takes it (relative). Absolute paths must
@@ -7,10 +15,19 @@ import { ToolInputError } from "./errors.js";
  */
 export function workspacePath(root: string, path: string): string {
   if (!isAbsolute(path)) return path.replace(/^\.\/+/, "") || ".";
-  const rel = relative(root, path);
-  if (rel === "") return ".";
-  if (rel.startsWith(`..${sep}`) || rel === ".." || isAbsolute(rel)) {
-    throw new ToolInputError(`${path} is outside the working directory ${root}`);
+  const rel = under(root, path);
+  if (rel === undefined) throw new ToolInputError(`${path} is outside the working directory ${root}`);
+  return rel;
+}
+
+/**
+ * A path a reading tool (Read, Glob, Grep) may take: as `workspacePath`, or absolute inside one of the
+ * team's data dirs, which stay absolute (the port reads them, never writes them).
+ */
+export function readablePath(tools: Pick<StepTools, "root" | "sandbox">, path: string): string {
+  if (isAbsolute(path) && under(tools.root, path) === undefined) {
+    const dataDir = tools.sandbox?.dataDirs.find((d) => under(d, path) !== undefined);
+    if (dataDir !== undefined) return resolve(path);
   }
-  return rel.split(sep).join("/");
+  return workspacePath(tools.root, path);
 }

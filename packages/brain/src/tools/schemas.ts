@@ -30,7 +30,7 @@ export const GlobInput = z.object({
 });
 
 export const GrepInput = z.object({
-  pattern: z.string().min(1).describe("A regular expression (JavaScript syntax)"),
+  pattern: z.string().min(1).describe("A regular expression in ripgrep's syntax (RE2: no backreferences or lookaround)"),
   path: z.string().optional().describe("File or directory to search (default: the working directory)"),
   glob: z.string().optional().describe('Only files matching this glob, e.g. "*.py"'),
   type: z.string().optional().describe('Only files of this type, e.g. "py", "ts", "md"'),

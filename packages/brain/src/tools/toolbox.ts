@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { StepTools } from "../types.js";
 import { bashTool } from "./bash.js";
 import { ToolNotAllowedError } from "./errors.js";
-import { editTool, globTool, grepTool, readTool, writeTool } from "./file-tools.js";
+import { editTool, type FileJournal, readTool, writeTool } from "./file-tools.js";
 import { finishStep } from "./finish.js";
 import { submitGpuJobTool } from "./gpu-job.js";
 import {
@@ -17,6 +17,7 @@ import {
   SubmitGpuJobInput,
   WriteInput,
 } from "./schemas.js";
+import { globTool, grepTool } from "./search-tools.js";
 
 /** Claude Code's tools that mllead provides, by their Claude Code names. */
 export const CLAUDE_CODE_TOOLS = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
@@ -56,13 +57,15 @@ const SPECS: Record<ToolName, ToolSpec> = {
     name: "Glob",
     input: GlobInput,
     sideEffects: false,
-    description: "Lists files of the working directory matching a glob pattern such as **/*.py.",
+    description:
+      "Lists files of the working directory (or of a data dir, given by its absolute path) matching a glob pattern such as **/*.py.",
   },
   Grep: {
     name: "Grep",
     input: GrepInput,
     sideEffects: false,
-    description: "Searches file contents with a regular expression (ripgrep-like options and output modes).",
+    description:
+      "Searches file contents with a regular expression in ripgrep's syntax (RE2: no backreferences or lookaround; (?i) and \\b work), with ripgrep-like options and output modes. Binary files are skipped.",
   },
   Bash: {
     name: "Bash",
@@ -118,35 +121,62 @@ export interface ToolboxState {
   toolCalls: number;
 }
 
+/** What one call may carry besides its input. */
+export interface ToolCallContext {
+  /** Where a Write or Edit journals its change first (the Claude loop's transcript), so a resume never repeats it. */
+  journal?: FileJournal;
+}
+
 /** The tools of one step attempt, callable by name with unparsed input (the same path for Claude and the offline brain). */
 export interface Toolbox {
   readonly names: readonly ToolName[];
   readonly state: ToolboxState;
   specs(): ToolSpec[];
   /** Validates `input` against the tool's schema and runs it; throws on bad input or a failing tool. */
-  call(name: string, input: unknown): Promise<string>;
+  call(name: string, input: unknown, ctx?: ToolCallContext): Promise<string>;
 }
 
-/** The toolbox for one step attempt over the step's tools. */
-export function createToolbox(work: StepWork, tools: StepTools, names: readonly ToolName[]): Toolbox {
+/** Options of a toolbox. */
+export interface ToolboxOptions {
+  /** Aborted when the step must stop (its time limit): a running command, GPU wait or search stops with it. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The toolbox for one step attempt over the step's tools. Writes and edits run one at a time, in the
+ * order they were called (the calls of one reply run concurrently): two edits of one file never read the
+ * same old text, and each journals its intent just before it writes.
+ */
+export function createToolbox(work: StepWork, tools: StepTools, names: readonly ToolName[], opts: ToolboxOptions = {}): Toolbox {
   const state: ToolboxState = { jobIds: [], toolCalls: 0 };
   const allowed = new Set<string>(names);
-  async function run(name: ToolName, input: unknown): Promise<string> {
+  const signal = opts.signal;
+  let changes: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(change: () => Promise<T>): Promise<T> => {
+    const next = changes.then(change, change);
+    // The queue only orders the changes; each call's own promise carries its result or error to its caller.
+    changes = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  };
+  async function run(name: ToolName, input: unknown, ctx: ToolCallContext): Promise<string> {
     switch (name) {
       case "Read":
         return readTool(tools, input as ReadInput);
       case "Write":
-        return writeTool(tools, input as WriteInput);
+        return oneAtATime(() => writeTool(tools, input as WriteInput, ctx.journal));
       case "Edit":
-        return editTool(tools, input as EditInput);
+        return oneAtATime(() => editTool(tools, input as EditInput, ctx.journal));
       case "Glob":
         return globTool(tools, input as GlobInput);
       case "Grep":
-        return grepTool(tools, input as GrepInput);
+        return grepTool(tools, input as GrepInput, signal);
       case "Bash":
-        return (await bashTool(tools, input as BashInput)).text;
+        return (await bashTool(tools, input as BashInput, signal)).text;
       case "SubmitGpuJob": {
-        const job = await submitGpuJobTool(tools, input as SubmitGpuJobInput);
+        const job = await submitGpuJobTool(tools, input as SubmitGpuJobInput, signal);
         if (!state.jobIds.includes(job.jobId)) state.jobIds.push(job.jobId);
         return job.text;
       }
@@ -165,13 +195,13 @@ export function createToolbox(work: StepWork, tools: StepTools, names: readonly 
     names,
     state,
     specs: () => names.map((n) => toolSpec(n, work.role)),
-    async call(name, input) {
+    async call(name, input, ctx = {}) {
       if (!allowed.has(name))
         throw new ToolNotAllowedError(`the ${work.role} has no tool named ${name} (it has ${names.join(", ")})`);
       const spec = toolSpec(name as ToolName, work.role);
       const parsed = spec.input.parse(input);
       state.toolCalls += 1;
-      return run(spec.name, parsed);
+      return run(spec.name, parsed, ctx);
     },
   };
 }

@@ -1,0 +1,144 @@
+import type { StepResult, StepWork } from "@mllead/contracts";
+import { scrubSecrets } from "@mllead/service-kit";
+import type { Logger } from "pino";
+import { commitStep, pushBranch, type UncommittedFile } from "./task-branch.js";
+import { captureLeftovers, type DiscardResult, discardStepChanges } from "./task-reset.js";
+import type { TaskWorktree } from "./task-worktree.js";
+
+/** Most warnings a result carries, and their length (the contract's limits). */
+const MAX_WARNINGS = 10;
+const MAX_WARNING_CHARS = 500;
+
+/** A line of the thread for git metadata a step changed and the service put back. */
+function tamperWarning(note: string): string {
+  return `this step changed git metadata that belongs to mllead: ${note}`;
+}
+
+/** A line of the thread for a changed file the commit left out. */
+function uncommittedWarning(u: UncommittedFile): string {
+  switch (u.reason) {
+    case "too_large":
+      return `${u.path} (${u.bytes} bytes) is too large to commit; it stays in the worktree`;
+    case "nested_repo":
+      return `${u.path} is a git repository inside the worktree; not committed`;
+    case "unreadable_name":
+      return `${u.path} has a name that is not UTF-8; not committed`;
+    default: {
+      const never: never = u.reason;
+      return String(never);
+    }
+  }
+}
+
+function withWarnings(result: StepResult, warnings: string[]): StepResult {
+  const all = [...(result.warnings ?? []), ...warnings];
+  return all.length ? { ...result, warnings: all.slice(0, MAX_WARNINGS).map((w) => w.slice(0, MAX_WARNING_CHARS)) } : result;
+}
+
+/**
+ * Runs a step's brain. The code reviewer changes nothing: the files it could
+ * not commit anyway are noted before it runs, and afterwards — whatever
+ * became of the step, so a failed review cannot hand its edits to the next
+ * step's commit — everything it changed is discarded (`review`).
+ */
+export async function runStepOnBranch<T>(
+  work: StepWork,
+  wt: TaskWorktree,
+  log: Logger,
+  run: () => Promise<T>,
+): Promise<{ raw: T; review?: DiscardResult }> {
+  if (work.role !== "code-reviewer") return { raw: await run() };
+  const leftovers = await captureLeftovers(wt);
+  let raw: T | undefined;
+  let failure: { err: unknown } | undefined;
+  try {
+    raw = await run();
+  } catch (err) {
+    failure = { err };
+  }
+  const review = await discardStepChanges(wt, leftovers);
+  if (review.tampered.length > 0) log.warn({ tampered: review.tampered }, "the reviewer changed git metadata; put back");
+  if (review.discarded.length > 0)
+    log.warn({ discarded: review.discarded.slice(0, 50) }, "the reviewer's changes were discarded");
+  if (failure) throw failure.err;
+  return { raw: raw as T, review };
+}
+
+/**
+ * A review's result: no commits (the branch is where the reviewer found it),
+ * and what was discarded or put back as warnings for the thread.
+ */
+export function reviewedResult(wt: TaskWorktree, result: StepResult, review: DiscardResult): StepResult {
+  const warnings = review.tampered.map(tamperWarning);
+  if (review.discarded.length > 0) {
+    const shown = review.discarded.slice(0, 8).join(", ");
+    const more = review.discarded.length > 8 ? ` and ${review.discarded.length - 8} more` : "";
+    warnings.push(`the reviewer changes nothing: its changes to ${shown}${more} were discarded, not committed`);
+  }
+  return withWarnings(
+    { ...result, filesChanged: [], git: { branch: wt.branch, baseCommit: wt.baseCommit, commits: [] } },
+    warnings,
+  );
+}
+
+/**
+ * Commits what the step changed (one commit per step; none when nothing
+ * changed; the same commit again when a resumed attempt already made it) and
+ * records the branch, the commit and the files on the result. Git metadata
+ * the step changed was put back first; the result and the log say so.
+ */
+export async function committedResult(work: StepWork, wt: TaskWorktree, result: StepResult, log: Logger): Promise<StepResult> {
+  const done = await commitStep(wt, {
+    taskId: work.taskId,
+    stepId: work.stepId,
+    role: work.role,
+    attempt: work.attempt,
+    title: work.step.title,
+  });
+  if (done.tampered.length > 0) log.warn({ tampered: done.tampered }, "the step changed git metadata; put back");
+  const warnings = [...done.tampered.map(tamperWarning), ...done.uncommitted.slice(0, 5).map(uncommittedWarning)];
+  const c = done.commit;
+  if (c) log.info({ sha: c.sha, files: c.files.length, reused: c.reused }, "step committed");
+  // A fix round is judged by what it changed, not by what it says: one that changed nothing says so.
+  const fixRound = work.role !== "code-reviewer" && work.findings.length > 0;
+  const fixNote = fixRound && !c;
+  const committed: StepResult = {
+    ...result,
+    // What the step changed is what git recorded: a fix round that changed nothing reports no files.
+    filesChanged: c ? c.files.slice(0, 200) : fixRound ? [] : result.filesChanged,
+    git: {
+      branch: wt.branch,
+      baseCommit: wt.baseCommit,
+      commits: c ? [{ sha: c.sha, message: (c.message.split("\n")[0] ?? "").slice(0, 500), stepId: work.stepId }] : [],
+    },
+  };
+  if (!fixNote) return withWarnings(committed, warnings);
+  const note = `this fix round changed no files, so none of the ${work.findings.length} finding(s) it was sent is addressed in the code`;
+  return withWarnings({ ...committed, warnings: [note, ...(result.warnings ?? [])] }, warnings);
+}
+
+/**
+ * The code reviewer's approval is the last gate: the task's branch is ready,
+ * so exactly the commit it reviewed (`sha`, where the service left the
+ * branch) is pushed to `remote` (MLLEAD_PUSH_REMOTE) when one is set. A failed
+ * push is a warning on the result, not a failed review.
+ */
+export async function pushedResult(
+  work: StepWork,
+  wt: TaskWorktree,
+  result: StepResult,
+  log: Logger,
+  remote: string | undefined,
+  sha: string | undefined,
+): Promise<StepResult> {
+  if (!remote || work.role !== "code-reviewer" || result.verdict?.decision !== "approve" || !result.git) return result;
+  try {
+    const pushed = await pushBranch(wt, remote, sha);
+    log.info({ remote: pushed.remote, ref: pushed.ref, sha: pushed.sha }, "branch pushed");
+    return { ...result, git: { ...result.git, pushed: { remote: pushed.remote.slice(0, 500), ref: pushed.ref } } };
+  } catch (err) {
+    log.warn({ err }, "could not push the task's branch");
+    const why = scrubSecrets(err instanceof Error ? err.message : String(err));
+    return withWarnings(result, [`could not push ${wt.branch}: ${why}`]);
+  }
+}
