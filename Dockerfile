@@ -1,10 +1,11 @@
 # One image for every mllead service; SERVICE picks which one runs.
 #   docker build -t mllead . && docker run -e SERVICE=tech-lead mllead
 FROM node:22-bookworm-slim
-# python3 + numpy: the specialists and the GPU runner execute the shipped jobs. git: the specialists' task worktrees.
+# python3 + numpy: the specialists and the GPU runner execute the shipped jobs; matplotlib draws the analyst's plots.
+# git: the specialists' task worktrees.
 # bubblewrap: every model-driven command and GPU job runs in it (MLLEAD_SANDBOX=bubblewrap below); the container needs
 # the security_opt settings of docker-compose.yml for it (README, Security).
-RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-numpy ca-certificates git bubblewrap \
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-numpy python3-matplotlib ca-certificates git bubblewrap \
   && rm -rf /var/lib/apt/lists/* && npm install -g pnpm@12.21.0
 RUN mkdir -p /work/workspaces /work/jobs && chown -R node:node /work
 WORKDIR /app

@@ -12,9 +12,12 @@ import { startSlackSandbox } from "@mllead/slack-sandbox";
 import {
   BWRAP_HINT,
   findBwrap,
+  MATPLOTLIB_HINT,
   NUMPY_HINT,
+  sandboxPythonHasMatplotlib,
   sandboxPythonHasNumpy,
   tryInstallBubblewrap,
+  tryInstallSandboxMatplotlib,
   tryInstallSandboxNumpy,
 } from "./lib/bubblewrap.js";
 import { formatLogLine } from "./lib/log-format.js";
@@ -69,6 +72,7 @@ try {
   // 0. bubblewrap, the sandbox for model-driven commands and GPU jobs. Without it the services fall back and warn.
   if (!findBwrap(env) && !tryInstallBubblewrap(say)) say(BWRAP_HINT);
   if (!sandboxPythonHasNumpy() && !tryInstallSandboxNumpy(say)) say(NUMPY_HINT);
+  if (!sandboxPythonHasMatplotlib() && !tryInstallSandboxMatplotlib(say)) say(MATPLOTLIB_HINT);
 
   // 1. NATS: the server NATS_URL names, as it is; else our own, where each service is its own user.
   let users: NatsUsers | undefined;

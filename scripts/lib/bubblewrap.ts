@@ -76,3 +76,36 @@ export function tryInstallSandboxNumpy(log: (line: string) => void): boolean {
   }
   return sandboxPythonHasNumpy();
 }
+
+/** True when the system python3 can import matplotlib (the analyst's plots; a built-in renderer otherwise). */
+export function sandboxPythonHasMatplotlib(): boolean {
+  try {
+    execFileSync("/usr/bin/python3", ["-c", "import matplotlib"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const MATPLOTLIB_HINT = [
+  "the system python3 (/usr/bin/python3) cannot import matplotlib: the analyst's loss plots are drawn by a plain",
+  "built-in renderer instead. For matplotlib's plots install it with:",
+  "  Debian/Ubuntu:  sudo apt-get install -y python3-matplotlib",
+].join("\n");
+
+/** Installs python3-matplotlib with apt-get when running as root on Debian/Ubuntu; true when matplotlib is then there. */
+export function tryInstallSandboxMatplotlib(log: (line: string) => void): boolean {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  if (!isRoot || !existsSync("/usr/bin/apt-get")) return false;
+  log("the system python3 lacks matplotlib; installing python3-matplotlib with apt-get (you are root) …");
+  try {
+    execFileSync("apt-get", ["install", "-y", "-q", "python3-matplotlib"], {
+      stdio: "inherit",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
+  } catch (err) {
+    log(`apt-get could not install python3-matplotlib: ${(err as Error).message}`);
+    return false;
+  }
+  return sandboxPythonHasMatplotlib();
+}

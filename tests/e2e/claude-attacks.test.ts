@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { taskIdFor } from "@mllead/contracts";
+import { REVIEW_CRITERIA, REVIEW_PITFALLS, taskIdFor } from "@mllead/contracts";
 import { describe, expect, it } from "vitest";
 import { makeTeamRepo, TEAM_PLAN } from "../helpers/claude-team.js";
 import { type Conversation, type FakeReply, startFakeAnthropic, text, toolUse, turn } from "../helpers/fake-anthropic.js";
@@ -125,8 +125,16 @@ function hostileTeam(outside: string): (conv: Conversation) => FakeReply {
         return turn(
           toolUse("FinishStep", {
             summary: "Reviewed.",
-            criteria: allMet(["ac1"], "git log read"),
-            verdict: { decision: "approve", summary: "Looks fine.", findings: [] },
+            criteria: allMet(
+              REVIEW_CRITERIA.map((c) => c.id),
+              "git log read",
+            ),
+            verdict: {
+              decision: "approve",
+              summary: "Looks fine.",
+              findings: [],
+              checks: REVIEW_PITFALLS.map((pitfall) => ({ pitfall, status: "pass", evidence: "git log read" })),
+            },
           }),
         );
       default:

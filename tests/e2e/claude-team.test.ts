@@ -3,7 +3,7 @@ import { Bus } from "@mllead/bus";
 import { type TaskEvent, taskIdFor } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
-import { claudeTeam, makeTeamRepo, type TeamOptions } from "../helpers/claude-team.js";
+import { claudeTeam, LEAK, makeTeamRepo, type TeamOptions } from "../helpers/claude-team.js";
 import { type FakeAnthropic, startFakeAnthropic } from "../helpers/fake-anthropic.js";
 import { startStack } from "../helpers/stack.js";
 import { botMessages, kindOf, visibleText } from "../helpers/thread.js";
@@ -63,6 +63,8 @@ function perRole(api: FakeAnthropic) {
     output: number;
     cacheRead: number;
     cacheWrite: number;
+    /** Share of the role's input tokens read from the prompt cache, in %. */
+    cachedShare: number;
   };
   const out: Record<string, Row> = {};
   // A thread's later turns carry only new messages: their role is the role of the reply they continue.
@@ -74,7 +76,7 @@ function perRole(api: FakeAnthropic) {
         ? (roleOfReply.get(r.thread.previous_message_id) ?? "?")
         : (/You are the ([a-z-]+) on task/.exec(JSON.stringify(r.body.messages[0]?.content ?? ""))?.[1] ?? "tech-lead");
     roleOfReply.set(r.reply.id, role);
-    const row = out[role] ?? { requests: 0, tools: {}, input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+    const row = out[role] ?? { requests: 0, tools: {}, input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cachedShare: 0 };
     out[role] = row;
     row.requests += 1;
     for (const b of r.reply.content) if (b.type === "tool_use") row.tools[b.name] = (row.tools[b.name] ?? 0) + 1;
@@ -82,6 +84,7 @@ function perRole(api: FakeAnthropic) {
     row.output += r.reply.usage.output_tokens;
     row.cacheRead += r.reply.usage.cache_read_input_tokens;
     row.cacheWrite += r.reply.usage.cache_creation_input_tokens;
+    row.cachedShare = Math.round((100 * row.cacheRead) / (row.input + row.cacheRead + row.cacheWrite));
   }
   return out;
 }
@@ -164,7 +167,11 @@ describe("@mllead with Claude doing the work in the team's repository (real SDK 
     const table = perRole(api);
     expect(table["data-engineer"]?.tools).toMatchObject({ Glob: 1, Write: 1, Bash: 1, FinishStep: 1 });
     expect(table["ml-engineer"]?.tools).toMatchObject({ Write: 1, SubmitGpuJob: 1, FinishStep: 1 });
-    // For the closing note: tool calls and tokens per step.
+    // Every specialist loop reads its conversation from the cache from the second turn on (top-level cache_control).
+    for (const role of ["data-engineer", "ml-engineer", "analyst", "code-reviewer"]) {
+      expect(table[role]?.cachedShare, `${role}: share of input tokens read from the cache`).toBeGreaterThan(50);
+    }
+    // For the closing note: tool calls, tokens and the cached share of input tokens per role.
     console.log(`claude-team e2e, per role:\n${JSON.stringify(table, null, 1)}\ntotals: ${JSON.stringify(api.usage)}`);
     // No key in the thread or the logs.
     expect(JSON.stringify(thread())).not.toContain(api.apiKey);
@@ -221,4 +228,37 @@ describe("@mllead with Claude doing the work in the team's repository (real SDK 
     ]);
     expect(stack.logs("specialist-agent").join("\n")).toContain("resuming the step's conversation");
   }, 240_000);
+
+  it("a reviewer that finds leakage (its audit criterion unmet) sends the fix round with its findings, not a re-plan; its checks are in the thread", async () => {
+    await using run = await claudeRun({ reviewerFindsLeakage: true });
+    const { api, events, thread } = run;
+    await run.approveFirstPlan();
+    await waitFor(() => thread().some((m) => kindOf(m) === "task.completed"), 240_000, "the summary").catch((err) => {
+      throw new Error(`${err.message}\n--- thread ---\n${run.seen()}`);
+    });
+    expect(events.some((e) => e.type === "task.replanning")).toBe(false);
+    expect(thread().filter((m) => kindOf(m) === "task.planned")).toHaveLength(1);
+    // The first review came back whole (not as a failed step), and the data step ran again with its finding.
+    const reviews = stepEvent(events, "step.completed", "review");
+    expect(reviews.map((e) => e.type === "step.completed" && e.result.verdict?.decision)).toEqual(["request_changes", "approve"]);
+    expect(stepEvent(events, "step.failed", "review")).toHaveLength(0);
+    expect(stepEvent(events, "step.started", "data").map((e) => ("attempt" in e ? e.attempt : 0))).toEqual([1, 2]);
+    const fixPrompt = api.requests
+      .map((r) => JSON.stringify(r.body.messages[0]?.content ?? ""))
+      .find((m) => m.includes("You are the data-engineer") && m.includes("findings this attempt must fix"));
+    expect(fixPrompt).toContain(LEAK.message);
+    // The re-review audits the fix against its own findings.
+    const rereview = api.requests
+      .map((r) => JSON.stringify(r.body.messages[0]?.content ?? ""))
+      .find((m) => m.includes("You are the code-reviewer") && m.includes("Your previous review's findings"));
+    expect(rereview).toContain(LEAK.message);
+    // In the thread: the review's checks, one per pitfall, and the unmet audit with its evidence.
+    const first = thread().find((m) => kindOf(m) === "step.completed" && visibleText(m).includes("changes requested"));
+    const shown = visibleText(first as never);
+    expect(shown).toContain("Checks, one per ML pitfall");
+    expect(shown).toContain(":x: data leakage (fail)");
+    expect(shown).toContain(":white_check_mark: reproducibility (pass)");
+    expect(shown).toContain(":x: `ac4`");
+    expect(shown).toContain("fit the scaler on the train split only");
+  }, 300_000);
 });

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { REVIEW_CRITERIA, REVIEW_PITFALLS } from "@mllead/contracts";
 import { type Conversation, type FakeReply, text, toolUse, turn } from "./fake-anthropic.js";
 
 /**
@@ -68,7 +69,7 @@ export const TEAM_PLAN = {
       objective: "Review the diff of the task.",
       context: "All steps changed code.",
       requirements: ["Check leakage and seeds"],
-      acceptanceCriteria: criteria("a verdict with one finding per problem"),
+      acceptanceCriteria: [...REVIEW_CRITERIA],
       params: {},
       nextHandoff: { to: "tech-lead", reason: "to close the task" },
       dependsOn: ["data", "train", "analyze"],
@@ -173,18 +174,40 @@ function roleOf(conv: Conversation): string | undefined {
 const lastResult = (conv: Conversation) => conv.toolResults.at(-1);
 const calls = (conv: Conversation, name: string) => conv.toolCalls.filter((c) => c.name === name).length;
 
+/** The leakage the reviewer finds with `reviewerFindsLeakage`. */
+export const LEAK = {
+  severity: "blocker",
+  category: "data_leakage",
+  file: "pipeline/split.py",
+  line: 9,
+  message: "The validation rows are scaled with statistics of the whole table; fit the scaler on the train split only.",
+} as const;
+
+/** One check per ML pitfall, `pass` unless given. */
+function reviewChecks(status: Partial<Record<(typeof REVIEW_PITFALLS)[number], "fail" | "n/a">>) {
+  return REVIEW_PITFALLS.map((pitfall) => ({
+    pitfall,
+    status: status[pitfall] ?? "pass",
+    evidence: status[pitfall] === "fail" ? `${pitfall}: see the findings` : `${pitfall}: read the diff`,
+  }));
+}
+
 /** Options that let a test change how the team behaves. */
 export interface TeamOptions {
   /** The analyst answers its second criterion met=false (the step then fails and the tech lead re-plans). */
   analystFails?: boolean;
   /** Seconds the training job sleeps per epoch (to give a test time to kill the specialist). */
   trainPause?: number;
+  /** The first review finds leakage owned by the data step (and leaves its audit criterion unmet); the re-review approves. */
+  reviewerFindsLeakage?: boolean;
 }
 
 /** The scripted team: answers every request the services make. */
 export function claudeTeam(opts: TeamOptions = {}): (conv: Conversation) => FakeReply {
   return (conv) => {
     const schema = JSON.stringify(conv.outputSchema ?? {});
+    // A lesson from a finding: the team's Claude sees none worth keeping.
+    if (schema.includes("one-off")) return { text: JSON.stringify({ lessons: [] }) };
     if (schema.includes("acceptanceCriteria")) return { text: JSON.stringify(TEAM_PLAN) };
     const role = roleOf(conv);
     if (!role) return turn(text("Claude's summary: the baseline is trained, plotted and reviewed on its own branch."));
@@ -260,18 +283,45 @@ export function claudeTeam(opts: TeamOptions = {}): (conv: Conversation) => Fake
             artifacts: ["reports/loss.png", "reports/report.md"],
           }),
         );
-      case "code-reviewer":
+      case "code-reviewer": {
         if (calls(conv, "Bash") === 0)
           return turn(toolUse("Bash", { command: "git status --short && git log --oneline | head -5" }));
         if (calls(conv, "Grep") === 0)
           return turn(toolUse("Grep", { pattern: "Random\\(7\\)|seed", output_mode: "files_with_matches" }));
+        const evidence = `git log: ${last?.text.split("\n")[0]}`;
+        const rereview = JSON.stringify(conv.messages[0]?.content ?? "").includes("Your previous review's findings");
+        if (opts.reviewerFindsLeakage && !rereview) {
+          // It finds leakage: the audit of the data step's claim is unmet, and the finding goes to that step.
+          return turn(
+            toolUse("FinishStep", {
+              summary: "The validation split is scaled with statistics of the whole table.",
+              criteria: REVIEW_CRITERIA.map((c) =>
+                c.id === "ac4"
+                  ? { id: c.id, met: false, evidence: "data/ac2 claims clean splits, but split.py shuffles after scaling" }
+                  : { id: c.id, met: true, evidence },
+              ),
+              verdict: {
+                decision: "request_changes",
+                summary: "Leakage in the split: fit on train only.",
+                findings: [{ ...LEAK, ownerStepId: "data" }],
+                checks: reviewChecks({ data_leakage: "fail" }),
+              },
+            }),
+          );
+        }
         return turn(
           toolUse("FinishStep", {
             summary: "Read the diff: seeded split before any fitting, stable loss, small files.",
-            criteria: [{ id: "ac1", met: true, evidence: `git log: ${last?.text.split("\n")[0]}` }],
-            verdict: { decision: "approve", summary: "Claude read the diff: seeds fixed, no leakage.", findings: [] },
+            criteria: REVIEW_CRITERIA.map((c) => ({ id: c.id, met: true, evidence })),
+            verdict: {
+              decision: "approve",
+              summary: "Claude read the diff: seeds fixed, no leakage.",
+              findings: [],
+              checks: reviewChecks({}),
+            },
           }),
         );
+      }
       default:
         return turn(text(`unknown role ${role}`));
     }

@@ -15,6 +15,12 @@
  *
  * `enqueue()`d replies go first; `scripted(...)` serves fixed steps in order. A reply the real model could not
  * give (an undefined tool, output that breaks the schema) is answered with a 400 and listed in `scriptErrors`.
+ *
+ * It keeps up with the real API where the brain depends on it: prompt caching by breakpoint and by top-level
+ * `cache_control`, with TTLs (5 minutes, 1 hour; the `now` option moves the clock) and each model's minimum
+ * cacheable length; the context window ("prompt is too long", `model_context_window_exceeded`); adaptive thinking
+ * (`thinking`, `output_config.effort`, signed thinking blocks that must come back with their tool calls); a turn
+ * that takes `durationMs` to write, and one that breaks off with an `error` event mid-stream (`failMidStream`).
  */
 export { startFakeAnthropic } from "./fake-anthropic/server.js";
 export { overloaded, scripted, stopWith, text, toolUse, turn } from "./fake-anthropic/turns.js";
@@ -31,6 +37,7 @@ export type {
   ReplyMessage,
   Script,
   StopReason,
+  StreamFailure,
   ToolResultView,
   Usage,
   UsageTotals,

@@ -38,6 +38,14 @@ export class TestBrain implements Brain {
     return "summary";
   }
 
+  async learn(): Promise<never> {
+    throw new Error("the test brain does not learn");
+  }
+
+  async lessonFromFinding(): Promise<never> {
+    throw new Error("the test brain does not learn");
+  }
+
   async runStep(work: StepWork, tools: StepTools): Promise<StepResult> {
     const key = `${work.taskId}:${work.stepId}:${work.attempt}`;
     this.runs.set(key, (this.runs.get(key) ?? 0) + 1);

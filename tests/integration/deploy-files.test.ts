@@ -24,6 +24,8 @@ const DOCUMENTED = [
   "MLLEAD_NATS_PORT",
   "MLLEAD_SANDBOX",
   "MLLEAD_SANDBOX_ENV",
+  "MLLEAD_PYTHON_ENV",
+  "MLLEAD_OFFLINE_COMMIT",
 ];
 
 describe("deployment files", () => {
@@ -51,6 +53,8 @@ describe("deployment files", () => {
       .join(" ");
     expect(installs).toMatch(/\sbubblewrap(\s|$)/);
     expect(installs).toMatch(/\sgit(\s|$)/);
+    // The shipped jobs: numpy, and matplotlib for the analyst's plots.
+    expect(installs).toMatch(/\spython3-numpy\s.*\bpython3-matplotlib(\s|$)/);
     expect(dockerfile).toMatch(/^ENV\b.*\sMLLEAD_SANDBOX=bubblewrap(\s|$)/m);
     expect(dockerfile).toMatch(/^USER node$/m);
 

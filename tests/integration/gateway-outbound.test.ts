@@ -1,5 +1,4 @@
-import type { EventOf, TaskEvent } from "@mllead/contracts";
-import { SUBJECTS } from "@mllead/contracts";
+import { type EventOf, REVIEW_PITFALLS, SUBJECTS, type TaskEvent } from "@mllead/contracts";
 import type { SandboxMessage } from "@mllead/slack-sandbox";
 import { describe, expect, it, vi } from "vitest";
 import { OutboundStore } from "../../services/slack-gateway/src/outbound-store.js";
@@ -50,7 +49,7 @@ function stepCompleted(taskId: string, over: Partial<EventOf<"step.completed">> 
         decision: "approve",
         summary: "Clean and reproducible.",
         findings: [{ severity: "minor", category: "type_hints", file: "clean.py", line: 3, message: "add return type" }],
-        checks: [{ category: "data_leakage", passed: true, detail: "split by customer" }],
+        checks: REVIEW_PITFALLS.map((pitfall) => ({ pitfall, status: "pass" as const, evidence: "split by customer" })),
       },
     },
     ...over,

@@ -93,13 +93,21 @@ open(os.environ["PID_FILE"], "w").write("%d %d" % (os.getpid(), child.pid))
 print("started", flush=True)
 time.sleep(300)
 `;
-      const job = makeJob({ files: [{ path: "job.py", content: script }], timeoutSec: 2, env: { PID_FILE: join(pids, "pids") } });
+      // SIGTERM is ignored from the job's first instruction on (an ignored signal survives exec), not only once
+      // python has started: on a loaded machine python can take longer to start than the timeout, and then the
+      // SIGTERM would stop it before the grace this test is about.
+      const job = makeJob({
+        command: ["sh", "-c", "trap '' TERM; exec python3 job.py"],
+        files: [{ path: "job.py", content: script }],
+        timeoutSec: 5,
+        env: { PID_FILE: join(pids, "pids") },
+      });
       const watch = watchTask(bus, job.taskId);
       await submit(bus, job);
       const finished = await watch.finished();
       expect(finished.result.outcome).toBe("timed_out");
       expect(finished.result.signal).toBe("SIGKILL");
-      expect(finished.result.logTail).toEqual(["started", "[mllead] timed out after 2s; the job's processes were stopped"]);
+      expect(finished.result.logTail).toEqual(["started", "[mllead] timed out after 5s; the job's processes were stopped"]);
       const [leader, child] = (await readFile(join(pids, "pids"), "utf8")).split(" ").map(Number) as [number, number];
       await vi.waitFor(() => {
         expect(isAlive(leader)).toBe(false);

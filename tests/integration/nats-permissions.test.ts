@@ -2,15 +2,17 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { Bus, ProvisionError, permissionViolation } from "@mllead/bus";
-import { BUCKET_SPECS, BUCKETS, CONSUMERS, OBJECT_STORE, STREAMS, SUBJECTS } from "@mllead/contracts";
+import { BUCKET_SPECS, BUCKETS, CONSUMERS, OBJECT_STORE, ScoutQuery, STREAMS, SUBJECTS } from "@mllead/contracts";
 import { createLogger, natsCredentials } from "@mllead/service-kit";
 import { connect, PermissionViolationError } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { z } from "zod";
 import { REPO_ROOT, SERVICE_NAMES, type ServiceName } from "../../scripts/lib/services.js";
+import { readRunners } from "../../services/specialist-agent/src/scout-host.js";
 import { type NatsServer, startNatsServer } from "../helpers/nats-server.js";
 import { startStack } from "../helpers/stack.js";
-import { botMessages, kindOf } from "../helpers/thread.js";
+import { botMessages, kindOf, visibleText } from "../helpers/thread.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** A logger whose lines the test can read (what an operator would see). */
@@ -130,6 +132,39 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
       await gateway.close();
     }
     expect((await (await lead.rawKv(BUCKETS.tasks)).get("t1"))?.string()).toBe(JSON.stringify({ state: "awaiting_approval" }));
+  });
+
+  it("only the tech lead asks the scout and only a specialist answers; the specialist reads the runners' beats, never writes them", async () => {
+    const specialist = await connectAs(nats, "specialist-agent");
+    const gateway = await connectAs(nats, "slack-gateway");
+    const runner = await connectAs(nats, "gpu-runner");
+    try {
+      await runner.setUp({ owns: { buckets: [BUCKET_SPECS.runners] } });
+      const beat = { runnerId: "r1", host: "gpu-host-1", gpus: [], cpuSlots: 1, runningJobs: [], at: new Date().toISOString() };
+      await (await runner.rawKv(BUCKETS.runners)).put("r1", JSON.stringify(beat));
+      // The scout's answer carries what the specialist read of the runners' heartbeats.
+      await specialist.serve(
+        SUBJECTS.scoutQuery,
+        ScoutQuery,
+        z.object({ hosts: z.array(z.string()) }),
+        async () => ({ hosts: (await readRunners(specialist)).map((r) => r.host) }),
+        () => ({ hosts: [] }),
+      );
+      const reply = await lead.request(SUBJECTS.scoutQuery, ScoutQuery, z.object({ hosts: z.array(z.string()) }), {
+        v: 1,
+        taskId: "t1",
+      });
+      expect(reply.hosts).toEqual(["gpu-host-1"]);
+      // Neither the Slack-facing gateway nor a runner may ask for the repository, nor a runner answer for a specialist.
+      await expectRefused(gateway.nc.request(SUBJECTS.scoutQuery, "{}"), SUBJECTS.scoutQuery);
+      await expectRefused(runner.nc.request(SUBJECTS.scoutQuery, "{}"), SUBJECTS.scoutQuery);
+      const listening = runner.nc.subscribe(SUBJECTS.scoutQuery);
+      await expect(listening.closed).resolves.toBeInstanceOf(PermissionViolationError);
+      // A specialist reads the heartbeats; it cannot forge one.
+      await expectRefused((await specialist.rawKv(BUCKETS.runners)).put("r1", "{}"), "$KV.mllead_runners.r1");
+    } finally {
+      await Promise.all([specialist.close(), gateway.close(), runner.close()]);
+    }
   });
 
   it("no service reads another's replies, takes another's messages, forges another's events or deletes a stream", async () => {
@@ -260,6 +295,8 @@ describe("the whole flow with each service as its own NATS user", () => {
     await waitForStep(() => find("task.planned") !== undefined, 60_000, "the plan");
     const plan = find("task.planned");
     if (!plan) throw new Error("no plan");
+    // The tech lead asked the scout (mllead.q.scout) and a specialist answered it.
+    expect(visibleText(plan)).not.toMatch(/Planned without reading the repository/);
     expect((await sandbox.click(plan.ts, "mllead_approve")).status).toBe(200);
     await waitForStep(() => find("task.completed") !== undefined, 180_000, "the final summary");
     expect(thread().some((m) => kindOf(m) === "job")).toBe(true);

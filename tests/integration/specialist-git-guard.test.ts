@@ -65,6 +65,12 @@ class AttackBrain implements Brain {
   async summarize(): Promise<string> {
     return "summary";
   }
+  async learn(): Promise<never> {
+    throw new Error("not used");
+  }
+  async lessonFromFinding(): Promise<never> {
+    throw new Error("not used");
+  }
   async runStep(work: StepWork, tools: StepTools): Promise<StepResult> {
     const r = await tools.run(["sh", "-c", attack(work.step.objective, this.marker)]);
     this.outputs.push(`${r.stdout}\n${r.stderr}`);
@@ -100,6 +106,9 @@ async function setup(dir: string) {
       stateDir: join(dir, "state"),
       repo,
       pushRemote: remote,
+      // The attacks stand for a model-driven step, whose work is committed (an offline brain on a team's
+      // repository commits only with MLLEAD_OFFLINE_COMMIT=1).
+      offlineCommit: true,
       concurrency: 1,
       tools: defaultToolSettings({ PATH: process.env.PATH }),
       sandbox: {

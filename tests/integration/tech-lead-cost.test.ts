@@ -1,5 +1,5 @@
 import { loadAgents } from "@mllead/agents";
-import { createClaudeBrain, createClaudeClient, createOfflineBrain } from "@mllead/brain";
+import { createClaudeBrain, createClaudeClient } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
 import {
   CONSUMERS,
@@ -78,7 +78,6 @@ async function startTeam(
   const brain = createClaudeBrain({
     client: createClaudeClient({ apiKey: api.apiKey, baseURL: api.url, maxRetries: 0 }),
     agents: await loadAgents(),
-    executor: createOfflineBrain(),
     log,
     retry: { retries: o.brainRetries ?? 1, baseDelayMs: 5, maxDelayMs: 20 },
   });

@@ -4,6 +4,7 @@ import {
   BUCKETS,
   CONSUMERS,
   type Plan,
+  REVIEW_CRITERIA,
   STREAMS,
   StatusQuery,
   StatusReply,
@@ -29,9 +30,13 @@ const step = (id: string, role: Plan["steps"][number]["role"], dependsOn: string
   objective: pad ? pad.repeat(3).slice(0, 3000) : "o",
   context: pad ? pad.repeat(3).slice(0, 3000) : "c",
   requirements: pad ? Array.from({ length: 20 }, (_, i) => `${i}${pad}`) : ["r"],
-  acceptanceCriteria: pad
-    ? Array.from({ length: 20 }, (_, i) => ({ id: `ac${i + 1}`, text: `${i}${pad}` }))
-    : [{ id: "ac1", text: "a" }],
+  // A review's criteria are the review's own (the plan rules).
+  acceptanceCriteria:
+    role === "code-reviewer"
+      ? [...REVIEW_CRITERIA]
+      : pad
+        ? Array.from({ length: 20 }, (_, i) => ({ id: `ac${i + 1}`, text: `${i}${pad}` }))
+        : [{ id: "ac1", text: "a" }],
   params: {},
   nextHandoff: { to: "tech-lead" as const, reason: "x" },
   dependsOn,
@@ -46,7 +51,14 @@ function plan(pad = ""): Plan {
     scope: "multi-agent",
     risks: [{ risk: "leakage", mitigation: "split first" }],
     brain: "offline",
-    steps: [step("data", "data-engineer", [], pad), step("review", "code-reviewer", ["data"], pad)],
+    // Padded, a third step makes up for the reviewer's fixed criteria.
+    steps: pad
+      ? [
+          step("data", "data-engineer", [], pad),
+          step("train", "ml-engineer", ["data"], pad),
+          step("review", "code-reviewer", ["data", "train"], pad),
+        ]
+      : [step("data", "data-engineer", [], pad), step("review", "code-reviewer", ["data"], pad)],
   } as Plan;
 }
 
@@ -59,6 +71,8 @@ function brainWith(planFor: (req: PlanRequest) => Promise<Plan> = async () => pl
       throw new Error("not used by the tech lead");
     },
     summarize: async () => "done",
+    learn: async () => [],
+    lessonFromFinding: async () => null,
   };
 }
 

@@ -4,6 +4,7 @@ import {
   BUCKETS,
   CONSUMERS,
   type Plan,
+  REVIEW_CRITERIA,
   STREAMS,
   StepWork,
   SUBJECTS,
@@ -28,7 +29,8 @@ const step = (id: string, role: Plan["steps"][number]["role"], dependsOn: string
   objective: "o",
   context: "c",
   requirements: ["r"],
-  acceptanceCriteria: [{ id: "ac1", text: "a" }],
+  // A review's criteria are the review's own (the plan rules).
+  acceptanceCriteria: role === "code-reviewer" ? [...REVIEW_CRITERIA] : [{ id: "ac1", text: "a" }],
 
   params: {},
   nextHandoff: { to: "tech-lead" as const, reason: "x" },
@@ -51,6 +53,8 @@ const brain: Brain = {
     throw new Error("not used by the tech lead");
   },
   summarize: async (req) => `Done: ${req.results.map((r) => r.stepId).join(", ")}`,
+  learn: async () => [],
+  lessonFromFinding: async () => null,
 };
 
 const create = (taskId: string): TaskCreate => ({
@@ -107,7 +111,12 @@ function completedEvent(taskId: string, stepId: string, role: "data-engineer" | 
     result: {
       status: "succeeded",
       summary: `${stepId} ok`,
-      criteria: [{ id: "ac1", criterion: "a", met: true, evidence: "checked" }],
+      criteria: (role === "code-reviewer" ? [...REVIEW_CRITERIA] : [{ id: "ac1", text: "a" }]).map((c) => ({
+        id: c.id,
+        criterion: c.text,
+        met: true,
+        evidence: "checked",
+      })),
       ...extra,
     },
   });

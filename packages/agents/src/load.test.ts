@@ -84,6 +84,12 @@ describe("invalid agent files", () => {
     expect(e.message).toContain("name");
   });
 
+  it("rejects an effort the Messages API does not know", async () => {
+    const e = await failure("---\nname: analyst\ndescription: x\neffort: extreme\n---\nbody\n");
+    expect(e.code).toBe("agent_frontmatter_invalid");
+    expect(e.message).toContain("effort");
+  });
+
   it("rejects an empty system prompt", async () => {
     expect((await failure("---\nname: analyst\ndescription: x\n---\n\n  \n")).code).toBe("agent_prompt_empty");
   });
@@ -108,6 +114,10 @@ describe("loadAgents", () => {
       expect(a.systemPrompt.length).toBeGreaterThan(200);
     }
     const lead = agents.get("tech-lead");
+    // The tech lead plans and the reviewer judges with adaptive thinking; the other roles leave it to the model.
+    expect(lead?.effort).toBe("high");
+    expect(agents.get("code-reviewer")?.effort).toBe("high");
+    expect(agents.get("data-engineer")?.effort).toBeUndefined();
     expect(lead?.systemPrompt).toContain("### Acceptance Criteria");
     expect(lead?.systemPrompt).toContain("never implement");
     const reviewer = agents.get("code-reviewer")?.systemPrompt ?? "";

@@ -11,11 +11,20 @@ export interface AgentDefinition {
   tools: string[];
   /** `opus`, `sonnet`, a full model id, or absent to inherit. */
   model?: string;
+  /**
+   * `effort: low | medium | high | xhigh | max`: the agent thinks (adaptive thinking) at this effort. Absent: no
+   * thinking is asked for (the model's default). MLLEAD_THINKING can turn it off or set it for every agent.
+   */
+  effort?: Effort;
   /** The body after the frontmatter, trimmed. */
   systemPrompt: string;
   /** Where it was loaded from. */
   path: string;
 }
+
+/** The effort levels of the Messages API (`output_config.effort`). */
+export const EFFORT_LEVELS = ["low", "medium", "high", "xhigh", "max"] as const;
+export type Effort = (typeof EFFORT_LEVELS)[number];
 
 // Claude Code accepts `tools` as "Read, Write" or as a YAML list; both become a list here.
 const Tools = z
@@ -32,6 +41,7 @@ export const AgentFrontmatter = z.object({
   description: z.string().trim().min(1, "description must not be empty").max(4000),
   tools: Tools.optional(),
   model: z.string().trim().min(1).max(100).optional(),
+  effort: z.enum(EFFORT_LEVELS).optional(),
 });
 
 const FRONTMATTER = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)([\s\S]*)$/;
@@ -69,6 +79,7 @@ export function parseAgentMarkdown(text: string, path: string): AgentDefinition 
     description: fm.data.description,
     tools: fm.data.tools ?? [],
     ...(fm.data.model !== undefined ? { model: fm.data.model } : {}),
+    ...(fm.data.effort !== undefined ? { effort: fm.data.effort } : {}),
     systemPrompt,
     path,
   };

@@ -1,3 +1,4 @@
+import { EFFORT_LEVELS } from "@mllead/agents";
 import type { BrainKind } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -18,6 +19,12 @@ export const BrainConfig = z.object({
   MLLEAD_STEP_MAX_ITERATIONS: z.coerce.number().int().min(1).max(1000).default(60),
   /** Tokens one specialist step may spend (input + output + cache reads and writes). */
   MLLEAD_STEP_TOKEN_BUDGET: z.coerce.number().int().min(1000).default(4_000_000),
+  /**
+   * Adaptive thinking: `agents` (each agent file's `effort:` decides — the shipped tech lead and code reviewer
+   * think at `high`), `off` (no thinking or effort is sent, for a model without adaptive thinking), or an effort
+   * level (`low` … `max`) for every agent's plans and steps.
+   */
+  MLLEAD_THINKING: z.enum(["agents", "off", ...EFFORT_LEVELS]).default("agents"),
   /** Wall-clock limit of one specialist step in seconds, GPU waits included. */
   MLLEAD_STEP_TIME_LIMIT_SEC: z.coerce
     .number()
@@ -44,6 +51,7 @@ export async function brainFromConfig(config: BrainConfig, log: Logger): Promise
             apiKey: config.ANTHROPIC_API_KEY,
             ...(config.ANTHROPIC_BASE_URL ? { baseURL: config.ANTHROPIC_BASE_URL } : {}),
             ...(config.MLLEAD_CLAUDE_MODEL ? { model: config.MLLEAD_CLAUDE_MODEL } : {}),
+            thinking: config.MLLEAD_THINKING,
             stepLimits: {
               maxIterations: config.MLLEAD_STEP_MAX_ITERATIONS,
               tokenBudget: config.MLLEAD_STEP_TOKEN_BUDGET,

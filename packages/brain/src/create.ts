@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { createClaudeBrain } from "./claude/brain.js";
 import { createClaudeClient } from "./claude/client.js";
 import type { StepLoopLimits } from "./claude/specialist.js";
+import type { ThinkingSetting } from "./claude/thinking.js";
 import { BrainUnavailableError } from "./errors.js";
 import { createOfflineBrain } from "./offline/brain.js";
 import type { Brain } from "./types.js";
@@ -25,15 +26,16 @@ export interface CreateBrainOptions {
     model?: string;
     /** Limits of each specialist step's tool loop. */
     stepLimits?: Partial<StepLoopLimits>;
+    /** MLLEAD_THINKING: `agents` (the agent files' `effort:`; default), `off`, or an effort level for every agent. */
+    thinking?: ThinkingSetting;
   };
 }
 
 /** The brain for a configuration: offline (deterministic, no key) or Claude. */
 export async function createBrain(opts: CreateBrainOptions): Promise<Brain> {
-  const offline = createOfflineBrain({ log: opts.log, ...(opts.jobsDir !== undefined ? { jobsDir: opts.jobsDir } : {}) });
   switch (opts.kind) {
     case "offline":
-      return offline;
+      return createOfflineBrain({ log: opts.log, ...(opts.jobsDir !== undefined ? { jobsDir: opts.jobsDir } : {}) });
     case "anthropic": {
       if (!opts.anthropic?.apiKey) {
         throw new BrainUnavailableError("MLLEAD_BRAIN=anthropic needs ANTHROPIC_API_KEY; set it, or use MLLEAD_BRAIN=offline");
@@ -45,10 +47,10 @@ export async function createBrain(opts: CreateBrainOptions): Promise<Brain> {
           ...(opts.anthropic.baseURL ? { baseURL: opts.anthropic.baseURL } : {}),
         }),
         agents,
-        executor: offline,
         log: opts.log,
         ...(opts.anthropic.model ? { model: opts.anthropic.model } : {}),
         ...(opts.anthropic.stepLimits ? { stepLimits: opts.anthropic.stepLimits } : {}),
+        ...(opts.anthropic.thinking ? { thinking: opts.anthropic.thinking } : {}),
       });
     }
     default: {

@@ -1,7 +1,7 @@
 export { type ClaudeBrainOptions, createClaudeBrain, MissingAgentError } from "./claude/brain.js";
 export { DEFAULT_RETRY, isTransient, type RetryPolicy } from "./claude/call.js";
 export { createClaudeClient, MODEL_ALIASES, resolveModel, usageOf } from "./claude/client.js";
-export { StepLoopError, type StepLoopStop } from "./claude/errors.js";
+export { isRetryableStepError, RetryableStepError, StepLoopError, type StepLoopStop } from "./claude/errors.js";
 export {
   type BrainCall,
   ClaudeBadOutputError,
@@ -17,12 +17,13 @@ export {
 export { keepKnownLessons, PLAN_RULES, PlanDraft, planWithClaude } from "./claude/planner.js";
 export { DEFAULT_STEP_LIMITS, type StepLoopLimits } from "./claude/specialist.js";
 export { MAX_SUMMARY_CHARS, summarizeWithClaude } from "./claude/summary.js";
+export { type Thinking, type ThinkingSetting, thinkingFor } from "./claude/thinking.js";
 export { BrainConfig, brainFromConfig, brainKind } from "./config.js";
 export { type CreateBrainOptions, createBrain } from "./create.js";
 export { BrainUnavailableError, JobScriptMissingError } from "./errors.js";
-export { type LessonDraft, lessonFromFinding, lessonsFromChangeRequest } from "./lesson-drafts.js";
 export { addLessonRequirements, applySettingLessons, lessonRequirement } from "./offline/apply-lessons.js";
 export { createOfflineBrain, type OfflineBrainOptions } from "./offline/brain.js";
+export { NOT_COMMITTED_PREFIX, SYNTHETIC_METRICS_WARNING } from "./offline/demo-data.js";
 export { OfflinePlanInvalidError, offlinePlan } from "./offline/planner.js";
 export { isTestFile, type ReviewedFile, reviewFiles, reviewPython } from "./offline/review-checks.js";
 export { DEFAULT_JOBS_DIR } from "./offline/shared.js";
@@ -34,9 +35,12 @@ export type {
   CommandResult,
   FileChangeIntent,
   FileListing,
+  FindingLessonRequest,
   GpuJobSpec,
+  LearnRequest,
   PlanRequest,
   RepoDiff,
+  ShippedWorktree,
   StepRepo,
   StepTools,
   SummaryRequest,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { lessonFromFinding, lessonsFromChangeRequest } from "./lesson-drafts.js";
+import { createOfflineBrain } from "./offline/brain.js";
 
 describe("lessons from a change request", () => {
   it("turns a setting into a rule carrying the setting: 'use 20 epochs' → 'Train for 20 epochs unless told otherwise'", () => {
@@ -63,5 +64,24 @@ describe("lessons from a reviewer's finding", () => {
     expect(lessonFromFinding({ category: "other", message: "the CLI ignores --out" }).rule).toBe(
       "Avoid what the reviewer found before: The CLI ignores --out",
     );
+  });
+});
+
+describe("the offline brain's learn, behind the Brain port", () => {
+  it("marks a change for this task only as one-off, anything else standing", async () => {
+    const brain = createOfflineBrain();
+    const learn = (feedback: string) => brain.learn({ taskId: "t1", feedback, lessons: [] });
+    expect(await learn("use 30 epochs for this one")).toEqual([
+      { scope: "one-off", rule: "Train for 30 epochs unless told otherwise", setting: { name: "epochs", value: 30 }, roles: [] },
+    ]);
+    expect(await learn("always fit the scaler on train only")).toEqual([
+      { scope: "standing", rule: "Always fit the scaler on train only", roles: [] },
+    ]);
+    const finding = { severity: "blocker" as const, category: "data_leakage" as const, message: "scaler fit on all rows" };
+    expect(await brain.lessonFromFinding({ taskId: "t1", finding, ownerRole: "data-engineer", lessons: [] })).toEqual({
+      scope: "standing",
+      rule: "Fit the scaler on the train split only",
+      roles: ["data-engineer"],
+    });
   });
 });

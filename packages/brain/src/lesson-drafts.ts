@@ -1,4 +1,4 @@
-import { type Finding, LESSON_RULE_MAX, type LessonSetting, type Role } from "@mllead/contracts";
+import { type Finding, LESSON_RULE_MAX, type LearnedLesson, type LessonSetting, type Role } from "@mllead/contracts";
 import { MODEL_NAMES } from "./offline/params.js";
 import { findDataset, readBatchSize, readLearningRate, readSeed, SETTING_PATTERNS } from "./offline/task-profile.js";
 
@@ -11,6 +11,10 @@ export interface LessonDraft {
   setting?: LessonSetting;
   roles: Role[];
 }
+
+/** A request that says it is for this task only ("use 30 epochs for this one") teaches the channel nothing. */
+const THIS_TASK_ONLY =
+  /\b(for|in) (this|the current) (one|task|run|time|request|experiment)\b|\b(this time|just this once|only (here|this once))\b/i;
 
 /** A request that only drops a step ("skip the analysis") is about that plan, not a rule for the next. */
 const DROP_ONLY = /^(skip|drop|remove|omit|no need for|without|don'?t (do|run|need))\b/i;
@@ -125,4 +129,13 @@ function ruleFor(f: Pick<Finding, "category" | "message">): string {
  */
 export function lessonFromFinding(finding: Pick<Finding, "category" | "message">, ownerRole?: Role): LessonDraft {
   return { rule: ruleFor(finding), roles: ownerRole ? [ownerRole] : [] };
+}
+
+/**
+ * The offline brain's `learn`: the lessons of `lessonsFromChangeRequest`, each `standing` — or all
+ * `one-off` when the person says the change is for this task only ("use 30 epochs for this one").
+ */
+export function learnFromChangeRequest(text: string): LearnedLesson[] {
+  const scope = THIS_TASK_ONLY.test(text) ? "one-off" : "standing";
+  return lessonsFromChangeRequest(text).map((d) => ({ ...d, scope }));
 }

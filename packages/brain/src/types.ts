@@ -1,16 +1,21 @@
 import type {
   Artifact,
   BrainKind,
+  Finding,
   JobResult,
+  LearnedLesson,
   Lesson,
   Person,
   Plan,
+  Role,
+  ScoutReport,
   StepResult,
   StepWork,
   UpstreamResult,
   Usage,
   Verdict,
 } from "@mllead/contracts";
+import type { PythonEnvDescription } from "@mllead/sandbox";
 import type { Logger } from "pino";
 
 /** What the tech lead asks for a plan: the first one, or a revision after feedback. */
@@ -20,6 +25,10 @@ export interface PlanRequest {
   requester: Person;
   /** Present when revising: the plan people saw and every change they asked for, oldest first. */
   previous?: { plan: Plan; feedback: string[] };
+  /** What the scout read of the team's repository before planning (tree, docs, commits, data, packages, GPUs). */
+  context?: ScoutReport;
+  /** Why there is no `context` (no specialist answered, a timeout): the plan rests on the request alone. */
+  contextMissing?: string;
   /**
    * The lessons recorded in the task's channel from earlier tasks (oldest first): the plan follows those
    * that fit and lists them in `lessonsApplied`. What the task's own words or feedback ask for wins.
@@ -40,6 +49,30 @@ export interface SummaryRequest {
   results: UpstreamResult[];
   verdict?: Verdict;
   /** As in PlanRequest: the usage of every model request the summary made, once, whatever the outcome. */
+  onUsage?: (usage: Usage) => void;
+}
+
+/** A person's change request on a plan, to learn from (`Brain.learn`). */
+export interface LearnRequest {
+  taskId: string;
+  /** The person's words. */
+  feedback: string;
+  /** The plan they asked to change. */
+  plan?: Plan;
+  /** The lessons the channel keeps already (oldest first): a correction they already say reinforces one. */
+  lessons: readonly Lesson[];
+  /** As in PlanRequest: the usage of every model request the call made, once (not called offline). */
+  onUsage?: (usage: Usage) => void;
+}
+
+/** A reviewer's finding that started a fix round, to learn from (`Brain.lessonFromFinding`). */
+export interface FindingLessonRequest {
+  taskId: string;
+  finding: Finding;
+  /** The role of the step that owned the code, when the finding names one. */
+  ownerRole?: Role;
+  plan?: Plan;
+  lessons: readonly Lesson[];
   onUsage?: (usage: Usage) => void;
 }
 
@@ -95,6 +128,11 @@ export interface StepRepo {
 /** A GPU job as a specialist describes it; the tools fill in ids and timestamps. */
 export interface GpuJobSpec {
   command: string[];
+  /**
+   * Ship the worktree as it is now (tracked and new files, not ignored ones) as the job's working directory;
+   * `files` and `inputs` are then placed over it.
+   */
+  worktree?: boolean;
   files?: { path: string; content: string }[];
   inputs?: { objectName: string; path: string }[];
   env?: Record<string, string>;
@@ -107,6 +145,18 @@ export interface FileListing {
   /** Workspace-relative paths, or absolute ones inside a data dir. */
   files: string[];
   truncated: boolean;
+  /** Files and directories left out because the worktree's `.gitignore` rules ignore them (absent: none). */
+  ignored?: number;
+}
+
+/** What a GPU job shipped of the worktree. */
+export interface ShippedWorktree {
+  /** Files in the archive. */
+  files: number;
+  /** Size of the archive as shipped (bytes, compressed). */
+  bytes: number;
+  /** Changed files left out (too large, nested repositories), with why. */
+  leftOut: string[];
 }
 
 export interface CommandResult {
@@ -127,11 +177,16 @@ export interface CommandResult {
 export interface StepTools {
   /** A text file, at most 1 MiB (`code: "too_large"` beyond). */
   readFile(path: string): Promise<string>;
+  /** Up to `maxBytes` bytes of a file of any size from byte `start` (default 0), and its size in bytes. */
+  readBytes(path: string, opts: { start?: number; maxBytes: number }): Promise<{ data: Buffer; size: number }>;
   /** Creates or replaces a workspace file whole (atomically), creating its directories. */
   writeFile(path: string, content: string): Promise<void>;
   /** Every workspace file, relative and sorted (tool directories such as `.git` left out). */
   listFiles(): Promise<string[]>;
-  /** The files at `path` (a directory walked, or one file), at most `maxFiles` (default 10,000), saying when it stopped. */
+  /**
+   * The files at `path` (a directory walked, or one file), at most `maxFiles` (default 10,000), saying when it
+   * stopped; in the worktree, what its `.gitignore` rules ignore is left out and counted.
+   */
   findFiles(path: string, opts?: { maxFiles?: number }): Promise<FileListing>;
   /** Runs argv (no shell) in the workspace with a timeout (default 300 s); `signal` stops it as a timeout would. */
   run(argv: string[], opts?: { timeoutSec?: number; env?: Record<string, string>; signal?: AbortSignal }): Promise<CommandResult>;
@@ -140,7 +195,10 @@ export interface StepTools {
   /** Downloads an artifact into the workspace at `path`. */
   fetchArtifact(artifact: Pick<Artifact, "objectName">, path: string): Promise<void>;
   /** Submits a job to the GPU queue and waits for it to finish (re-attaching if it already ran). */
-  runGpuJob(spec: GpuJobSpec, opts?: { signal?: AbortSignal }): Promise<{ jobId: string; result: JobResult }>;
+  runGpuJob(
+    spec: GpuJobSpec,
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ jobId: string; result: JobResult; shipped?: ShippedWorktree }>;
   /** A line of progress for the Slack thread. */
   progress(message: string): Promise<void>;
   log: Logger;
@@ -151,7 +209,14 @@ export interface StepTools {
   /** Present where the service persists model transcripts (the Claude loop resumes from it). */
   readonly transcript?: TranscriptStore;
   /** How commands are confined, for the prompt and the result (e.g. a warning when bubblewrap is missing). */
-  readonly sandbox?: { kind: "bubblewrap" | "process"; network: boolean; dataDirs: readonly string[]; warning?: string };
+  readonly sandbox?: {
+    kind: "bubblewrap" | "process";
+    network: boolean;
+    dataDirs: readonly string[];
+    warning?: string;
+    /** The Python commands run (MLLEAD_PYTHON_ENV, else the system python3): interpreter, version, key packages. */
+    python?: PythonEnvDescription;
+  };
 }
 
 /**
@@ -165,4 +230,12 @@ export interface Brain {
   /** Carries out one step with the tools; the result's `verdict` is set for the code reviewer. */
   runStep(work: StepWork, tools: StepTools): Promise<StepResult>;
   summarize(req: SummaryRequest): Promise<string>;
+  /**
+   * The lessons a person's change request teaches, each `standing` (a rule for the channel's later tasks)
+   * or `one-off` (this task only; the tech lead keeps only standing ones). Offline: deterministic rules;
+   * Claude: a structured answer.
+   */
+  learn(req: LearnRequest): Promise<LearnedLesson[]>;
+  /** The lesson a reviewer's finding teaches once it started a fix round, or null when it teaches none. */
+  lessonFromFinding(req: FindingLessonRequest): Promise<LearnedLesson | null>;
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { BrainKind, Id, Person, Role, SlackRef, Timestamp, Version } from "./common.js";
-import { Step } from "./plan.js";
+import { AppliedLesson, MAX_LESSONS_PER_CHANNEL } from "./lessons.js";
+import { type Plan, PlanTrack, Risk, Step } from "./plan.js";
 import { Finding, StepResult } from "./results.js";
 
 /**
@@ -30,11 +31,11 @@ export const TaskCreate = z.object({
 export type TaskCreate = z.infer<typeof TaskCreate>;
 
 /**
- * What a person decides in a task's thread: on the plan (approve, request changes), on a Claude call
- * of the tech lead that failed (`retry` runs it again), at the task's budget (`continue` allows
- * another budget's worth; `cancel` stops), or to drop the task (`cancel`).
+ * What a person decides in a task's thread: on the plan (approve, request changes, `answer` its open
+ * questions), on a Claude call of the tech lead that failed (`retry` runs it again), at the task's budget
+ * (`continue` allows another budget's worth; `cancel` stops), or to drop the task (`cancel`).
  */
-export const Decision = z.enum(["approve", "request_changes", "cancel", "retry", "continue"]);
+export const Decision = z.enum(["approve", "request_changes", "cancel", "retry", "continue", "answer"]);
 export type Decision = z.infer<typeof Decision>;
 
 /** gateway → tech-lead: a person approved, asked for changes, cancelled, retried or let the task go on past its budget. */
@@ -55,6 +56,16 @@ export const TaskDecide = z.object({
    * `task.budget_reached`); an answer to an older question is refused. Replies answer the current one.
    */
   ask: z.number().int().positive().optional(),
+  /**
+   * With `answer`: the questions answered by a button (the question's id and the index of the choice
+   * clicked, which the tech lead reads from its own plan). A reply answers every open question at once
+   * with its text in `feedback` instead.
+   */
+  answers: z
+    .array(z.object({ questionId: Id, choice: z.number().int().min(0).max(20) }))
+    .min(1)
+    .max(5)
+    .optional(),
 });
 export type TaskDecide = z.infer<typeof TaskDecide>;
 
@@ -66,6 +77,31 @@ export const UpstreamResult = z.object({
   result: StepResult,
 });
 export type UpstreamResult = z.infer<typeof UpstreamResult>;
+
+/**
+ * What every step is told about the plan it belongs to: the plan's summary, its track (experiment or
+ * production), what it assumed, its risks with their mitigations and the channel's lessons it follows.
+ * Always `stepBrief(plan)` of the recorded plan (the specialist checks it), never anything else.
+ */
+export const StepBrief = z.object({
+  summary: z.string().max(2000),
+  track: PlanTrack,
+  assumptions: z.array(z.string().max(500)).max(10).default([]),
+  risks: z.array(Risk).max(10).default([]),
+  lessons: z.array(AppliedLesson).max(MAX_LESSONS_PER_CHANNEL).default([]),
+});
+export type StepBrief = z.infer<typeof StepBrief>;
+
+/** The brief of every step of `plan` (a plan without a track is an experiment). */
+export function stepBrief(plan: Plan): StepBrief {
+  return {
+    summary: plan.summary,
+    track: plan.track ?? "experiment",
+    assumptions: plan.assumptions ?? [],
+    risks: plan.risks,
+    lessons: plan.lessonsApplied ?? [],
+  };
+}
 
 /** tech-lead → specialist: carry out one step (`mllead.work.step.<role>`). */
 export const StepWork = z.object({
@@ -83,5 +119,7 @@ export const StepWork = z.object({
   /** The steps the reviewer must read (their results and changed files). */
   reviewScope: z.array(UpstreamResult).default([]),
   brain: BrainKind,
+  /** The plan around the step (see StepBrief); absent in work dispatched before briefs existed. */
+  brief: StepBrief.optional(),
 });
 export type StepWork = z.infer<typeof StepWork>;

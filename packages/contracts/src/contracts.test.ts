@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Id } from "./common.js";
 import { jobIdFor, taskIdFor } from "./ids.js";
 import { GpuJob } from "./jobs.js";
-import { Plan, stepKind, topologicalOrder, validatePlan } from "./plan.js";
+import { Plan, REVIEW_CRITERIA, stepKind, topologicalOrder, validatePlan } from "./plan.js";
 import { SUBJECTS } from "./subjects.js";
 import { canTransition, InvalidTransitionError, TASK_STATES, TASK_TRANSITIONS, transition } from "./task.js";
 
@@ -14,8 +14,7 @@ const step = (id: string, role: S["role"], dependsOn: string[] = [], changesCode
   objective: "o",
   context: "",
   requirements: ["r"],
-  acceptanceCriteria: [{ id: "ac1", text: "a" }],
-
+  acceptanceCriteria: role === "code-reviewer" ? [...REVIEW_CRITERIA] : [{ id: "ac1", text: "a" }],
   params: {},
   nextHandoff: { to: "tech-lead", reason: "x" },
   dependsOn,

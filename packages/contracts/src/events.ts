@@ -39,6 +39,22 @@ export const TaskChangesRequested = z.object({
   type: z.literal("task.changes_requested"),
   userId: z.string(),
   feedback: z.string(),
+  /** Set when the feedback is the answers to the plan's questions (the last one answered by `userId`). */
+  answers: z.boolean().optional(),
+});
+/**
+ * A person answered one of the plan's questions and others are still open: the plan is revised once every
+ * question has an answer (then `task.changes_requested` with `answers`).
+ */
+export const TaskQuestionAnswered = z.object({
+  ...base,
+  type: z.literal("task.question_answered"),
+  userId: z.string(),
+  questionId: Id,
+  question: z.string().max(500),
+  answer: z.string().max(1000),
+  /** Questions of this plan revision still without an answer. */
+  open: z.number().int().nonnegative(),
 });
 export const TaskCancelled = z.object({
   ...base,
@@ -142,6 +158,8 @@ export const StepStarted = z.object({
   /** How model-driven commands are confined; `process` carries a warning. */
   sandbox: z.enum(["bubblewrap", "process"]).optional(),
   warning: z.string().max(500).optional(),
+  /** On a fix round: how many of the code reviewer's findings this attempt addresses (the re-review: checks); absent otherwise. */
+  fixing: z.number().int().positive().optional(),
 });
 export const StepProgress = z.object({ ...stepBase, type: z.literal("step.progress"), message: z.string().max(1000) });
 export const StepCompleted = z.object({ ...stepBase, type: z.literal("step.completed"), title: z.string(), result: StepResult });
@@ -175,6 +193,7 @@ export const TaskEvent = z.discriminatedUnion("type", [
   TaskDecisionRejected,
   TaskApproved,
   TaskChangesRequested,
+  TaskQuestionAnswered,
   TaskCancelled,
   TaskCompleted,
   TaskReplanning,

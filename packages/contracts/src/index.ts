@@ -10,5 +10,7 @@ export * from "./pricing.js";
 export * from "./queries.js";
 export * from "./resources.js";
 export * from "./results.js";
+export * from "./runners.js";
+export * from "./scout.js";
 export * from "./subjects.js";
 export * from "./task.js";

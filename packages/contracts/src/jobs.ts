@@ -7,9 +7,24 @@ export const JOB_LIMITS = {
   maxFileBytes: 256 * 1024,
   maxTimeoutSec: 7 * 24 * 3600,
   maxGpus: 16,
+  /** The largest worktree archive a job may ship (uncompressed bytes); runners refuse more. */
+  maxShipBytes: 2 * 1024 * 1024 * 1024,
 } as const;
 
-/** A training job for a GPU host: files to write, inputs to fetch, a command to run. */
+/**
+ * The task's worktree shipped with a job: a gzipped tar in the Object Store (named by its git tree id),
+ * unpacked by the runner as the job's working directory before `files` and `inputs` are placed over it.
+ */
+export const JobWorktree = z.object({
+  objectName: z.string().min(1).max(400),
+  /** The git tree it was packed from (sha1 or sha256). */
+  tree: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/),
+  /** Size of the archive as stored (compressed bytes). */
+  bytes: z.number().int().nonnegative().max(JOB_LIMITS.maxShipBytes),
+});
+export type JobWorktree = z.infer<typeof JobWorktree>;
+
+/** A training job for a GPU host: the worktree to unpack, files to write, inputs to fetch, a command to run. */
 export const GpuJob = z.object({
   v: Version,
   jobId: Id,
@@ -18,6 +33,8 @@ export const GpuJob = z.object({
   attempt: z.number().int().positive(),
   /** argv; run without a shell in a fresh working directory. */
   command: z.array(z.string().min(1).max(4000)).min(1).max(200),
+  /** The worktree to unpack as the job's working directory; absent: an empty one. */
+  worktree: JobWorktree.optional(),
   files: z
     .array(
       z.object({

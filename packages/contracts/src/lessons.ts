@@ -27,6 +27,26 @@ export const LessonSetting = z.object({
 });
 export type LessonSetting = z.infer<typeof LessonSetting>;
 
+/**
+ * How far a correction reaches: `standing` is a rule for the channel's later tasks (kept as a lesson);
+ * `one-off` is about this task only ("use 30 epochs for this one") and is never kept.
+ */
+export const LessonScope = z.enum(["standing", "one-off"]);
+export type LessonScope = z.infer<typeof LessonScope>;
+
+/**
+ * A lesson a brain drew from a correction, before the tech lead stores it (standing ones only): the rule,
+ * the setting it carries when it is one, and the roles whose steps it affects (empty = decided by the rule).
+ */
+export const LearnedLesson = z.object({
+  scope: LessonScope,
+  /** Short and imperative, e.g. "Fit the scaler on the train split only". */
+  rule: z.string().min(1).max(LESSON_RULE_MAX),
+  setting: LessonSetting.optional(),
+  roles: z.array(Role).max(4).default([]),
+});
+export type LearnedLesson = z.infer<typeof LearnedLesson>;
+
 /** Where a lesson came from: a person's change request on a plan, or a reviewer's finding that led to a fix round. */
 export const LessonSource = z.discriminatedUnion("kind", [
   z.object({

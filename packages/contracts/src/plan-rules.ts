@@ -1,5 +1,5 @@
 import type { Role } from "./common.js";
-import type { Plan, Step, StepKind, TaskShape } from "./plan.js";
+import type { AcceptanceCriterion, Plan, Step, StepKind, TaskShape } from "./plan.js";
 
 /** A rule a plan breaks. Plans with problems are repaired or rejected, never executed. */
 export interface PlanProblem {
@@ -17,9 +17,48 @@ export interface PlanProblem {
     | "bad_kind"
     | "shape_mismatch"
     | "bad_handoff"
-    | "duplicate_criterion";
+    | "duplicate_criterion"
+    | "review_criteria";
   message: string;
   stepId?: string;
+}
+
+/**
+ * The code reviewer's acceptance criteria: about the review itself, never about the code being right. A
+ * reviewer that finds leakage has done its job — the finding goes back to the step that owns the code in a
+ * fix round — so "the code is leak-free" is a requirement of the review (what to look for), not a criterion
+ * it could fail. Every code-reviewer step has exactly these (`validatePlan`).
+ */
+export const REVIEW_CRITERIA: readonly AcceptanceCriterion[] = [
+  {
+    id: "ac1",
+    text: "A structured verdict (approve or request_changes) with a summary; request_changes exactly when a blocker or major finding exists.",
+  },
+  {
+    id: "ac2",
+    text: "One check per ML pitfall (data leakage, reproducibility, numerical stability, memory, type hints, documentation, tests): pass, fail or n/a, each with its evidence.",
+  },
+  {
+    id: "ac3",
+    text: "Every finding names its file, severity, category and the step that owns the code.",
+  },
+  {
+    id: "ac4",
+    text: "Every upstream step's acceptance criteria are audited against their evidence; a claim the change does not support is a finding.",
+  },
+];
+
+/** Whether a code-reviewer step's criteria are exactly REVIEW_CRITERIA (same ids and texts, any order). */
+function reviewCriteriaProblem(s: Step): PlanProblem | undefined {
+  const same =
+    s.acceptanceCriteria.length === REVIEW_CRITERIA.length &&
+    REVIEW_CRITERIA.every((r) => s.acceptanceCriteria.some((c) => c.id === r.id && c.text.trim() === r.text));
+  if (same) return undefined;
+  return {
+    code: "review_criteria",
+    stepId: s.id,
+    message: `code-reviewer step '${s.id}' must have exactly the review's own acceptance criteria, which are about the review, not the code: ${REVIEW_CRITERIA.map((c) => `${c.id} "${c.text}"`).join("; ")}. Put what the review must look for (e.g. leakage in the scaler) in its requirements: a problem it finds becomes a finding and a fix round, never a failed review.`,
+  };
 }
 
 /** The kind a step has when the plan gives none: its role's usual work. */
@@ -218,7 +257,8 @@ function kinds(plan: Pick<Plan, "steps">): PlanProblem[] {
  * Checks a plan against the seed's rules: a DAG with known, unique ids; each step's kind one its role does;
  * data before model work, features before training, scoring and evaluation after training, a report after
  * the metrics it reads, a triage in order (investigate → root cause → fix → verify); the code reviewer
- * present and after every other step (so a task cannot finish while a step still runs); and, when the plan
+ * present and after every other step (so a task cannot finish while a step still runs), with the review's own
+ * criteria (REVIEW_CRITERIA); and, when the plan
  * names its shape, the steps that shape needs. Returns every problem found (empty = valid).
  */
 export function validatePlan(plan: Pick<Plan, "steps"> & Partial<Pick<Plan, "shape">>): PlanProblem[] {
@@ -232,6 +272,10 @@ export function validatePlan(plan: Pick<Plan, "steps"> & Partial<Pick<Plan, "sha
   if (problems.length > 0) return problems;
 
   problems.push(...kinds(plan));
+  for (const s of plan.steps.filter(isReview)) {
+    const p = reviewCriteriaProblem(s);
+    if (p) problems.push(p);
+  }
   if (!plan.steps.some(isReview)) {
     problems.push({ code: "missing_review", message: "every plan needs a code-reviewer step: it is the mandatory quality gate" });
   }

@@ -140,6 +140,23 @@ export type TaskShape = z.infer<typeof TaskShape>;
 export const PlanTrack = z.enum(["experiment", "production"]);
 export type PlanTrack = z.infer<typeof PlanTrack>;
 
+/** Most questions one plan may ask before it can be approved. */
+export const MAX_PLAN_QUESTIONS = 5;
+
+/**
+ * Something the tech lead must know before the work can start, asked in the thread (the seed's decision
+ * framework: ask when the request is ambiguous instead of inventing). With `choices`, a person answers with a
+ * button; any question can also be answered by a reply. The plan cannot be approved while one is open.
+ */
+export const PlanQuestion = z.object({
+  /** Short and unique within the plan, e.g. `target`. */
+  id: Id,
+  text: z.string().min(1).max(500),
+  /** Suggested answers, shown as buttons (a reply may still say anything). */
+  choices: z.array(z.string().min(1).max(75)).max(5).optional(),
+});
+export type PlanQuestion = z.infer<typeof PlanQuestion>;
+
 export const Plan = z.object({
   /** One or two sentences: what the team will do and why this shape. */
   summary: z.string().min(1).max(2000),
@@ -154,6 +171,13 @@ export const Plan = z.object({
   brain: BrainKind,
   /** The channel's lessons this plan follows (see lessons.ts); absent = none (plans written before lessons, too). */
   lessonsApplied: z.array(AppliedLesson).max(MAX_LESSONS_PER_CHANNEL).optional(),
+  /**
+   * What the plan takes as given without the request or the repository saying so (e.g. "the label column is
+   * `churned`", "synthetic churn-like data"); shown with the plan. Absent = none (and plans written before).
+   */
+  assumptions: z.array(z.string().min(1).max(500)).max(10).optional(),
+  /** What must be answered before the plan can be approved (see PlanQuestion); absent = none. */
+  questions: z.array(PlanQuestion).max(MAX_PLAN_QUESTIONS).optional(),
 });
 export type Plan = z.infer<typeof Plan>;
 

@@ -27,12 +27,69 @@ export const Finding = z.object({
 });
 export type Finding = z.infer<typeof Finding>;
 
+/** The ML pitfalls a review checks one by one: every review category but `other`. */
+export const REVIEW_PITFALLS = [
+  "data_leakage",
+  "reproducibility",
+  "numerical_stability",
+  "memory",
+  "type_hints",
+  "documentation",
+  "tests",
+] as const satisfies readonly ReviewCategory[];
+export const ReviewPitfall = z.enum(REVIEW_PITFALLS);
+export type ReviewPitfall = z.infer<typeof ReviewPitfall>;
+
+/** A check as verdicts wrote it before pitfall checks had a status: `{ category, passed, detail }`. */
+function fromLegacyCheck(raw: unknown): unknown {
+  if (typeof raw !== "object" || raw === null || !("category" in raw) || "pitfall" in raw) return raw;
+  const old = raw as { category?: unknown; passed?: unknown; detail?: unknown };
+  const detail = typeof old.detail === "string" && old.detail.trim() ? old.detail : "no detail recorded";
+  return { pitfall: old.category, status: old.passed === true ? "pass" : "fail", evidence: detail };
+}
+
+/**
+ * The reviewer's answer for one ML pitfall: `pass` (looked, none found), `fail` (found; the findings say
+ * where) or `n/a` (nothing in the change it could apply to), with what shows it.
+ */
+export const ReviewCheck = z.preprocess(
+  fromLegacyCheck,
+  z.object({
+    pitfall: ReviewPitfall,
+    status: z.enum(["pass", "fail", "n/a"]),
+    evidence: z.string().min(1).max(500),
+  }),
+);
+export type ReviewCheck = z.infer<typeof ReviewCheck>;
+
+/** The pitfalls `checks` does not answer (empty = every one of the seven is there). */
+export function missingPitfalls(checks: readonly Pick<ReviewCheck, "pitfall">[]): ReviewPitfall[] {
+  return REVIEW_PITFALLS.filter((p) => !checks.some((c) => c.pitfall === p));
+}
+
 /** The code reviewer's structured verdict: the mandatory quality gate. */
 export const Verdict = z.object({
   decision: z.enum(["approve", "request_changes"]),
   summary: z.string().min(1).max(2000),
   findings: z.array(Finding).max(50),
-  checks: z.array(z.object({ category: ReviewCategory, passed: z.boolean(), detail: z.string().max(500) })).max(20),
+  /**
+   * One check per ML pitfall (REVIEW_PITFALLS), each once — or none, in a verdict written without them
+   * (a hand-made verdict, or one from before checks were required). A reviewer's FinishStep needs all seven.
+   */
+  checks: z
+    .array(ReviewCheck)
+    .max(REVIEW_PITFALLS.length)
+    .superRefine((checks, ctx) => {
+      if (checks.length === 0) return;
+      const twice = checks.filter((c, i) => checks.findIndex((o) => o.pitfall === c.pitfall) !== i).map((c) => c.pitfall);
+      const missing = missingPitfalls(checks);
+      if (twice.length > 0 || missing.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: `one check per pitfall: ${[...(missing.length ? [`missing ${missing.join(", ")}`] : []), ...(twice.length ? [`repeated ${twice.join(", ")}`] : [])].join("; ")}`,
+        });
+      }
+    }),
 });
 export type Verdict = z.infer<typeof Verdict>;
 

@@ -10,6 +10,8 @@ export const SUBJECTS = {
   statusQuery: "mllead.q.status",
   /** Request/reply for `/mllead lessons` (list, forget), answered by the tech lead. */
   lessonsQuery: "mllead.q.lessons",
+  /** Request/reply for the repository's context before planning, asked by the tech lead, answered by a specialist-agent. */
+  scoutQuery: "mllead.q.scout",
   /** `mllead.evt.task.<taskId>.<task|step|job>.[<stepId|jobId>.]<kind>` */
   event: (e: Pick<TaskEvent, "type" | "taskId"> & { stepId?: string; jobId?: string }): string => {
     const [scope, kind] = e.type.split(".") as [string, string];

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Id, Person, SlackRef, Timestamp, Usage, Version } from "./common.js";
-import { Plan } from "./plan.js";
+import { Plan, type PlanQuestion } from "./plan.js";
 import { formatUsd } from "./pricing.js";
 import { Finding, StepResult } from "./results.js";
 
@@ -145,6 +145,17 @@ export const SandboxNote = z.object({
 });
 export type SandboxNote = z.infer<typeof SandboxNote>;
 
+/** A person's answer to one of the plan's questions. */
+export const PlanAnswer = z.object({
+  /** The plan revision whose question it answers. */
+  revision: z.number().int().positive(),
+  questionId: Id,
+  text: z.string().min(1).max(1000),
+  userId: z.string(),
+  at: Timestamp,
+});
+export type PlanAnswer = z.infer<typeof PlanAnswer>;
+
 /** The task as stored in the `mllead_tasks` KV bucket. The tech lead is its only writer. */
 export const TaskRecord = z.object({
   v: Version,
@@ -178,8 +189,33 @@ export const TaskRecord = z.object({
   budget: TaskBudget.optional(),
   /** A plan, revision or summary that Claude could not write and that waits to be retried. */
   brainFailure: BrainFailure.optional(),
+  /** Answers to the questions of the current plan revision (absent = none yet, and records from before questions). */
+  answers: z.array(PlanAnswer).max(20).optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
+
+/** How the tech lead's feedback that carries the answers to a plan's questions starts (planners recognise it). */
+export const ANSWERS_FEEDBACK_PREFIX = "Answers to the plan's questions:";
+
+/** The feedback a revision gets once every question of the current plan is answered: one line per question. */
+export function answersFeedback(task: Pick<TaskRecord, "plan" | "revision" | "answers">): string {
+  const lines = (task.plan?.questions ?? []).map((q) => {
+    const a = (task.answers ?? []).find((x) => x.revision === task.revision && x.questionId === q.id);
+    return `- ${q.id}: ${q.text} → ${a?.text ?? "(no answer)"}`;
+  });
+  return [ANSWERS_FEEDBACK_PREFIX, ...lines].join("\n").slice(0, 4000);
+}
+
+/** True when a feedback item is the answers to a plan's questions (see `answersFeedback`). */
+export function isAnswersFeedback(text: string): boolean {
+  return text.startsWith(ANSWERS_FEEDBACK_PREFIX);
+}
+
+/** The current plan's questions that have no answer yet: while there is one, the plan cannot be approved. */
+export function openQuestions(task: Pick<TaskRecord, "plan" | "revision" | "answers">): PlanQuestion[] {
+  const answered = new Set((task.answers ?? []).filter((a) => a.revision === task.revision).map((a) => a.questionId));
+  return (task.plan?.questions ?? []).filter((q) => !answered.has(q.id));
+}
 
 /** What people see of a task: the status card and `/mllead status`. */
 export const TaskView = z.object({

@@ -14,7 +14,8 @@ export interface HostLayout {
   etc: string[];
 }
 
-const SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+/** The host's system directories every bubblewrap sandbox binds read-only (the ones that exist). */
+export const SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 
 /**
  * The /etc entries a sandbox gets: the dynamic loader's cache, Debian's alternatives

@@ -144,4 +144,27 @@ describe("ConfinedFs", () => {
     expect(await fs.list("a/x.py", { maxFiles: 100 })).toEqual({ files: ["a/x.py"], truncated: false });
     await expect(fs.list("host", { maxFiles: 100 })).rejects.toMatchObject({ code: "path_escape" });
   });
+
+  it("leaves out, without entering, the files and directories `skip` names, and counts them", async () => {
+    const fs = new ConfinedFs(root);
+    for (const f of ["src/a.py", "outputs/run1/big.bin", "debug.log", "src/tmp.log"]) await fs.writeFile(f, "x");
+    const seen: string[] = [];
+    const skip = (shown: string) => {
+      seen.push(shown);
+      return shown === "outputs/" || shown.endsWith(".log");
+    };
+    expect(await fs.list(".", { maxFiles: 100, skip })).toEqual({ files: ["src/a.py"], truncated: false, skipped: 3 });
+    expect(seen).not.toContain("outputs/run1/");
+    expect(await fs.list("debug.log", { maxFiles: 100, skip })).toEqual({ files: [], truncated: false, skipped: 1 });
+  });
+
+  it("reads a range of a file of any size, also in a read-only dir, never through a link out", async () => {
+    const fs = new ConfinedFs(root, { readOnlyDirs: [data] });
+    await fs.writeFile("big.txt", "0123456789".repeat(1000));
+    expect(await fs.readRange("big.txt", { start: 9995, maxBytes: 100 })).toEqual({ data: Buffer.from("56789"), size: 10_000 });
+    expect(await fs.readRange("big.txt", { maxBytes: 3 })).toEqual({ data: Buffer.from("012"), size: 10_000 });
+    expect((await fs.readRange(join(data, "table.csv"), { maxBytes: 3 })).data.toString()).toBe("a,b");
+    await symlink(join(host, "secret"), join(root, "leak"));
+    await expect(fs.readRange("leak", { maxBytes: 100 })).rejects.toMatchObject({ code: "path_escape" });
+  });
 });

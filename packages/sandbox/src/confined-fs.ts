@@ -44,6 +44,8 @@ export interface ConfinedFsOptions {
 export interface ConfinedListing {
   files: string[];
   truncated: boolean;
+  /** Files and directories `skip` left out (a directory counts once); absent when none. */
+  skipped?: number;
 }
 
 /** A regular file opened for reading; the caller closes `handle`. */
@@ -90,6 +92,19 @@ export class ConfinedFs {
       // It grew since the stat: still bounded.
       if (out.length > maxBytes) throw tooLarge(file.path, out.length, maxBytes);
       return out;
+    } finally {
+      await file.handle.close();
+    }
+  }
+
+  /**
+   * Up to `maxBytes` bytes of a regular file from byte `start` (default 0), and the file's size: how a tool
+   * reads the head or a page of a file of any size without holding it whole.
+   */
+  async readRange(path: string, opts: { start?: number; maxBytes: number }): Promise<{ data: Buffer; size: number }> {
+    const file = await this.openFile(path);
+    try {
+      return { data: await readUpTo(file.handle, opts.maxBytes, opts.start ?? 0), size: file.size };
     } finally {
       await file.handle.close();
     }
@@ -161,11 +176,13 @@ export class ConfinedFs {
   /**
    * The regular files at `path` (a directory, walked depth-first in name order, or one file), shown as the
    * tools show paths. Links and special files are not listed nor entered (as ripgrep without -L); nor are
-   * directories named in `skipDirs`. Stops at `maxFiles` files or `maxDepth` levels and says so.
+   * directories named in `skipDirs`, nor files and directories for which `skip` (given the path as shown,
+   * a directory's with a trailing `/`) says true — those are counted in `skipped`. Stops at `maxFiles` files
+   * or `maxDepth` levels and says so.
    */
   async list(
     path: string,
-    opts: { maxFiles: number; skipDirs?: ReadonlySet<string>; maxDepth?: number },
+    opts: { maxFiles: number; skipDirs?: ReadonlySet<string>; maxDepth?: number; skip?: (shown: string) => boolean },
   ): Promise<ConfinedListing> {
     const look = await this.lookup();
     let loc = locate(path, READ, look);
@@ -188,10 +205,12 @@ export class ConfinedFs {
       }
       await opened.handle.close();
       if (!opened.info.isFile()) throw new ConfinedFsError(`${showPath(loc)} is not a regular file`, "not_a_file");
+      if (opts.skip?.(showPath(loc))) return { files: [], truncated: false, skipped: 1 };
       return { files: [showPath(loc)], truncated: false };
     }
     const files: string[] = [];
     let truncated = false;
+    let skipped = 0;
     const maxDepth = opts.maxDepth ?? 64;
     const visit = async (dir: Dir, parts: string[]): Promise<void> => {
       const entries = (await readdir(this.fdPath(dir), { withFileTypes: true })).sort((a, b) =>
@@ -202,7 +221,12 @@ export class ConfinedFs {
           truncated = true;
           return;
         }
-        if (e.isFile()) files.push(showPath({ base: loc.base, parts: [...parts, e.name] }));
+        const shown = showPath({ base: loc.base, parts: [...parts, e.name] });
+        if ((e.isFile() || e.isDirectory()) && opts.skip?.(e.isDirectory() ? `${shown}/` : shown)) {
+          skipped += 1;
+          continue;
+        }
+        if (e.isFile()) files.push(shown);
         if (!e.isDirectory() || opts.skipDirs?.has(e.name)) continue;
         if (parts.length - loc.parts.length >= maxDepth) {
           truncated = true;
@@ -226,7 +250,7 @@ export class ConfinedFs {
     } finally {
       await top.handle.close();
     }
-    return { files, truncated };
+    return { files, truncated, ...(skipped > 0 ? { skipped } : {}) };
   }
 
   /** Opens the last component of `loc` in `dir` (closing `dir`), or says which location a link there leads to. */
@@ -365,13 +389,13 @@ function tooLarge(path: string, size: number, max: number): ConfinedFsError {
   return new ConfinedFsError(`${path} is ${size} bytes; files over ${max} bytes are not read whole`, "too_large");
 }
 
-/** Reads at most `limit` bytes from the start of `handle`. */
-async function readUpTo(handle: FileHandle, limit: number): Promise<Buffer> {
+/** Reads at most `limit` bytes of `handle`, from byte `start` (default the beginning). */
+async function readUpTo(handle: FileHandle, limit: number, start = 0): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   while (total < limit) {
     const buf = Buffer.allocUnsafe(Math.min(64 * 1024, limit - total));
-    const { bytesRead } = await handle.read(buf, 0, buf.length, total);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, start + total);
     if (bytesRead === 0) break;
     chunks.push(buf.subarray(0, bytesRead));
     total += bytesRead;

@@ -19,6 +19,24 @@ export {
 export type { LimitEnforcement } from "./limits.js";
 export { type SandboxLimits, type SandboxPolicy, SandboxPolicyError } from "./policy.js";
 export { type ProcessOutcome, type ProcessRunner, type ProcessSpec, runProcess } from "./process.js";
+export {
+  inSystemDirs,
+  inspectPythonEnv,
+  PYTHON_ENV_VAR,
+  type PythonEnv,
+  PythonEnvError,
+  type PythonEnvGuard,
+  type PythonEnvKind,
+  pythonEnvVars,
+} from "./python-env.js";
+export { type OpenedPythonEnv, openPythonEnv } from "./python-env-check.js";
+export {
+  describePythonEnv,
+  KEY_PYTHON_PACKAGES,
+  normalizePackageName,
+  type PythonEnvDescription,
+  type PythonPackage,
+} from "./python-packages.js";
 export { type CommandResult, DEFAULT_MAX_OUTPUT_BYTES, type RunCommandOptions, runCommand } from "./run-command.js";
 export {
   type CreateSandboxOptions,

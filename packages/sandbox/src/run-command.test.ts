@@ -24,18 +24,14 @@ async function isAlive(pid: number): Promise<boolean> {
   return state !== "Z" && state !== "X";
 }
 
-// A parent that starts a grandchild (`sleep 60`) in the same group, records its pid, then waits.
+// A parent that starts a grandchild (`sleep 60`) in the same group, records its pid, then waits. A shell, not
+// python: it is running within milliseconds even on a loaded machine, so the timeout below finds it started.
+// With an argument it ignores SIGTERM from its first instruction on (its grandchild inherits that too).
 const SPAWN_GRANDCHILD = [
-  "python3",
+  "sh",
   "-c",
-  [
-    "import subprocess, time, signal, sys",
-    "signal.signal(signal.SIGTERM, signal.SIG_IGN) if len(sys.argv) > 1 else None",
-    "p = subprocess.Popen(['sleep', '60'])",
-    "open('child.pid', 'w').write(str(p.pid))",
-    "print('started', flush=True)",
-    "time.sleep(60)",
-  ].join("\n"),
+  'if [ -n "$1" ]; then trap "" TERM; fi; sleep 60 & echo $! > child.pid; echo started; wait',
+  "sh",
 ];
 
 describe("runCommand", () => {
@@ -63,7 +59,7 @@ describe("runCommand", () => {
   });
 
   it("kills the whole process group on timeout, grandchildren included", async () => {
-    const r = await runCommand(SPAWN_GRANDCHILD, { cwd: dir, env, timeoutMs: 1500, killGraceMs: 500 });
+    const r = await runCommand(SPAWN_GRANDCHILD, { cwd: dir, env, timeoutMs: 3000, killGraceMs: 500 });
     expect(r.timedOut).toBe(true);
     expect(r.exitCode).toBeNull();
     expect(r.stdout).toContain("started");
@@ -73,7 +69,7 @@ describe("runCommand", () => {
   });
 
   it("escalates to SIGKILL when the command ignores SIGTERM", async () => {
-    const r = await runCommand([...SPAWN_GRANDCHILD, "ignore-term"], { cwd: dir, env, timeoutMs: 1500, killGraceMs: 300 });
+    const r = await runCommand([...SPAWN_GRANDCHILD, "ignore-term"], { cwd: dir, env, timeoutMs: 3000, killGraceMs: 300 });
     expect(r.timedOut).toBe(true);
     const grandchild = Number(await readFile(join(dir, "child.pid"), "utf8"));
     await vi.waitFor(async () => expect(await isAlive(grandchild)).toBe(false), { timeout: 3000, interval: 20 });

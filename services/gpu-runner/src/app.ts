@@ -76,7 +76,7 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
     config.MLLEAD_CPU_SLOTS,
   );
   const metrics = createRunnerMetrics(deps.registry, inv.gpus.length);
-  const { sandbox, settings: sandboxSettings } = await openJobSandbox(config, deps, log);
+  const { sandbox, settings: sandboxSettings, python } = await openJobSandbox(config, deps, log);
   const gpuIndex = new Map(inv.gpus.map((g) => [g.uuid, g.index]));
   const deviceMinors = readDeviceMinors();
   const claims = new ClaimStore(await bus.kv(BUCKETS.jobs, JobClaim));
@@ -129,6 +129,16 @@ export async function startRunner(deps: RunnerDeps): Promise<Runner> {
     inventory: inv.gpus.length > 0 ? deps.inventory : null,
     initialGpus: inv.gpus,
     runningJobs: () => [...held.keys()],
+    ...(python
+      ? {
+          python: {
+            kind: python.kind,
+            interpreter: python.interpreter,
+            ...(python.version ? { version: python.version } : {}),
+            packages: [...python.packages, ...python.otherPackages],
+          },
+        }
+      : {}),
     onBeat: renewLeases,
     intervalMs: config.MLLEAD_HEARTBEAT_SEC * 1000,
     log,

@@ -27,6 +27,10 @@ import { z } from "zod";
  * - `MLLEAD_BWRAP`: the bwrap binary. Default `bwrap` on PATH, then /usr/bin/bwrap.
  * - `MLLEAD_DATA_DIRS`: absolute paths (comma-separated) every job sees read-only under bubblewrap: the team's
  *   data, and toolchains outside /usr that jobs run (a conda env, a pyenv root). Default none.
+ * - `MLLEAD_PYTHON_ENV`: this host's copy of the team's Python environment (a venv, conda or uv environment
+ *   directory, absolute): mounted read-only in every job, its `bin` first on PATH, VIRTUAL_ENV or CONDA_PREFIX set.
+ *   Checked at start by running its python once in the sandbox; the runner refuses to start when it is wrong.
+ *   Default none: jobs run the system python3.
  * - `MLLEAD_SANDBOX_NETWORK`: let jobs use the network (`1`/`true`). Default false: a loopback of their own only.
  * - `MLLEAD_JOB_MAX_PROCESSES`: processes and threads a job may have at once (a cgroup where one can be made).
  *   Default 4096.
@@ -60,6 +64,10 @@ export const RunnerConfig = z.object({
   MLLEAD_BWRAP: z.string().min(1).optional(),
   MLLEAD_DATA_DIRS: list.pipe(z.array(z.string().startsWith("/", "use absolute paths"))),
   MLLEAD_SANDBOX_NETWORK: bool,
+  MLLEAD_PYTHON_ENV: z
+    .string()
+    .refine((s) => s === "" || s.startsWith("/"), "use an absolute path to a venv, conda or uv environment")
+    .optional(),
   MLLEAD_JOB_MAX_PROCESSES: z.coerce.number().int().min(16).max(4_194_304).default(4096),
 });
 export type RunnerConfig = z.output<typeof RunnerConfig>;

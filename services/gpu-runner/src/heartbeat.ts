@@ -11,6 +11,15 @@ export const RunnerHeartbeat = z.object({
   cpuSlots: z.number().int().positive(),
   /** Job ids this runner holds now (running or waiting for devices). */
   runningJobs: z.array(z.string()),
+  /** The Python jobs run here (MLLEAD_PYTHON_ENV, else the system python3): for the planner and the specialists' prompts. */
+  python: z
+    .object({
+      kind: z.string(),
+      interpreter: z.string(),
+      version: z.string().optional(),
+      packages: z.array(z.object({ name: z.string(), version: z.string() })),
+    })
+    .optional(),
   at: z.iso.datetime({ offset: true }),
 });
 export type RunnerHeartbeat = z.infer<typeof RunnerHeartbeat>;
@@ -34,6 +43,8 @@ export class Heartbeat {
       inventory: InventoryPort | null;
       initialGpus: GpuInfo[];
       runningJobs: () => string[];
+      /** What jobs run as Python here; absent when unknown. */
+      python?: RunnerHeartbeat["python"];
       onBeat: () => Promise<void>;
       intervalMs: number;
       log: Logger;
@@ -66,6 +77,7 @@ export class Heartbeat {
         gpus: this.gpus,
         cpuSlots: this.opts.cpuSlots,
         runningJobs: this.opts.runningJobs(),
+        ...(this.opts.python ? { python: this.opts.python } : {}),
         at: new Date().toISOString(),
       });
       this.ok = true;

@@ -12,6 +12,7 @@ import { type JobSandboxSettings, jobPolicy } from "./job-sandbox.js";
 import { CappedLogFile, LineSplitter, LogTail } from "./log-tail.js";
 import { PGID_FILE } from "./orphans.js";
 import { ProgressThrottle, parseOutputLine } from "./progress.js";
+import { unpackWorktree } from "./worktree-unpack.js";
 
 /** What the executor needs from the runner; everything outside sits behind these. */
 export interface ExecutorDeps {
@@ -52,7 +53,8 @@ function outcomeOf(p: ProcessOutcome): JobOutcome {
 }
 
 /**
- * Runs one job in a fresh directory: writes its files, fetches its inputs, runs
+ * Runs one job in a fresh directory: unpacks its shipped worktree there (see `unpackWorktree`: nothing lands
+ * outside, no link leads out), writes its files, fetches its inputs, runs
  * its argv in the sandbox with the job environment, streams progress through
  * `onProgress` (throttled), and collects metrics, artifacts and the full log.
  */
@@ -84,6 +86,13 @@ export async function executeJob(
 
   let proc: ProcessOutcome;
   try {
+    if (job.worktree) {
+      // Beside `work`, not in it: the archive is the runner's, and is gone before the job starts.
+      const archive = join(root, "worktree.tar.gz");
+      await downloadInput(os, job.worktree.objectName, archive);
+      await unpackWorktree(archive, work);
+      await rm(archive, { force: true });
+    }
     for (const f of job.files) {
       const p = inside(work, f.path);
       await mkdir(dirname(p), { recursive: true });
@@ -108,6 +117,7 @@ export async function executeJob(
           job.env,
           { CUDA_VISIBLE_DEVICES: allocation.cudaVisibleDevices, MLLEAD_ARTIFACTS_DIR: artifactsDir, MLLEAD_JOB_ID: job.jobId },
           deps.envPass,
+          deps.sandboxSettings.python,
         ),
         timeoutMs: job.timeoutSec * 1000,
         killGraceMs: deps.killGraceMs,

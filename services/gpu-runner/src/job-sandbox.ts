@@ -1,6 +1,16 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { createSandbox, type ProcessRunner, type Sandbox, type SandboxPolicy, summarizeSandboxEnv } from "@mllead/sandbox";
+import { join, resolve } from "node:path";
+import {
+  createSandbox,
+  describePythonEnv,
+  openPythonEnv,
+  type ProcessRunner,
+  type PythonEnv,
+  type PythonEnvDescription,
+  type Sandbox,
+  type SandboxPolicy,
+  summarizeSandboxEnv,
+} from "@mllead/sandbox";
 import type { Logger } from "pino";
 import type { RunnerConfig } from "./config.js";
 
@@ -15,6 +25,8 @@ export interface JobSandboxSettings {
   network: boolean;
   /** Processes and threads a job may have at once (MLLEAD_JOB_MAX_PROCESSES). */
   maxProcesses: number;
+  /** MLLEAD_PYTHON_ENV, checked at start: mounted read-only in every job, its bin first on PATH. */
+  python?: PythonEnv;
 }
 
 /**
@@ -79,7 +91,7 @@ export function jobPolicy(
   return {
     workdir: dirs.work,
     readWrite: [dirs.artifacts],
-    readOnly: devices.length > 0 ? [...settings.dataDirs, "/sys"] : [...settings.dataDirs],
+    readOnly: [...settings.dataDirs, ...(devices.length > 0 ? ["/sys"] : []), ...(settings.python?.mounts ?? [])],
     devices: [...devices],
     network: settings.network,
     limits: { processes: settings.maxProcesses },
@@ -91,7 +103,9 @@ export function jobPolicy(
  * MLLEAD_BWRAP say) and its job settings, logged once at start: the kind and how
  * limits are enforced, or the warning when jobs are not isolated, and the names of
  * the host variables jobs get (never their values). With MLLEAD_SANDBOX=bubblewrap
- * and no working bwrap it throws `SandboxUnavailableError`, so the runner refuses to start.
+ * and no working bwrap it throws `SandboxUnavailableError`, so the runner refuses to start;
+ * a MLLEAD_PYTHON_ENV that cannot run in the sandbox throws `PythonEnvError`, naming it.
+ * `python` describes what jobs run as Python, for the heartbeat (null when unknown).
  */
 export async function openJobSandbox(
   config: RunnerConfig,
@@ -101,7 +115,7 @@ export async function openJobSandbox(
     hostEnv: Readonly<Record<string, string | undefined>>;
   },
   log: Logger,
-): Promise<{ sandbox: Sandbox; settings: JobSandboxSettings }> {
+): Promise<{ sandbox: Sandbox; settings: JobSandboxSettings; python: PythonEnvDescription | null }> {
   const sandbox =
     deps.sandbox ??
     (await createSandbox({
@@ -109,11 +123,31 @@ export async function openJobSandbox(
       env: deps.hostEnv,
       ...(config.MLLEAD_BWRAP ? { bwrap: config.MLLEAD_BWRAP } : {}),
     }));
+  const opened = config.MLLEAD_PYTHON_ENV
+    ? await openPythonEnv(config.MLLEAD_PYTHON_ENV, sandbox, {
+        baseEnv: deps.hostEnv,
+        // Jobs write in the jobs directory: an environment there could be changed by one job for the next.
+        guard: { home: deps.hostEnv.HOME, protect: [resolve(config.MLLEAD_JOBS_DIR)] },
+      })
+    : undefined;
   const settings = {
     dataDirs: config.MLLEAD_DATA_DIRS,
     network: config.MLLEAD_SANDBOX_NETWORK,
     maxProcesses: config.MLLEAD_JOB_MAX_PROCESSES,
+    ...(opened ? { python: opened.env } : {}),
   };
+  if (opened)
+    log.info(
+      {
+        pythonEnv: opened.env.dir,
+        kind: opened.env.kind,
+        version: opened.sysVersion,
+        mounts: opened.env.mounts,
+        packages: opened.description.packages.map((p) => `${p.name} ${p.version}`),
+      },
+      "jobs run the team's Python environment (MLLEAD_PYTHON_ENV), read-only and first on PATH",
+    );
+  const python = opened?.description ?? (sandbox.kind === "bubblewrap" && !deps.runProcess ? await describePythonEnv() : null);
   const env = summarizeSandboxEnv(deps.hostEnv, config.MLLEAD_SANDBOX_ENV);
   log.info({ names: env.names }, "jobs get these host variables (PATH, HOME, TMPDIR, LANG, LC_* and MLLEAD_SANDBOX_ENV)");
   if (env.secretLooking.length > 0)
@@ -121,6 +155,16 @@ export async function openJobSandbox(
   if (env.unset.length > 0) log.warn({ names: env.unset }, "MLLEAD_SANDBOX_ENV lists variables this runner does not have");
   if (deps.runProcess) log.warn("jobs run through an injected process runner, outside the sandbox");
   else if (sandbox.warning) log.warn({ sandbox: sandbox.kind, limits: sandbox.enforcement }, sandbox.warning);
-  else log.info({ sandbox: sandbox.kind, limits: sandbox.enforcement, ...settings }, "jobs run in a bubblewrap sandbox");
-  return { sandbox, settings };
+  else
+    log.info(
+      {
+        sandbox: sandbox.kind,
+        limits: sandbox.enforcement,
+        dataDirs: settings.dataDirs,
+        network: settings.network,
+        maxProcesses: settings.maxProcesses,
+      },
+      "jobs run in a bubblewrap sandbox",
+    );
+  return { sandbox, settings, python };
 }

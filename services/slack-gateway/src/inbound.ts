@@ -2,7 +2,8 @@ import type { Bus } from "@mllead/bus";
 import { type Decision, SUBJECTS, TaskCreate, TaskDecide, taskIdFor } from "@mllead/contracts";
 import type { App, BlockAction, ViewSubmitAction } from "@slack/bolt";
 import type { Logger } from "pino";
-import { APPROVING_REACTIONS, parseReplyDecision } from "./approvals.js";
+import { registerAnswerActions } from "./answer-actions.js";
+import { APPROVING_REACTIONS, parseReplyDecision, plainAnswer, type ReplyDecision } from "./approvals.js";
 import { answerSlashCommand, HELP_TEXT } from "./commands.js";
 import type { Poster } from "./poster.js";
 import { registerQuestionActions } from "./question-actions.js";
@@ -85,6 +86,17 @@ export function registerInbound(app: App, deps: InboundDeps): void {
     deps.log.info({ taskId: d.taskId, decision: d.decision, via: d.via }, "decision forwarded to the tech lead");
   };
 
+  /**
+   * A thread reply as a decision: the words of one (`approve`, `changes: …`, `answer: …`), or — while the
+   * task's plan has open questions — the whole reply as their answer.
+   */
+  const replyDecision = async (taskId: string, text: string): Promise<ReplyDecision | null> => {
+    const parsed = parseReplyDecision(text);
+    if (parsed) return parsed;
+    const link = await store.task(taskId);
+    return link?.openQuestions ? plainAnswer(text) : null;
+  };
+
   app.event("app_mention", async ({ event, body, client, context }) => {
     const ev = event as unknown as MessageLike;
     if (ev.bot_id || !ev.user) return;
@@ -110,7 +122,7 @@ export function registerInbound(app: App, deps: InboundDeps): void {
 
     if (ev.thread_ts) {
       const existing = await store.taskForThread(ev.channel, ev.thread_ts);
-      const parsed = existing ? parseReplyDecision(text) : null;
+      const parsed = existing ? await replyDecision(existing, text) : null;
       if (existing && parsed) {
         const link = await store.task(existing);
         await decide({
@@ -157,10 +169,10 @@ export function registerInbound(app: App, deps: InboundDeps): void {
     if (context.botUserId && ev.text?.includes(`<@${context.botUserId}`)) return;
     const taskId = await store.taskForThread(ev.channel, ev.thread_ts);
     if (!taskId) return;
-    const parsed = parseReplyDecision(ev.text ?? "");
+    const parsed = await replyDecision(taskId, ev.text ?? "");
     if (!parsed) return;
     const { oversized } = mlleadContext(context);
-    if (oversized && parsed.decision === "request_changes") {
+    if (oversized && (parsed.decision === "request_changes" || parsed.decision === "answer")) {
       await poster.postOnce(
         `too-long:${body.event_id}`,
         { channel: ev.channel, threadTs: ev.thread_ts },
@@ -297,4 +309,6 @@ export function registerInbound(app: App, deps: InboundDeps): void {
   registerSurfaces(app, deps);
   // Retry (a plan or summary Claude could not write), Go on / Stop (at the task's budget).
   registerQuestionActions(app, deps);
+  // The answer buttons of a plan's questions.
+  registerAnswerActions(app, deps);
 }

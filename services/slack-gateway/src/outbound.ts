@@ -16,6 +16,7 @@ import {
   renderCancelled,
   renderChangesRequested,
   renderDecisionRejected,
+  renderQuestionAnswered,
   renderReplanning,
   renderSummaryStream,
   renderTaskCompleted,
@@ -147,7 +148,11 @@ export class EventRenderer {
         return [post(postKeys.status(event.eventId), "person", { kind: "status", status: thinking }), card];
       }
       case "task.planned":
-        await store.noteTask(event.taskId, { brain: event.plan.brain, revision: event.revision });
+        await store.noteTask(event.taskId, {
+          brain: event.plan.brain,
+          revision: event.revision,
+          openQuestions: event.plan.questions?.length ?? 0,
+        });
         await outbound.putPlan({ taskId: event.taskId, revision: event.revision, requester: event.requester, plan: event.plan });
         return [
           post(event.eventId, "person", {
@@ -169,7 +174,12 @@ export class EventRenderer {
       case "task.approved":
         return [post(event.eventId, "person", { kind: "post", msg: renderApproved(event, brain) })];
       case "task.changes_requested":
+        // Revising: until the next plan is posted, a plain reply is conversation again.
+        if (event.answers) await store.noteTask(event.taskId, { openQuestions: 0 });
         return [post(event.eventId, "person", { kind: "post", msg: renderChangesRequested(event, brain) })];
+      case "task.question_answered":
+        await store.noteTask(event.taskId, { openQuestions: event.open });
+        return [post(event.eventId, "person", { kind: "post", msg: renderQuestionAnswered(event, brain) })];
       case "task.cancelled":
         return [post(event.eventId, "person", { kind: "post", msg: renderCancelled(event, brain) })];
       case "task.replanning":

@@ -11,6 +11,8 @@ export const TaskLink = z.object({
   brain: BrainKind.optional(),
   /** The newest plan revision posted in the thread. */
   revision: z.number().int().nonnegative().optional(),
+  /** Questions of that revision still without an answer: while there are, a plain reply in the thread answers them. */
+  openQuestions: z.number().int().nonnegative().optional(),
 });
 export type TaskLink = z.infer<typeof TaskLink>;
 
@@ -109,13 +111,20 @@ export class SlackStore {
     return link;
   }
 
-  /** Merges what an event taught us (brain, newest revision) into the task's link. */
-  async noteTask(taskId: string, patch: Partial<Pick<TaskLink, "brain" | "revision">>): Promise<void> {
-    await this.tasks.mutate(key.task(taskId), (cur) => ({
-      ...cur,
-      ...(patch.brain ? { brain: patch.brain } : {}),
-      ...(patch.revision !== undefined ? { revision: Math.max(patch.revision, cur.revision ?? 0) } : {}),
-    }));
+  /**
+   * Merges what an event taught us (brain, newest revision, open questions) into the task's link. Open
+   * questions are kept for the newest revision only: a count about an older plan never overwrites it.
+   */
+  async noteTask(taskId: string, patch: Partial<Pick<TaskLink, "brain" | "revision" | "openQuestions">>): Promise<void> {
+    await this.tasks.mutate(key.task(taskId), (cur) => {
+      const newest = patch.revision === undefined || patch.revision >= (cur.revision ?? 0);
+      return {
+        ...cur,
+        ...(patch.brain ? { brain: patch.brain } : {}),
+        ...(patch.revision !== undefined ? { revision: Math.max(patch.revision, cur.revision ?? 0) } : {}),
+        ...(patch.openQuestions !== undefined && newest ? { openQuestions: patch.openQuestions } : {}),
+      };
+    });
   }
 
   async taskForThread(channel: string, threadTs: string): Promise<string | null> {

@@ -16,8 +16,9 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import type { SpecialistSettings } from "./config.js";
 import { recordedWorkCheck, type WorkCheck } from "./dispatched-work.js";
 import { infra, isRetryable, ShuttingDownError, StepBusyError } from "./errors.js";
+import { serveScout } from "./scout.js";
 import { openStepEnvironment, type StepEnvironment } from "./step-env.js";
-import { committedResult, pushedResult, reviewedResult, runStepOnBranch } from "./step-git.js";
+import { commitsStep, committedResult, pushedResult, reviewedResult, runStepOnBranch, uncommittedResult } from "./step-git.js";
 import { openTaskWorktree, type TaskWorktree } from "./task-worktree.js";
 import { createStepTools } from "./tools.js";
 import { fileTranscriptStore } from "./transcripts.js";
@@ -176,6 +177,7 @@ export function buildApp(deps: AppDeps): SpecialistApp {
           ...(wt ? { branch: wt.branch } : {}),
           ...(env ? { sandbox: env.sandbox.kind } : {}),
           ...(env?.sandbox.warning ? { warning: env.sandbox.warning.slice(0, 500) } : {}),
+          ...(work.findings.length > 0 ? { fixing: work.findings.length } : {}),
         }),
       );
       log.info({ branch: wt?.branch }, "step started");
@@ -187,22 +189,33 @@ export function buildApp(deps: AppDeps): SpecialistApp {
           const ws = await Workspace.open(settings.workspaceDir, work.taskId);
           const transcript = fileTranscriptStore(settings.workspaceDir, work, log);
           const stepTools = createStepTools({ bus, ws, wt, env, work, log, settings: tools, transcript });
+          // The offline demo on a team's repository commits nothing (see commitsStep): its work stays in the worktree,
+          // a review's included (discarding it would take the earlier steps' uncommitted work with it).
+          const commits = commitsStep(work, brain, env.source, settings.offlineCommit ?? false);
           // The code reviewer changes nothing: whatever its commands changed is discarded (`review`), never committed.
-          const { raw, review } = await runStepOnBranch(work, wt, log, () => brain.runStep(work, stepTools));
+          const { raw, review } = commits
+            ? await runStepOnBranch(work, wt, log, () => brain.runStep(work, stepTools))
+            : { raw: await brain.runStep(work, stepTools), review: undefined };
           const parsed = StepResult.safeParse(raw);
           if (!parsed.success) {
             const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`);
             outcome = { ok: false, error: `the ${brain.kind} brain returned an invalid step result (${issues.join("; ")})` };
           } else {
             const plain = withSandboxWarning(parsed.data, env);
-            const result = review ? reviewedResult(wt, plain, review) : await committedResult(work, wt, plain, log);
-            const unmet = unmetCriteria(work.step, result);
+            const result = !commits
+              ? await uncommittedResult(wt, plain, log)
+              : review
+                ? reviewedResult(wt, plain, review)
+                : await committedResult(work, wt, plain, log);
+            // A review that gave its verdict is reported whole: the tech lead sends its findings (and any unmet
+            // criterion) to a fix round, which a failed step would lose.
+            const unmet = result.verdict && work.role === "code-reviewer" ? [] : unmetCriteria(work.step, result);
             if (result.status === "failed" || unmet.length > 0) {
               // "Never mark a task complete without proving it works": the step fails, and the tech lead re-plans.
               const why = unmet.length > 0 ? describeUnmet(unmet) : errorText(result.summary);
               outcome = { ok: false, error: why, criteria: result.criteria, ...(result.usage ? { usage: result.usage } : {}) };
             } else {
-              const remote = env.settings.pushRemote;
+              const remote = commits ? env.settings.pushRemote : undefined;
               outcome = { ok: true, result: await pushedResult(work, wt, result, log, remote, review?.head) };
             }
           }
@@ -248,6 +261,15 @@ export function buildApp(deps: AppDeps): SpecialistApp {
   }
 
   async function start(): Promise<RunningSpecialists> {
+    // The tech lead's question before it plans: what the team's repository holds (read only, from its base commit).
+    await serveScout(bus, {
+      source: async () => (await stepEnvironment()).source,
+      // MLLEAD_PYTHON_ENV as checked at start (else the system python3), not a second reading of the host.
+      python: async () => (await stepEnvironment()).python,
+      dataDirs: settings.dataDirs ?? [],
+      bus,
+      log: deps.log,
+    });
     const consumptions: Consumption[] = [];
     for (const role of settings.roles) {
       consumptions.push(

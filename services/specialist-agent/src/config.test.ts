@@ -43,6 +43,12 @@ describe("specialist config", () => {
     expect(() => parse({ MLLEAD_SANDBOX: "docker" })).toThrow(/MLLEAD_SANDBOX/);
   });
 
+  it("leaves the offline brain's work on a team's repository uncommitted unless MLLEAD_OFFLINE_COMMIT=1", () => {
+    expect(settingsFromEnv(parse({}), {}).offlineCommit).toBe(false);
+    expect(settingsFromEnv(parse({ MLLEAD_OFFLINE_COMMIT: "1" }), {}).offlineCommit).toBe(true);
+    expect(() => parse({ MLLEAD_OFFLINE_COMMIT: "yes" })).toThrow(/MLLEAD_OFFLINE_COMMIT/);
+  });
+
   it("gives commands only PATH, HOME, TMPDIR, LANG, LC_* and the MLLEAD_SANDBOX_ENV names: no DATABASE_URL or MLFLOW_TRACKING_URI", () => {
     const service = {
       PATH: "/usr/bin:/bin",

@@ -6,6 +6,7 @@ import { envFlag, envList } from "@mllead/service-kit";
 import { z } from "zod";
 import { defaultStateDir, defaultWorkspaceDir } from "./git-repo.js";
 import type { ToolSettings } from "./tools.js";
+import { DEFAULT_MAX_SHIP_BYTES } from "./worktree-ship.js";
 
 /** The specialist-agent's own variables (merged with BaseConfig by runService). */
 export const SpecialistEnv = BrainConfig.extend({
@@ -28,10 +29,24 @@ export const SpecialistEnv = BrainConfig.extend({
   MLLEAD_REPO: z.string().optional(),
   /** Where a task's branch is pushed once the code reviewer approves (a URL, a path or a remote name); unset: not pushed. */
   MLLEAD_PUSH_REMOTE: z.string().optional(),
+  /**
+   * `1`: the offline brain commits (and pushes) on a team's repository (MLLEAD_REPO) too. Default: its work — the
+   * shipped demo pipeline on synthetic data — stays uncommitted in the task's worktree. The demo repository always commits.
+   */
+  MLLEAD_OFFLINE_COMMIT: envFlag,
   /** The team's data folders, comma-separated: read-only to every step's commands. */
   MLLEAD_DATA_DIRS: envList,
   /** `1`: sandboxed commands may use the network. */
   MLLEAD_SANDBOX_NETWORK: envFlag,
+  /**
+   * The team's Python environment (a venv, conda or uv environment directory, absolute): mounted read-only in every
+   * sandboxed command, its `bin` first on PATH. Checked at start (the service refuses to start when it is wrong).
+   * Empty: the system python3. The gpu-runner reads the same variable for jobs.
+   */
+  MLLEAD_PYTHON_ENV: z
+    .string()
+    .refine((s) => s === "" || s.startsWith("/"), "use an absolute path to a venv, conda or uv environment")
+    .optional(),
   /**
    * `auto` (bubblewrap where it runs, else a process sandbox with a warning), `bubblewrap` (required: the service
    * refuses to start without it, saying why; the Docker image's default), `process`.
@@ -55,6 +70,8 @@ export const SpecialistEnv = BrainConfig.extend({
   MLLEAD_STEP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   /** Default timeout of a specialist's command (s). */
   MLLEAD_COMMAND_TIMEOUT_SEC: z.coerce.number().int().positive().default(300),
+  /** The largest worktree a GPU job ships (MB of the uncompressed archive); at most 2048, the runners' own limit. */
+  MLLEAD_JOB_MAX_SHIP_MB: z.coerce.number().int().min(1).max(2048).default(200),
 });
 export type SpecialistEnv = z.output<typeof SpecialistEnv>;
 
@@ -78,6 +95,8 @@ export interface RepoSettings {
     bwrap?: string;
     /** MLLEAD_SANDBOX_ENV: the extra host variable names commands get (already applied to `tools.baseEnv`). */
     passEnv?: readonly string[];
+    /** MLLEAD_PYTHON_ENV: the team's Python environment, mounted read-only and first on PATH; unset = the system python3. */
+    pythonEnv?: string;
   };
 }
 
@@ -89,6 +108,8 @@ export interface SpecialistSettings extends RepoSettings {
   /** Steps per role consumer at once. */
   concurrency: number;
   tools: ToolSettings;
+  /** MLLEAD_OFFLINE_COMMIT: commit the offline brain's work on a team's repository too (see `commitsStep`); default false. */
+  offlineCommit?: boolean;
 }
 
 /** Sandbox limits when none are configured: 8 GiB, 512 processes, 4 GiB files. */
@@ -120,6 +141,7 @@ export function defaultToolSettings(baseEnv: Readonly<Record<string, string | un
     killGraceMs: 5000,
     maxOutputBytes: 64 * 1024,
     gpuWait: { marginSec: 600, pollMs: 5000 },
+    maxShipBytes: DEFAULT_MAX_SHIP_BYTES,
   };
 }
 
@@ -151,11 +173,14 @@ export function settingsFromEnv(
       },
       ...(config.MLLEAD_BWRAP ? { bwrap: config.MLLEAD_BWRAP } : {}),
       passEnv: config.MLLEAD_SANDBOX_ENV,
+      ...(config.MLLEAD_PYTHON_ENV ? { pythonEnv: config.MLLEAD_PYTHON_ENV } : {}),
     },
     concurrency: config.MLLEAD_STEP_CONCURRENCY,
+    offlineCommit: config.MLLEAD_OFFLINE_COMMIT,
     tools: {
       ...defaultToolSettings(sandboxEnv(hostEnv, config.MLLEAD_SANDBOX_ENV)),
       commandTimeoutSec: config.MLLEAD_COMMAND_TIMEOUT_SEC,
+      maxShipBytes: config.MLLEAD_JOB_MAX_SHIP_MB * 1024 * 1024,
     },
   };
 }

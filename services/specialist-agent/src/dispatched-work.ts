@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import { type Bus, InvalidRecordError, type TypedKv } from "@mllead/bus";
-import { BUCKETS, type StepWork, TaskRecord, undispatchedReason } from "@mllead/contracts";
+import { BUCKETS, type StepWork, stepBrief, TaskRecord, undispatchedReason } from "@mllead/contracts";
 
 /** Why a work message must not run, or null to run it. Throws when it cannot tell (the message is redelivered). */
 export type WorkCheck = (work: StepWork) => Promise<string | null>;
@@ -11,7 +11,7 @@ export const acceptAnyWork: WorkCheck = async () => null;
 /**
  * Why `work` is not the work order the tech lead dispatched, or null when it is: its step attempt must
  * be one the tech lead dispatched and waits for (`undispatchedReason`), and everything it tells the
- * model — the step, the task, the reviewer's findings, the results of earlier steps — must be what the
+ * model — the step, the plan's brief, the task, the reviewer's findings, the results of earlier steps — must be what the
  * task's record holds, so a forged message cannot slip other instructions or results into a real step.
  */
 export function workMismatch(task: TaskRecord | null, work: StepWork): string | null {
@@ -27,6 +27,8 @@ export function workMismatch(task: TaskRecord | null, work: StepWork): string | 
   )
     return "its step is not the plan's";
   if (work.brain !== plan.brain) return `it names the ${work.brain} brain; the plan is ${plan.brain}`;
+  // The brief is told to the model too: only the recorded plan's (absent in work dispatched before briefs).
+  if (work.brief && !isDeepStrictEqual(work.brief, stepBrief(plan))) return "its brief is not the plan's";
   const { text, requester, slack } = task;
   if (!isDeepStrictEqual(work.task, { text, requester, slack })) return "its task is not the recorded one";
   if (!isDeepStrictEqual(work.findings, state?.findings ?? [])) return "its findings are not the step's";

@@ -1,4 +1,4 @@
-import { TransientBrainError } from "@mllead/brain";
+import { RetryableStepError, TransientBrainError } from "@mllead/brain";
 /** A step-level failure the person should see; the step ends as `step.failed`. */
 export class StepToolError extends Error {
   readonly code: string = "step_tool_error";
@@ -53,10 +53,11 @@ export class GpuJobTimeoutError extends StepToolError {
 /**
  * The step could not run for a reason unrelated to the work itself (NATS down,
  * the process shutting down, the same step already running here). The step
- * message is redelivered instead of the step being reported as failed.
+ * message is redelivered instead of the step being reported as failed. It extends the brain's
+ * RetryableStepError, so a tool that meets it inside a Claude loop ends the loop instead of showing it to the model.
  */
-export class RetryableError extends Error {
-  readonly code: string = "retryable";
+export class RetryableError extends RetryableStepError {
+  override readonly code: string = "retryable";
   override readonly name: string = "RetryableError";
 }
 

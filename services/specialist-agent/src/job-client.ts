@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { GpuJobSpec } from "@mllead/brain";
 import type { Bus } from "@mllead/bus";
-import { GpuJob, type JobResult, jobIdFor, SUBJECTS } from "@mllead/contracts";
+import { GpuJob, type JobResult, type JobWorktree, jobIdFor, SUBJECTS } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { GpuJobTimeoutError, infra, ShuttingDownError } from "./errors.js";
 
@@ -23,22 +23,25 @@ export interface JobWaitOptions {
 }
 
 /**
- * The id of a job from its content: the same command, files, inputs, environment
- * and resources in the same step attempt is the same job, so a step replayed
- * after a crash finds the job it submitted before instead of running it again.
+ * The id of a job from its content: the same command, worktree (its git tree id), files, inputs,
+ * environment and resources in the same step attempt is the same job, so a step replayed after a crash
+ * finds the job it submitted before instead of running it again.
  */
-export function jobIdForSpec(owner: JobOwner, spec: GpuJobSpec): string {
+export function jobIdForSpec(owner: JobOwner, spec: GpuJobSpec, worktree?: Pick<JobWorktree, "tree">): string {
   const files = [...(spec.files ?? [])]
     .sort((a, b) => a.path.localeCompare(b.path))
     .map((f) => [f.path, createHash("sha256").update(f.content).digest("hex")]);
   const inputs = [...(spec.inputs ?? [])].sort((a, b) => a.path.localeCompare(b.path)).map((i) => [i.path, i.objectName]);
   const env = Object.entries(spec.env ?? {}).sort(([a], [b]) => a.localeCompare(b));
-  const content = JSON.stringify([spec.command, files, inputs, env, spec.gpus ?? 1, spec.timeoutSec ?? null]);
+  const parts: unknown[] = [spec.command, files, inputs, env, spec.gpus ?? 1, spec.timeoutSec ?? null];
+  // Appended only when shipped, so the ids of jobs without a worktree stay as they were.
+  if (worktree) parts.push(worktree.tree);
+  const content = JSON.stringify(parts);
   return jobIdFor(owner.taskId, owner.stepId, owner.attempt, content);
 }
 
 /**
- * Submits a GPU job at most once and waits for its result. Re-attaches first:
+ * Submits a GPU job (with the shipped `worktree`, if any) at most once and waits for its result. Re-attaches first:
  * a job that already finished returns its result; one already queued is not
  * queued again (the msgID dedupes a re-publish inside the window, the
  * `job.queued` check beyond it).
@@ -50,6 +53,7 @@ export async function runGpuJob(
   spec: GpuJobSpec,
   log: Logger,
   opts: JobWaitOptions = {},
+  worktree?: JobWorktree,
 ): Promise<{ jobId: string; result: JobResult }> {
   const { taskId, stepId } = owner;
   const finishedSubject = SUBJECTS.event({ type: "job.finished", taskId, jobId });
@@ -67,6 +71,7 @@ export async function runGpuJob(
     stepId,
     attempt: owner.attempt,
     command: spec.command,
+    ...(worktree ? { worktree } : {}),
     files: spec.files ?? [],
     inputs: spec.inputs ?? [],
     // The model's own variables for its job; the runner drops MLLEAD_* names and adds only allow-listed host ones.

@@ -1,4 +1,12 @@
-import { createSandbox, type Sandbox, summarizeSandboxEnv } from "@mllead/sandbox";
+import {
+  createSandbox,
+  describePythonEnv,
+  type OpenedPythonEnv,
+  openPythonEnv,
+  type PythonEnvDescription,
+  type Sandbox,
+  summarizeSandboxEnv,
+} from "@mllead/sandbox";
 import type { Logger } from "pino";
 import { resolveRepoSettings, type SpecialistSettings } from "./config.js";
 import { openSourceRepo, type SourceRepo } from "./git-repo.js";
@@ -8,6 +16,10 @@ export interface StepEnvironment {
   source: SourceRepo;
   sandbox: Sandbox;
   settings: ReturnType<typeof resolveRepoSettings>;
+  /** MLLEAD_PYTHON_ENV, checked under the sandbox at start: mounted read-only in every command, first on PATH. */
+  pythonEnv?: OpenedPythonEnv;
+  /** The Python commands run, for prompts and the scout: the team's environment, else the system python3; null when unknown. */
+  python: PythonEnvDescription | null;
 }
 
 /**
@@ -34,5 +46,40 @@ export async function openStepEnvironment(settings: SpecialistSettings, log: Log
   if (env.secretLooking.length > 0)
     log.warn({ names: env.secretLooking }, "MLLEAD_SANDBOX_ENV hands commands variables whose names look like credentials");
   if (env.unset.length > 0) log.warn({ names: env.unset }, "MLLEAD_SANDBOX_ENV lists variables this service does not have");
-  return { source, sandbox, settings: resolved };
+  const pythonEnv = await openTeamPython(settings, resolved, sandbox, log);
+  // Without a team environment, commands find the system python3 (what a process sandbox finds depends on PATH).
+  const python = pythonEnv?.description ?? (sandbox.kind === "bubblewrap" ? await describePythonEnv() : null);
+  return { source, sandbox, settings: resolved, ...(pythonEnv ? { pythonEnv } : {}), python };
+}
+
+/**
+ * MLLEAD_PYTHON_ENV opened and run once under the real sandbox (`openPythonEnv`), or undefined when unset.
+ * It may not be the service's HOME or above it, nor overlap the state or workspace dirs (steps write there);
+ * a wrong one throws `PythonEnvError`, naming the variable, so the service stops at start.
+ */
+async function openTeamPython(
+  settings: SpecialistSettings,
+  resolved: ReturnType<typeof resolveRepoSettings>,
+  sandbox: Sandbox,
+  log: Logger,
+): Promise<OpenedPythonEnv | undefined> {
+  const dir = resolved.sandbox.pythonEnv;
+  if (!dir) return undefined;
+  const opened = await openPythonEnv(dir, sandbox, {
+    baseEnv: settings.tools.baseEnv,
+    guard: { home: settings.tools.baseEnv.HOME, protect: [settings.workspaceDir, resolved.stateDir] },
+  });
+  const d = opened.description;
+  log.info(
+    {
+      pythonEnv: opened.env.dir,
+      kind: opened.env.kind,
+      interpreter: d.interpreter,
+      version: opened.sysVersion,
+      mounts: opened.env.mounts,
+      packages: d.packages.map((p) => `${p.name} ${p.version}`),
+    },
+    "commands run the team's Python environment (MLLEAD_PYTHON_ENV), read-only and first on PATH",
+  );
+  return opened;
 }

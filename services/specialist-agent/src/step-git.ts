@@ -1,9 +1,12 @@
+import { type Brain, NOT_COMMITTED_PREFIX } from "@mllead/brain";
 import type { StepResult, StepWork } from "@mllead/contracts";
 import { scrubSecrets } from "@mllead/service-kit";
 import type { Logger } from "pino";
+import type { SourceRepo } from "./git-repo.js";
 import { commitStep, pushBranch, type UncommittedFile } from "./task-branch.js";
 import { captureLeftovers, type DiscardResult, discardStepChanges } from "./task-reset.js";
 import type { TaskWorktree } from "./task-worktree.js";
+import { guardWorktree } from "./worktree-guard.js";
 
 /** Most warnings a result carries, and their length (the contract's limits). */
 const MAX_WARNINGS = 10;
@@ -141,4 +144,34 @@ export async function pushedResult(
     const why = scrubSecrets(err instanceof Error ? err.message : String(err));
     return withWarnings(result, [`could not push ${wt.branch}: ${why}`]);
   }
+}
+
+/**
+ * Whether a step's work is committed on the task's branch (and the branch pushed after approval). Always,
+ * except for the offline brain on a team's repository (`MLLEAD_REPO`, not the demo repository) without
+ * MLLEAD_OFFLINE_COMMIT=1: its work is the shipped demo pipeline run on synthetic data, which does not belong
+ * in the team's history. Both the work's brain and the brain running it must be offline, so a Claude step is
+ * always committed (and its review always discarded) whatever the work message says.
+ */
+export function commitsStep(
+  work: Pick<StepWork, "brain">,
+  brain: Pick<Brain, "kind">,
+  source: Pick<SourceRepo, "kind">,
+  offlineCommit: boolean,
+): boolean {
+  return offlineCommit || source.kind === "demo" || work.brain !== "offline" || brain.kind !== "offline";
+}
+
+/**
+ * The result of a step that is not committed (see `commitsStep`): the work stays in the task's worktree, the
+ * branch where it was (any git metadata the step changed is put back, as before a commit), and the thread is
+ * told why and how to commit. No `git` record: there is no commit to show, and "nothing changed" would be false.
+ */
+export async function uncommittedResult(wt: TaskWorktree, result: StepResult, log: Logger): Promise<StepResult> {
+  const { tampered } = await guardWorktree(wt);
+  if (tampered.length > 0) log.warn({ tampered }, "the step changed git metadata; put back");
+  log.info({ branch: wt.branch }, "offline demo on the team's repository: step not committed");
+  const { git: _none, ...rest } = result;
+  const note = `${NOT_COMMITTED_PREFIX} on your repository — the work stays uncommitted in the task's worktree, branch ${wt.branch} is unchanged and nothing is pushed; set MLLEAD_OFFLINE_COMMIT=1 to commit`;
+  return withWarnings(rest, [note, ...tampered.map(tamperWarning)]);
 }

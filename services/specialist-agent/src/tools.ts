@@ -1,15 +1,23 @@
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { GpuJobSpec, StepTools, TranscriptStore } from "@mllead/brain";
 import type { Bus } from "@mllead/bus";
 import type { StepWork } from "@mllead/contracts";
-import { mergeEnv } from "@mllead/sandbox";
+import { mergeEnv, pythonEnvVars } from "@mllead/sandbox";
 import type { Logger } from "pino";
 import { fetchArtifact, saveArtifact } from "./artifacts.js";
 import { infra, StepToolError } from "./errors.js";
+import { ignoredPaths } from "./ignored-files.js";
 import { type JobWaitOptions, jobIdForSpec, runGpuJob } from "./job-client.js";
 import type { StepEnvironment } from "./step-env.js";
 import { diffFromBase } from "./task-diff.js";
 import type { TaskWorktree } from "./task-worktree.js";
 import type { Workspace } from "./workspace.js";
+import { shipWorktree } from "./worktree-ship.js";
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, resolve(path));
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
 
 /** The largest diff the code reviewer is handed (bytes); the rest it reads file by file. */
 const REVIEW_DIFF_BYTES = 200 * 1024;
@@ -27,6 +35,8 @@ export interface ToolSettings {
   /** Bytes of stdout/stderr kept per command (the tail). */
   maxOutputBytes: number;
   gpuWait: JobWaitOptions;
+  /** The largest worktree a GPU job ships (bytes of the uncompressed archive; MLLEAD_JOB_MAX_SHIP_MB). */
+  maxShipBytes: number;
 }
 
 /**
@@ -53,10 +63,15 @@ export function createStepTools(deps: {
     workdir: wt.root,
     // git log/diff/status inside the sandbox read the repository (the worktree's own git dir is inside it);
     // nothing of it is writable: HEAD, the index and the refs are the service's (see worktree-guard.ts).
-    readOnly: [wt.gitCommonDir, ...env.settings.dataDirs],
+    // The team's Python environment (and its base Python outside /usr) read-only: no step changes what later ones run.
+    readOnly: [wt.gitCommonDir, ...env.settings.dataDirs, ...(env.pythonEnv?.env.mounts ?? [])],
     network: sandbox.network,
     limits: sandbox.limits,
   };
+  // Its bin first on PATH, VIRTUAL_ENV or CONDA_PREFIX set: `python` is the team's interpreter.
+  const baseEnv = env.pythonEnv
+    ? mergeEnv(settings.baseEnv, pythonEnvVars(env.pythonEnv.env, settings.baseEnv))
+    : settings.baseEnv;
   const owner = { taskId: work.taskId, stepId: work.stepId, attempt: work.attempt };
   const files = ws.withDataDirs(env.settings.dataDirs);
   let progressCount = 0;
@@ -78,12 +93,19 @@ export function createStepTools(deps: {
       network: sandbox.network,
       dataDirs: env.settings.dataDirs,
       ...(env.sandbox.warning ? { warning: env.sandbox.warning } : {}),
+      ...(env.python ? { python: env.python } : {}),
     },
     // Read, Glob and Grep may also read the team's data dirs by absolute path; writes and artifacts stay in the worktree.
     readFile: (path) => files.readFile(path),
+    readBytes: (path, range) => files.readBytes(path, range),
     writeFile: (path, content) => ws.writeFile(path, content),
     listFiles: () => ws.listFiles(),
-    findFiles: (path, opts) => files.findFiles(path, opts),
+    // In the worktree, what its .gitignore rules ignore is left out (as ripgrep does); data dirs are listed whole.
+    findFiles: async (path, opts = {}) => {
+      const inData = isAbsolute(path) && !isInside(ws.root, path);
+      const ignored = inData ? undefined : await ignoredPaths(wt);
+      return files.findFiles(path, { ...opts, ...(ignored ? { ignored } : {}) });
+    },
     async run(argv, opts = {}) {
       const timeoutSec = Math.min(opts.timeoutSec ?? settings.commandTimeoutSec, settings.maxCommandTimeoutSec);
       log.info({ argv: argv.slice(0, 8), timeoutSec }, "running a command");
@@ -91,7 +113,7 @@ export function createStepTools(deps: {
         argv,
         policy,
         cwd: ws.root,
-        env: mergeEnv(settings.baseEnv, opts.env),
+        env: mergeEnv(baseEnv, opts.env),
         timeoutMs: timeoutSec * 1000,
         killGraceMs: settings.killGraceMs,
         maxOutputBytes: settings.maxOutputBytes,
@@ -104,11 +126,14 @@ export function createStepTools(deps: {
     saveArtifact: (path, opts = {}) => saveArtifact(bus, ws, owner, path, opts.contentType),
     fetchArtifact: (artifact, path) => fetchArtifact(bus, ws, artifact.objectName, path),
     async runGpuJob(spec: GpuJobSpec, opts = {}) {
-      const jobId = jobIdForSpec(owner, spec);
+      const shipped = spec.worktree ? await shipWorktree(bus, wt, work.taskId, { maxBytes: settings.maxShipBytes }) : undefined;
+      const jobId = jobIdForSpec(owner, spec, shipped?.worktree);
       const signals = [settings.gpuWait.signal, opts.signal].filter((s): s is AbortSignal => s !== undefined);
       const wait = { ...settings.gpuWait, ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}) };
       try {
-        return await runGpuJob(bus, owner, jobId, spec, log.child({ jobId }), wait);
+        const ran = await runGpuJob(bus, owner, jobId, spec, log.child({ jobId }), wait, shipped?.worktree);
+        if (!shipped) return ran;
+        return { ...ran, shipped: { files: shipped.files, bytes: shipped.worktree.bytes, leftOut: shipped.leftOut } };
       } catch (err) {
         // The step's own time limit, not a shutdown: the step ends (the job runs on and is reported by the runner).
         if (opts.signal?.aborted && !settings.gpuWait.signal?.aborted) {

@@ -63,6 +63,12 @@ export class Workspace {
     return (await this.confined(() => this.files.readFile(path, MAX_READ_BYTES))).toString("utf8");
   }
 
+  /** Up to `maxBytes` bytes of a file of any size from byte `start` (default 0), and its size; paths as `readFile`. */
+  async readBytes(path: string, range: { start?: number; maxBytes: number }): Promise<{ data: Buffer; size: number }> {
+    this.check(path);
+    return this.confined(() => this.files.readRange(path, range));
+  }
+
   /** Creates or replaces a file of the workspace whole, creating its directories. */
   async writeFile(path: string, content: string): Promise<void> {
     this.check(path);
@@ -74,10 +80,22 @@ export class Workspace {
     return (await this.findFiles(".")).files;
   }
 
-  /** The files at `path` (a directory walked, or one file), skipping tool directories; `truncated` past `maxFiles`. */
-  async findFiles(path: string, opts: { maxFiles?: number } = {}): Promise<FileListing> {
+  /**
+   * The files at `path` (a directory walked, or one file), skipping tool directories; `truncated` past `maxFiles`.
+   * Paths (as shown; directories with a trailing `/`) in `ignored` are left out, not entered, and counted.
+   */
+  async findFiles(path: string, opts: { maxFiles?: number; ignored?: ReadonlySet<string> } = {}): Promise<FileListing> {
     this.check(path);
-    return this.confined(() => this.files.list(path, { maxFiles: opts.maxFiles ?? MAX_LISTED, skipDirs: SKIPPED_DIRS }));
+    const ignored = opts.ignored;
+    const listing = await this.confined(() =>
+      this.files.list(path, {
+        maxFiles: opts.maxFiles ?? MAX_LISTED,
+        skipDirs: SKIPPED_DIRS,
+        ...(ignored && ignored.size > 0 ? { skip: (shown: string) => ignored.has(shown) } : {}),
+      }),
+    );
+    const out: FileListing = { files: listing.files, truncated: listing.truncated };
+    return listing.skipped ? { ...out, ignored: listing.skipped } : out;
   }
 
   /** Opens a regular file of the workspace to stream it (an artifact upload); the caller closes the handle. */

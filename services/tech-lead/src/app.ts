@@ -45,6 +45,7 @@ import {
   type Policy,
 } from "./orchestrator.js";
 import { RetryTimers } from "./retry-timers.js";
+import { DEFAULT_SCOUT_TIMEOUT_MS, scoutContext, withContextAssumption } from "./scout-context.js";
 import { threadTeller } from "./set-aside.js";
 import { answerStatus } from "./status.js";
 import { ignoredReport, isStepReport, subjectMismatch } from "./step-reports.js";
@@ -68,6 +69,8 @@ export interface TechLeadDeps {
   backoffMs?: (deliveryCount: number) => number;
   /** How a plan or summary that met an overloaded Claude API is retried by itself (DEFAULT_LEAD_RETRY when omitted). */
   leadRetry?: Partial<LeadRetryPolicy>;
+  /** How long a plan waits for the scout's report of the repository before it is written without (ms, default 15 s). */
+  scoutTimeoutMs?: number;
 }
 
 /**
@@ -102,7 +105,7 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     },
   });
   const tell = threadTeller({ bus, store, log, now });
-  const lessons = await Lessons.open(bus, log, now);
+  const lessons = await Lessons.open(bus, brain, log, now);
   /** One task's messages, recovery and plans run one at a time, in order; different tasks run at once. */
   const queue = new KeyedQueue();
   let recovering: Promise<void> = Promise.resolve();
@@ -131,17 +134,21 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
     const call = revising ? "revision" : "plan";
     // The tokens of every request the call made, repair rounds and failed tries included.
     let spent: Usage | undefined;
+    // What the team's repository holds, read by a specialist-agent; without it the plan says what it assumed.
+    const context = await scoutContext(bus, task.id, deps.scoutTimeoutMs ?? DEFAULT_SCOUT_TIMEOUT_MS, tlog);
     try {
       plan = await brain.plan({
         taskId: task.id,
         text: task.text,
         requester: task.requester,
+        ...("report" in context ? { context: context.report } : { contextMissing: context.missing }),
         lessons: await lessons.forPlan(task),
         ...(revising && task.plan ? { previous: { plan: task.plan, feedback: task.feedback.map((f) => f.text) } } : {}),
         onUsage: (u) => {
           spent = u;
         },
       });
+      plan = withContextAssumption(plan, context);
       timer({ outcome: "ok" });
     } catch (err) {
       timer({ outcome: "error" });
@@ -265,7 +272,9 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
           return;
         }
         ctx.log.info({ taskId: cmd.taskId, decision: cmd.decision, state: updated.state }, "decision applied");
-        await lessons.afterDecision(cmd, updated);
+        // What learning from the change cost (a Claude call) counts towards the task.
+        const learnt = await lessons.afterDecision(cmd, updated);
+        if (learnt) await update(cmd.taskId, (t) => withUsage(t, learnt));
         await drive(cmd.taskId);
       });
     }
@@ -305,7 +314,8 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
       }
       if (updated)
         ctx.log.info({ taskId: evt.taskId, stepId: evt.stepId, event: evt.type, state: updated.state }, "step report applied");
-      await lessons.afterStepEvent(evt, updated);
+      const learnt = await lessons.afterStepEvent(evt, updated);
+      if (learnt) await update(evt.taskId, (t) => withUsage(t, learnt));
       if (updated?.sandbox?.mode === "process" && !wasProcess) {
         ctx.log.warn(
           { taskId: evt.taskId, stepId: evt.stepId, warning: updated.sandbox.warning },

@@ -1,6 +1,6 @@
 import { callNoun } from "@mllead/brain";
 import type { Plan, StepState, TaskCreate, TaskDecide, TaskRecord } from "@mllead/contracts";
-import { isTerminal, topologicalOrder } from "@mllead/contracts";
+import { answersFeedback, isTerminal, openQuestions, topologicalOrder } from "@mllead/contracts";
 import { budgetStopReason, goOn } from "./cost.js";
 import { dispatchReady } from "./execution.js";
 import { retryCall } from "./lead-failures.js";
@@ -71,6 +71,8 @@ export function applyPlan(current: TaskRecord, plan: Plan, now: string): TaskRec
   moveTo(task, "awaiting_approval");
   task.plan = plan;
   task.revision += 1;
+  // Answers belong to the questions of the plan they answered; the revision carries them in its feedback.
+  delete task.answers;
   task.steps = carryOver(current, plan);
   const lastFeedback = task.feedback.at(-1)?.text;
   pushEvent(
@@ -149,6 +151,20 @@ export function applyDecision(current: TaskRecord, cmd: TaskDecide, policy: Poli
       now,
     );
   }
+  const open = openQuestions(current);
+  if (cmd.decision === "answer") return applyAnswer(current, cmd, now);
+  if (cmd.decision === "approve" && open.length > 0) {
+    const list = open.map((q) => `“${q.text}”`).join(" ");
+    return reject(
+      current,
+      cmd,
+      `The plan asks ${open.length === 1 ? "a question" : `${open.length} questions`} first: ${list} Answer with the buttons or a reply \`answer: …\`; the revised plan can then be approved.`.slice(
+        0,
+        500,
+      ),
+      now,
+    );
+  }
   const task = draft(current);
   rememberDecision(task, cmd.decisionId);
   if (cmd.decision === "approve") {
@@ -166,6 +182,64 @@ export function applyDecision(current: TaskRecord, cmd: TaskDecide, policy: Poli
   moveTo(task, "revising");
   task.feedback.push({ userId: cmd.userId, text: feedback, at: now });
   pushEvent(task, { type: "task.changes_requested", userId: cmd.userId, feedback }, now);
+  pushUpdated(task, now);
+  return task;
+}
+
+/**
+ * A person answered the plan's open questions: by button (one question, the index of a choice the plan
+ * offered) or by reply (its text answers every open question). While some stay open the answer is said in
+ * the thread (`task.question_answered`); once none is, the plan is revised with every answer as feedback,
+ * as a change request would be, and the revision can be approved.
+ */
+function applyAnswer(current: TaskRecord, cmd: TaskDecide, now: string): TaskRecord {
+  const open = openQuestions(current);
+  if (open.length === 0) {
+    return reject(current, cmd, "This plan has no open question: reply `approve`, or `changes: …` to revise it.", now);
+  }
+  const given: { id: string; question: string; text: string }[] = [];
+  if (cmd.answers) {
+    for (const a of cmd.answers) {
+      const q = open.find((x) => x.id === a.questionId);
+      const choice = q?.choices?.[a.choice];
+      if (!q) return reject(current, cmd, `The question \`${a.questionId}\` is answered already or not in this plan.`, now);
+      if (!choice) return reject(current, cmd, `The question “${q.text.slice(0, 200)}” has no choice ${a.choice + 1}.`, now);
+      given.push({ id: q.id, question: q.text, text: choice });
+    }
+  } else {
+    const text = cmd.feedback?.trim();
+    if (!text) return reject(current, cmd, "Say the answer, e.g. reply `answer: the label is churned_30d`.", now);
+    for (const q of open) given.push({ id: q.id, question: q.text, text: text.slice(0, 1000) });
+  }
+  const task = draft(current);
+  rememberDecision(task, cmd.decisionId);
+  task.answers = [
+    ...(task.answers ?? []),
+    ...given.map((g) => ({ revision: task.revision, questionId: g.id, text: g.text, userId: cmd.userId, at: now })),
+  ].slice(-20);
+  const left = openQuestions(task).length;
+  if (left > 0) {
+    for (const g of given) {
+      pushEvent(
+        task,
+        {
+          type: "task.question_answered",
+          userId: cmd.userId,
+          questionId: g.id,
+          question: g.question,
+          answer: g.text,
+          open: left,
+        },
+        now,
+      );
+    }
+    pushUpdated(task, now);
+    return task;
+  }
+  const feedback = answersFeedback(task);
+  moveTo(task, "revising");
+  task.feedback.push({ userId: cmd.userId, text: feedback, at: now });
+  pushEvent(task, { type: "task.changes_requested", userId: cmd.userId, feedback, answers: true }, now);
   pushUpdated(task, now);
   return task;
 }

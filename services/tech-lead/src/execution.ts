@@ -1,12 +1,14 @@
 import {
   addUsage,
   ancestors,
+  type CriterionResult,
   describeUnmet,
   type EventOf,
   type Finding,
   type Plan,
   type StepResult,
   type StepState,
+  stepBrief,
   type TaskRecord,
   type UpstreamResult,
   unmetCriteria,
@@ -57,6 +59,8 @@ export function dispatchReady(task: TaskRecord, now: string): void {
       findings: st.findings,
       reviewScope: isReview ? resultsOf(task, reviewed) : [],
       brain: plan.brain,
+      // The plan around the step: its summary, track, assumptions, risks and the lessons it follows.
+      brief: stepBrief(plan),
     });
   }
 }
@@ -85,6 +89,9 @@ export function applyStepEvent(current: TaskRecord, evt: StepReport, policy: Pol
   countStepUsage(task, evt.stepId, evt.type === "step.completed" ? evt.result.usage : evt.usage);
   // "Never mark a task complete without proving it works": a step whose result leaves a criterion unmet has failed.
   const unmet = evt.type === "step.completed" ? unmetCriteria(step, evt.result) : [];
+  // The review is the gate, not work to redo: whatever it could not pass goes to a fix round, never a re-plan.
+  if (evt.type === "step.completed" && step.role === "code-reviewer")
+    return applyReview(task, step, evt.result, unmet, policy, now);
   if (evt.type === "step.failed" || unmet.length > 0) {
     const error = evt.type === "step.failed" ? evt.error : describeUnmet(unmet);
     mine.status = "failed";
@@ -97,26 +104,52 @@ export function applyStepEvent(current: TaskRecord, evt: StepReport, policy: Pol
   }
   mine.status = "completed";
   mine.result = evt.result;
-  if (step.role === "code-reviewer") {
-    const verdict = evt.result.verdict;
-    if (verdict?.decision === "request_changes") {
-      if (task.reviewRounds >= policy.maxReviewRounds) {
-        return failTask(
-          task,
-          `The code reviewer still asks for changes after ${task.reviewRounds} fix round(s): ${verdict.summary}`,
-          now,
-          step.id,
-        );
-      }
-      startFixRound(task, step.id, verdict.findings, now);
-      pushUpdated(task, now);
-      return task;
-    }
-    // Approved: the app writes the summary next (see `needsSummary`).
+  dispatchReady(task, now);
+  pushUpdated(task, now);
+  return task;
+}
+
+/** A review's criterion left unmet, as a finding of the fix round (so what the reviewer could not pass is kept). */
+function unmetFinding(c: CriterionResult): Finding {
+  return {
+    severity: "major",
+    category: "other",
+    message: `The review could not confirm "${c.criterion.slice(0, 300)}": ${c.evidence.slice(0, 1500)}`.slice(0, 2000),
+  };
+}
+
+/**
+ * The code reviewer reported. Approved with every criterion met: the app writes the summary next (see
+ * `needsSummary`). Changes requested, or a criterion unmet: a fix round with every finding (and one per unmet
+ * criterion), up to `maxReviewRounds`; then the task fails with what the reviewer still asks for.
+ */
+function applyReview(
+  task: TaskRecord,
+  step: Plan["steps"][number],
+  result: StepResult,
+  unmet: CriterionResult[],
+  policy: Policy,
+  now: string,
+): TaskRecord {
+  const mine = task.steps[step.id] as StepState;
+  mine.status = "completed";
+  mine.result = result;
+  const verdict = result.verdict;
+  if (verdict?.decision !== "request_changes" && unmet.length === 0) {
     pushUpdated(task, now);
     return task;
   }
-  dispatchReady(task, now);
+  const findings = [...(verdict?.findings ?? []), ...unmet.map(unmetFinding)];
+  if (task.reviewRounds >= policy.maxReviewRounds) {
+    const why = [verdict?.decision === "request_changes" ? verdict.summary : "", unmet.length ? describeUnmet(unmet) : ""];
+    return failTask(
+      task,
+      `The code reviewer still asks for changes after ${task.reviewRounds} fix round(s): ${why.filter(Boolean).join("; ")}`,
+      now,
+      step.id,
+    );
+  }
+  startFixRound(task, step.id, findings, now);
   pushUpdated(task, now);
   return task;
 }

@@ -1,7 +1,7 @@
-import type { LessonDraft } from "@mllead/brain";
 import {
   type ChannelLessons,
   LESSON_QUOTE_MAX,
+  type LearnedLesson,
   type Lesson,
   type LessonSource,
   MAX_LESSONS_PER_CHANNEL,
@@ -53,6 +53,9 @@ export function similarLessons(a: Pick<Lesson, "rule" | "setting">, b: Pick<Less
   const common = [...wa].filter((w) => wb.has(w)).length;
   return common / (wa.size + wb.size - common) >= SAME_RULE;
 }
+
+/** A standing lesson before the book gives it an id: its rule, setting and the roles it concerns. */
+export type LessonDraft = Omit<LearnedLesson, "scope">;
 
 /** One lesson to record and what it came from. */
 export interface LessonEntry {

@@ -1,8 +1,10 @@
-import { lessonFromFinding, lessonsFromChangeRequest } from "@mllead/brain";
+import type { Brain } from "@mllead/brain";
 import { type Bus, InvalidRecordError, type TypedKv } from "@mllead/bus";
 import {
+  addUsage,
   BUCKETS,
   ChannelLessons,
+  type LearnedLesson,
   type Lesson,
   type LessonsQuery,
   type LessonsReply,
@@ -10,12 +12,30 @@ import {
   type TaskDecide,
   type TaskEvent,
   type TaskRecord,
+  type Usage,
 } from "@mllead/contracts";
 import type { Logger } from "pino";
-import { emptyBook, forgetLesson, type LessonEntry, type LessonOrigin, lessonsForPlan, recordLessons } from "./lesson-book.js";
+import {
+  emptyBook,
+  forgetLesson,
+  type LessonDraft,
+  type LessonEntry,
+  type LessonOrigin,
+  lessonsForPlan,
+  recordLessons,
+} from "./lesson-book.js";
 
 /** Lessons recorded from one review at most: the distinct rules of its first blocker and major findings. */
 const MAX_LESSONS_PER_REVIEW = 5;
+
+/** The standing lessons, as the book records them; the one-off ones are said in the log and dropped. */
+function standing(learned: readonly LearnedLesson[], log: Logger): LessonDraft[] {
+  const oneOff = learned.filter((l) => l.scope === "one-off").map((l) => l.rule);
+  if (oneOff.length > 0) log.info({ oneOff }, "one-off corrections: not kept as channel lessons");
+  return learned
+    .filter((l) => l.scope === "standing")
+    .map(({ rule, setting, roles }) => ({ rule, roles, ...(setting ? { setting } : {}) }));
+}
 
 /**
  * The seed's self-improvement loop for one channel at a time: after a person corrects a plan
@@ -23,19 +43,29 @@ const MAX_LESSONS_PER_REVIEW = 5;
  * tech lead records the lesson in `mllead_lessons` (one record per channel, compare-and-swap); the
  * next plans in that channel get them; `/mllead lessons` lists them and forgets one.
  *
- * Lessons help and never block: a failure to read or record them is logged and the task goes on.
+ * The brain reads each correction (`Brain.learn`, `Brain.lessonFromFinding`): the offline brain with its
+ * fixed rules, the Claude brain in a schema. Only `standing` lessons are kept; a `one-off` ("use 30 epochs
+ * for this one") shaped its own task's plan and is not a rule for the channel.
+ *
+ * Lessons help and never block: a failure to learn, read or record them is logged and the task goes on.
  */
 export class Lessons {
   private constructor(
     private readonly kv: TypedKv<typeof ChannelLessons>,
+    private readonly brain: Pick<Brain, "learn" | "lessonFromFinding">,
     private readonly log: Logger,
     private readonly now: () => string,
   ) {}
 
   /** Provisions the bucket (the tech lead owns it) and opens it. */
-  static async open(bus: Bus, log: Logger, now: () => string): Promise<Lessons> {
+  static async open(
+    bus: Bus,
+    brain: Pick<Brain, "learn" | "lessonFromFinding">,
+    log: Logger,
+    now: () => string,
+  ): Promise<Lessons> {
     await bus.ensureKv(BUCKETS.lessons, { history: 3 });
-    return new Lessons(await bus.kv(BUCKETS.lessons, ChannelLessons), log.child({ component: "lessons" }), now);
+    return new Lessons(await bus.kv(BUCKETS.lessons, ChannelLessons), brain, log.child({ component: "lessons" }), now);
   }
 
   /** A channel's book (empty when it has none, or when its record is damaged: that is logged). */
@@ -98,61 +128,89 @@ export class Lessons {
     }
   }
 
-  /** After a decision was applied: a person's change request that the task took teaches lessons. Never throws. */
-  async afterDecision(cmd: TaskDecide, task: TaskRecord | null): Promise<void> {
+  /**
+   * After a decision was applied: a person's change request that the task took teaches the lessons the
+   * brain marks standing. Returns what the brain's calls cost (for the task's usage). Never throws.
+   */
+  async afterDecision(cmd: TaskDecide, task: TaskRecord | null): Promise<Usage | undefined> {
     const feedback = cmd.feedback?.trim();
-    if (cmd.decision !== "request_changes" || !feedback || !task) return;
+    if (cmd.decision !== "request_changes" || !feedback || !task) return undefined;
     // Only a change the task accepted (not one refused as stale or from someone who may not decide).
     const accepted =
       task.decisions.includes(cmd.decisionId) && task.feedback.some((f) => f.userId === cmd.userId && f.text === feedback);
-    if (!accepted) return;
-    const source = { kind: "change_request" as const, taskId: task.id, text: feedback };
-    const entries = lessonsFromChangeRequest(feedback).map((draft) => ({ draft, source }));
+    if (!accepted) return undefined;
     const log = this.log.child({ taskId: task.id });
+    const key = `decision:${cmd.decisionId}`;
+    const spent: Usage[] = [];
     try {
-      await this.record(task.slack.channel, entries, { key: `decision:${cmd.decisionId}`, by: cmd.userId, at: this.now() }, log);
+      const book = await this.book(task.slack.channel);
+      // A redelivered decision was learnt from already: the brain is not asked again.
+      if (book.sources.includes(key)) return undefined;
+      const learned = await this.brain.learn({
+        taskId: task.id,
+        feedback,
+        ...(task.plan ? { plan: task.plan } : {}),
+        lessons: book.lessons,
+        onUsage: (u) => spent.push(u),
+      });
+      const source = { kind: "change_request" as const, taskId: task.id, text: feedback };
+      const entries = standing(learned, log).map((draft) => ({ draft, source }));
+      await this.record(task.slack.channel, entries, { key, by: cmd.userId, at: this.now() }, log);
     } catch (err) {
-      log.error({ err }, "could not record the lesson of a change request");
+      log.error({ err }, "could not learn from a change request");
     }
+    return spent.length > 0 ? addUsage(...spent) : undefined;
   }
 
   /**
    * After a step report was applied: a review whose blocker or major findings started a fix round
-   * teaches one lesson per pitfall it found. Never throws.
+   * teaches the standing lesson of each finding the brain draws one from (at most MAX_LESSONS_PER_REVIEW).
+   * Returns what the brain's calls cost. Never throws.
    */
-  async afterStepEvent(evt: TaskEvent, task: TaskRecord | null): Promise<void> {
-    if (evt.type !== "step.completed" || evt.role !== "code-reviewer" || !task?.plan) return;
+  async afterStepEvent(evt: TaskEvent, task: TaskRecord | null): Promise<Usage | undefined> {
+    if (evt.type !== "step.completed" || evt.role !== "code-reviewer" || !task?.plan) return undefined;
     const verdict = evt.result.verdict;
     // The fix round began: the task is fixing and the review step moved on to its next attempt.
     const fixing = task.state === "fixing" && (task.steps[evt.stepId]?.attempt ?? 0) > evt.attempt;
-    if (verdict?.decision !== "request_changes" || !fixing) return;
+    if (verdict?.decision !== "request_changes" || !fixing) return undefined;
     const plan = task.plan;
-    const entries: LessonEntry[] = [];
-    for (const f of verdict.findings) {
-      if (f.severity !== "blocker" && f.severity !== "major") continue;
-      const owner = plan.steps.find((s) => s.id === f.ownerStepId);
-      const draft = lessonFromFinding(f, owner?.role);
-      if (entries.some((e) => e.draft.rule === draft.rule)) continue;
-      entries.push({
-        draft,
-        source: {
-          kind: "review_finding",
-          taskId: task.id,
-          text: f.message,
-          severity: f.severity,
-          category: f.category,
-          ...(owner ? { stepId: owner.id } : {}),
-        },
-      });
-      if (entries.length >= MAX_LESSONS_PER_REVIEW) break;
-    }
     const log = this.log.child({ taskId: task.id, stepId: evt.stepId });
+    const key = `review:${task.id}:${evt.stepId}:${evt.attempt}`;
+    const spent: Usage[] = [];
     try {
-      const key = `review:${task.id}:${evt.stepId}:${evt.attempt}`;
+      const book = await this.book(task.slack.channel);
+      if (book.sources.includes(key)) return undefined;
+      const entries: LessonEntry[] = [];
+      const serious = verdict.findings.filter((f) => f.severity === "blocker" || f.severity === "major");
+      for (const f of serious.slice(0, MAX_LESSONS_PER_REVIEW)) {
+        const owner = plan.steps.find((s) => s.id === f.ownerStepId);
+        const learned = await this.brain.lessonFromFinding({
+          taskId: task.id,
+          finding: f,
+          ...(owner ? { ownerRole: owner.role } : {}),
+          plan,
+          lessons: book.lessons,
+          onUsage: (u) => spent.push(u),
+        });
+        const [draft] = standing(learned ? [learned] : [], log);
+        if (!draft || entries.some((e) => e.draft.rule === draft.rule)) continue;
+        entries.push({
+          draft,
+          source: {
+            kind: "review_finding",
+            taskId: task.id,
+            text: f.message,
+            severity: f.severity,
+            category: f.category,
+            ...(owner ? { stepId: owner.id } : {}),
+          },
+        });
+      }
       await this.record(task.slack.channel, entries, { key, by: "code-reviewer", at: this.now() }, log);
     } catch (err) {
-      log.error({ err }, "could not record the lessons of a review");
+      log.error({ err }, "could not learn from a review");
     }
+    return spent.length > 0 ? addUsage(...spent) : undefined;
   }
 
   /**

@@ -51,15 +51,30 @@ interface Segment {
   ttl?: "5m" | "1h";
 }
 
-/** The prompt as the cache sees it, in the API's order: tools, then system, then messages, block by block. */
-export function segments(model: string, tools: ToolDef[], system: Block[], messages: MessageParam[]): Segment[] {
+/** Blocks that cannot carry a breakpoint: automatic caching puts it on the last block before them. */
+const UNCACHEABLE = new Set(["thinking", "redacted_thinking"]);
+
+/**
+ * The prompt as the cache sees it, in the API's order: tools, then system, then messages, block by block.
+ * `auto` is the request's top-level `cache_control`: a breakpoint on the last cacheable block (a no-op where
+ * that block has its own marker), which moves forward as the conversation grows.
+ */
+export function segments(
+  model: string,
+  tools: ToolDef[],
+  system: Block[],
+  messages: MessageParam[],
+  auto?: CacheControl | null,
+): Segment[] {
   let hash = createHash("sha256").update(model).digest("hex");
   let tokens = 0;
   const out: Segment[] = [];
+  let lastCacheable = -1;
   const push = (kind: string, block: Record<string, unknown>) => {
     tokens += tokensOf(block);
     hash = createHash("sha256").update(hash).update(kind).update(canonical(block)).digest("hex");
     const marker = markerOf(block);
+    if (!UNCACHEABLE.has(String(block.type))) lastCacheable = out.length;
     out.push({ tokens, hash, ...(marker ? { ttl: marker.ttl === "1h" ? "1h" : "5m" } : {}) });
   };
   for (const tool of tools) push("tool", tool);
@@ -69,6 +84,8 @@ export function segments(model: string, tools: ToolDef[], system: Block[], messa
       push(j === 0 ? `message:${message.role}` : message.role, block);
     });
   }
+  const last = out[lastCacheable];
+  if (auto && last && !last.ttl) last.ttl = auto.ttl === "1h" ? "1h" : "5m";
   return out;
 }
 
@@ -83,15 +100,26 @@ export interface CacheUse {
 /** How far back from a breakpoint the API looks for an earlier cache entry, in blocks. */
 const LOOKBACK_BLOCKS = 20;
 
+const TTL_MS = { "5m": 5 * 60_000, "1h": 60 * 60_000 } as const;
+
 /**
- * The prompt cache: prefixes written at `cache_control` breakpoints, keyed by model and exact content. A request
- * reads the longest stored prefix that ends at one of its breakpoints or up to 20 blocks before one, and writes
- * each later breakpoint whose prefix reaches the model's minimum.
+ * The prompt cache: prefixes written at `cache_control` breakpoints, keyed by model and exact content, each
+ * alive for its TTL (5 minutes, or 1 hour) from when it was last written or read. A request reads the longest
+ * live prefix that ends at one of its breakpoints or up to 20 blocks before one, and writes each later
+ * breakpoint whose prefix reaches the model's minimum.
  */
 export class PromptCache {
-  #stored = new Set<string>();
+  #stored = new Map<string, { expires: number; ttl: "5m" | "1h" }>();
+  constructor(private readonly now: () => number = Date.now) {}
+
+  #alive(hash: string, at: number): boolean {
+    const entry = this.#stored.get(hash);
+    if (entry && entry.expires <= at) this.#stored.delete(hash);
+    return entry !== undefined && entry.expires > at;
+  }
 
   account(prompt: Segment[], minTokens: number): CacheUse {
+    const at = this.now();
     const total = prompt.at(-1)?.tokens ?? 0;
     const breakpoints = prompt.flatMap((s, i) => (s.ttl ? [i] : []));
     let read = 0;
@@ -99,20 +127,25 @@ export class PromptCache {
     for (const bp of breakpoints) {
       for (let i = bp; i >= Math.max(0, bp - LOOKBACK_BLOCKS + 1); i--) {
         const s = prompt[i] as Segment;
-        if (!this.#stored.has(s.hash)) continue;
+        if (!this.#alive(s.hash, at)) continue;
         if (s.tokens > read) [read, readAt] = [s.tokens, i];
         break;
       }
     }
+    // A read refreshes the entry it read: its TTL starts again.
+    const hit = prompt[readAt];
+    const entry = hit ? this.#stored.get(hit.hash) : undefined;
+    if (entry) entry.expires = at + TTL_MS[entry.ttl];
     const use: CacheUse = { read, write5m: 0, write1h: 0, input: 0 };
     let cached = read;
     for (const bp of breakpoints) {
       const s = prompt[bp] as Segment;
+      const ttl = s.ttl ?? "5m";
       if (bp <= readAt || s.tokens < minTokens) continue;
-      if (s.ttl === "1h") use.write1h += s.tokens - cached;
+      if (ttl === "1h") use.write1h += s.tokens - cached;
       else use.write5m += s.tokens - cached;
       cached = s.tokens;
-      this.#stored.add(s.hash);
+      this.#stored.set(s.hash, { expires: at + TTL_MS[ttl], ttl });
     }
     use.input = total - cached;
     return use;
@@ -153,13 +186,21 @@ export function checkCacheControl(body: RequestBody): void {
         visit(`messages.${i}.content.${j}`, b);
       });
   });
+  // Top-level caching marks the last block; it takes a slot of its own unless that block has its marker already.
+  const lastMessage = body.messages.at(-1);
+  const lastBlock = Array.isArray(lastMessage?.content) ? lastMessage.content.at(-1) : undefined;
+  if (body.cache_control !== undefined && body.cache_control !== null) {
+    if (!isObject(lastBlock) || lastBlock.cache_control === undefined || lastBlock.cache_control === null) {
+      found.push({ where: "", marker: body.cache_control });
+    }
+  }
   let sawShort = false;
   for (const { where, marker } of found) {
     if (!isObject(marker) || marker.type !== "ephemeral") {
-      throw invalid(`${where}.cache_control.type: Input should be 'ephemeral'`);
+      throw invalid(`${where && `${where}.`}cache_control.type: Input should be 'ephemeral'`);
     }
     if (marker.ttl !== undefined && marker.ttl !== "5m" && marker.ttl !== "1h") {
-      throw invalid(`${where}.cache_control.ttl: Input should be '5m' or '1h'`);
+      throw invalid(`${where && `${where}.`}cache_control.ttl: Input should be '5m' or '1h'`);
     }
     if (marker.ttl === "1h" && sawShort) {
       throw invalid(

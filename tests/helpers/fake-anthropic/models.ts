@@ -30,9 +30,17 @@ export function maxOutputTokens(model: string): number {
   return 128_000;
 }
 
-/** The shortest prefix the API caches for `model`, in tokens: 2,048 for Haiku, 1,024 for the others. */
+/**
+ * The shortest prefix the API caches for `model`, in tokens, by family as Anthropic's prompt-caching guide lists
+ * it: 4,096 for Claude Opus 4.5–4.7, Haiku 4.5 and Mythos Preview; 2,048 for the Haiku 3 models; 1,024 for the
+ * others (Opus 4.8, Opus 4 and 4.1, the Sonnet 4 models; the Claude 5 models, which the guide this fake was
+ * written against does not list, are held to the same 1,024). A shorter prefix is answered without caching.
+ */
 export function minCacheTokens(model: string): number {
-  return /haiku/.test(model) ? 2048 : 1024;
+  const id = model.replace(/-\d{8}$/, "");
+  if (/^claude-(opus-4-[567]|haiku-4-5|mythos-preview)$/.test(id)) return 4096;
+  if (/^claude-3(-5)?-haiku|^claude-haiku-3/.test(id)) return 2048;
+  return 1024;
 }
 
 /** The context window, in tokens: a longer prompt is rejected with "prompt is too long". */

@@ -4,7 +4,15 @@ import { ScriptError } from "./errors.js";
 import { schemaErrors } from "./json-schema.js";
 import type { FakeBlock, FakeText, FakeTurn, ReplyBlock, ReplyMessage, RequestBody, StopReason, ToolDef } from "./types.js";
 
-const STOP_REASONS: readonly StopReason[] = ["end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal", "pause_turn"];
+const STOP_REASONS: readonly StopReason[] = [
+  "end_turn",
+  "tool_use",
+  "max_tokens",
+  "stop_sequence",
+  "refusal",
+  "pause_turn",
+  "model_context_window_exceeded",
+];
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -17,6 +25,7 @@ export function newId(prefix: "msg" | "toolu"): string {
 /** Output tokens of a reply block: ceil(characters / 4) of a text, of a call's name plus its input JSON. */
 function outputTokens(block: ReplyBlock): number {
   if (block.type === "text") return Math.ceil(block.text.length / 4);
+  if (block.type === "thinking") return Math.ceil(block.thinking.length / 4);
   return Math.ceil((block.name.length + canonical(block.input).length) / 4);
 }
 
@@ -32,7 +41,20 @@ function toBlocks(reply: FakeTurn | FakeText): FakeBlock[] {
   return blocks.filter((b) => b.type !== "text" || b.text !== "");
 }
 
-function toReplyBlock(block: FakeBlock, tools: ToolDef[]): ReplyBlock {
+/** What a reply's blocks may be: thinking only when the request turned it on; `sign` signs it. */
+export interface ReplyRules {
+  thinking: boolean;
+  sign: (thinking: string) => string;
+  /** Tokens left in the context window after the prompt. */
+  room: number;
+}
+
+function toReplyBlock(block: FakeBlock, tools: ToolDef[], rules: ReplyRules): ReplyBlock {
+  if (block.type === "thinking") {
+    if (!rules.thinking) throw new ScriptError("a thinking block, but the request does not turn thinking on");
+    if (typeof block.thinking !== "string") throw new ScriptError("a thinking block needs a string `thinking`");
+    return { type: "thinking", thinking: block.thinking, signature: rules.sign(block.thinking) };
+  }
   if (block.type === "text") {
     if (typeof block.text !== "string") throw new ScriptError("a text block needs a string `text`");
     return { type: "text", text: block.text, citations: null };
@@ -101,12 +123,13 @@ function cutToBudget(content: ReplyBlock[], budget: number): ReplyBlock[] | null
  * script's), cut at a stop sequence or at `max_tokens`, and checked against what the real model could not do
  * (call an undefined tool, ignore `tool_choice`, break the structured-output schema).
  */
-export function buildReply(reply: FakeTurn | FakeText, body: RequestBody, tools: ToolDef[]): BuiltReply {
+export function buildReply(reply: FakeTurn | FakeText, body: RequestBody, tools: ToolDef[], rules: ReplyRules): BuiltReply {
   const asked = reply.stopReason;
   if (asked !== undefined && !STOP_REASONS.includes(asked as StopReason)) {
     throw new ScriptError(`unknown stop reason ${asked}`);
   }
-  let content = toBlocks(reply).map((b) => toReplyBlock(b, tools));
+  let content = toBlocks(reply).map((b) => toReplyBlock(b, tools, rules));
+  if (content.findIndex((b) => b.type === "thinking") > 0) throw new ScriptError("thinking comes first in a reply");
   const calls = content.flatMap((b) => (b.type === "tool_use" ? [b.name] : []));
   checkToolChoice(body, calls);
   let stop: StopReason = (asked as StopReason | undefined) ?? (calls.length ? "tool_use" : "end_turn");
@@ -128,8 +151,11 @@ export function buildReply(reply: FakeTurn | FakeText, body: RequestBody, tools:
     const cut = cutAtStopSequence(content, sequences);
     if (cut) [content, stop, sequence] = [cut.content, "stop_sequence", cut.sequence];
   }
-  const cut = cutToBudget(content, body.max_tokens);
-  if (cut) [content, stop, sequence] = [cut, "max_tokens", null];
+  // The reply stops at max_tokens, or earlier where the context window is full (newer models' stop reason).
+  const windowFirst = rules.room < body.max_tokens;
+  const budget = Math.min(body.max_tokens, Math.max(0, rules.room));
+  const cut = cutToBudget(content, budget);
+  if (cut) [content, stop, sequence] = [cut, windowFirst ? "model_context_window_exceeded" : "max_tokens", null];
   const format = body.output_config?.format;
   if (format && stop === "end_turn") {
     const json = content.map((b) => (b.type === "text" ? b.text : "")).join("");
@@ -148,6 +174,7 @@ export function buildReply(reply: FakeTurn | FakeText, body: RequestBody, tools:
     stop_reason: stop,
     stop_sequence: sequence,
     stop_details: stop === "refusal" ? { type: "refusal", category: null, explanation: null } : null,
-    outputTokens: stop === "max_tokens" ? body.max_tokens : Math.max(1, spent),
+    outputTokens:
+      stop === "max_tokens" ? body.max_tokens : stop === "model_context_window_exceeded" ? budget : Math.max(1, spent),
   };
 }

@@ -5,7 +5,8 @@ import { conversationView } from "./conversation.js";
 import { ApiError, errorBody, invalid, requestId, ScriptError } from "./errors.js";
 import { CONTEXT_WINDOW, maxOutputTokens, minCacheTokens, sdkModels } from "./models.js";
 import { buildReply, newId } from "./reply.js";
-import { writeEventStream } from "./sse.js";
+import { type StreamShape, writeEventStream } from "./sse.js";
+import { checkThinkingParams, ThinkingLedger, thinks } from "./thinking.js";
 import { ThreadStore } from "./threads.js";
 import type {
   FakeAnthropic,
@@ -24,6 +25,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -36,9 +39,10 @@ function readBody(req: IncomingMessage): Promise<string> {
 /**
  * A local stand-in for Anthropic's Messages API (`POST /v1/messages`) that the real SDK talks to through
  * ANTHROPIC_BASE_URL. It checks what the real API checks (key, version, fields, model ids from the installed
- * SDK, tools and `tool_use`/`tool_result` pairing, cache breakpoints, threads), answers in the real shapes
- * (JSON or server-sent events, usage with prompt-cache reads and writes), and serves the test's replies: the
- * queue first, then the script, which sees the whole conversation.
+ * SDK, tools and `tool_use`/`tool_result` pairing, cache breakpoints and top-level `cache_control`, threads,
+ * thinking and effort, the context window), answers in the real shapes (JSON or server-sent events, thinking blocks
+ * with signatures, usage with prompt-cache reads and writes that expire by TTL), at the pace a turn asks for, and
+ * serves the test's replies: the queue first, then the script, which sees the whole conversation.
  *
  * Pass a script (the older form, a function of the request, still works: the conversation extends it) or options.
  */
@@ -59,13 +63,15 @@ export async function startFakeAnthropic(scriptOrOptions?: Script | FakeAnthropi
     cache_read_input_tokens: 0,
     cache_creation_input_tokens: 0,
   };
-  const cache = new PromptCache();
+  const cache = new PromptCache(options.now);
   const threads = new ThreadStore();
+  const thinking = new ThinkingLedger();
 
   async function answer(rec: RecordedRequest, res: ServerResponse): Promise<void> {
     const body = rec.body;
     checkHeaders(rec.headers, apiKey);
     checkBody(body);
+    checkThinkingParams(body);
     if (!models.has(body.model)) throw new ApiError(404, "not_found_error", `model: ${body.model}`);
     const limit = maxOutputTokens(body.model);
     if (body.max_tokens > limit) {
@@ -76,7 +82,8 @@ export async function startFakeAnthropic(scriptOrOptions?: Script | FakeAnthropi
     const conv = threads.resolve(body, betasOf(rec.headers));
     checkConversation(conv.messages, conv.tools, conv.allowEmpty);
     checkToolChoiceNames(body.tool_choice, conv.tools);
-    const prompt = segments(body.model, conv.tools, systemBlocks(conv.system), conv.messages);
+    thinking.check(conv.messages, thinks(body));
+    const prompt = segments(body.model, conv.tools, systemBlocks(conv.system), conv.messages, body.cache_control);
     const promptTokens = prompt.at(-1)?.tokens ?? 0;
     if (promptTokens > CONTEXT_WINDOW) throw invalid(`prompt is too long: ${promptTokens} tokens > ${CONTEXT_WINDOW} maximum`);
 
@@ -97,7 +104,15 @@ export async function startFakeAnthropic(scriptOrOptions?: Script | FakeAnthropi
         rec.error = { type: reply.type, message: reply.message, ...(reply.details ? { details: reply.details } : {}) };
         return sendJson(res, reply.status, errorBody(reply.type, reply.message, reply.details), headers);
       }
-      const built = buildReply(reply, body, conv.tools);
+      const built = buildReply(reply, body, conv.tools, {
+        thinking: thinks(body),
+        sign: (text) => thinking.sign(text),
+        room: CONTEXT_WINDOW - promptTokens,
+      });
+      const shape: StreamShape =
+        "content" in reply
+          ? { durationMs: reply.durationMs ?? 0, ...(reply.failMidStream ? { failure: reply.failMidStream } : {}) }
+          : {};
       const use = cache.account(prompt, minCacheTokens(body.model));
       const message: ReplyMessage = {
         id: newId("msg"),
@@ -118,7 +133,22 @@ export async function startFakeAnthropic(scriptOrOptions?: Script | FakeAnthropi
           service_tier: "standard",
         },
       };
+      if (shape.failure && !body.stream) {
+        // Not streamed, the reply that breaks off is an error answer, after the time it took.
+        await sleep(shape.durationMs ?? 0);
+        const { type, message: text } = shape.failure;
+        rec.status = type === "overloaded_error" ? 529 : 500;
+        rec.error = { type, message: text };
+        if (!res.destroyed) sendJson(res, rec.status, errorBody(type, text));
+        return;
+      }
+      if (shape.failure) {
+        rec.status = 200;
+        rec.error = { type: shape.failure.type, message: shape.failure.message };
+        return await writeEventStream(res, message, chunkChars, { "request-id": requestId() }, shape);
+      }
       if (body.thread) threads.save(conv, message);
+      thinking.record(message.content);
       totals.replies += 1;
       totals.input_tokens += message.usage.input_tokens;
       totals.output_tokens += message.usage.output_tokens;
@@ -126,8 +156,12 @@ export async function startFakeAnthropic(scriptOrOptions?: Script | FakeAnthropi
       totals.cache_creation_input_tokens += message.usage.cache_creation_input_tokens;
       rec.status = 200;
       rec.reply = message;
-      if (body.stream) writeEventStream(res, message, chunkChars, { "request-id": requestId() });
-      else sendJson(res, 200, message);
+      if (body.stream) await writeEventStream(res, message, chunkChars, { "request-id": requestId() }, shape);
+      else {
+        // The real API answers a request that is not streamed once the whole reply is written.
+        await sleep(shape.durationMs ?? 0);
+        if (!res.destroyed) sendJson(res, 200, message);
+      }
     } finally {
       threads.end(conv.continues);
     }

@@ -42,6 +42,9 @@ export interface RequestBody {
   stream?: boolean;
   thread?: ThreadParam | null;
   output_config?: { format?: { type: string; schema: Record<string, unknown> } | null; effort?: string | null };
+  /** Top-level (automatic) caching: a breakpoint on the last cacheable block of the conversation. */
+  cache_control?: CacheControl | null;
+  thinking?: { type: string; budget_tokens?: number; display?: string | null } | null;
   [key: string]: unknown;
 }
 
@@ -64,10 +67,18 @@ export interface UsageTotals {
   cache_creation_input_tokens: number;
 }
 
-export type StopReason = "end_turn" | "tool_use" | "max_tokens" | "stop_sequence" | "refusal" | "pause_turn";
+export type StopReason =
+  | "end_turn"
+  | "tool_use"
+  | "max_tokens"
+  | "stop_sequence"
+  | "refusal"
+  | "pause_turn"
+  | "model_context_window_exceeded";
 
 /** A block of the reply the API returns. */
 export type ReplyBlock =
+  | { type: "thinking"; thinking: string; signature: string }
   | { type: "text"; text: string; citations: null }
   | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
 
@@ -103,8 +114,17 @@ export interface RecordedRequest {
 
 /** A block a script may put in its turn; a `tool_use` without `id` gets a fresh `toolu_…` id. */
 export type FakeBlock =
+  | { type: "thinking"; thinking: string }
   | { type: "text"; text: string }
   | { type: "tool_use"; name: string; input: Record<string, unknown>; id?: string };
+
+/** An `error` event the stream sends after `afterEvents` content events, instead of finishing the reply. */
+export interface StreamFailure {
+  type: string;
+  message: string;
+  /** Content events (`content_block_*`) sent before the error. Default 2. */
+  afterEvents?: number;
+}
 
 /**
  * One assistant turn. `stopReason` defaults to `tool_use` when the content calls a tool, else `end_turn`;
@@ -115,6 +135,13 @@ export interface FakeTurn {
   content: string | FakeBlock[];
   stopReason?: StopReason;
   stopSequence?: string;
+  /**
+   * How long the model takes to write this reply, in ms: a streamed reply spreads its events over it, one that
+   * is not streamed answers after it (so a client timeout shorter than that fires, as on the real API).
+   */
+  durationMs?: number;
+  /** Streamed: the reply breaks off with an `error` event (e.g. `overloaded_error`); not streamed: that error, 529/500. */
+  failMidStream?: StreamFailure;
 }
 
 /** The original reply form: assistant text (kept for the tests written against it). */
@@ -182,6 +209,8 @@ export interface FakeAnthropicOptions {
   extraModels?: string[];
   /** Characters per `text_delta` (and per `input_json_delta`) when streaming. Default 24. */
   streamChunkChars?: number;
+  /** The clock of the prompt cache's TTLs, in ms (a test moves it instead of waiting). Default `Date.now`. */
+  now?: () => number;
 }
 
 export interface FakeAnthropic extends AsyncDisposable {

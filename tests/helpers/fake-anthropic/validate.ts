@@ -117,6 +117,45 @@ const USER_BLOCKS = ["text", "image", "document", "search_result", "tool_result"
 const ASSISTANT_BLOCKS = ["text", "tool_use", "thinking", "redacted_thinking"];
 const RESULT_BLOCKS = ["text", "image", "document", "search_result", "tool_reference"];
 
+const IMAGE_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+const MAX_IMAGE_BASE64 = 5 * 1024 * 1024;
+
+/** The media type the image's first bytes show, as the API sniffs it. */
+function sniffImage(data: Buffer): string | undefined {
+  if (data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return "image/png";
+  if (data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return "image/jpeg";
+  if (/^GIF8[79]a/.test(data.subarray(0, 6).toString("latin1"))) return "image/gif";
+  if (data.subarray(0, 4).toString("latin1") === "RIFF" && data.subarray(8, 12).toString("latin1") === "WEBP")
+    return "image/webp";
+  return undefined;
+}
+
+/** An image block (in a message, or in a tool result) as the API checks it: base64 source, type, size, bytes. */
+function checkImage(b: Record<string, unknown>, where: string): void {
+  const src = b.source;
+  if (!isObject(src)) throw invalid(`${where}.source: Field required`);
+  if (src.type === "url" || src.type === "file") return;
+  if (src.type !== "base64") {
+    throw invalid(`${where}.source: Input tag '${String(src.type)}' found using 'type' does not match any of the expected tags`);
+  }
+  if (!IMAGE_TYPES.includes(String(src.media_type))) {
+    throw invalid(`${where}.source.base64.media_type: Input should be ${IMAGE_TYPES.map((t) => `'${t}'`).join(", ")}`);
+  }
+  if (typeof src.data !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(src.data) || src.data.length % 4 !== 0) {
+    throw invalid(`${where}.source.base64.data: invalid base64 data`);
+  }
+  if (src.data.length > MAX_IMAGE_BASE64) {
+    throw invalid(`${where}.source.base64: image exceeds 5 MB maximum: ${src.data.length} bytes > ${MAX_IMAGE_BASE64} bytes`);
+  }
+  const actual = sniffImage(Buffer.from(src.data.slice(0, 64), "base64"));
+  if (actual === undefined) throw invalid(`${where}.source.base64.data: Could not process image`);
+  if (actual !== src.media_type) {
+    throw invalid(
+      `${where}.source.base64.data: The image was specified using the ${String(src.media_type)} media type, but the image appears to be a ${actual} image`,
+    );
+  }
+}
+
 function checkBlock(block: unknown, where: string, role: string): void {
   const allowed = role === "user" ? USER_BLOCKS : ASSISTANT_BLOCKS;
   if (!isObject(block) || typeof block.type !== "string" || !allowed.includes(block.type)) {
@@ -155,10 +194,14 @@ function checkBlock(block: unknown, where: string, role: string): void {
           if (b.type === "text" && (typeof b.text !== "string" || !b.text)) {
             throw invalid("messages: text content blocks must be non-empty");
           }
+          if (b.type === "image") checkImage(b, `${where}.content.${k}`);
         });
       } else if (block.content !== undefined && typeof block.content !== "string") {
         throw invalid(`${where}.content: Input should be a valid string or list`);
       }
+      break;
+    case "image":
+      checkImage(block, where);
       break;
     case "thinking":
       if (typeof block.thinking !== "string" || typeof block.signature !== "string") {

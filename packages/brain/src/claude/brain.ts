@@ -4,13 +4,16 @@ import { type StepResult, type StepWork, withCost } from "@mllead/contracts";
 import type { Logger } from "pino";
 import type { Brain, StepTools, SummaryRequest } from "../types.js";
 import { type RetryPolicy, retryTransient } from "./call.js";
+import { citeLessons } from "./cite-lessons.js";
 import { resolveModel } from "./client.js";
 import { StepLoopError } from "./errors.js";
+import { findingLessonWithClaude, learnWithClaude } from "./learn.js";
 import { planWithClaude } from "./planner.js";
-import { runStepLoop, type StepLoopLimits } from "./specialist.js";
-import { stepPrompt } from "./step-prompt.js";
+import { reviewEvidence } from "./review-evidence.js";
+import { DEFAULT_STEP_LIMITS, runStepLoop, type StepLoopLimits } from "./specialist.js";
+import { limitsLines, stepPrompt } from "./step-prompt.js";
 import { summarizeWithClaude } from "./summary.js";
-import { mergeVerdicts } from "./verdict.js";
+import { type ThinkingSetting, thinkingFor } from "./thinking.js";
 
 /** An agent file the Claude brain needs is missing. */
 export class MissingAgentError extends Error {
@@ -21,8 +24,6 @@ export class MissingAgentError extends Error {
 export interface ClaudeBrainOptions {
   client: Anthropic;
   agents: ReadonlyMap<string, AgentDefinition>;
-  /** Runs the automated review checks (the offline reviewer's static checks) that the Claude reviewer weighs. */
-  executor: Brain;
   log: Logger;
   /** MLLEAD_CLAUDE_MODEL: one model id for every call, instead of each agent file's `model`. */
   model?: string;
@@ -32,14 +33,20 @@ export interface ClaudeBrainOptions {
   retry?: Partial<RetryPolicy>;
   /** Repair rounds of a plan after Claude's first answer. Default 2. */
   planRepairs?: number;
+  /**
+   * MLLEAD_THINKING: `agents` (default: adaptive thinking for the agents whose file sets `effort:` — the tech
+   * lead's plans and the code reviewer's loop), `off`, or an effort level for every agent's plans and steps.
+   */
+  thinking?: ThinkingSetting;
 }
 
 /**
  * The Claude brain: the tech lead plans and summarises with Claude, and every
  * specialist step is a Claude tool loop (the SDK's tool runner) in the task's
  * worktree with Claude Code's tools plus SubmitGpuJob and FinishStep. The code
- * reviewer also gets the built-in static checks as evidence, and their blockers
- * stand beside Claude's findings.
+ * reviewer also gets the built-in static checks and the sandbox's analysers as
+ * evidence to weigh; Claude's verdict is the verdict. Lessons are Claude's
+ * structured answers (`learn`, `lessonFromFinding`).
  */
 export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
   const agent = (name: string): AgentDefinition => {
@@ -48,6 +55,10 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
     return a;
   };
   const modelFor = (a: AgentDefinition) => resolveModel(a.model, opts.model);
+  const thinkingOf = (a: AgentDefinition) => {
+    const thinking = thinkingFor(a.effort, opts.thinking);
+    return thinking ? { thinking } : {};
+  };
 
   async function loop(work: StepWork, tools: StepTools, first: () => Promise<string>): Promise<StepResult> {
     const a = agent(work.role);
@@ -59,12 +70,14 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
           model,
           systemPrompt: a.systemPrompt,
           agentTools: a.tools,
+          ...thinkingOf(a),
           log: tools.log,
           ...(opts.stepLimits ? { limits: opts.stepLimits } : {}),
         },
         work,
         tools,
-        first,
+        // The limits are said up front, after everything else the step is told.
+        async () => [await first(), "", ...limitsLines({ ...DEFAULT_STEP_LIMITS, ...opts.stepLimits })].join("\n"),
       );
     // An overloaded API mid-step is waited out here, so it does not fail the step (and spend a re-plan). The
     // loop resumes from its saved transcript without repeating a tool call; without one it would start over
@@ -80,25 +93,34 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
   }
 
   async function review(work: StepWork, tools: StepTools): Promise<StepResult> {
-    const automated = (await opts.executor.runStep(work, tools)).verdict;
-    const checks = (automated?.checks ?? []).map((c) => `- ${c.category}: ${c.passed ? "passed" : "FAILED"} — ${c.detail}`);
-    const result = await loop(work, tools, async () =>
-      stepPrompt(work, tools, { ...(tools.repo ? { diff: await tools.repo.diff() } : {}), automatedChecks: checks }),
-    );
+    // Evidence, never a veto: the pattern checks and analysers go into the prompt; Claude's verdict stands.
+    const result = await loop(work, tools, async () => {
+      const evidence = await reviewEvidence(work, tools);
+      tools.log.info({ analysers: evidence.analysers }, "review evidence gathered");
+      return stepPrompt(work, tools, { ...(tools.repo ? { diff: await tools.repo.diff() } : {}), evidence: evidence.lines });
+    });
     if (!result.verdict) return result;
-    const verdict = mergeVerdicts(result.verdict, automated);
     return {
       ...result,
-      summary: `${verdict.decision === "approve" ? "Approved" : "Changes requested"}: ${result.summary}`,
-      verdict,
+      summary: `${result.verdict.decision === "approve" ? "Approved" : "Changes requested"}: ${result.summary}`,
     };
   }
+
+  const learnOptions = (taskId: string) => {
+    const lead = agent("tech-lead");
+    return {
+      model: modelFor(lead),
+      systemPrompt: lead.systemPrompt,
+      log: opts.log.child({ taskId }),
+      ...(opts.retry ? { retry: opts.retry } : {}),
+    };
+  };
 
   return {
     kind: "anthropic",
     async plan(req) {
       const lead = agent("tech-lead");
-      return planWithClaude(
+      const plan = await planWithClaude(
         opts.client,
         {
           model: modelFor(lead),
@@ -106,9 +128,12 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
           log: opts.log.child({ taskId: req.taskId }),
           ...(opts.retry ? { retry: opts.retry } : {}),
           ...(opts.planRepairs !== undefined ? { repairs: opts.planRepairs } : {}),
+          ...thinkingOf(lead),
         },
         req,
       );
+      // The lessons it cites are written into the requirements of the steps they affect.
+      return citeLessons(plan, req.lessons);
     },
     async runStep(work, tools) {
       if (work.role === "code-reviewer") return review(work, tools);
@@ -126,6 +151,12 @@ export function createClaudeBrain(opts: ClaudeBrainOptions): Brain {
         },
         req,
       );
+    },
+    async learn(req) {
+      return learnWithClaude(opts.client, learnOptions(req.taskId), req);
+    },
+    async lessonFromFinding(req) {
+      return findingLessonWithClaude(opts.client, learnOptions(req.taskId), req);
     },
   };
 }

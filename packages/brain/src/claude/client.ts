@@ -18,7 +18,11 @@ export interface ClaudeClientOptions {
   baseURL?: string;
   /** Retries of 408/409/429/5xx by the SDK (with its own backoff and `retry-after`). Default 3. */
   maxRetries?: number;
-  /** Per-request timeout, ms. Default 120 s. */
+  /**
+   * Per-request timeout, ms: how long the SDK waits for the response to start. Every call of the brain streams
+   * (the plans, the summary and each turn of a step's loop), so this bounds a stalled connection, never the length
+   * of a reply: a turn that writes for 150 s is not cut off and asked again. Default 120 s.
+   */
   timeoutMs?: number;
 }
 

@@ -4,8 +4,16 @@ import type { BetaMessageParam } from "@anthropic-ai/sdk/resources/beta/messages
 const KEEP_RECENT = 6;
 const CLEARED = "[output cleared to keep the conversation small; run the tool again if you need it]";
 
+/** What an image in a tool result counts for: the API bills one at most ~1,600 tokens, whatever its base64 size. */
+const IMAGE_CHARS = 1600 * 4;
+
 function resultChars(content: unknown): number {
-  return typeof content === "string" ? content.length : JSON.stringify(content ?? "").length;
+  if (typeof content === "string") return content.length;
+  if (!Array.isArray(content)) return JSON.stringify(content ?? "").length;
+  return content.reduce<number>(
+    (n, b: { type?: unknown }) => n + (b?.type === "image" ? IMAGE_CHARS : JSON.stringify(b).length),
+    0,
+  );
 }
 
 /**

@@ -18,3 +18,24 @@ export class StepLoopError extends Error {
     this.code = `step_loop_${stop}`;
   }
 }
+
+/**
+ * A failure outside the step's own work — the bus down, the process shutting down — met by a tool. The Claude
+ * loop does not hand it to the model as a tool error (the model would only work around it): it ends the loop with
+ * this error, its transcript kept, so the step is delivered again and resumes where it was. The services' errors
+ * for such failures extend it (the specialist's `RetryableError`).
+ */
+export class RetryableStepError extends Error {
+  readonly code: string = "retryable";
+  override readonly name: string = "RetryableStepError";
+}
+
+/** True when `err`, or an error in its `cause` chain, is a RetryableStepError. */
+export function isRetryableStepError(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; cur instanceof Error && depth < 10; depth++) {
+    if (cur instanceof RetryableStepError) return true;
+    cur = cur.cause;
+  }
+  return false;
+}

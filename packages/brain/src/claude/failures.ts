@@ -1,5 +1,5 @@
-/** Which Claude call failed: the tech lead's plan, revision or summary, or a specialist's step loop. */
-export type BrainCall = "plan" | "revision" | "summary" | "step";
+/** Which Claude call failed: the tech lead's plan, revision, summary or lesson, or a specialist's step loop. */
+export type BrainCall = "plan" | "revision" | "summary" | "lesson" | "step";
 
 /** The stable codes of ClaudeCallError and its subclasses. */
 export type ClaudeCallErrorCode =
@@ -19,6 +19,8 @@ export function callNoun(call: BrainCall): string {
       return "a revised plan";
     case "summary":
       return "the summary";
+    case "lesson":
+      return "a lesson";
     case "step":
       return "a result for the step";
     default: {

@@ -1,6 +1,14 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { zodOutputFormat } from "@anthropic-ai/sdk/helpers/zod";
-import { type Lesson, type Plan, Plan as PlanSchema, type Usage, validatePlan } from "@mllead/contracts";
+import {
+  type Lesson,
+  type Plan,
+  Plan as PlanSchema,
+  REVIEW_CRITERIA,
+  renderScoutReport,
+  type Usage,
+  validatePlan,
+} from "@mllead/contracts";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { PlanRequest } from "../types.js";
@@ -15,6 +23,7 @@ import {
   callNoun,
   PlanRejectedError,
 } from "./failures.js";
+import { type Thinking, thinkingParams } from "./thinking.js";
 
 export { PlanRejectedError } from "./failures.js";
 
@@ -37,6 +46,8 @@ export const PLAN_RULES = [
   "Roles: data-engineer, ml-engineer, analyst, code-reviewer. Give every step its kind: data (data-engineer: ingest, validate, clean, split), features, eda (analyst: explore the data, needs no model), train, sweep (ml-engineer: a hyper-parameter search with params.trials >= 2), evaluate, score (ml-engineer: predictions from the trained model), report (analyst: reads the metrics), investigate, root-cause, fix, verify (a regression triage), review (code-reviewer).",
   "Ordering (dependsOn): data work before model work; feature work before training; evaluation and scoring after training; a report after every train, sweep and evaluate step whose metrics it reads; a triage runs investigate → root-cause → fix → verify. EDA may run before or beside training; steps the rules do not order may run in parallel.",
   "A code-reviewer step is always present and depends, directly or through others, on EVERY other step — not only those that change code — so the task cannot finish while a step still runs.",
+  `The code-reviewer step's acceptanceCriteria are always exactly the review's own (about the review, not the code): ${REVIEW_CRITERIA.map((c) => `{"id": "${c.id}", "text": "${c.text}"}`).join(", ")}. What the review must look for (leakage in the scaler, seeds, …) goes in its requirements: a problem it finds becomes a fix round for the step that owns the code.`,
+  "A lesson the plan follows is cited in lessonsApplied; it is written into the requirements of the steps it affects for you.",
   "Shape: single-specialist (one specialist, e.g. a pure model-architecture change, then the review); experiment-cycle (data → train → report); exploration (EDA, no model); data-quality (a data-quality overhaul: audit, clean, validate, then profile the result); triage (why did a metric drop: investigate → root cause → fix → verify); sweep (an optimisation sweep, Optuna-style, instead of one well-configured run — choose it only when the person asks to optimise or tune).",
   "Track: experiment (bias to speed: one well-configured run, quick checks, results fast) or production (bias to correctness: unit tests for every changed module, data validation, no regression against the model it replaces, stricter acceptance criteria).",
   "Set changesCode=true on steps that write or change code, usesGpu=true on steps that run training on a GPU host.",
@@ -44,6 +55,9 @@ export const PLAN_RULES = [
   "Give each acceptance criterion an id unique in its step (ac1, ac2, …) and make it checkable: the specialist must prove each one with evidence, or the step fails.",
   "Put every setting an executor needs in the step's params (dataset, target, model, epochs, learningRate, batchSize, seed, trials, metric, gpus, extra) — prose in the requirements is for people and is not read back.",
   "Name risks (leakage, drift, instability, metric regressions, memory) with a mitigation each.",
+  "Ground every step in the team's repository as the scout read it (files, data folders and their columns, installed packages, GPUs): name real paths and columns, use the packages that are installed, and never invent files, tables or columns it does not show.",
+  "List in assumptions (short sentences) what the plan takes as given that neither the request nor the repository says, e.g. which column is the label.",
+  'When the request is ambiguous in a way that changes the work — no dataset or target can be found, the goal has no measure ("improve the model": which model, which metric?), or two readings lead to different plans — do not invent the answer: ask in questions (at most 3; each an id, the question, and 2–4 short choices when the answers can be listed). Still send the best plan under stated assumptions; people answer before they can approve, and the plan is revised with their answers. Ask nothing the request or the repository already settles.',
 ].join("\n");
 
 /** The channel's lessons for the prompt, or nothing when there are none. */
@@ -59,11 +73,29 @@ function lessonLines(lessons: readonly Lesson[] | undefined): string[] {
   ];
 }
 
+/** What the scout read of the team's repository, or why the plan has to go without. */
+function contextLines(req: PlanRequest): string[] {
+  if (req.context)
+    return [
+      "## The team's repository, as the scout read it (the commit tasks start from; read only)",
+      renderScoutReport(req.context),
+      "",
+    ];
+  if (req.contextMissing)
+    return [`(The repository could not be read before planning: ${req.contextMissing}. Say what you assume in assumptions.)`, ""];
+  return [];
+}
+
 function firstMessage(req: PlanRequest): string {
   if (!req.previous)
-    return [`Plan this task from <@${req.requester.userId}>:`, "", req.text, "", ...lessonLines(req.lessons), PLAN_RULES].join(
-      "\n",
-    );
+    return [
+      `Plan this task from <@${req.requester.userId}>:`,
+      "",
+      req.text,
+      "",
+      ...contextLines(req),
+      ...lessonLines(req.lessons),
+    ].join("\n");
   return [
     `Revise the plan for this task from <@${req.requester.userId}>:`,
     req.text,
@@ -71,11 +103,11 @@ function firstMessage(req: PlanRequest): string {
     "The plan people saw:",
     JSON.stringify({ ...req.previous.plan, brain: undefined }, null, 1),
     "",
-    "Changes they asked for (oldest first); answer every one of them:",
+    "Changes they asked for (oldest first); answer every one of them. Answers to the plan's questions settle those questions: plan with them and ask only what is still open.",
     ...req.previous.feedback.map((f, i) => `${i + 1}. ${f}`),
     "",
+    ...contextLines(req),
     ...lessonLines(req.lessons),
-    PLAN_RULES,
   ].join("\n");
 }
 
@@ -197,10 +229,21 @@ export interface ClaudePlannerOptions {
   log: Logger;
   /** Repair rounds after the first answer. Default 2. */
   repairs?: number;
-  /** max_tokens of the first request; a cut answer doubles it, up to 32,000. Default 16,000. */
+  /** max_tokens of the first request; a cut answer doubles it, up to 32,000 (64,000 thinking). Default 16,000 (32,000 thinking). */
   maxTokens?: number;
   /** Backoff for an overloaded or unreachable API (see DEFAULT_RETRY). */
   retry?: Partial<RetryPolicy>;
+  /** Adaptive thinking at this effort (the tech lead's `effort:`); its tokens count in max_tokens, so the limits double. */
+  thinking?: Thinking;
+}
+
+/**
+ * The planner's system prompt: the tech lead's agent prompt, then the plan rules. Both are the same for every
+ * task, so the block is cached (with the schema) and read back by every plan, revision and repair round; what
+ * differs per task (the request, the repository, the lessons) is in the user message.
+ */
+export function plannerSystem(agentPrompt: string): Anthropic.TextBlockParam[] {
+  return cachedSystem(`${agentPrompt}\n\n## The rules every plan follows\n\n${PLAN_RULES}`);
 }
 
 /**
@@ -215,7 +258,9 @@ export async function planWithClaude(client: Anthropic, opts: ClaudePlannerOptio
   const call: BrainCall = req.previous ? "revision" : "plan";
   const messages: Anthropic.MessageParam[] = [{ role: "user", content: firstMessage(req) }];
   const repairs = opts.repairs ?? 2;
-  let maxTokens = opts.maxTokens ?? 16_000;
+  let maxTokens = opts.maxTokens ?? (opts.thinking ? 32_000 : 16_000);
+  const ceiling = opts.thinking ? 2 * MAX_PLAN_TOKENS : MAX_PLAN_TOKENS;
+  const thinking = thinkingParams(opts.thinking);
   const used: Usage[] = [];
   try {
     for (let round = 0; ; round++) {
@@ -224,9 +269,12 @@ export async function planWithClaude(client: Anthropic, opts: ClaudePlannerOptio
         {
           model: opts.model,
           max_tokens: maxTokens,
-          system: cachedSystem(opts.systemPrompt),
+          system: plannerSystem(opts.systemPrompt),
           messages,
-          output_config: { format: PLAN_FORMAT },
+          ...(thinking.thinking ? { thinking: thinking.thinking } : {}),
+          output_config: { format: PLAN_FORMAT, ...thinking.output_config },
+          // Repair rounds read the conversation so far from the cache.
+          cache_control: { type: "ephemeral" },
         },
         { call, log: opts.log, ...(opts.retry ? { retry: opts.retry } : {}) },
       );
@@ -237,7 +285,7 @@ export async function planWithClaude(client: Anthropic, opts: ClaudePlannerOptio
       if ("plan" in read) return keepKnownLessons(read.plan, req.lessons);
       opts.log.warn({ kind: read.kind, problems: read.problems, round }, `Claude's ${call} is not usable; asking for a repair`);
       if (round >= repairs) throw finalError(call, read, round + 1, maxTokens);
-      if (read.kind === "max_tokens") maxTokens = Math.min(maxTokens * 2, MAX_PLAN_TOKENS);
+      if (read.kind === "max_tokens") maxTokens = Math.min(maxTokens * 2, ceiling);
       if (read.answer) messages.push({ role: "assistant", content: read.answer });
       messages.push({ role: "user", content: read.repair });
     }

@@ -9,12 +9,15 @@ import type {
 import type { StepResult, StepWork, Usage } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { createToolbox, type FileJournal, type Toolbox, type ToolName, toolsFor } from "../tools/index.js";
+import { createToolbox, type Toolbox, type ToolName, type ToolOutput, toolsFor } from "../tools/index.js";
 import type { StepTools, Transcript } from "../types.js";
+import { budgetNotes, notedBudgets, spentTokens, withNotes } from "./budget.js";
 import { cachedSystem } from "./client.js";
 import { clearOldToolResults } from "./context.js";
-import { StepLoopError } from "./errors.js";
+import { isRetryableStepError, StepLoopError } from "./errors.js";
+import { journalFor, saver } from "./journal.js";
 import { workingRules } from "./step-prompt.js";
+import { type Thinking, thinkingParams } from "./thinking.js";
 
 /** Limits of one step's tool loop. */
 export interface StepLoopLimits {
@@ -47,6 +50,8 @@ export interface StepLoopOptions {
   agentTools: readonly string[];
   log: Logger;
   limits?: Partial<StepLoopLimits>;
+  /** Adaptive thinking at this effort (the agent file's `effort:`, or MLLEAD_THINKING); absent: the model's default. */
+  thinking?: Thinking;
 }
 
 /** Times the loop asks a model that stopped talking to call FinishStep before the step fails. */
@@ -62,7 +67,7 @@ function addMessageUsage(total: Usage, u: BetaMessage["usage"]): void {
   total.requests += 1;
 }
 
-const spent = (u: Usage) => u.inputTokens + u.outputTokens + u.cacheReadTokens + u.cacheWriteTokens;
+const spent = spentTokens;
 
 function toolUses(message: BetaMessageParam | undefined): BetaToolUseBlock[] {
   if (message?.role !== "assistant" || typeof message.content === "string") return [];
@@ -75,41 +80,17 @@ function asParam(message: BetaMessage): BetaMessageParam {
 }
 
 /**
- * Serialises saves so concurrent tool calls never interleave writes of the transcript. A failed save is
- * logged and the loop goes on, except a `strict` one (a file change's intent), whose caller gets the error.
+ * What the tools of one reply share: how many calls the reply makes (FinishStep must be alone), and the halt a
+ * tool pulls when it meets a RetryableStepError, which stops the loop before its next request.
  */
-function saver(tools: StepTools, transcript: Transcript): (strict?: boolean) => Promise<void> {
-  let chain: Promise<void> = Promise.resolve();
-  return (strict = false) => {
-    const attempt = chain.then(() => tools.transcript?.save(transcript));
-    chain = attempt.catch((err) => tools.log.warn({ err }, "could not save the step's transcript"));
-    return strict ? attempt : chain;
-  };
+interface TurnState {
+  calls: number;
+  halt(err: unknown): void;
+  halted(): boolean;
 }
 
-/** The journal of one Write or Edit call: its intent goes into the transcript, saved, before the file changes. */
-function journalFor(
-  id: string,
-  transcript: Transcript,
-  resumed: boolean,
-  save: (strict?: boolean) => Promise<void>,
-): FileJournal {
-  const previous = resumed ? transcript.intents?.[id] : undefined;
-  return {
-    ...(previous ? { previous } : {}),
-    async record(intent) {
-      transcript.intents = { ...transcript.intents, [id]: intent };
-      try {
-        await save(true);
-      } catch (err) {
-        throw new Error(
-          `the change was not made: it could not be journalled first (${err instanceof Error ? err.message : String(err)})`,
-          { cause: err },
-        );
-      }
-    },
-  };
-}
+const FINISH_ALONE =
+  "FinishStep was not run: call it alone, in a turn of its own. The other calls of this turn ran; read their results above, then call FinishStep by itself.";
 
 /**
  * The toolbox as the SDK's runnable tools. Every finished call is journalled in
@@ -126,6 +107,7 @@ function runnableTools(
   transcript: Transcript,
   interrupted: Set<string>,
   save: (strict?: boolean) => Promise<void>,
+  turn: TurnState,
 ) {
   const specs = toolbox.specs();
   return specs.map((spec, i) =>
@@ -141,9 +123,12 @@ function runnableTools(
           if (journalled.isError) throw new Error(journalled.content);
           return journalled.content;
         }
-        let content: string;
+        let content: ToolOutput;
         let isError = false;
-        if (id && interrupted.has(id) && spec.name === "Bash") {
+        if (spec.name === "FinishStep" && turn.calls > 1) {
+          content = FINISH_ALONE;
+          isError = true;
+        } else if (id && interrupted.has(id) && spec.name === "Bash") {
           content =
             "This command was running when the specialist restarted, so it may have run in part. It was not run again: check the state of the files before you decide to run it again.";
           isError = true;
@@ -153,17 +138,23 @@ function runnableTools(
               id && (spec.name === "Write" || spec.name === "Edit")
                 ? journalFor(id, transcript, interrupted.has(id), save)
                 : undefined;
-            content = await toolbox.call(spec.name, input, journal ? { journal } : {});
+            content = await toolbox.callForModel(spec.name, input, journal ? { journal } : {});
           } catch (err) {
+            // The bus down or the process stopping is no tool error for the model: the loop ends, the step is redelivered.
+            if (isRetryableStepError(err)) turn.halt(err);
+            if (turn.halted()) throw err;
             content = err instanceof z.ZodError ? z.prettifyError(err) : err instanceof Error ? err.message : String(err);
             isError = true;
           }
         }
-        if (id) {
+        // A call cut short by the halt is not journalled: the redelivered step runs it again (or says it was interrupted).
+        if (turn.halted()) throw new Error("the step stopped for redelivery");
+        // An answer with an image (a Read, which repeats safely) is not journalled: the image stays out of the journal.
+        if (id && typeof content === "string") {
           transcript.toolResults[id] = { content, isError };
           await save();
         }
-        if (isError) throw new Error(content);
+        if (isError) throw new Error(typeof content === "string" ? content : "the tool failed");
         return content;
       },
     }),
@@ -171,11 +162,13 @@ function runnableTools(
 }
 
 /**
- * Runs one step as a Claude tool loop with the SDK's tool runner: the agent's
- * prompt (cached, with the tool definitions), Claude Code's tools plus
- * SubmitGpuJob and FinishStep, and limits on iterations, tokens and time. The
- * conversation is saved after every reply and tool call, so a specialist killed
- * mid-step resumes where it was. Ends when FinishStep records a result.
+ * Runs one step as a Claude tool loop with the SDK's tool runner: the agent's prompt and the tool definitions
+ * cached, and the growing conversation cached too (top-level `cache_control`: each turn reads the history from
+ * the cache); every turn streamed, so a long reply (a big `Write`) is never cut by a request timeout; adaptive
+ * thinking when the agent asks for it. Claude Code's tools plus SubmitGpuJob and FinishStep, and limits on
+ * requests, tokens and time, with a note to the model at 80 % of each. The conversation is saved after every
+ * reply and tool call, so a specialist killed mid-step, or one whose tool met the bus down
+ * (RetryableStepError), resumes where it was. Ends when FinishStep records a result.
  */
 export async function runStepLoop(
   client: Anthropic,
@@ -186,9 +179,12 @@ export async function runStepLoop(
 ): Promise<StepResult> {
   const limits = { ...DEFAULT_STEP_LIMITS, ...opts.limits };
   const names: ToolName[] = toolsFor(opts.agentTools, work.step);
-  // The time limit aborts the model request and whatever tool runs (a command, a GPU wait, a search).
+  // The time limit aborts the model request and whatever tool runs (a command, a GPU wait, a search); so does a
+  // halt for redelivery.
   const controller = new AbortController();
-  const toolbox = createToolbox(work, tools, names, { signal: controller.signal });
+  const halt = new AbortController();
+  const signal = AbortSignal.any([controller.signal, halt.signal]);
+  const toolbox = createToolbox(work, tools, names, { signal });
   const saved = await tools.transcript?.load();
   const transcript: Transcript = saved ?? {
     messages: [{ role: "user", content: await firstMessage() }],
@@ -210,8 +206,25 @@ export async function runStepLoop(
   const remainingMs = Date.parse(transcript.startedAt) + limits.timeLimitMs - Date.now();
   const timer = setTimeout(() => controller.abort(), Math.max(0, remainingMs));
   const system = cachedSystem(`${opts.systemPrompt}\n\n${workingRules(names)}`);
-  const runnable = runnableTools(toolbox, transcript, interrupted, save);
+  const turn: TurnState = {
+    calls: toolUses(last).length,
+    halt: (err) => {
+      if (!halt.signal.aborted) opts.log.warn({ err }, "a tool met an infrastructure failure: the step stops for redelivery");
+      halt.abort(err);
+    },
+    halted: () => halt.signal.aborted,
+  };
+  const stopIfHalted = () => {
+    if (halt.signal.aborted) throw halt.signal.reason;
+  };
+  const runnable = runnableTools(toolbox, transcript, interrupted, save, turn);
   const usage = () => ({ ...transcript.usage, toolCalls: transcript.usage.toolCalls + toolbox.state.toolCalls });
+  const noted = notedBudgets(transcript.messages);
+  const notesDue = () => {
+    const due = budgetNotes({ ...limits, usage: transcript.usage, startedAt: transcript.startedAt, now: Date.now() }, noted);
+    for (const n of due) noted.add(n.kind);
+    return due.map((n) => n.text);
+  };
   try {
     for (let nudge = 0; ; nudge++) {
       const remaining = limits.maxIterations - transcript.usage.requests;
@@ -228,12 +241,17 @@ export async function runStepLoop(
           tools: runnable,
           messages: transcript.messages as BetaMessageParam[],
           max_iterations: remaining,
+          // Automatic caching: the breakpoint sits on the last block and moves forward as the conversation grows.
+          cache_control: { type: "ephemeral" },
+          ...thinkingParams(opts.thinking),
+          stream: true,
         },
-        { signal: controller.signal },
+        { signal },
       );
       // A conversation saved between a reply and its tool results: answer those calls first.
       if (toolUses(transcript.messages.at(-1) as BetaMessageParam).length > 0) {
         const answer = await runner.generateToolResponse();
+        stopIfHalted();
         if (answer) {
           runner.pushMessages(answer);
           transcript.messages.push(answer);
@@ -242,42 +260,56 @@ export async function runStepLoop(
         if (toolbox.state.result) return { ...toolbox.state.result, usage: usage() };
       }
       let stop: BetaMessage["stop_reason"] = null;
-      for await (const message of runner) {
+      for await (const stream of runner) {
+        const message = await stream.finalMessage();
         addMessageUsage(transcript.usage, message.usage);
-        transcript.messages = [...runner.params.messages, asParam(message)];
+        const reply = asParam(message);
+        const sent = runner.params.messages;
+        transcript.messages = [...sent, reply];
         await save();
         stop = message.stop_reason;
+        turn.calls = toolUses(reply).length;
         if (spent(transcript.usage) > limits.tokenBudget) {
           throw new StepLoopError(
             "budget",
             `the step spent ${spent(transcript.usage)} tokens, over its budget of ${limits.tokenBudget}`,
           );
         }
-        if (toolUses(asParam(message)).some((t) => t.name === "FinishStep")) {
+        if (toolUses(reply).some((t) => t.name === "FinishStep")) {
           await runner.generateToolResponse();
+          stopIfHalted();
           if (toolbox.state.result) return { ...toolbox.state.result, usage: usage() };
         }
-        const cleared = clearOldToolResults(runner.params.messages, limits.clearToolResultsOverChars);
-        if (cleared) {
-          opts.log.info({ cleared: cleared.count }, "cleared old tool results to keep the context small");
-          runner.setMessagesParams((p) => ({ ...p, messages: [...cleared.messages, asParam(message)] }));
-        }
+        const window = stop === "model_context_window_exceeded";
+        const cleared = clearOldToolResults(sent, window ? 0 : limits.clearToolResultsOverChars);
+        if (cleared) opts.log.info({ cleared: cleared.count }, "cleared old tool results to keep the context small");
+        const base = cleared ? cleared.messages : sent;
+        const notes = turn.calls > 0 ? notesDue() : [];
+        if (notes.length > 0) {
+          await withNotes(runner, base, reply, notes);
+          stopIfHalted();
+        } else if (cleared) runner.setMessagesParams((p) => ({ ...p, messages: [...base, reply] }));
       }
+      stopIfHalted();
       if (stop === "refusal") throw new StepLoopError("refusal", "Claude declined to carry out this step (stop reason: refusal)");
       transcript.messages = [...runner.params.messages];
       if (nudge >= NUDGES) throw new StepLoopError("unfinished", `Claude stopped ${nudge + 1} times without calling FinishStep`);
       const why =
         stop === "max_tokens"
           ? "Your last reply was cut off at the output limit. Work in smaller pieces (write large files in parts)."
-          : "You stopped without calling FinishStep.";
+          : stop === "model_context_window_exceeded"
+            ? "Your last reply was cut off: the conversation filled the model's context window. Read less at a time (use offset and limit)."
+            : "You stopped without calling FinishStep.";
       transcript.messages.push({
         role: "user",
-        content: `${why} Continue the step; when it is done and verified, call FinishStep.`,
+        content: [`${why} Continue the step; when it is done and verified, call FinishStep.`, ...notesDue()].join("\n\n"),
       });
       await save();
     }
   } catch (err) {
     if (err instanceof StepLoopError) err.usage = usage();
+    // A tool met the bus down or the process stopping: that error, for redelivery; the transcript is saved.
+    if (halt.signal.aborted) throw halt.signal.reason;
     if (controller.signal.aborted) {
       const limit =
         limits.timeLimitMs >= 120_000 ? `${Math.round(limits.timeLimitMs / 60_000)} min` : `${limits.timeLimitMs / 1000} s`;

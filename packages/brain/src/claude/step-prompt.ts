@@ -1,4 +1,4 @@
-import type { StepWork } from "@mllead/contracts";
+import { REVIEW_PITFALLS, type StepWork } from "@mllead/contracts";
 import type { ToolName } from "../tools/index.js";
 import type { RepoDiff, StepTools } from "../types.js";
 
@@ -37,7 +37,45 @@ function handoff(work: StepWork): string[] {
     ...s.acceptanceCriteria.map((c) => `- [ ] ${c.id}: ${c.text}`),
     ...params,
     "### Next Handoff",
-    `After completion, hand off to: ${s.nextHandoff.to} for ${s.nextHandoff.reason}`,
+    `After completion, hand off to: ${s.nextHandoff.to} (${s.nextHandoff.reason})`,
+  ];
+}
+
+/** What the tracks mean for a step (the seed's speed-versus-correctness rule). */
+const TRACK_MEANING = {
+  experiment: "an experiment: bias to speed — one well-configured run, quick checks, results fast, then iterate",
+  production:
+    "production: bias to correctness — tests for every changed module, validated data, no regression against what it replaces",
+} as const;
+
+/** The plan around the step: its summary and track, what it assumes, its risks and the lessons it follows. */
+export function briefLines(work: StepWork): string[] {
+  const b = work.brief;
+  if (!b) return [];
+  return [
+    "## The plan this step belongs to",
+    b.summary,
+    `Track: ${TRACK_MEANING[b.track]}.`,
+    ...(b.assumptions.length ? ["### Assumptions (the plan takes these as given)", ...b.assumptions.map((a) => `- ${a}`)] : []),
+    ...(b.risks.length
+      ? [
+          "### Risks and their mitigations (apply those that touch your step)",
+          ...b.risks.map((r) => `- ${r.risk} → ${r.mitigation}`),
+        ]
+      : []),
+    ...(b.lessons.length
+      ? ["### Lessons this team recorded (follow them)", ...b.lessons.map((l) => `- ${l.id}: ${l.text}`)]
+      : []),
+  ];
+}
+
+/** A step loop's limits, said up front so the model plans its work within them (see StepLoopLimits). */
+export function limitsLines(limits: { maxIterations: number; tokenBudget: number; timeLimitMs: number }): string[] {
+  const hours = limits.timeLimitMs / 3_600_000;
+  const time = hours >= 1 ? `${Number(hours.toFixed(1))} h` : `${Math.round(limits.timeLimitMs / 60_000)} min`;
+  return [
+    "## Your limits",
+    `This step may make at most ${limits.maxIterations} model requests and use ${limits.tokenBudget.toLocaleString("en-US")} tokens (input, output and cache together), within ${time} of wall-clock time counted from its start (GPU jobs included). Past any of them the step fails: read files in parts, keep command output short, and call FinishStep before the end.`,
   ];
 }
 
@@ -91,6 +129,65 @@ function workspace(tools: StepTools): string[] {
   return lines;
 }
 
+/**
+ * The reviewer's audit: every step under review with its acceptance criteria and the evidence it gave, and
+ * what the review answers (findings and one check per pitfall; a problem found is a finding, never an unmet
+ * criterion of the review).
+ */
+function reviewScope(work: StepWork): string[] {
+  const steps = work.reviewScope.flatMap((r) => {
+    const res = r.result;
+    const files = res.filesChanged.length ? ` Files: ${res.filesChanged.slice(0, 20).join(", ")}.` : "";
+    return [
+      `### ${r.stepId} (${r.role}, "${r.title}")`,
+      `${res.summary}${files}`,
+      ...(res.criteria.length
+        ? res.criteria.map(
+            (c) => `- ${c.id} "${c.criterion.slice(0, 300)}" — ${c.met ? "met" : "NOT met"}: ${c.evidence.slice(0, 600)}`,
+          )
+        : ["- (no acceptance criteria answered)"]),
+    ];
+  });
+  return [
+    "## Steps under review: their acceptance criteria and the evidence they gave",
+    ...steps,
+    "Audit each criterion against its evidence, the diff and what you can run: a claim the change does not support is a finding on that step.",
+    "Your own acceptance criteria are about the review itself. A problem you find (leakage, a missing seed, an unsupported claim) is a finding with ownerStepId set to the step that owns the code; the tech lead sends the findings back to those steps in a fix round. Do not answer a criterion met=false because the code has a problem.",
+    `FinishStep's verdict: decision (request_changes only for a blocker or major finding), summary, findings, and checks — exactly one per pitfall (${REVIEW_PITFALLS.join(", ")}), status pass, fail or n/a, each with its evidence.`,
+  ];
+}
+
+const pkgList = (ps: readonly { name: string; version: string }[]) => ps.map((p) => `${p.name} ${p.version}`).join(", ");
+
+/** The Python commands run and what the sandbox allows: the model learns it here, not by failing. */
+function pythonFacts(tools: StepTools): string[] {
+  const sb = tools.sandbox;
+  const py = sb?.python;
+  if (!sb || !py) return [];
+  const version = py.version ? `, Python ${py.version}` : "";
+  // Debian and most images have no `python` outside an environment.
+  const cmd = py.kind === "system" ? "python3" : "python";
+  const lines = ["## Python"];
+  if (py.kind === "system") lines.push(`Run Python as \`python3\` (${py.interpreter}${version}, the system interpreter).`);
+  else
+    lines.push(
+      `Run Python as \`python\` (${py.interpreter}${version}): the team's ${py.kind} environment at ${py.dir}, first on PATH in every command. It is read-only: nothing can be installed into it.`,
+    );
+  lines.push(
+    py.packages.length ? `Key packages: ${pkgList(py.packages)}.` : "Key packages: none of the usual ML libraries is installed.",
+  );
+  if (py.otherPackages.length)
+    lines.push(
+      `Also installed in the environment: ${pkgList(py.otherPackages)}${py.moreOtherPackages ? ` and ${py.moreOtherPackages} more` : ""}.`,
+    );
+  lines.push(
+    sb.network
+      ? `A library not listed may be missing: check with \`${cmd} -c 'import name'\` before you build on it.`
+      : "Commands have no network: pip install, conda install and downloads (datasets, model weights) fail. Use what is installed; when the step needs a library that is missing, say so in FinishStep instead of working around it.",
+  );
+  return lines;
+}
+
 function reviewDiff(diff: RepoDiff | undefined): string[] {
   if (!diff) return [];
   const body = diff.diff.length > MAX_DIFF_CHARS ? `${diff.diff.slice(0, MAX_DIFF_CHARS)}\n… [diff cut]` : diff.diff;
@@ -108,7 +205,7 @@ function reviewDiff(diff: RepoDiff | undefined): string[] {
 export function stepPrompt(
   work: StepWork,
   tools: StepTools,
-  extra: { diff?: RepoDiff; automatedChecks?: string[] } = {},
+  extra: { diff?: RepoDiff; evidence?: readonly string[] } = {},
 ): string {
   return [
     `You are the ${work.role} on task ${work.taskId}. The request from <@${work.task.requester.userId}> in Slack:`,
@@ -116,19 +213,15 @@ export function stepPrompt(
     "",
     ...handoff(work),
     "",
+    ...briefLines(work),
     ...upstream(work),
     ...findings(work),
-    ...(work.role === "code-reviewer"
-      ? [
-          "## Steps under review",
-          ...work.reviewScope.map((r) => `- ${r.stepId} (${r.role}): ${r.result.summary}`),
-          "Set ownerStepId on each finding to the step that owns the code. Request changes only for a blocker or major finding.",
-        ]
-      : []),
+    ...(work.role === "code-reviewer" ? reviewScope(work) : []),
     ...reviewDiff(extra.diff),
-    ...(extra.automatedChecks?.length ? ["## Automated checks", ...extra.automatedChecks] : []),
+    ...(extra.evidence ?? []),
     "",
     ...workspace(tools),
+    ...pythonFacts(tools),
   ]
     .filter((l) => l !== "")
     .join("\n");

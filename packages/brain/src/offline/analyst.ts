@@ -1,5 +1,6 @@
 import type { StepResult, StepWork, UpstreamResult } from "@mllead/contracts";
 import type { StepTools } from "../types.js";
+import { plotNote } from "./demo-data.js";
 import { EXTRA, extraParam } from "./params.js";
 import { fmt, type OfflineContext } from "./shared.js";
 import { type CodePaths, ensureShipped, followUpLines, runShippedTests } from "./shipped-code.js";
@@ -53,6 +54,12 @@ async function trainingInputs(wb: Workbench, inputs: Inputs): Promise<void> {
   if (await exists(wb, `${dir}/history.json`)) inputs.history = `${dir}/history.json`;
 }
 
+/** How the loss plot was drawn, for the summary: matplotlib, or the fallback and why. */
+function plotRenderer(renderer: string | undefined): string {
+  if (renderer === "fallback") return "drawn by the built-in fallback renderer: the sandbox's python3 has no matplotlib";
+  return renderer ? `drawn with ${renderer}` : "renderer not recorded";
+}
+
 /**
  * The offline analyst: runs `jobs/analyze.py` (written from the shipped copy
  * when the repository lacks it) on the training run's metrics and history and
@@ -72,7 +79,9 @@ export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineC
     );
   }
   const previousWanted = extraParam(work.step.params, EXTRA.compare) === "previous-model";
-  const argv = ["python3", CODE.script, "--out", OUT, "--title", `Analysis: ${work.step.title}`];
+  // The seed of the run the plot shows: the training step's, else the analysis step's own when it names one.
+  const seed = work.upstream.findLast((u) => u.role === "ml-engineer")?.result.metrics.seed ?? work.step.params.seed;
+  const argv = ["python3", CODE.script, "--out", OUT, "--title", `Analysis: ${work.step.title}`, "--plot-note", plotNote(seed)];
   if (inputs.metrics) argv.push("--metrics", inputs.metrics);
   if (inputs.history) argv.push("--history", inputs.history);
   if (inputs.data) argv.push("--data", inputs.data);
@@ -93,7 +102,9 @@ export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineC
   }
 
   const report = (await exists(wb, `${OUT}/report.md`)) ? await readText(wb, `${OUT}/report.md`) : "";
-  const numbers = finiteMetrics((await readJson<Record<string, unknown>>(wb, `${OUT}/analysis.json`)) ?? {});
+  const analysis = (await readJson<Record<string, unknown>>(wb, `${OUT}/analysis.json`)) ?? {};
+  const numbers = finiteMetrics(analysis);
+  const renderer = typeof analysis.plot_renderer === "string" ? analysis.plot_renderer : undefined;
   const hasPlot = await exists(wb, `${OUT}/loss.png`);
   const produced = [`${OUT}/report.md`, `${OUT}/analysis.json`, ...(hasPlot ? [`${OUT}/loss.png`] : [])];
 
@@ -156,7 +167,7 @@ export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineC
   }
   if (inputs.notes.length > 0) lines.push(`Inputs: ${inputs.notes.join("; ")}.`);
   lines.push(
-    `Report: ${OUT}/report.md${hasPlot ? ` with the loss curve ${OUT}/loss.png` : ""}; unit tests: ${tests.count} passed.`,
+    `Report: ${OUT}/report.md${hasPlot ? ` with the loss curve ${OUT}/loss.png (${plotRenderer(renderer)})` : ""}; unit tests: ${tests.count} passed.`,
   );
   lines.push(...followUpLines(wb, CODE, sources));
   return finish(wb, { summary: lines.join("\n"), criteria, metrics: numbers, artifacts: produced }, produced);

@@ -1,5 +1,6 @@
 import type { Plan, StepResult, StepWork } from "@mllead/contracts";
 import type { Logger } from "pino";
+import { learnFromChangeRequest, lessonFromFinding } from "../lesson-drafts.js";
 import type { Brain, PlanRequest, StepTools, SummaryRequest } from "../types.js";
 import { runAnalyst } from "./analyst.js";
 import { runCodeReviewer } from "./code-reviewer.js";
@@ -28,7 +29,7 @@ export function createOfflineBrain(opts: OfflineBrainOptions = {}): Brain {
   return {
     kind: "offline",
     async plan(req: PlanRequest): Promise<Plan> {
-      const plan = offlinePlan(req.text, req.previous?.feedback ?? [], req.lessons ?? []);
+      const plan = offlinePlan(req.text, req.previous?.feedback ?? [], req.lessons ?? [], req.context);
       opts.log?.debug(
         { taskId: req.taskId, steps: plan.steps.map((s) => s.id), revision: req.previous ? req.previous.feedback.length : 0 },
         "offline plan",
@@ -53,6 +54,13 @@ export function createOfflineBrain(opts: OfflineBrainOptions = {}): Brain {
     },
     async summarize(req: SummaryRequest): Promise<string> {
       return offlineSummary(req);
+    },
+    // The offline brain reads corrections with its fixed rules (lesson-drafts.ts); the Claude brain asks Claude.
+    async learn(req) {
+      return learnFromChangeRequest(req.feedback);
+    },
+    async lessonFromFinding(req) {
+      return { ...lessonFromFinding(req.finding, req.ownerRole), scope: "standing" };
     },
   };
 }

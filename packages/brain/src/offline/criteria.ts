@@ -1,5 +1,11 @@
-import { type AcceptanceCriterion, numberedCriteria, type Role, type Step } from "@mllead/contracts";
+import { type AcceptanceCriterion, numberedCriteria, REVIEW_CRITERIA, type Role, type Step } from "@mllead/contracts";
 import { modelName, type ResolvedParams, resolveParams } from "./params.js";
+
+function reviewCriterion(id: string): string {
+  const c = REVIEW_CRITERIA.find((r) => r.id === id);
+  if (!c) throw new Error(`no review criterion ${id}`);
+  return c.text;
+}
 
 /**
  * The acceptance criteria the offline planner writes and the offline
@@ -36,10 +42,12 @@ const CATALOGUE = {
     classBalance: () => "`reports/report.md` states the class balance of the target.",
     statistics: () => "Every claimed feature difference carries a test statistic and p-value.",
   },
+  // The review's own criteria (REVIEW_CRITERIA, which the plan rules require), in their order.
   "code-reviewer": {
-    verdict: () => "A structured verdict (approve or request_changes) with one check per pitfall category.",
-    findingsNamed: () => "Every finding names its file, severity, category and the step that owns the code.",
-    decision: () => "request_changes only when a blocker or major finding exists.",
+    verdict: () => reviewCriterion("ac1"),
+    checks: () => reviewCriterion("ac2"),
+    findingsNamed: () => reviewCriterion("ac3"),
+    audit: () => reviewCriterion("ac4"),
   },
 } as const;
 

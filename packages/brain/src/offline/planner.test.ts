@@ -1,6 +1,7 @@
 import { type Plan, type Step, validatePlan } from "@mllead/contracts";
 import { describe, expect, it } from "vitest";
 import { CANNOT_CHECK, identifyCriteria } from "./criteria.js";
+import { DEMO_PLAN_NOTE } from "./demo-data.js";
 import { offlinePlan } from "./planner.js";
 import { profileTask } from "./task-profile.js";
 
@@ -14,6 +15,16 @@ const step = (p: Plan, id: string) => {
 const unchecked = (s: Step) => identifyCriteria(s.role, s).filter((c) => c.key === undefined);
 
 describe("offline planner", () => {
+  it("says in the summary and an assumption that it runs the shipped demo pipeline on synthetic data", () => {
+    for (const text of ["train a churn model on the `crm.customers` table", "explore the data in `events`"]) {
+      const plan = offlinePlan(text, ["use 5 epochs".repeat(40), "lr 0.05".repeat(40)]);
+      expect(plan.summary).toContain(DEMO_PLAN_NOTE);
+      expect(plan.summary).toMatch(/shipped demo pipeline .* synthetic/);
+      expect(plan.assumptions?.[0]).toMatch(/shipped demo pipeline on a deterministic synthetic .*every metric is synthetic/);
+      expect(validatePlan(plan)).toEqual([]);
+    }
+  });
+
   it("plans a full experiment cycle: data → train → analyze → review, naming the table", () => {
     const plan = offlinePlan("<@U123> train a churn model on the `analytics.customers` table and report val AUC vs the baseline");
     expect(validatePlan(plan)).toEqual([]);

@@ -1,5 +1,15 @@
-import { type Lesson, type Plan, type Risk, type Step, validatePlan } from "@mllead/contracts";
+import {
+  isAnswersFeedback,
+  type Lesson,
+  type Plan,
+  type Risk,
+  type ScoutReport,
+  type Step,
+  validatePlan,
+} from "@mllead/contracts";
 import { addLessonRequirements, applySettingLessons } from "./apply-lessons.js";
+import { DEMO_PLAN_NOTE } from "./demo-data.js";
+import { applyAnswers, offlineAssumptions, offlineQuestions } from "./plan-context.js";
 import { initialShape, type PlanShape, planTrack, taskShape, type WorkerKey, workers } from "./plan-shape.js";
 import { applyFeedback, isStepFailure } from "./revise.js";
 import { analyzeStep, causeStep, dataStep, reviewStep, trainStep } from "./steps.js";
@@ -127,7 +137,8 @@ function risksFor(shape: PlanShape): Risk[] {
 export function planFromShape(shape: PlanShape): Plan {
   const built = workers(shape).map((k) => BUILD[k](shape));
   const steps = [...built, reviewStep(shape, built)];
-  let summary = describe(shape);
+  // Before the revision notes, so a long revision history never cuts it off.
+  let summary = `${describe(shape)} ${DEMO_PLAN_NOTE}`;
   if (shape.notes.length > 0) {
     summary += ` Revised for your feedback: ${shape.notes.map((n, i) => `(${i + 1}) ${n}`).join(" ")}`;
   }
@@ -153,17 +164,30 @@ export function planFromShape(shape: PlanShape): Plan {
  * feedback item in order, so the same conversation always gives the same plan.
  * The channel's `lessons` come first: settings are applied unless the task or
  * a person's feedback names them; other lessons become requirements of the
- * steps they concern; the plan lists those it applied (`lessonsApplied`).
+ * steps they concern; the plan lists those it applied (`lessonsApplied`). The plan says what it assumes
+ * (`offlineAssumptions`) and, for a clearly ambiguous request, asks which data to use (`offlineQuestions`,
+ * its choices from the scout's `context`); the answers come back as a feedback item (`applyAnswers`).
  */
-export function offlinePlan(text: string, feedback: readonly string[] = [], lessons: readonly Lesson[] = []): Plan {
+export function offlinePlan(
+  text: string,
+  feedback: readonly string[] = [],
+  lessons: readonly Lesson[] = [],
+  context?: ScoutReport,
+): Plan {
   const profile = profileTask(text);
   const said = [profile.text, ...feedback.filter((f) => !isStepFailure(f))];
   const settings = applySettingLessons(initialShape(profile), lessons, said);
   let shape = settings.shape;
-  for (const item of feedback) shape = applyFeedback(shape, item);
+  for (const item of feedback) shape = isAnswersFeedback(item) ? applyAnswers(shape, item) : applyFeedback(shape, item);
   const { plan, applied } = addLessonRequirements(planFromShape(shape), lessons);
   const lessonsApplied = lessons
     .filter((l) => settings.applied.has(l.id) || applied.has(l.id))
     .map((l) => ({ id: l.id, text: l.rule }));
-  return lessonsApplied.length > 0 ? { ...plan, lessonsApplied } : plan;
+  const questions = offlineQuestions(shape.profile, feedback, context);
+  return {
+    ...plan,
+    ...(lessonsApplied.length > 0 ? { lessonsApplied } : {}),
+    assumptions: offlineAssumptions(shape.profile),
+    ...(questions.length > 0 ? { questions } : {}),
+  };
 }

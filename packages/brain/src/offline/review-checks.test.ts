@@ -49,7 +49,7 @@ describe("reviewer static checks", () => {
     const verdict = reviewFiles(files);
     expect(verdict.findings.filter((f) => f.severity === "blocker" || f.severity === "major")).toEqual([]);
     expect(verdict.decision).toBe("approve");
-    expect(verdict.checks.map((c) => c.category)).toEqual([
+    expect(verdict.checks.map((c) => c.pitfall)).toEqual([
       "data_leakage",
       "reproducibility",
       "numerical_stability",
@@ -68,7 +68,7 @@ describe("reviewer static checks", () => {
     expect(verdict.decision).toBe("request_changes");
     const leak = verdict.findings.find((f) => f.category === "data_leakage");
     expect(leak).toMatchObject({ severity: "blocker", file: "training/prep.py", line: 11, ownerStepId: "train" });
-    expect(verdict.checks.find((c) => c.category === "data_leakage")?.passed).toBe(false);
+    expect(verdict.checks.find((c) => c.pitfall === "data_leakage")?.status).toBe("fail");
     expect(verdict.summary).toMatch(/Changes requested.*data_leakage in training\/prep\.py/);
   });
 

@@ -1,4 +1,4 @@
-import { type Finding, REVIEW_CATEGORIES, type ReviewCategory, type Verdict } from "@mllead/contracts";
+import { type Finding, REVIEW_PITFALLS, type ReviewCheck, type Verdict } from "@mllead/contracts";
 import { enclosing, type Header, headers, params, type SourceLine, sourceLines } from "./python-source.js";
 
 /** A Python file under review and the step that owns it. */
@@ -253,13 +253,16 @@ export function reviewFiles(files: readonly ReviewedFile[]): Verdict {
     (a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity],
   );
   const blocking = findings.filter((f) => f.severity === "blocker" || f.severity === "major");
-  const checks = REVIEW_CATEGORIES.filter((c): c is Exclude<ReviewCategory, "other"> => c !== "other").map((category) => {
-    const mine = findings.filter((f) => f.category === category);
-    const detail =
-      mine.length === 0
-        ? `No problems found in ${files.length} file(s).`
-        : mine.map((f) => `${f.severity}: ${f.file ?? "scope"}${f.line ? `:${f.line}` : ""}`).join("; ");
-    return { category, passed: mine.length === 0, detail: detail.slice(0, 500) };
+  const checks = REVIEW_PITFALLS.map((pitfall) => {
+    const mine = findings.filter((f) => f.category === pitfall);
+    const evidence =
+      files.length === 0
+        ? "No changed Python files to check."
+        : mine.length === 0
+          ? `No problems found in ${files.length} file(s).`
+          : mine.map((f) => `${f.severity}: ${f.file ?? "scope"}${f.line ? `:${f.line}` : ""}`).join("; ");
+    const status = files.length === 0 ? "n/a" : mine.length === 0 ? "pass" : "fail";
+    return { pitfall, status, evidence: evidence.slice(0, 500) } satisfies ReviewCheck;
   });
   const count = (s: Finding["severity"]) => findings.filter((f) => f.severity === s).length;
   const tally = `${count("blocker")} blocker, ${count("major")} major, ${count("minor")} minor`;

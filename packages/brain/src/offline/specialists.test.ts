@@ -7,9 +7,28 @@ import { createLocalTools, type LocalTools } from "../testing/local-tools.js";
 import type { StepTools } from "../types.js";
 import { createOfflineBrain } from "./brain.js";
 import { CANNOT_CHECK } from "./criteria.js";
+import { SYNTHETIC_METRICS_WARNING } from "./demo-data.js";
 import { DEFAULT_JOBS_DIR } from "./shared.js";
 
 const brain = createOfflineBrain();
+
+/** A PNG's size (from its header) and tEXt metadata. */
+function pngInfo(png: Buffer): { size: [number, number]; text: Record<string, string> } {
+  const text: Record<string, string> = {};
+  let size: [number, number] = [0, 0];
+  for (let at = 8; at < png.length; ) {
+    const length = png.readUInt32BE(at);
+    const kind = png.subarray(at + 4, at + 8).toString("latin1");
+    const body = png.subarray(at + 8, at + 8 + length);
+    if (kind === "IHDR") size = [body.readUInt32BE(0), body.readUInt32BE(4)];
+    if (kind === "tEXt") {
+      const nul = body.indexOf(0);
+      text[body.subarray(0, nul).toString("latin1")] = body.subarray(nul + 1).toString("latin1");
+    }
+    at += 12 + length;
+  }
+  return { size, text };
+}
 
 function workFor(
   plan: Plan,
@@ -139,6 +158,18 @@ describe("offline specialists, full cycle over real python", { timeout: 60_000 }
     expect(r.metrics.auc_lift).toBeGreaterThan(0.2);
     expectAllMet(plan, "analyze", r);
     expect(r.summary).toMatch(/^Offline analyst/);
+    // A data scientist's plot: a fixed size, drawn by matplotlib where the python3 the tools run has it, else
+    // by the fallback renderer — and the summary says which.
+    const hasMatplotlib = (await tools.run(["python3", "-c", "import matplotlib"])).exitCode === 0;
+    expect(pngInfo(png).size).toEqual([640, 400]);
+    expect(pngInfo(png).text.Software).toMatch(hasMatplotlib ? /^matplotlib \d/ : /fallback renderer/);
+    expect(r.summary).toMatch(
+      hasMatplotlib ? /loss\.png \(drawn with matplotlib \d/ : /fallback renderer: the sandbox's python3 has no matplotlib/,
+    );
+    expect(report).toContain(hasMatplotlib ? "drawn with matplotlib" : "fallback renderer");
+    // The numbers come from the synthetic demo table, and the result says so.
+    expect(r.warnings).toContain(SYNTHETIC_METRICS_WARNING);
+    for (const id of ["data", "train"]) expect(results.get(id)?.warnings).toContain(SYNTHETIC_METRICS_WARNING);
   });
 
   it("code-reviewer reads every changed file in scope and approves the shipped code, writing nothing", async () => {
@@ -153,6 +184,8 @@ describe("offline specialists, full cycle over real python", { timeout: 60_000 }
     expectAllMet(plan, "review", r);
     expect(r.filesChanged).toEqual([]);
     expect(await tools.listFiles()).toEqual(before);
+    // A review has no synthetic metrics to warn about.
+    expect(r.warnings ?? []).not.toContain(SYNTHETIC_METRICS_WARNING);
   });
 
   it("summarize reports what was done, metrics vs baseline, the verdict, and that it is offline", async () => {
@@ -165,6 +198,8 @@ describe("offline specialists, full cycle over real python", { timeout: 60_000 }
     const summary = await brain.summarize({ taskId: "t-test", text, plan, results: upstream });
     expect(summary).toContain("offline");
     expect(summary).toMatch(/val AUC 0\.\d{3} vs majority-class baseline 0\.500/);
+    expect(summary).toContain("shipped demo pipeline on a deterministic synthetic table, not on your data");
+    expect(summary).toContain("*Key metrics* (synthetic demo data, not your data)");
     expect(summary).toContain("approved");
     expect(summary).toContain("reports/report.md");
     expect(summary).toContain("Next steps");
@@ -391,7 +426,7 @@ describe("offline specialists, other shapes", { timeout: 60_000 }, () => {
     expect(r.verdict?.findings).toContainEqual(
       expect.objectContaining({ category: "data_leakage", file: "pipeline/prep.py", ownerStepId: "data" }),
     );
-    expect(r.verdict?.checks.find((c) => c.category === "data_leakage")?.passed).toBe(false);
+    expect(r.verdict?.checks.find((c) => c.pitfall === "data_leakage")?.status).toBe("fail");
     expectAllMet(plan, "review", r);
   });
 });

@@ -312,7 +312,8 @@ export function reviewStep(shape: PlanShape, others: Step[]): Step {
       "Type hints and docstrings on public functions; tests present for the changed logic.",
       ...asked.requirements,
     ],
-    acceptanceCriteria: offlineCriteria("code-reviewer", ["verdict", "findingsNamed", "decision"], {}, asked.criteria),
+    // The review's own criteria only (the plan rules): what people asked the review to look at is a requirement.
+    acceptanceCriteria: offlineCriteria("code-reviewer", ["verdict", "checks", "findingsNamed", "audit"], {}),
     params: {},
     nextHandoff: { to: "tech-lead", reason: "to close the task, or to send findings back for a fix round" },
     dependsOn: others.map((s) => s.id),

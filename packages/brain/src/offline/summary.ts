@@ -1,5 +1,6 @@
 import type { UpstreamResult } from "@mllead/contracts";
 import type { SummaryRequest } from "../types.js";
+import { NOT_COMMITTED_PREFIX } from "./demo-data.js";
 import { fmt } from "./shared.js";
 
 const MAX_SUMMARY = 3500;
@@ -25,14 +26,22 @@ function metricsLine(results: readonly UpstreamResult[]): string | undefined {
 /** The closing message for the thread: what was done, key metrics vs baseline, the verdict, artifacts, next steps. */
 export function offlineSummary(req: SummaryRequest): string {
   const done = req.results.filter((r) => r.role !== "code-reviewer");
-  const lines: string[] = ["*Summary* (produced offline by the deterministic brain, no LLM)", "", "*What was done*"];
+  const lines: string[] = [
+    "*Summary* (produced offline by the deterministic brain, no LLM)",
+    "",
+    "_The offline brain ran the shipped demo pipeline on a deterministic synthetic table, not on your data: the numbers below describe that table only._",
+    "",
+    "*What was done*",
+  ];
   for (const r of done) {
     lines.push(
       `• ${r.role} — ${r.title}: ${r.result.status === "succeeded" ? "" : "FAILED — "}${firstSentence(r.result.summary)}`,
     );
   }
   const metrics = metricsLine(req.results);
-  if (metrics) lines.push("", `*Key metrics*: ${metrics}`);
+  if (metrics) lines.push("", `*Key metrics* (synthetic demo data, not your data): ${metrics}`);
+  const uncommitted = req.results.flatMap((r) => r.result.warnings ?? []).find((w) => w.startsWith(NOT_COMMITTED_PREFIX));
+  if (uncommitted) lines.push("", `*Repository*: ${uncommitted}`);
   const verdict = req.verdict ?? req.results.find((r) => r.result.verdict)?.result.verdict;
   if (verdict) {
     const minors = verdict.findings.filter((f) => f.severity === "minor" || f.severity === "nit").length;
@@ -52,7 +61,11 @@ export function offlineSummary(req: SummaryRequest): string {
     );
   const next: string[] = [];
   const hasModel = req.results.some((r) => r.role === "ml-engineer");
-  if (hasModel) next.push("run the pipeline on the real table", "try an Optuna sweep if the lift justifies it");
+  if (hasModel)
+    next.push(
+      "run the pipeline on your real table (with Claude: set ANTHROPIC_API_KEY)",
+      "try an Optuna sweep if the lift justifies it",
+    );
   else next.push("train a first model on the validated splits");
   if (verdict && verdict.decision !== "approve") next.unshift("fix the reviewer's blocking findings");
   if (/previous|production|regress/i.test(req.text) && hasModel)

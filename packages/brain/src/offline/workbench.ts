@@ -8,6 +8,7 @@ import {
 } from "../tools/index.js";
 import type { StepTools } from "../types.js";
 import { CANNOT_CHECK, type CheckKey, identifyCriteria } from "./criteria.js";
+import { SYNTHETIC_METRICS_WARNING } from "./demo-data.js";
 import type { OfflineContext } from "./shared.js";
 
 /** A criterion's answer: met or not, with what shows it. */
@@ -145,7 +146,8 @@ export function finiteMetrics(m: Record<string, unknown>): Record<string, number
 
 /**
  * Ends the step with FinishStep and returns its result, with the files the step
- * wrote (plus `produced`) as `filesChanged`.
+ * wrote (plus `produced`) as `filesChanged`. A worker's result that has metrics
+ * carries SYNTHETIC_METRICS_WARNING: they come from the synthetic demo table.
  */
 export async function finish(
   wb: Workbench,
@@ -155,7 +157,12 @@ export async function finish(
   await wb.toolbox.call("FinishStep", { ...input, summary: input.summary.slice(0, 4000) });
   const result = wb.toolbox.state.result;
   if (!result) throw new Error("FinishStep recorded no result");
-  return { ...result, filesChanged: [...new Set([...wb.written, ...produced])] };
+  const synthetic = wb.work.role !== "code-reviewer" && Object.keys(result.metrics).length > 0;
+  return {
+    ...result,
+    filesChanged: [...new Set([...wb.written, ...produced])],
+    ...(synthetic ? { warnings: [SYNTHETIC_METRICS_WARNING, ...(result.warnings ?? [])].slice(0, 10) } : {}),
+  };
 }
 
 /** A failed command in one line: what failed, how it ended, and the last line it printed. */

@@ -1,14 +1,16 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { execFile } from "node:child_process";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { StringDecoder } from "node:string_decoder";
+import { promisify } from "node:util";
 import { contentTypeFor } from "@mllead/bus";
 import { type Artifact, JobProgress, type JobProgress as JobProgressT, type JobResult, PROGRESS_PREFIX } from "@mllead/contracts";
 import { ConfinedFs, runCommand } from "@mllead/sandbox";
 import pino, { type Logger } from "pino";
-import type { CommandResult, GpuJobSpec, StepTools } from "../types.js";
+import type { CommandResult, FileListing, GpuJobSpec, StepTools } from "../types.js";
 
 /** Options of `createLocalTools`. */
 export interface LocalToolsOptions {
@@ -65,6 +67,20 @@ async function walk(dir: string, base = dir): Promise<string[]> {
     else if (e.isFile()) out.push(relative(base, full).split(sep).join("/"));
   }
   return out.sort();
+}
+
+/**
+ * The paths git ignores in `workspace` when it is a git repository (directories as `dir/`), as the
+ * specialist's tools leave them out of Glob and Grep; none otherwise. A test double: plain git, run there.
+ */
+async function ignoredPaths(workspace: string): Promise<ReadonlySet<string>> {
+  if (!existsSync(join(workspace, ".git"))) return new Set();
+  const { stdout } = await promisify(execFile)(
+    "git",
+    ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"],
+    { cwd: workspace, maxBuffer: 64 * 1024 * 1024 },
+  );
+  return new Set(stdout.split("\0").filter(Boolean));
 }
 
 /**
@@ -152,11 +168,21 @@ export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<Lo
     async writeFile(path, content) {
       await files.writeFile(path, content);
     },
+    async readBytes(path, range) {
+      return files.readRange(path, range);
+    },
     async listFiles() {
       return (await files.list(".", { maxFiles: MAX_LISTED, skipDirs: SKIPPED_DIRS })).files;
     },
     async findFiles(path, findOpts) {
-      return files.list(path, { maxFiles: findOpts?.maxFiles ?? MAX_LISTED, skipDirs: SKIPPED_DIRS });
+      const ignored = await ignoredPaths(workspace);
+      const listing = await files.list(path, {
+        maxFiles: findOpts?.maxFiles ?? MAX_LISTED,
+        skipDirs: SKIPPED_DIRS,
+        skip: (shown) => ignored.has(shown),
+      });
+      const out: FileListing = { files: listing.files, truncated: listing.truncated };
+      return listing.skipped ? { ...out, ignored: listing.skipped } : out;
     },
     async run(argv, runOpts) {
       return exec(argv, workspace, runOpts?.env, runOpts?.timeoutSec ?? 300, runOpts?.signal);
@@ -186,6 +212,19 @@ export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<Lo
       const dir = join(jobsDir, jobId);
       const out = join(dir, "artifacts");
       await mkdir(out, { recursive: true });
+      let shipped: { files: number; bytes: number; leftOut: string[] } | undefined;
+      if (spec.worktree) {
+        // The worktree as the specialist ships it: every file Glob sees (ignored ones left out), copied as it is.
+        const listing = await tools.findFiles(".");
+        let bytes = 0;
+        for (const rel of listing.files) {
+          const full = inside(dir, rel);
+          await mkdir(dirname(full), { recursive: true });
+          await copyFile(join(workspace, rel), full);
+          bytes += (await stat(full)).size;
+        }
+        shipped = { files: listing.files.length, bytes, leftOut: [] };
+      }
       for (const f of spec.files ?? []) {
         const full = inside(dir, f.path);
         await mkdir(dirname(full), { recursive: true });
@@ -234,7 +273,7 @@ export async function createLocalTools(opts: LocalToolsOptions = {}): Promise<Lo
         host: "local",
       };
       jobs.push({ jobId, spec, dir, progress, result });
-      return { jobId, result };
+      return shipped ? { jobId, result, shipped } : { jobId, result };
     },
     async progress(message) {
       messages.push(message);

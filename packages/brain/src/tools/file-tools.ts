@@ -1,12 +1,8 @@
 import { createHash } from "node:crypto";
 import type { FileChangeIntent, StepTools } from "../types.js";
 import { ToolInputError } from "./errors.js";
-import { readablePath, workspacePath } from "./paths.js";
-import type { EditInput, ReadInput, WriteInput } from "./schemas.js";
-
-/** Lines `Read` returns when no limit is given, and the longest line it shows in full (Claude Code's defaults). */
-const READ_LINES = 2000;
-const MAX_LINE = 2000;
+import { workspacePath } from "./paths.js";
+import type { EditInput, WriteInput } from "./schemas.js";
 
 /**
  * How a `Write` or `Edit` journals its change before making it (the Claude loop keeps the journal in the
@@ -35,26 +31,6 @@ async function currentText(tools: StepTools, path: string): Promise<string | nul
     if (code === "too_large") return undefined;
     throw err;
   }
-}
-
-/** `Read`: the file with line numbers (`cat -n`), from `offset` for `limit` lines. Data dirs are readable too. */
-export async function readTool(tools: StepTools, input: ReadInput): Promise<string> {
-  const text = await tools.readFile(readablePath(tools, input.file_path));
-  if (text === "") return `${input.file_path} exists and is empty.`;
-  const lines = text.split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  const start = (input.offset ?? 1) - 1;
-  if (start >= lines.length)
-    throw new ToolInputError(`${input.file_path} has ${lines.length} lines; offset ${start + 1} is past the end`);
-  const shown = lines.slice(start, start + (input.limit ?? READ_LINES));
-  const body = shown
-    .map(
-      (line, i) =>
-        `${String(start + i + 1).padStart(6)}\t${line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}… [line cut]` : line}`,
-    )
-    .join("\n");
-  const rest = lines.length - start - shown.length;
-  return rest > 0 ? `${body}\n… ${rest} more lines (use offset ${start + shown.length + 1} to read on)` : body;
 }
 
 /**

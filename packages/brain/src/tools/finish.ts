@@ -1,4 +1,4 @@
-import { type Artifact, type CriterionResult, type StepResult, type StepWork, Verdict } from "@mllead/contracts";
+import { type Artifact, type CriterionResult, missingPitfalls, type StepResult, type StepWork, Verdict } from "@mllead/contracts";
 import type { StepTools } from "../types.js";
 import { ToolInputError } from "./errors.js";
 import { workspacePath } from "./paths.js";
@@ -22,8 +22,18 @@ export function checkFinish(work: StepWork, input: FinishStepInput | ReviewerFin
   if (missing.length) {
     throw new ToolInputError(`answer every acceptance criterion: missing ${missing.join(", ")} (met true/false with evidence)`);
   }
-  if (work.role === "code-reviewer" && !("verdict" in input)) {
-    throw new ToolInputError("the code reviewer's FinishStep needs a verdict (decision, summary, findings)");
+  if (work.role === "code-reviewer") {
+    if (!("verdict" in input)) {
+      throw new ToolInputError("the code reviewer's FinishStep needs a verdict (decision, summary, findings, checks)");
+    }
+    const checks = input.verdict.checks;
+    const missing = missingPitfalls(checks);
+    const twice = checks.filter((c, i) => checks.findIndex((o) => o.pitfall === c.pitfall) !== i).map((c) => c.pitfall);
+    if (missing.length > 0 || twice.length > 0) {
+      throw new ToolInputError(
+        `verdict.checks needs exactly one check per pitfall (status pass, fail or n/a, with evidence):${missing.length ? ` missing ${missing.join(", ")};` : ""}${twice.length ? ` repeated ${twice.join(", ")};` : ""} send FinishStep again with all seven`,
+      );
+    }
   }
   return work.step.acceptanceCriteria.map(({ id, text }) => {
     const a = input.criteria.find((c) => c.id === id) as FinishStepInput["criteria"][number];
@@ -43,9 +53,10 @@ export async function finishStep(
   for (const path of input.artifacts ?? []) {
     artifacts.push(await tools.saveArtifact(workspacePath(tools.root, path)));
   }
-  const verdict = "verdict" in input ? Verdict.parse({ ...input.verdict, checks: [] }) : undefined;
+  const verdict = "verdict" in input ? Verdict.parse(input.verdict) : undefined;
   return {
-    status: criteria.every((c) => c.met) ? "succeeded" : "failed",
+    // A review that gave its verdict ran: its unmet criteria and findings go to a fix round, not a failed step.
+    status: verdict || criteria.every((c) => c.met) ? "succeeded" : "failed",
     summary: input.summary,
     artifacts,
     metrics: input.metrics ?? {},

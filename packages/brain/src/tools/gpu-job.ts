@@ -1,5 +1,5 @@
 import type { Artifact, JobResult } from "@mllead/contracts";
-import type { StepTools } from "../types.js";
+import type { ShippedWorktree, StepTools } from "../types.js";
 import { ToolInputError } from "./errors.js";
 import { workspacePath } from "./paths.js";
 import type { SubmitGpuJobInput } from "./schemas.js";
@@ -18,8 +18,9 @@ export interface SubmittedJob {
 }
 
 /**
- * `SubmitGpuJob`: ships the named files (and larger inputs through the artifact
- * store) to the GPU queue, waits for the job, copies its small artifacts back
+ * `SubmitGpuJob`: ships the worktree as it is now (tracked and new files, not ignored ones; the port packs
+ * and uploads it within its size limit), plus the named files and larger inputs through the artifact
+ * store, to the GPU queue; waits for the job, copies its small artifacts back
  * into `runs/<jobId>/`, and reports outcome, metrics, artifacts and the log tail.
  * The tools derive the job id from the job's content, so a resumed loop that
  * submits the same job re-attaches to it instead of running it twice. The wait
@@ -42,9 +43,10 @@ export async function submitGpuJobTool(tools: StepTools, input: SubmitGpuJobInpu
     inputs.push({ objectName: saved.objectName, path });
   }
   await tools.progress(`Submitting a GPU job: ${input.description ?? input.command.join(" ").slice(0, 200)}`);
-  const { jobId, result } = await tools.runGpuJob(
+  const { jobId, result, shipped } = await tools.runGpuJob(
     {
       command: input.command,
+      worktree: true,
       files,
       inputs,
       ...(input.env ? { env: input.env } : {}),
@@ -54,7 +56,7 @@ export async function submitGpuJobTool(tools: StepTools, input: SubmitGpuJobInpu
     signal ? { signal } : {},
   );
   const copied = await copyBack(tools, jobId, result.artifacts);
-  return { jobId, result, copied, text: describeJob(jobId, result, copied) };
+  return { jobId, result, copied, text: describeJob(jobId, result, copied, shipped) };
 }
 
 async function copyBack(tools: StepTools, jobId: string, artifacts: Artifact[]): Promise<string[]> {
@@ -68,12 +70,22 @@ async function copyBack(tools: StepTools, jobId: string, artifacts: Artifact[]):
   return copied;
 }
 
-function describeJob(jobId: string, r: JobResult, copied: string[]): string {
+function describeShipped(s: ShippedWorktree | undefined): string {
+  if (!s) return "";
+  const mb = (s.bytes / 1024 / 1024).toFixed(1);
+  const left = s.leftOut.length
+    ? `; left out: ${s.leftOut.slice(0, 10).join(", ")}${s.leftOut.length > 10 ? ` and ${s.leftOut.length - 10} more` : ""} (pass them in 'inputs' if the job needs them)`
+    : "";
+  return `shipped the working directory: ${s.files} files, ${mb} MiB compressed${left}`;
+}
+
+function describeJob(jobId: string, r: JobResult, copied: string[], shipped?: ShippedWorktree): string {
   const metrics = Object.entries(r.metrics)
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
   return [
     `job ${jobId} ${r.outcome} on ${r.host} in ${(r.durationMs / 1000).toFixed(1)} s (exit code ${r.exitCode ?? "none"}${r.signal ? `, ${r.signal}` : ""})`,
+    describeShipped(shipped),
     `metrics: ${metrics || "none (write metrics.json in the job directory to report some)"}`,
     `artifacts: ${r.artifacts.map((a) => `${a.name} (${a.bytes} bytes)`).join(", ") || "none"}`,
     copied.length ? `copied into the workspace: ${copied.join(", ")}` : "",

@@ -1,4 +1,4 @@
-import { Finding } from "@mllead/contracts";
+import { Finding, REVIEW_PITFALLS, ReviewPitfall } from "@mllead/contracts";
 import { z } from "zod";
 
 /**
@@ -9,7 +9,12 @@ import { z } from "zod";
 export const ReadInput = z.object({
   file_path: z.string().min(1).describe("The path of the file to read (absolute, or relative to the working directory)"),
   offset: z.number().int().min(1).optional().describe("The line number to start reading from (1-based)"),
-  limit: z.number().int().min(1).optional().describe("How many lines to read (default 2000)"),
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("How many lines to read (default 2000; one answer stops at about 25,000 tokens whatever the limit)"),
 });
 
 export const WriteInput = z.object({
@@ -26,12 +31,18 @@ export const EditInput = z.object({
 
 export const GlobInput = z.object({
   pattern: z.string().min(1).describe('A glob such as "**/*.py" or "src/**/*.ts"'),
-  path: z.string().optional().describe("The directory to search in (default: the working directory)"),
+  path: z
+    .string()
+    .optional()
+    .describe("The directory to search in (default: the working directory; a data dir by its absolute path)"),
 });
 
 export const GrepInput = z.object({
   pattern: z.string().min(1).describe("A regular expression in ripgrep's syntax (RE2: no backreferences or lookaround)"),
-  path: z.string().optional().describe("File or directory to search (default: the working directory)"),
+  path: z
+    .string()
+    .optional()
+    .describe("File or directory to search (default: the working directory; a data dir by its absolute path)"),
   glob: z.string().optional().describe('Only files matching this glob, e.g. "*.py"'),
   type: z.string().optional().describe('Only files of this type, e.g. "py", "ts", "md"'),
   output_mode: z
@@ -63,12 +74,16 @@ export const SubmitGpuJobInput = z.object({
     .array(z.string().min(1))
     .max(20)
     .optional()
-    .describe("Workspace files (code, configs; up to 256 KiB each) copied into the job directory at the same relative path"),
+    .describe(
+      "Not needed: the whole working directory is shipped. Kept for agent files that list files (up to 256 KiB each); they are placed over it",
+    ),
   inputs: z
     .array(z.string().min(1))
     .max(20)
     .optional()
-    .describe("Larger workspace files (data) uploaded to the artifact store and placed in the job directory at the same path"),
+    .describe(
+      "Workspace files the shipped working directory leaves out — ignored by .gitignore, or over 64 MiB (data the step made) — uploaded to the artifact store and placed in the job directory at the same path",
+    ),
   gpus: z.number().int().min(0).max(16).optional().describe("GPUs the job needs (default 1; 0 = CPU)"),
   timeout_sec: z
     .number()
@@ -104,12 +119,25 @@ export const FinishStepInput = z.object({
     .describe("Workspace files to keep as artifacts (reports, plots, metrics)"),
 });
 
-/** The code reviewer's FinishStep also carries the verdict. */
+/** One pitfall the reviewer checked, as its FinishStep gives it. */
+export const ReviewCheckInput = z.object({
+  pitfall: ReviewPitfall,
+  status: z
+    .enum(["pass", "fail", "n/a"])
+    .describe("pass: looked and found none; fail: found (the findings say where); n/a: nothing in the change it applies to"),
+  evidence: z.string().min(1).max(500).describe("What you looked at and what shows it: files, lines, a command and its output"),
+});
+
+/** The code reviewer's FinishStep also carries the verdict, with one check per ML pitfall. */
 export const ReviewerFinishStepInput = FinishStepInput.extend({
   verdict: z.object({
     decision: z.enum(["approve", "request_changes"]),
     summary: z.string().min(1).max(2000),
     findings: z.array(Finding).max(50),
+    checks: z
+      .array(ReviewCheckInput)
+      .max(REVIEW_PITFALLS.length)
+      .describe(`Exactly one check for each pitfall: ${REVIEW_PITFALLS.join(", ")}`),
   }),
 });
 
@@ -122,3 +150,4 @@ export type BashInput = z.infer<typeof BashInput>;
 export type SubmitGpuJobInput = z.infer<typeof SubmitGpuJobInput>;
 export type FinishStepInput = z.infer<typeof FinishStepInput>;
 export type ReviewerFinishStepInput = z.infer<typeof ReviewerFinishStepInput>;
+export type ReviewCheckInput = z.infer<typeof ReviewCheckInput>;

@@ -44,6 +44,14 @@ function relativeTo(dir: string, file: string): string {
 
 const walkedNote = `the listing stopped after ${MAX_WALKED} files, so there may be more: use a narrower path`;
 
+/** What .gitignore left out of a listing, said so the model knows where else to look. */
+function ignoredNote(listing: FileListing): string[] {
+  if (!listing.ignored) return [];
+  return [
+    `${listing.ignored} path(s) that .gitignore ignores were left out (as ripgrep does): Read them by name, or list them with Bash`,
+  ];
+}
+
 /** `Glob`: files matching a pattern, as paths relative to the working directory (absolute in a data dir). */
 export async function globTool(tools: StepTools, input: GlobInput): Promise<string> {
   const dir = readablePath(tools, input.path ?? ".");
@@ -53,6 +61,7 @@ export async function globTool(tools: StepTools, input: GlobInput): Promise<stri
   const notes: string[] = [];
   if (hits.length > MAX_ENTRIES) notes.push(`… ${hits.length - MAX_ENTRIES} more (first ${MAX_ENTRIES} shown)`);
   if (listing.truncated) notes.push(`(${walkedNote})`);
+  for (const n of ignoredNote(listing)) notes.push(`(${n})`);
   const body = hits.length === 0 ? "No files found" : hits.slice(0, MAX_ENTRIES).join("\n");
   return [body, ...notes].join("\n");
 }
@@ -103,6 +112,7 @@ export async function grepTool(tools: StepTools, input: GrepInput, signal?: Abor
     engine = await GrepEngine.start(query, { deadlineMs: GREP_DEADLINE_MS, ...(signal ? { signal } : {}) });
     const listing = await walk(tools, dir);
     if (listing.truncated) notes.push(walkedNote);
+    notes.push(...ignoredNote(listing));
     for (const file of listing.files) {
       if (out.length >= limit) break;
       if (byGlob && !byGlob(file.startsWith("/") ? relativeTo(dir, file) : file)) continue;

@@ -1,4 +1,4 @@
-import { numberedCriteria, type StepWork } from "@mllead/contracts";
+import { numberedCriteria, REVIEW_PITFALLS, type StepWork } from "@mllead/contracts";
 import { describe, expect, it } from "vitest";
 import { createLocalTools } from "../testing/local-tools.js";
 import { createToolbox, toolsFor } from "./toolbox.js";
@@ -142,19 +142,24 @@ describe("FinishStep", () => {
     expect(r?.metrics).toEqual({ rows: 10 });
   });
 
-  it("the code reviewer's FinishStep must carry a verdict", async () => {
+  it("the code reviewer's FinishStep must carry a verdict with one check per ML pitfall", async () => {
     await using tools = await createLocalTools();
     const box = createToolbox(work("code-reviewer"), tools, toolsFor(["Read"], { usesGpu: false }));
     const criteria = [
       { id: "ac1", met: true, evidence: "verdict below" },
-      { id: "ac2", met: true, evidence: "findings name files" },
+      // A review that could not confirm something still ran: its result goes to the tech lead whole.
+      { id: "ac2", met: false, evidence: "could not run the tests" },
     ];
+    const checks = REVIEW_PITFALLS.map((pitfall) => ({ pitfall, status: "pass", evidence: `${pitfall}: looked` }));
     await expect(box.call("FinishStep", { summary: "ok", criteria })).rejects.toThrow();
-    await box.call("FinishStep", {
-      summary: "ok",
-      criteria,
-      verdict: { decision: "approve", summary: "clean", findings: [] },
-    });
+    const verdict = { decision: "approve", summary: "clean", findings: [] };
+    await expect(
+      box.call("FinishStep", { summary: "ok", criteria, verdict: { ...verdict, checks: checks.slice(0, 6) } }),
+    ).rejects.toThrow(/missing tests/);
+    expect(box.state.result).toBeUndefined();
+    await box.call("FinishStep", { summary: "ok", criteria, verdict: { ...verdict, checks } });
     expect(box.state.result?.verdict?.decision).toBe("approve");
+    expect(box.state.result?.verdict?.checks).toHaveLength(7);
+    expect(box.state.result?.status).toBe("succeeded");
   });
 });

@@ -3,9 +3,11 @@ import type { z } from "zod";
 import type { StepTools } from "../types.js";
 import { bashTool } from "./bash.js";
 import { ToolNotAllowedError } from "./errors.js";
-import { editTool, type FileJournal, readTool, writeTool } from "./file-tools.js";
+import { editTool, type FileJournal, writeTool } from "./file-tools.js";
 import { finishStep } from "./finish.js";
 import { submitGpuJobTool } from "./gpu-job.js";
+import { outputText, type ToolOutput } from "./output.js";
+import { readTool } from "./read-tool.js";
 import {
   BashInput,
   EditInput,
@@ -39,7 +41,8 @@ const SPECS: Record<ToolName, ToolSpec> = {
     name: "Read",
     input: ReadInput,
     sideEffects: false,
-    description: "Reads a text file of the working directory with line numbers (cat -n). Use offset/limit for long files.",
+    description:
+      "Reads a file of the working directory, or of a data dir by its absolute path. Text comes with line numbers (cat -n), up to 2000 lines from offset and about 25,000 tokens (100,000 characters) per call; a longer file's answer says which offset reads on, so use offset/limit to page through a large file (a CSV: read its head, then summarise it with Bash and python3). PNG, JPEG, GIF and WebP images (up to 3.75 MiB) come back as images you can look at, e.g. the plots you made; other binary files are described, not shown.",
   },
   Write: {
     name: "Write",
@@ -58,14 +61,14 @@ const SPECS: Record<ToolName, ToolSpec> = {
     input: GlobInput,
     sideEffects: false,
     description:
-      "Lists files of the working directory (or of a data dir, given by its absolute path) matching a glob pattern such as **/*.py.",
+      "Lists files of the working directory (or of a data dir, given by its absolute path as `path`) matching a glob pattern such as **/*.py. Files the repository's .gitignore ignores are left out (the answer says how many); the answer says when a limit cut it.",
   },
   Grep: {
     name: "Grep",
     input: GrepInput,
     sideEffects: false,
     description:
-      "Searches file contents with a regular expression in ripgrep's syntax (RE2: no backreferences or lookaround; (?i) and \\b work), with ripgrep-like options and output modes. Binary files are skipped.",
+      "Searches file contents with a regular expression in ripgrep's syntax (RE2: no backreferences or lookaround; (?i) and \\b work), with ripgrep-like options and output modes, in the working directory or a data dir given by its absolute path as `path`. Like ripgrep it skips binary files and what .gitignore ignores; the answer says what it left out and when a limit cut it.",
   },
   Bash: {
     name: "Bash",
@@ -79,7 +82,7 @@ const SPECS: Record<ToolName, ToolSpec> = {
     input: SubmitGpuJobInput,
     sideEffects: true,
     description:
-      'Runs a training or evaluation job on a GPU host and waits for it: ships the listed files (and larger inputs), runs the argv in a fresh job directory, and returns the outcome, metrics, artifacts (copied back under runs/<jobId>/) and the log tail. The job writes its outputs to the directory in $MLLEAD_ARTIFACTS_DIR, with its metrics as a flat JSON object of numbers in metrics.json there. Print `::mllead-progress {"step":N,"total":T,"metrics":{...}}` lines for live progress in Slack.',
+      'Runs a training or evaluation job on a GPU host and waits for it. The working directory is shipped as it is now — committed and new files, not what .gitignore ignores, up to the size limit the answer states — and is the job\'s working directory, so packages and configs import as they do here; `inputs` adds ignored or very large workspace files. The team\'s data dirs are mounted read-only at the same absolute paths; there is no network unless the team allowed it. What the GPU hosts have (GPUs, Python environment) is in the step prompt when the runners report it. Returns the outcome, metrics, artifacts (copied back under runs/<jobId>/) and the log tail. The job writes its outputs to the directory in $MLLEAD_ARTIFACTS_DIR, with its metrics as a flat JSON object of numbers in metrics.json there. Print `::mllead-progress {"step":N,"total":T,"metrics":{...}}` lines for live progress in Slack.',
   },
   FinishStep: {
     name: "FinishStep",
@@ -132,8 +135,10 @@ export interface Toolbox {
   readonly names: readonly ToolName[];
   readonly state: ToolboxState;
   specs(): ToolSpec[];
-  /** Validates `input` against the tool's schema and runs it; throws on bad input or a failing tool. */
+  /** Validates `input` against the tool's schema and runs it; throws on bad input or a failing tool. Images are described in text. */
   call(name: string, input: unknown, ctx?: ToolCallContext): Promise<string>;
+  /** As `call`, with the answer as the model takes it: text, or blocks where `Read` returns an image. */
+  callForModel(name: string, input: unknown, ctx?: ToolCallContext): Promise<ToolOutput>;
 }
 
 /** Options of a toolbox. */
@@ -161,7 +166,7 @@ export function createToolbox(work: StepWork, tools: StepTools, names: readonly 
     );
     return next;
   };
-  async function run(name: ToolName, input: unknown, ctx: ToolCallContext): Promise<string> {
+  async function run(name: ToolName, input: unknown, ctx: ToolCallContext): Promise<ToolOutput> {
     switch (name) {
       case "Read":
         return readTool(tools, input as ReadInput);
@@ -191,17 +196,19 @@ export function createToolbox(work: StepWork, tools: StepTools, names: readonly 
       }
     }
   }
+  async function callForModel(name: string, input: unknown, ctx: ToolCallContext = {}): Promise<ToolOutput> {
+    if (!allowed.has(name))
+      throw new ToolNotAllowedError(`the ${work.role} has no tool named ${name} (it has ${names.join(", ")})`);
+    const spec = toolSpec(name as ToolName, work.role);
+    const parsed = spec.input.parse(input);
+    state.toolCalls += 1;
+    return run(spec.name, parsed, ctx);
+  }
   return {
     names,
     state,
     specs: () => names.map((n) => toolSpec(n, work.role)),
-    async call(name, input, ctx = {}) {
-      if (!allowed.has(name))
-        throw new ToolNotAllowedError(`the ${work.role} has no tool named ${name} (it has ${names.join(", ")})`);
-      const spec = toolSpec(name as ToolName, work.role);
-      const parsed = spec.input.parse(input);
-      state.toolCalls += 1;
-      return run(spec.name, parsed, ctx);
-    },
+    callForModel,
+    call: async (name, input, ctx) => outputText(await callForModel(name, input, ctx)),
   };
 }

@@ -5,13 +5,16 @@
 
 import type { StepWork } from "../commands.js";
 import type { Role } from "../common.js";
-import type { Plan, Step } from "../plan.js";
+import { type Plan, REVIEW_CRITERIA, type Step } from "../plan.js";
 import type { TaskRecord } from "../task.js";
 
 /** The time every fixture is stamped with. */
 export const FIXTURE_NOW = "2026-12-07T12:00:00.000Z";
 
-/** A step with placeholder handoff text and one criterion `ac1`; code-changing unless a reviewer; GPU for the ml-engineer. */
+/**
+ * A step with placeholder handoff text and one criterion `ac1` (a reviewer: the review's own, REVIEW_CRITERIA);
+ * code-changing unless a reviewer; GPU for the ml-engineer.
+ */
 export function testStep(
   id: string,
   role: Role,
@@ -24,7 +27,7 @@ export function testStep(
     objective: "o",
     context: "c",
     requirements: ["r"],
-    acceptanceCriteria: [{ id: "ac1", text: "a" }],
+    acceptanceCriteria: role === "code-reviewer" ? [...REVIEW_CRITERIA] : [{ id: "ac1", text: "a" }],
     params: {},
     nextHandoff: { to: "tech-lead", reason: "done" },
     dependsOn: opts.dependsOn ?? [],

@@ -2,6 +2,7 @@ import type { EventOf, Plan } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
 import type { OutgoingMessage } from "../slack-api.js";
 import { context, esc, fallback, fitBlocks, header, mention, section, sections, truncate, withBrain } from "./blocks.js";
+import { assumptionBlocks, questionBlocks } from "./plan-questions.js";
 
 /** Button action ids on the plan message. */
 export const PLAN_ACTIONS = {
@@ -82,6 +83,8 @@ export function renderPlan(event: EventOf<"task.planned">): OutgoingMessage {
       ? [context(`:bulb: Lessons applied: ${plan.lessonsApplied.map((l) => `\`${l.id}\` ${esc(l.text)}`).join(" · ")}`)]
       : []),
     ...sections(`*${plan.steps.length} step${plan.steps.length === 1 ? "" : "s"}*\n${stepList(plan)}`),
+    ...assumptionBlocks(plan),
+    ...questionBlocks(event),
     context(
       facts.join(" · "),
       "*Details*: each step's objective, context, requirements, acceptance criteria and next handoff, and the risks with their mitigations.",
@@ -90,14 +93,18 @@ export function renderPlan(event: EventOf<"task.planned">): OutgoingMessage {
     ...withBrain(
       [
         context(
-          "Approve with the button, a :white_check_mark: reaction or a reply `approve`. Reply `changes: …` to revise, `cancel` to stop.",
+          plan.questions?.length
+            ? "Answer the questions above first; Approve opens on the revised plan. Reply `changes: …` to revise, `cancel` to stop."
+            : "Approve with the button, a :white_check_mark: reaction or a reply `approve`. Reply `changes: …` to revise, `cancel` to stop.",
         ),
       ],
       plan.brain,
     ),
   ];
   return {
-    text: fallback(`Plan revision ${revision} (${plan.steps.length} steps, ${plan.risks.length} risks): ${plan.summary}`),
+    text: fallback(
+      `Plan revision ${revision} (${plan.steps.length} steps, ${plan.risks.length} risks): ${plan.summary}${plan.questions?.length ? ` Questions: ${plan.questions.map((q) => q.text).join(" ")}` : ""}`,
+    ),
     blocks: fitBlocks(blocks),
   };
 }

@@ -1,4 +1,4 @@
-import type { EventOf, Plan, Step, TaskView } from "@mllead/contracts";
+import { type EventOf, type Plan, REVIEW_PITFALLS, type Step, type TaskView } from "@mllead/contracts";
 import { blockProblems, homeViewProblems, SLACK_LIMITS, viewProblems } from "@mllead/slack-sandbox";
 import { describe, expect, it } from "vitest";
 import { askTaskText, renderAskModal } from "./ask-modal.js";
@@ -9,7 +9,7 @@ import { renderJob } from "./jobs.js";
 import { PLAN_ACTIONS, parsePlanButtonValue, renderPlan } from "./plan.js";
 import { renderPlanDetails, renderPlanDetailsMessage } from "./plan-details.js";
 import { renderProgressCard, renderStatusCard, renderStatusReply } from "./status.js";
-import { renderStepCompleted } from "./steps.js";
+import { renderStepCompleted, renderStepStarted } from "./steps.js";
 import { renderReplanning, renderSummaryStream, renderTaskCompleted } from "./task-lines.js";
 
 const AT = "2026-11-25T10:00:00.000Z";
@@ -197,6 +197,33 @@ describe("other messages", () => {
     expect(text).toContain("0/2 steps done (2 not run)");
   });
 
+  it("a step started for a fix round says so, with how many findings; a plain retry says only its attempt", () => {
+    const started = (attempt: number, fixing?: number): EventOf<"step.started"> => ({
+      v: 1,
+      eventId: `e${attempt}`,
+      taskId: "t1",
+      at: AT,
+      type: "step.started",
+      stepId: "data",
+      role: "data-engineer",
+      attempt,
+      title: "Split the table",
+      ...(fixing ? { fixing } : {}),
+    });
+    const fix = renderStepStarted(started(2, 2), "anthropic");
+    expect(fix.text).toContain(
+      "Fix round: 2 findings from the code review to address. data-engineer started Split the table (attempt 2)",
+    );
+    expect(texts(fix.blocks)).toContain(":wrench: Fix round: 2 findings");
+    const one = renderStepStarted(started(2, 1), "anthropic");
+    expect(one.text).toContain("Fix round: 1 finding from the code review");
+    const rereview = renderStepStarted({ ...started(2, 2), role: "code-reviewer" }, "anthropic");
+    expect(rereview.text).toContain("Re-review after the fix round: checks the 2 findings. code-reviewer started");
+    const retry = renderStepStarted(started(2), "anthropic");
+    expect(retry.text).not.toContain("Fix round");
+    expect(texts(retry.blocks)).toContain(":arrow_forward: `data-engineer` started *Split the table* (attempt 2)");
+  });
+
   it("a code review shows its decision, findings grouped by severity and checks", () => {
     const msg = renderStepCompleted(
       {
@@ -223,10 +250,11 @@ describe("other messages", () => {
               { severity: "nit", category: "documentation", message: "typo" },
               { severity: "blocker", category: "data_leakage", file: "train.py", line: 12, message: "test rows in train" },
             ],
-            checks: Array.from({ length: 20 }, () => ({
-              category: "reproducibility" as const,
-              passed: false,
-              detail: huge(500),
+            checks: REVIEW_PITFALLS.map((pitfall) => ({
+              pitfall,
+              status:
+                pitfall === "data_leakage" ? ("fail" as const) : pitfall === "memory" ? ("n/a" as const) : ("pass" as const),
+              evidence: pitfall === "tests" ? huge(500) : `${pitfall} looked at`,
             })),
           },
         },
@@ -237,6 +265,10 @@ describe("other messages", () => {
     expect(all).toContain("changes requested");
     expect(all.indexOf("Blocker (1)")).toBeLessThan(all.indexOf("Nit (1)"));
     expect(all).toContain("train.py:12");
+    // Every pitfall's check in the thread, with its status and evidence.
+    expect(all).toContain(":x: data leakage (fail) — data_leakage looked at");
+    expect(all).toContain(":heavy_minus_sign: memory (n/a)");
+    expect(all).toContain(":white_check_mark: reproducibility (pass)");
     expect(blockProblems(msg.blocks)).toEqual([]);
   });
 

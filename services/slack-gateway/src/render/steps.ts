@@ -13,6 +13,12 @@ const SEVERITY_EMOJI: Record<Finding["severity"], string> = {
   nit: ":large_blue_circle:",
 };
 
+const CHECK_EMOJI: Record<Verdict["checks"][number]["status"], string> = {
+  pass: ":white_check_mark:",
+  fail: ":x:",
+  "n/a": ":heavy_minus_sign:",
+};
+
 /** `acc 0.912 · loss 0.31`, at most `max` entries. */
 export function formatMetrics(metrics: Metrics, max = 10): string {
   return Object.entries(metrics)
@@ -21,13 +27,25 @@ export function formatMetrics(metrics: Metrics, max = 10): string {
     .join(" · ");
 }
 
-/** A step began (or began again after a fix or retry), on which branch, and a warning when its sandbox is weaker. */
+/**
+ * A step began (or began again after a fix or retry), on which branch, and a warning when its sandbox is weaker.
+ * A fix round says so, with how many of the review's findings it addresses: "attempt 2" alone reads like a retry.
+ */
 export function renderStepStarted(e: EventOf<"step.started">, brain: BrainKind | undefined): OutgoingMessage {
   const retry = e.attempt > 1 ? ` (attempt ${e.attempt})` : "";
   const where = e.branch ? ` on \`${esc(e.branch)}\`` : "";
-  const blocks: types.KnownBlock[] = [section(`:arrow_forward: \`${e.role}\` started *${esc(e.title)}*${retry}${where}`)];
+  const n = e.fixing ? `${e.fixing} finding${e.fixing === 1 ? "" : "s"}` : "";
+  // The re-review gets the same findings, to check each against the fix.
+  const fix = !e.fixing
+    ? ""
+    : e.role === "code-reviewer"
+      ? `Re-review after the fix round: checks the ${n}. `
+      : `Fix round: ${n} from the code review to address. `;
+  const blocks: types.KnownBlock[] = [
+    section(`${fix ? ":wrench:" : ":arrow_forward:"} ${fix}\`${e.role}\` started *${esc(e.title)}*${retry}${where}`),
+  ];
   if (e.warning) blocks.push(section(`:warning: ${esc(e.warning)}`));
-  return { text: fallback(`${e.role} started ${e.title}${retry}`), blocks: withBrain(blocks, brain) };
+  return { text: fallback(`${fix}${e.role} started ${e.title}${retry}`), blocks: withBrain(blocks, brain) };
 }
 
 /** Each acceptance criterion ✓ or ✗ with its evidence. */
@@ -69,9 +87,9 @@ function verdictBlocks(v: Verdict): types.KnownBlock[] {
   if (v.findings.length === 0) blocks.push(section("*Findings:* none."));
   if (v.checks.length) {
     const checks = v.checks.map(
-      (c) => `${c.passed ? ":white_check_mark:" : ":x:"} ${c.category.replace(/_/g, " ")} — ${esc(truncate(c.detail, 200))}`,
+      (c) => `${CHECK_EMOJI[c.status]} ${c.pitfall.replace(/_/g, " ")} (${c.status}) — ${esc(truncate(c.evidence, 200))}`,
     );
-    blocks.push(section(`*Checks*\n${checks.join("\n")}`));
+    blocks.push(section(`*Checks, one per ML pitfall*\n${checks.join("\n")}`));
   }
   return blocks;
 }

@@ -30,11 +30,29 @@ export function renderApproved(e: EventOf<"task.approved">, brain: BrainKind | u
   );
 }
 
-/** A person asked for changes; their feedback is quoted. */
+/** A person asked for changes (their feedback is quoted), or answered the plan's last open question. */
 export function renderChangesRequested(e: EventOf<"task.changes_requested">, brain: BrainKind | undefined): OutgoingMessage {
+  if (e.answers) {
+    const answers = e.feedback.split("\n").slice(1).join("\n");
+    return line(
+      `:speech_balloon: ${mention(e.userId)} answered the plan's questions:\n> ${esc(truncate(answers, 2000)).replace(/\n/g, "\n> ")}\nRevising the plan with the answers…`,
+      "Questions answered; revising the plan.",
+      brain,
+    );
+  }
   return line(
     `:pencil2: ${mention(e.userId)} asked for changes:\n> ${esc(truncate(e.feedback, 2000)).replace(/\n/g, "\n> ")}\nRevising the plan…`,
     "Changes requested; revising the plan.",
+    brain,
+  );
+}
+
+/** A person answered one of the plan's questions; others are still open. */
+export function renderQuestionAnswered(e: EventOf<"task.question_answered">, brain: BrainKind | undefined): OutgoingMessage {
+  const left = `${e.open} question${e.open === 1 ? "" : "s"} still open: answer ${e.open === 1 ? "it" : "them"} and I revise the plan.`;
+  return line(
+    `:speech_balloon: ${mention(e.userId)} answered “${esc(truncate(e.question, 300))}”: *${esc(truncate(e.answer, 500))}*. ${left}`,
+    `Answered: ${e.answer}. ${left}`,
     brain,
   );
 }
@@ -51,6 +69,7 @@ const DECISION_WORDS = {
   cancel: "cancellation",
   retry: "retry",
   continue: "go-on",
+  answer: "answer",
 } as const;
 
 /** Shown only to the person whose decision the tech lead refused. */

@@ -1,0 +1,234 @@
+import type Anthropic from "@anthropic-ai/sdk";
+import { zodOutputFormat } from "@anthropic-ai/sdk/helpers/zod";
+import {
+  LESSON_RULE_MAX,
+  LESSON_SETTINGS,
+  type LearnedLesson,
+  type Lesson,
+  LessonScope,
+  LessonSetting,
+  type Plan,
+  ROLES,
+  Role,
+  type Usage,
+} from "@mllead/contracts";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { FindingLessonRequest, LearnRequest } from "../types.js";
+import { type RetryPolicy, replyText, reportUsage, streamMessage } from "./call.js";
+import { cachedSystem, logUsage, usageOf } from "./client.js";
+import { ClaudeBadOutputError, type ClaudeCallError, ClaudeOutputCutError, ClaudeRefusedError } from "./failures.js";
+
+/** The answer Claude gives in the schema: the lessons a correction teaches, each standing or one-off. */
+const LessonsAnswer = z.object({
+  lessons: z
+    .array(
+      z.object({
+        scope: LessonScope,
+        rule: z.string().min(1).max(LESSON_RULE_MAX),
+        roles: z.array(Role).max(4),
+        setting: LessonSetting.optional(),
+      }),
+    )
+    .max(5),
+});
+type LessonsAnswer = z.infer<typeof LessonsAnswer>;
+
+/** The schema for structured output; `LessonsAnswer.safeParse` checks what the API does not enforce. */
+const LESSONS_FORMAT = { type: "json_schema" as const, schema: zodOutputFormat(LessonsAnswer).schema };
+
+const ANSWER_RULES = [
+  "Answer in the given schema: `lessons`, one entry per thing to remember (at most 5; none when the correction teaches nothing).",
+  '- scope "standing": a rule the team should follow on later tasks in this channel (a standard, a preference about how the team works: "always fit the scaler on train only"). scope "one-off": about this task only ("use 30 epochs for this one", drop a step, use this dataset) — it shapes this task and is not kept. When unsure, one-off.',
+  `- rule: one short imperative sentence (at most ${LESSON_RULE_MAX} characters), e.g. "Fit the scaler on the train split only". If it says what a lesson below already says, use that lesson's words.`,
+  `- roles: the roles whose steps the rule affects (${ROLES.join(", ")}); at least one for a standing rule.`,
+  `- setting: only when the rule is exactly one setting (${LESSON_SETTINGS.join(", ")}), with its value (a number, or the model family as text); otherwise leave it out.`,
+].join("\n");
+
+function keptLessons(lessons: readonly Lesson[]): string[] {
+  if (lessons.length === 0) return ["The channel keeps no lessons yet."];
+  return [
+    "Lessons the channel keeps already (oldest first):",
+    ...lessons.map((l) => `- ${l.id}: ${l.rule}${l.roles.length ? ` [concerns ${l.roles.join(", ")}]` : ""}`),
+  ];
+}
+
+function planLines(plan: Plan | undefined): string[] {
+  if (!plan) return [];
+  return [
+    `The plan: ${plan.summary}`,
+    ...plan.steps.map((s) => `- ${s.id} (${s.role}${s.kind ? `, ${s.kind}` : ""}): ${s.title}`),
+  ];
+}
+
+function learnPrompt(req: LearnRequest): string {
+  return [
+    `A person asked for changes to the plan of task ${req.taskId}. Decide what, if anything, the team should remember for this channel's later tasks.`,
+    "",
+    ...planLines(req.plan),
+    "",
+    "Their words:",
+    `> ${req.feedback.replace(/\n/g, "\n> ")}`,
+    "",
+    ...keptLessons(req.lessons),
+    "",
+    ANSWER_RULES,
+  ].join("\n");
+}
+
+function findingPrompt(req: FindingLessonRequest): string {
+  const f = req.finding;
+  return [
+    `The code reviewer of task ${req.taskId} found a problem that sent the code back for a fix round. Decide whether it teaches the team a standing rule for this channel's later tasks (at most one lesson).`,
+    "",
+    ...planLines(req.plan),
+    "",
+    `The finding: [${f.severity}/${f.category}]${f.file ? ` ${f.file}${f.line ? `:${f.line}` : ""}` : ""} ${f.message}`,
+    req.ownerRole ? `The code belongs to the ${req.ownerRole}'s step.` : "",
+    "",
+    ...keptLessons(req.lessons),
+    "",
+    ANSWER_RULES,
+  ]
+    .filter((l, i, all) => l !== "" || all[i - 1] !== "")
+    .join("\n");
+}
+
+/** Options of learnWithClaude and findingLessonWithClaude. */
+export interface ClaudeLearnOptions {
+  model: string;
+  systemPrompt: string;
+  log: Logger;
+  /** Repair rounds after the first answer. Default 1. */
+  repairs?: number;
+  /** max_tokens of each request. Default 2,000. */
+  maxTokens?: number;
+  retry?: Partial<RetryPolicy>;
+}
+
+type Miss = { kind: "refusal" | "max_tokens" | "bad_output"; problem: string; repair: string; reply?: string };
+type Read = { answer: LessonsAnswer } | Miss;
+
+function readAnswer(message: Anthropic.Message, max: number): Read {
+  if (message.stop_reason === "refusal") {
+    return {
+      kind: "refusal",
+      problem: "stop reason: refusal",
+      repair: "Your last answer was a refusal. This is the team's own feedback on its work. Answer in the schema.",
+    };
+  }
+  if (message.stop_reason === "max_tokens") {
+    return { kind: "max_tokens", problem: "cut at max_tokens", repair: "Your answer was cut off. Answer again, shorter." };
+  }
+  const text = replyText(message).trim();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return {
+      kind: "bad_output",
+      problem: text ? `not JSON: ${(err as Error).message}` : "an empty answer",
+      repair: "Answer with one JSON object in the given schema, nothing else.",
+      ...(text ? { reply: text } : {}),
+    };
+  }
+  const parsed = LessonsAnswer.safeParse(json);
+  const problems = parsed.success
+    ? parsed.data.lessons.length > max
+      ? [`lessons: at most ${max} here`]
+      : parsed.data.lessons.flatMap((l, i) =>
+          l.scope === "standing" && l.roles.length === 0
+            ? [`lessons.${i}.roles: a standing rule names the roles it affects`]
+            : [],
+        )
+    : parsed.error.issues.slice(0, 8).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+  if (parsed.success && problems.length === 0) return { answer: parsed.data };
+  return {
+    kind: "bad_output",
+    problem: problems.join("; "),
+    repair: `That answer does not fit:\n${problems.map((p) => `- ${p}`).join("\n")}\nSend the corrected answer.`,
+    reply: text,
+  };
+}
+
+function finalError(read: Miss, tries: number, maxTokens: number): ClaudeCallError {
+  switch (read.kind) {
+    case "refusal":
+      return new ClaudeRefusedError("lesson", tries, { detail: read.problem });
+    case "max_tokens":
+      return new ClaudeOutputCutError("lesson", tries, maxTokens, { detail: read.problem });
+    case "bad_output":
+      return new ClaudeBadOutputError("lesson", `Claude's lessons were not usable after ${tries} tries (${read.problem}).`, {
+        detail: read.problem,
+      });
+    default: {
+      const never: never = read.kind;
+      throw new Error(`unknown miss ${String(never)}`);
+    }
+  }
+}
+
+/** One structured call with repair rounds; `onUsage` gets every request's usage, once. */
+async function ask(
+  client: Anthropic,
+  opts: ClaudeLearnOptions,
+  prompt: string,
+  max: number,
+  onUsage: ((u: Usage) => void) | undefined,
+): Promise<LearnedLesson[]> {
+  const messages: Anthropic.MessageParam[] = [{ role: "user", content: prompt }];
+  const repairs = opts.repairs ?? 1;
+  const maxTokens = opts.maxTokens ?? 2000;
+  const used: Usage[] = [];
+  try {
+    for (let round = 0; ; round++) {
+      const message = await streamMessage(
+        client,
+        {
+          model: opts.model,
+          max_tokens: maxTokens,
+          system: cachedSystem(opts.systemPrompt),
+          messages,
+          output_config: { format: LESSONS_FORMAT },
+        },
+        { call: "lesson", log: opts.log, ...(opts.retry ? { retry: opts.retry } : {}) },
+      );
+      const usage = usageOf(message.usage, opts.model);
+      used.push(usage);
+      logUsage(opts.log, "lesson", usage);
+      const read = readAnswer(message, max);
+      if ("answer" in read) {
+        return read.answer.lessons.map((l) => ({
+          scope: l.scope,
+          rule: l.rule,
+          roles: [...new Set(l.roles)],
+          ...(l.setting ? { setting: l.setting } : {}),
+        }));
+      }
+      opts.log.warn({ kind: read.kind, problem: read.problem, round }, "Claude's lessons are not usable; asking again");
+      if (round >= repairs) throw finalError(read, round + 1, maxTokens);
+      if (read.reply) messages.push({ role: "assistant", content: read.reply });
+      messages.push({ role: "user", content: read.repair });
+    }
+  } finally {
+    reportUsage(opts.log, onUsage, used);
+  }
+}
+
+/**
+ * The lessons a person's change request teaches, read by Claude in a schema: each standing (a rule for the
+ * channel) or one-off (this task only). No pattern matching over the person's words.
+ */
+export function learnWithClaude(client: Anthropic, opts: ClaudeLearnOptions, req: LearnRequest): Promise<LearnedLesson[]> {
+  return ask(client, opts, learnPrompt(req), 5, req.onUsage);
+}
+
+/** The lesson a reviewer's finding teaches, by Claude in the same schema, or null when it teaches none. */
+export async function findingLessonWithClaude(
+  client: Anthropic,
+  opts: ClaudeLearnOptions,
+  req: FindingLessonRequest,
+): Promise<LearnedLesson | null> {
+  const [lesson] = await ask(client, opts, findingPrompt(req), 1, req.onUsage);
+  return lesson ?? null;
+}
