@@ -25,8 +25,8 @@ import { Bus } from "@mllead/bus";
 import { CONSUMERS, STREAMS } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { signSlackRequest } from "@mllead/slack-sandbox";
-import { findNatsServer, INSTALL_HINT, startNatsServer } from "./lib/nats.js";
-import { REPO_ROOT, startService, stopService } from "./lib/services.js";
+import { findNatsServer, INSTALL_HINT, startNatsServer } from "@mllead/tools/nats";
+import { REPO_ROOT, startService, stopService } from "@mllead/tools/services";
 
 const N = Number(process.env.BENCH_ACK_MENTIONS ?? 500);
 const RATE = Number(process.env.BENCH_ACK_RATE ?? 100);
@@ -185,7 +185,7 @@ function cpuMs(pid: number, mainThreadOnly: boolean): number {
 async function drained(b: Bus, timeoutMs = 60_000): Promise<number> {
   const t0 = performance.now();
   // A gateway without an inbox (an older build, compared with BENCH_ACK_*) handled its mentions before its 200.
-  const pending = async () => (await b.jsm.streams.info("MLLEAD_SLACK_IN").catch(() => null))?.state.messages ?? 0;
+  const pending = async () => (await b.streamState("MLLEAD_SLACK_IN").catch(() => null))?.messages ?? 0;
   while ((await pending()) > 0) {
     if (performance.now() - t0 > timeoutMs) throw new Error("the gateway did not work through its inbox in time");
     await sleep(50);
@@ -241,21 +241,21 @@ try {
   await drained(bus);
   const runs: { gw: Stats; bolt: Stats; cpu: { main: number; all: number } }[] = [];
   for (let run = 1; run <= RUNS; run++) {
-    const cmdBefore = (await bus.jsm.streams.info(STREAMS.commands.name)).state.last_seq;
+    const cmdBefore = (await bus.streamState(STREAMS.commands.name)).lastSeq;
     const pid = gatewayProc.proc.pid ?? 0;
     const cpu0 = { main: cpuMs(pid, true), all: cpuMs(pid, false) };
     const r = await drive(N, RATE, ports, channels);
     const cpu = { main: cpuMs(pid, true) - cpu0.main, all: cpuMs(pid, false) - cpu0.all };
-    const backlog = await bus.jsm.consumers.info(STREAMS.events.name, CONSUMERS.gateway.durable);
+    const backlog = await bus.consumerState(STREAMS.events.name, CONSUMERS.gateway.durable);
     const drainSec = await drained(bus);
-    const cmdAfter = (await bus.jsm.streams.info(STREAMS.commands.name)).state.last_seq;
+    const cmdAfter = (await bus.streamState(STREAMS.commands.name)).lastSeq;
     const gw = stats(r.gateway);
     const b = stats(r.bolt);
     runs.push({ gw, bolt: b, cpu: { main: cpu.main / r.seconds / 10, all: cpu.all / r.seconds / 10 } });
     process.stdout.write(
       `\nHTTP ack of a signed mention, run ${run}/${RUNS}: ${N} to each at ${RATE}/s (${r.seconds.toFixed(1)} s)\n${table(gw, b)}\n` +
         `gateway CPU during the run: main thread (the one that acks) ${(cpu.main / r.seconds / 10).toFixed(0)}%, whole process ${(cpu.all / r.seconds / 10).toFixed(0)}% of a core\n` +
-        `task events waiting to be rendered when the run ended: ${backlog.num_pending + backlog.num_ack_pending}; ` +
+        `task events waiting to be rendered when the run ended: ${backlog.pending + backlog.ackPending}; ` +
         `tasks created from the run's mentions: ${cmdAfter - cmdBefore}/${N}, the last ${drainSec.toFixed(1)} s after the run\n`,
     );
   }

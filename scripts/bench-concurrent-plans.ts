@@ -8,9 +8,9 @@
  * Runs the real stack (nats-server, the four services as processes, the Slack sandbox).
  * BENCH_PLANS_RUNS runs (default 1), each on a fresh stack; the medians across runs come last.
  */
-import { TEAM_PLAN } from "../tests/helpers/claude-team.js";
-import { startFakeAnthropic } from "../tests/helpers/fake-anthropic.js";
-import { startStack } from "../tests/helpers/stack.js";
+import { TEAM_PLAN } from "@mllead/tools/claude-team";
+import { startFakeAnthropic } from "@mllead/tools/fake-anthropic";
+import { startStack } from "@mllead/tools/stack";
 
 const N = Number(process.env.BENCH_PLANS_MENTIONS ?? 20);
 const DELAY_MS = Number(process.env.BENCH_PLAN_DELAY_MS ?? 5000);

@@ -4,7 +4,7 @@
  * real stack (nats-server, the four services as processes, the Slack sandbox) and
  * sends BENCH_MENTIONS mentions one after another (default 20).
  */
-import { startStack } from "../tests/helpers/stack.js";
+import { startStack } from "@mllead/tools/stack";
 
 const N = Number(process.env.BENCH_MENTIONS ?? 20);
 

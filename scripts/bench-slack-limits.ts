@@ -18,11 +18,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@mllead/bus";
-import { taskIdFor } from "@mllead/contracts";
+import { parseEventSubject, taskIdFor } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { type SandboxMessage, SLACK_LIKE_LIMITS, startSlackSandbox } from "@mllead/slack-sandbox";
-import { freePort, startNatsServer } from "../tests/helpers/nats-server.js";
-import { SERVICE_NAMES, type ServiceProcess, startService, stopService } from "./lib/services.js";
+import { freePort, startNatsServer } from "@mllead/tools/nats-server";
+import { SERVICE_NAMES, type ServiceProcess, startService, stopService } from "@mllead/tools/services";
 
 const N = Number(process.env.BENCH_LIMITS_MENTIONS ?? 30);
 const CHANNELS = Number(process.env.BENCH_LIMITS_CHANNELS ?? 3);
@@ -84,10 +84,9 @@ try {
   // When the tech lead produced each plan: the limits cannot post a plan before it exists.
   const bus = await Bus.connect({ url: nats.url, name: "bench-observer", log: createLogger("bench", "silent") });
   const plannedAt = new Map<string, number>();
-  bus.nc.subscribe("mllead.evt.task.*.task.planned", {
-    callback: (_err, m) => {
-      plannedAt.set(m.subject.split(".")[3] as string, performance.now());
-    },
+  await bus.subscribe("mllead.evt.task.*.task.planned", (m) => {
+    const taskId = parseEventSubject(m.subject)?.taskId;
+    if (taskId) plannedAt.set(taskId, performance.now());
   });
 
   const start = performance.now();

@@ -10,6 +10,24 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { startSlackSandbox } from "@mllead/slack-sandbox";
 import {
+  anyFreePort,
+  findNatsServer,
+  INSTALL_HINT,
+  natsReachable,
+  portFree,
+  startNatsServerWithConfig,
+  tryInstallNatsServer,
+} from "@mllead/tools/nats";
+import { ensureNkeyUsers, NATS_AUTH_DIR, type NatsUsers, writeNatsServerConfig } from "@mllead/tools/nats-auth";
+import {
+  REPO_ROOT,
+  SERVICE_NAMES,
+  type ServiceName,
+  type ServiceProcess,
+  startService,
+  stopService,
+} from "@mllead/tools/services";
+import {
   BWRAP_HINT,
   findBwrap,
   MATPLOTLIB_HINT,
@@ -21,17 +39,6 @@ import {
   tryInstallSandboxNumpy,
 } from "./lib/bubblewrap.js";
 import { formatLogLine } from "./lib/log-format.js";
-import {
-  anyFreePort,
-  findNatsServer,
-  INSTALL_HINT,
-  natsReachable,
-  portFree,
-  startNatsServerWithConfig,
-  tryInstallNatsServer,
-} from "./lib/nats.js";
-import { ensureNkeyUsers, NATS_AUTH_DIR, type NatsUsers, writeNatsServerConfig } from "./lib/nats-auth.js";
-import { REPO_ROOT, SERVICE_NAMES, type ServiceName, type ServiceProcess, startService, stopService } from "./lib/services.js";
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 

@@ -4,16 +4,16 @@
  * Usage: node --import tsx scripts/gpu-check-submit.ts [gpus] [timeoutSec]
  */
 import { readFile } from "node:fs/promises";
-import { Bus } from "../packages/bus/src/index.js";
-import { CONSUMERS, GpuJob, SUBJECTS, stableId, type TaskEvent } from "../packages/contracts/src/index.js";
-import { createLogger } from "../packages/service-kit/src/index.js";
+import { Bus } from "@mllead/bus";
+import { CONSUMERS, everyResource, GpuJob, SUBJECTS, stableId, type TaskEvent } from "@mllead/contracts";
+import { createLogger } from "@mllead/service-kit";
 
 const gpus = Number(process.argv[2] ?? "1");
 const timeoutSec = Number(process.argv[3] ?? "300");
 const url = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const log = createLogger("gpu-check", "warn");
 const bus = await Bus.connect({ url, name: "gpu-check", log });
-await bus.provision([CONSUMERS.gpuRunner]);
+await bus.setUp(everyResource([CONSUMERS.gpuRunner]));
 
 const nonce = `${Date.now()}`;
 const job = GpuJob.parse({
@@ -29,14 +29,14 @@ const job = GpuJob.parse({
   submittedAt: new Date().toISOString(),
 });
 
+let resolveFinished: (e: TaskEvent) => void = () => {};
 const finished = new Promise<TaskEvent>((resolve) => {
-  bus.nc.subscribe(SUBJECTS.taskEvents(job.taskId), {
-    callback: (_err, msg) => {
-      const e = JSON.parse(msg.string()) as TaskEvent;
-      process.stderr.write(`event: ${e.type}${e.type === "job.started" ? ` devices=${e.devices.join(",") || "(cpu)"}` : ""}\n`);
-      if (e.type === "job.finished") resolve(e);
-    },
-  });
+  resolveFinished = resolve;
+});
+await bus.subscribe(SUBJECTS.taskEvents(job.taskId), (msg) => {
+  const e = JSON.parse(new TextDecoder().decode(msg.data)) as TaskEvent;
+  process.stderr.write(`event: ${e.type}${e.type === "job.started" ? ` devices=${e.devices.join(",") || "(cpu)"}` : ""}\n`);
+  if (e.type === "job.finished") resolveFinished(e);
 });
 await bus.publish(SUBJECTS.gpuJob, GpuJob, job, job.jobId);
 process.stderr.write(`submitted job ${job.jobId} (gpus: ${gpus}); waiting up to ${timeoutSec}s\n`);

@@ -4,8 +4,8 @@
  * `nats.env` (what infra/nats-users.conf lets in). docker compose mounts both; `pnpm start` uses them too.
  */
 import { relative } from "node:path";
-import { ensureNkeyUsers, NATS_AUTH_DIR } from "./lib/nats-auth.js";
-import { REPO_ROOT, SERVICE_NAMES } from "./lib/services.js";
+import { ensureNkeyUsers, NATS_AUTH_DIR } from "@mllead/tools/nats-auth";
+import { REPO_ROOT, SERVICE_NAMES } from "@mllead/tools/services";
 
 const users = await ensureNkeyUsers();
 const dir = relative(REPO_ROOT, NATS_AUTH_DIR);

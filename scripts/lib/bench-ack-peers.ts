@@ -9,7 +9,7 @@
  * Each reports readiness to its parent over IPC: `{ type: "ready", ... }`.
  */
 import { Bus } from "@mllead/bus";
-import { CONSUMERS, type EventOf, type Plan, TaskCreate, type TaskView } from "@mllead/contracts";
+import { CONSUMERS, type EventOf, emitEvent, everyResource, type Plan, TaskCreate, type TaskView } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { startSlackSandbox } from "@mllead/slack-sandbox";
 import { App, LogLevel } from "@slack/bolt";
@@ -108,14 +108,14 @@ async function world(): Promise<void> {
   });
   const log = createLogger("bench-lead", "warn");
   const lead = await Bus.connect({ url: env.NATS_URL ?? "", name: "bench-lead", log });
-  await lead.provision([CONSUMERS.techLeadCommands]);
+  await lead.setUp(everyResource([CONSUMERS.techLeadCommands]));
   await lead.consume(
     CONSUMERS.techLeadCommands,
     TaskCreate,
     async (cmd) => {
       // BENCH_ACK_RENDER=0 measures the ack without rendering load (for diagnosis).
       if (env.BENCH_ACK_RENDER === "0") return;
-      for (const e of eventsFor(cmd)) await lead.emit(e);
+      for (const e of eventsFor(cmd)) await emitEvent(lead, e);
     },
     { concurrency: 8 },
   );

@@ -1,6 +1,6 @@
+import { SERVICE_NAMES } from "@mllead/tools/services";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { SERVICE_NAMES } from "../../scripts/lib/services.js";
 import { startStack } from "../helpers/stack.js";
 import { botMessages, kindOf } from "../helpers/thread.js";
 import { waitFor } from "../helpers/wait.js";

@@ -8,13 +8,14 @@
 
 import { isDeepStrictEqual } from "node:util";
 import { Bus } from "@mllead/bus";
+import { rawNats } from "@mllead/bus/testing";
 import { BUCKETS, STREAMS, StatusQuery, StatusReply, SUBJECTS, TaskRecord, taskIdFor } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import type { SandboxMessage } from "@mllead/slack-sandbox";
+import { SERVICE_NAMES } from "@mllead/tools/services";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { SERVICE_NAMES } from "../../scripts/lib/services.js";
 import { FORGED_JOB_PREFIX, type Forgery, type ForgeryContext, forgeries, type KnownTask } from "../helpers/forgeries.js";
 import { prng } from "../helpers/fuzz.js";
 import { type Stack, startStack } from "../helpers/stack.js";
@@ -40,8 +41,8 @@ function everyMessage(stack: Stack, channel: string): SandboxMessage[] {
 
 /** Every message of the events stream, with the task its payload names. */
 async function allEvents(bus: Bus): Promise<{ seq: number; subject: string; raw: string; taskId: string | undefined }[]> {
-  const info = await bus.jsm.streams.info(STREAMS.events.name);
-  const consumer = await bus.js.consumers.get(STREAMS.events.name, { deliver_policy: DeliverPolicy.All });
+  const info = await rawNats(bus).jsm.streams.info(STREAMS.events.name);
+  const consumer = await rawNats(bus).js.consumers.get(STREAMS.events.name, { deliver_policy: DeliverPolicy.All });
   const out: { seq: number; subject: string; raw: string; taskId: string | undefined }[] = [];
   while (out.length < info.state.messages) {
     const m = await consumer.next({ expires: 5000 });
@@ -162,7 +163,7 @@ describe("@mllead under forged NATS messages, end to end", () => {
       },
     });
 
-    const maxPayload = observer.nc.info?.max_payload ?? 1024 * 1024;
+    const maxPayload = rawNats(observer).nc.info?.max_payload ?? 1024 * 1024;
     const cases = forgeries(prng(SEED), ctx, CASES, maxPayload);
     const sent = await publishAll(stack, cases);
     expect(sent.refused).toBeGreaterThan(0);
@@ -173,8 +174,8 @@ describe("@mllead under forged NATS messages, end to end", () => {
     );
 
     // Everything forged on the tech lead's own queues is handled (no message left to retry).
-    const depth = async (stream: string) => (await observer.jsm.streams.info(stream)).state.messages;
-    const results = async () => observer.jsm.consumers.info(STREAMS.events.name, "tech-lead-results");
+    const depth = async (stream: string) => (await observer.streamState(stream)).messages;
+    const results = async () => rawNats(observer).jsm.consumers.info(STREAMS.events.name, "tech-lead-results");
     await check("the command queue to empty", async () => (await depth(STREAMS.commands.name)) === 0, 30_000);
     await check(
       "every step report handled",

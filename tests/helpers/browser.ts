@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { REPO_ROOT } from "@mllead/tools/services";
 import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
-import { REPO_ROOT } from "../../scripts/lib/services.js";
 
 /** Debian's chromium (`apt-get install -y chromium`); `MLLEAD_CHROMIUM` names another Chromium binary. */
 export const CHROMIUM = process.env.MLLEAD_CHROMIUM || "/usr/bin/chromium";

@@ -1,8 +1,8 @@
 import { Bus } from "@mllead/bus";
-import { CONSUMERS, TaskCreate, TaskDecide } from "@mllead/contracts";
+import { CONSUMERS, everyResource, TaskCreate, TaskDecide } from "@mllead/contracts";
 import { buildHttpApp, createLogger, createRegistry } from "@mllead/service-kit";
 import { type SlackSandbox, type SlackSandboxOptions, startSlackSandbox } from "@mllead/slack-sandbox";
-import { startGateway } from "../../services/slack-gateway/src/app.js";
+import { createGateway } from "../../services/slack-gateway/src/app.js";
 import { type NatsServer, startNatsServer } from "./nats-server.js";
 
 export const BOT_TOKEN = "xoxb-gateway-test";
@@ -40,9 +40,9 @@ export async function startGatewayHarness(
   const log = createLogger("slack-gateway", "silent");
   const sandbox = await startSlackSandbox({ ...opts.sandbox, botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET });
   const bus = await Bus.connect({ url: nats.url, name: "slack-gateway", log });
-  await bus.provision([CONSUMERS.gateway, CONSUMERS.techLeadCommands]);
+  await bus.setUp(everyResource([CONSUMERS.gateway, CONSUMERS.techLeadCommands]));
   const http = buildHttpApp({ log, registry: createRegistry("slack-gateway"), checks: { readiness: {} } });
-  const gateway = await startGateway({
+  const gateway = await createGateway({
     config: {
       SLACK_BOT_TOKEN: BOT_TOKEN,
       ...(opts.socketMode ? { SLACK_APP_TOKEN: sandbox.appToken } : { SLACK_SIGNING_SECRET: SIGNING_SECRET }),

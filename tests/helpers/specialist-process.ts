@@ -3,6 +3,7 @@
  * mid-step: `node --import tsx specialist-process.ts <natsUrl> <workspaceDir>`.
  * Prints `ready` once it takes steps.
  */
+import { join } from "node:path";
 import { Bus } from "@mllead/bus";
 import { ROLES } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
@@ -22,7 +23,13 @@ const app = buildApp({
   log,
   // No tech lead here: the steps this process takes have no task record to be checked against.
   checkWork: acceptAnyWork,
-  settings: { roles: [...ROLES], workspaceDir, concurrency: 1, tools: { ...tools, gpuWait: { ...tools.gpuWait, pollMs: 500 } } },
+  settings: {
+    roles: [...ROLES],
+    workspaceDir,
+    stateDir: join(workspaceDir, ".state"),
+    concurrency: 1,
+    tools: { ...tools, gpuWait: { ...tools.gpuWait, pollMs: 500 } },
+  },
 });
 await app.start();
 process.stdout.write("ready\n");

@@ -1,4 +1,5 @@
 import type { Bus } from "@mllead/bus";
+import { rawNats } from "@mllead/bus/testing";
 import { STREAMS, SUBJECTS, TaskEvent } from "@mllead/contracts";
 import { DeliverPolicy } from "@nats-io/jetstream";
 
@@ -15,7 +16,7 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
 /** Every event of a task, as they are stored in the events stream (an ordered consumer from the start). */
 export async function collectEvents(bus: Bus, taskId: string): Promise<TaskEvent[]> {
   const out: TaskEvent[] = [];
-  const consumer = await bus.js.consumers.get(STREAMS.events.name, {
+  const consumer = await rawNats(bus).js.consumers.get(STREAMS.events.name, {
     // A string, not an array: nats-server 2.9 has no multi-filter consumers.
     filter_subjects: SUBJECTS.taskEvents(taskId),
     deliver_policy: DeliverPolicy.All,

@@ -1,5 +1,6 @@
 import { Bus, type InvalidMessageError } from "@mllead/bus";
-import { BUCKETS, CONSUMERS, SUBJECTS, TaskCreate, TaskRecord } from "@mllead/contracts";
+import { rawNats } from "@mllead/bus/testing";
+import { BUCKETS, CONSUMERS, everyResource, SUBJECTS, TaskCreate, TaskRecord } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import { startNatsServer } from "../helpers/nats-server.js";
@@ -22,8 +23,8 @@ describe("bus against a real nats-server", () => {
   it("provisions idempotently, dedupes by msgID and delivers validated payloads", async () => {
     await using nats = await startNatsServer();
     const bus = await Bus.connect({ url: nats.url, name: "t", log });
-    await bus.provision([CONSUMERS.techLeadCommands]);
-    await bus.provision([CONSUMERS.techLeadCommands]); // second start of the same service
+    await bus.setUp(everyResource([CONSUMERS.techLeadCommands]));
+    await bus.setUp(everyResource([CONSUMERS.techLeadCommands])); // second start of the same service
 
     const a = await bus.publish(SUBJECTS.taskCreate, TaskCreate, createCmd("t1"), "evt-1");
     const b = await bus.publish(SUBJECTS.taskCreate, TaskCreate, createCmd("t1"), "evt-1");
@@ -45,9 +46,9 @@ describe("bus against a real nats-server", () => {
   it("terminates an invalid message and keeps consuming the next", async () => {
     await using nats = await startNatsServer();
     const bus = await Bus.connect({ url: nats.url, name: "t", log });
-    await bus.provision([CONSUMERS.techLeadCommands]);
-    await bus.js.publish(SUBJECTS.taskCreate, "{not json");
-    await bus.js.publish(SUBJECTS.taskCreate, JSON.stringify({ v: 1, taskId: "bad id with spaces" }));
+    await bus.setUp(everyResource([CONSUMERS.techLeadCommands]));
+    await rawNats(bus).js.publish(SUBJECTS.taskCreate, "{not json");
+    await rawNats(bus).js.publish(SUBJECTS.taskCreate, JSON.stringify({ v: 1, taskId: "bad id with spaces" }));
     await bus.publish(SUBJECTS.taskCreate, TaskCreate, createCmd("t2"), "evt-2");
     const seen: string[] = [];
     await new Promise<void>((resolve) => {
@@ -60,15 +61,14 @@ describe("bus against a real nats-server", () => {
     expect(seen).toEqual(["t2"]);
     // The work-queue holds nothing: the invalid messages were terminated, not left to block.
     const bus2 = await Bus.connect({ url: nats.url, name: "t", log });
-    const info = await bus2.jsm.streams.info("MLLEAD_CMD");
-    expect(info.state.messages).toBe(0);
+    expect((await bus2.streamState("MLLEAD_CMD")).messages).toBe(0);
     await bus2.close();
   });
 
   it("typed KV does compare-and-swap and rejects invalid values", async () => {
     await using nats = await startNatsServer();
     const bus = await Bus.connect({ url: nats.url, name: "t", log });
-    await bus.provision();
+    await bus.setUp(everyResource());
     const kv = await bus.kv(BUCKETS.tasks, TaskRecord);
     const now = new Date().toISOString();
     const rec = {
@@ -105,7 +105,7 @@ describe("bus against a real nats-server", () => {
     );
     const reply = await bus.request(SUBJECTS.statusQuery, StatusQuery, StatusReply, { v: 1 });
     expect(reply).toEqual({ v: 1, ok: true, active: [], recent: [] });
-    const raw = await bus.nc.request(SUBJECTS.statusQuery, "garbage");
+    const raw = await rawNats(bus).nc.request(SUBJECTS.statusQuery, "garbage");
     expect(JSON.parse(raw.string())).toMatchObject({ ok: false, error: { code: "invalid_message" } });
     await bus.close();
   });
@@ -113,7 +113,7 @@ describe("bus against a real nats-server", () => {
   it("keeps consuming across a nats-server restart (reconnects, nothing lost)", async () => {
     await using nats = await startNatsServer();
     const bus = await Bus.connect({ url: nats.url, name: "t", log });
-    await bus.provision([CONSUMERS.techLeadCommands]);
+    await bus.setUp(everyResource([CONSUMERS.techLeadCommands]));
     const seen: string[] = [];
     await bus.consume(CONSUMERS.techLeadCommands, TaskCreate, async (cmd) => {
       seen.push(cmd.taskId);
@@ -123,11 +123,10 @@ describe("bus against a real nats-server", () => {
     // Delivery is at-least-once: restart only after the server has recorded the ack.
     await waitFor(
       async () =>
-        (await bus.jsm.consumers.info(CONSUMERS.techLeadCommands.stream, CONSUMERS.techLeadCommands.durable)).num_ack_pending ===
-        0,
+        (await bus.consumerState(CONSUMERS.techLeadCommands.stream, CONSUMERS.techLeadCommands.durable)).ackPending === 0,
     );
     await nats.restart();
-    await waitFor(() => bus.isReady() && bus.nc.getServer() !== "", 20_000, "the reconnect");
+    await waitFor(() => bus.isReady(), 20_000, "the reconnect");
     // The publish may race the reconnect; retry it as a producer would (the msgID keeps it single).
     await waitFor(
       async () => {

@@ -8,13 +8,13 @@ import {
   createBrain,
   createClaudeBrain,
   createClaudeClient,
-  createLocalTools,
   MAX_SUMMARY_CHARS,
   PlanRejectedError,
   type PlanRequest,
   type Transcript,
   TransientBrainError,
 } from "@mllead/brain";
+import { createLocalTools } from "@mllead/brain/testing";
 import { costOf, type Plan, REVIEW_CRITERIA, type StepWork, type Usage, validatePlan } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";

@@ -4,13 +4,12 @@ import {
   createBrain,
   createClaudeBrain,
   createClaudeClient,
-  createLocalTools,
   isRetryableStepError,
-  type LocalTools,
   RetryableStepError,
   type StepTools,
   type Transcript,
 } from "@mllead/brain";
+import { createLocalTools, type LocalTools } from "@mllead/brain/testing";
 import type { Plan, StepWork } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
@@ -237,5 +236,24 @@ describe("Claude calls that hold", () => {
     expect(said[5]?.[0]).toMatch(/made 5 of its 6 model requests; 1 are left\. Wrap up/);
     const last = api.requests[5]?.body.messages.at(-1)?.content as { type: string }[];
     expect(last.map((b) => b.type)).toEqual(["tool_result", "text"]);
+  });
+
+  it("a resumed step whose transcript says the model was told of a budget does not tell it again", async () => {
+    await using api = await startFakeAnthropic(scripted(turn(toolUse("Glob", { pattern: "*" })), turn(finish())));
+    await using local = await createLocalTools({ taskId: "t1" });
+    const tools = withTranscript(local);
+    // Saved after 4 of 6 requests, the requests note already given (the budgets told are data in the transcript).
+    await tools.transcript?.save({
+      messages: [{ role: "user", content: "Split the churn table." }],
+      toolResults: {},
+      usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, requests: 4, toolCalls: 0 },
+      startedAt: new Date().toISOString(),
+      budgetNotes: ["requests"],
+    });
+    const result = await (await brainFor(api, { stepLimits: { maxIterations: 6 } })).runStep(work(), tools);
+    expect(result.status).toBe("succeeded");
+    expect(api.requests).toHaveLength(2);
+    expect(JSON.stringify(api.requests[1]?.body.messages)).not.toContain("Budget note (requests)");
+    expect(tools.stored()?.budgetNotes).toEqual(["requests"]);
   });
 });

@@ -3,6 +3,7 @@ import { Bus } from "@mllead/bus";
 import {
   CONSUMERS,
   type EventOf,
+  everyResource,
   type Lesson,
   LessonsQuery,
   LessonsReply,
@@ -132,6 +133,22 @@ function leadScript(conv: Conversation) {
         }),
       };
     }
+    if (prompt.includes("> keep fitting the scaler on the training rows only")) {
+      // Says again what L1 says: first naming an id the channel does not keep (sent back), then L1.
+      const repaired = prompt.includes("is not the id of a lesson listed");
+      return {
+        text: JSON.stringify({
+          lessons: [
+            {
+              scope: "standing",
+              rule: "Fit the scaler on the training rows only",
+              roles: ["data-engineer"],
+              reinforces: repaired ? "L1" : "L7",
+            },
+          ],
+        }),
+      };
+    }
     return {
       text: JSON.stringify({
         lessons: [{ scope: "standing", rule: "Fit the scaler on the train split only", roles: ["data-engineer"] }],
@@ -160,7 +177,9 @@ describe("Claude learns the channel's lessons through the tech lead, in a schema
     await using api = await startFakeAnthropic(leadScript);
     const brain = await createBrain({ kind: "anthropic", log, anthropic: { apiKey: api.apiKey, baseURL: api.url } });
     const bus = await Bus.connect({ url: nats.url, name: "claude-lessons", log });
-    await bus.provision([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults, ...ROLES.map((r) => CONSUMERS.step(r))]);
+    await bus.setUp(
+      everyResource([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults, ...ROLES.map((r) => CONSUMERS.step(r))]),
+    );
     const lead = await buildTechLead({ bus, brain, log, policy: { approvers: [], maxReviewRounds: 2, maxReplans: 1 } });
     await lead.start();
     try {
@@ -223,6 +242,13 @@ describe("Claude learns the channel's lessons through the tech lead, in a schema
       expect(planned.plan.steps.find((s) => s.id === "data")?.requirements).toContain(required);
       expect(planned.plan.steps.find((s) => s.id === "train")?.requirements).not.toContain(required);
       expect(planned.plan.lessonsApplied).toEqual([{ id: "L1", text: "Fit the scaler on the train split only" }]);
+
+      // The same rule in other words: Claude names the lesson it says again (an id the channel does not keep is
+      // sent back once), and the book reinforces L1 in the newer words instead of adding a second lesson.
+      await change("tCl2", "ch3", "keep fitting the scaler on the training rows only");
+      await waitFor(() => plans(t2).length >= 2, 20_000, "the revision of tCl2");
+      expect(await lessons()).toMatchObject([{ id: "L1", rule: "Fit the scaler on the training rows only", times: 2 }]);
+      expect(await lessons()).toHaveLength(1);
     } finally {
       await lead.stop();
       await bus.close();

@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createBrain, createLocalTools, READ_MAX_CHARS } from "@mllead/brain";
+import { createBrain, READ_MAX_CHARS } from "@mllead/brain";
+import { createLocalTools } from "@mllead/brain/testing";
 import { numberedCriteria } from "@mllead/contracts";
 import { testStep, testStepWork } from "@mllead/contracts/testing";
 import { createLogger } from "@mllead/service-kit";

@@ -1,7 +1,8 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createBrain, createLocalTools, type StepTools } from "@mllead/brain";
+import { createBrain, type StepTools } from "@mllead/brain";
+import { createLocalTools } from "@mllead/brain/testing";
 import { REVIEW_CRITERIA, REVIEW_PITFALLS, type StepResult, type UpstreamResult } from "@mllead/contracts";
 import { testStep, testStepWork } from "@mllead/contracts/testing";
 import { createLogger } from "@mllead/service-kit";

@@ -1,4 +1,5 @@
-import { createBrain, createLocalTools, type Transcript } from "@mllead/brain";
+import { createBrain, type Transcript } from "@mllead/brain";
+import { createLocalTools } from "@mllead/brain/testing";
 import type { StepWork } from "@mllead/contracts";
 import { testStep, testStepWork } from "@mllead/contracts/testing";
 import { createLogger } from "@mllead/service-kit";

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { REPO_ROOT, SERVICE_NAMES } from "@mllead/tools/services";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { REPO_ROOT, SERVICE_NAMES } from "../../scripts/lib/services.js";
 
 const read = (p: string) => readFileSync(join(REPO_ROOT, p), "utf8");
 

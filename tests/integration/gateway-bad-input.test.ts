@@ -336,7 +336,7 @@ function problemWith(c: Case, res: { status: number; body: string; contentType: 
 }
 
 async function inboxDepth(h: GatewayHarness): Promise<number> {
-  return (await h.lead.jsm.streams.info("MLLEAD_SLACK_IN")).state.messages;
+  return (await h.lead.streamState("MLLEAD_SLACK_IN")).messages;
 }
 
 describe("slack-gateway under generated bad input", () => {

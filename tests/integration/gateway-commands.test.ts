@@ -1,14 +1,16 @@
+import { rawNats } from "@mllead/bus/testing";
 import {
   BUCKETS,
+  emitEvent,
   LessonsQuery,
   LessonsReply,
+  RunnerHeartbeat,
   type StatusQuery,
   StatusQuery as StatusQuerySchema,
   StatusReply,
   SUBJECTS,
 } from "@mllead/contracts";
 import { describe, expect, it, vi } from "vitest";
-import { RunnerBeat } from "../../services/slack-gateway/src/workspace-info.js";
 import { type GatewayHarness, startGatewayHarness } from "../helpers/gateway.js";
 import { updatedEvent } from "./gateway-fixtures.js";
 
@@ -44,7 +46,7 @@ async function serveStatus(h: GatewayHarness, views: () => ReturnType<typeof upd
 }
 
 async function beat(h: GatewayHarness): Promise<void> {
-  const kv = await h.lead.kv(BUCKETS.runners, RunnerBeat);
+  const kv = await h.lead.kv(BUCKETS.runners, RunnerHeartbeat);
   await kv.put("r1", {
     runnerId: "r1",
     host: "gpu-host-1",
@@ -65,7 +67,7 @@ describe("slack-gateway: /mllead status | jobs | cancel | agents | lessons | hel
 
     const { taskId } = await startTask(h);
     await beat(h);
-    await h.lead.emit({
+    await emitEvent(h.lead, {
       v: 1,
       eventId: "j1:started",
       taskId,
@@ -107,7 +109,7 @@ describe("slack-gateway: /mllead status | jobs | cancel | agents | lessons | hel
   it("jobs answers before any GPU runner has ever started (the runners' bucket, which a runner makes, does not exist yet)", async () => {
     await using h = await startGatewayHarness();
     // Each service creates only what it owns: until a runner starts once, there is no mllead_runners bucket.
-    await h.lead.jsm.streams.delete(`KV_${BUCKETS.runners}`);
+    await rawNats(h.lead).jsm.streams.delete(`KV_${BUCKETS.runners}`);
     const jobs = (await h.sandbox.slash("jobs")).text;
     expect(jobs).toContain("*Runners:* none is beating");
     expect(jobs).not.toContain("failed just now");
@@ -196,7 +198,8 @@ describe("slack-gateway: App Home and the message shortcut", () => {
     expect(task?.slack).toMatchObject({ channel: msg.channel, threadTs: msg.ts, messageTs: msg.ts });
     await vi.waitFor(() => expect(h.sandbox.message(msg.channel, msg.ts)?.reactions?.[0]?.name).toBe("eyes"), WAIT);
     // The thread now belongs to the task: its events land there.
-    await h.lead.emit(
+    await emitEvent(
+      h.lead,
       updatedEvent(
         task?.taskId as string,
         1,

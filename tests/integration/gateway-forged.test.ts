@@ -1,4 +1,5 @@
-import { SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import { rawNats } from "@mllead/bus/testing";
+import { emitEvent, SUBJECTS, type TaskEvent } from "@mllead/contracts";
 import { describe, expect, it, vi } from "vitest";
 import { type GatewayHarness, startGatewayHarness } from "../helpers/gateway.js";
 import { planEvent, updatedEvent } from "./gateway-fixtures.js";
@@ -15,7 +16,7 @@ async function mentioned(h: GatewayHarness, text: string) {
 }
 
 async function inboxEmpty(h: GatewayHarness): Promise<void> {
-  await vi.waitFor(async () => expect((await h.lead.jsm.streams.info("MLLEAD_SLACK_IN")).state.messages).toBe(0), WAIT);
+  await vi.waitFor(async () => expect((await h.lead.streamState("MLLEAD_SLACK_IN")).messages).toBe(0), WAIT);
 }
 
 describe("slack-gateway: a forged NATS message is no Slack event and no task event", () => {
@@ -44,7 +45,7 @@ describe("slack-gateway: a forged NATS message is no Slack event and no task eve
         seal: "ab".repeat(32),
       },
     ];
-    for (const f of forged) await h.lead.js.publish("mllead.slack.in.event", JSON.stringify(f));
+    for (const f of forged) await rawNats(h.lead).js.publish("mllead.slack.in.event", JSON.stringify(f));
     await inboxEmpty(h);
     expect(h.creates()).toHaveLength(1);
     expect(h.decides()).toEqual([]);
@@ -57,7 +58,7 @@ describe("slack-gateway: a forged NATS message is no Slack event and no task eve
   it("an event whose subject names another task, and a task nobody created claiming a live task's thread, post nothing", async () => {
     await using h = await startGatewayHarness();
     const { taskId, slack, shown } = await mentioned(h, "train a baseline");
-    await h.lead.emit(planEvent(taskId, 1));
+    await emitEvent(h.lead, planEvent(taskId, 1));
     await vi.waitFor(() => expect(shown()).toContain("Plan revision 1"), WAIT);
 
     const failed = (reason: string): TaskEvent => ({
@@ -69,15 +70,15 @@ describe("slack-gateway: a forged NATS message is no Slack event and no task eve
       reason,
     });
     // This task's failure, on another task's subject.
-    await h.lead.js.publish(
+    await rawNats(h.lead).js.publish(
       SUBJECTS.event({ type: "task.failed", taskId: "tOther" }),
       JSON.stringify(failed("FORGED-OTHER-SUBJECT")),
     );
     // A task nobody created says it lives in this thread.
     const hijack = updatedEvent("tHijack", 1, "executing", slack);
-    await h.lead.emit({ ...hijack, view: { ...hijack.view, text: "FORGED-HIJACK" } });
+    await emitEvent(h.lead, { ...hijack, view: { ...hijack.view, text: "FORGED-HIJACK" } });
     // Then a real event, rendered after them (the gateway's consumer keeps the order).
-    await h.lead.emit(failed("the real failure"));
+    await emitEvent(h.lead, failed("the real failure"));
     await vi.waitFor(() => expect(shown()).toContain("the real failure"), WAIT);
     expect(shown()).not.toContain("FORGED-OTHER-SUBJECT");
     expect(shown()).not.toContain("FORGED-HIJACK");

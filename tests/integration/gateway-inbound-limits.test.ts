@@ -1,4 +1,5 @@
-import { taskIdFor } from "@mllead/contracts";
+import { rawNats } from "@mllead/bus/testing";
+import { emitEvent, taskIdFor } from "@mllead/contracts";
 import { describe, expect, it, vi } from "vitest";
 import { type GatewayHarness, startGatewayHarness } from "../helpers/gateway.js";
 import { planEvent } from "./gateway-fixtures.js";
@@ -11,7 +12,7 @@ const nowSec = () => Math.floor(Date.now() / 1000);
 /** Every stored inbox message as it crossed NATS (a plain subscription sees each publish). */
 function captureInbox(h: GatewayHarness): { sizes: number[]; texts: string[] } {
   const seen = { sizes: [] as number[], texts: [] as string[] };
-  h.lead.nc.subscribe("mllead.slack.in.>", {
+  rawNats(h.lead).nc.subscribe("mllead.slack.in.>", {
     callback: (_err, msg) => {
       seen.sizes.push(msg.data.length);
       // The gateway stores each delivery sealed: its JSON as `body`, with the seal beside it.
@@ -24,11 +25,11 @@ function captureInbox(h: GatewayHarness): { sizes: number[]; texts: string[] } {
 }
 
 async function stored(h: GatewayHarness): Promise<number> {
-  return (await h.lead.jsm.streams.info(INBOX)).state.last_seq;
+  return (await h.lead.streamState(INBOX)).lastSeq;
 }
 
 async function drained(h: GatewayHarness): Promise<void> {
-  await vi.waitFor(async () => expect((await h.lead.jsm.streams.info(INBOX)).state.messages).toBe(0), WAIT);
+  await vi.waitFor(async () => expect((await h.lead.streamState(INBOX)).messages).toBe(0), WAIT);
 }
 
 describe("slack-gateway: what Slack sends is checked at the door", () => {
@@ -68,13 +69,13 @@ describe("slack-gateway: what Slack sends is checked at the door", () => {
 
     await vi.waitFor(() => expect(h.creates()).toHaveLength(1), WAIT);
     const taskId = taskIdFor(sent.channel, sent.ts, h.sandbox.bot.teamId);
-    await h.lead.emit(planEvent(taskId, 1));
+    await emitEvent(h.lead, planEvent(taskId, 1));
     const plan = await vi.waitFor(() => {
       const found = h.sandbox.thread(sent.channel, sent.ts).find((m) => m.text.startsWith("Plan revision 1"));
       if (!found) throw new Error("no plan yet");
       return found;
     }, WAIT);
-    const commands = async () => (await h.lead.jsm.streams.info("MLLEAD_CMD")).state.last_seq;
+    const commands = async () => (await h.lead.streamState("MLLEAD_CMD")).lastSeq;
     const before = await commands();
     expect((await h.sandbox.click(plan.ts, "mllead_approve", { user: "U0ALICE" })).status).toBe(200);
     expect(await commands()).toBe(before + 1);
@@ -96,7 +97,7 @@ describe("slack-gateway: what Slack sends is checked at the door", () => {
     expect(reply.text).toContain("Nothing was started");
     await drained(h);
     expect(h.creates()).toEqual([]);
-    expect((await h.lead.jsm.streams.info("MLLEAD_CMD")).state.last_seq).toBe(0);
+    expect((await h.lead.streamState("MLLEAD_CMD")).lastSeq).toBe(0);
     // The mention and its `message` twin were stored trimmed to the limit.
     expect(inbox.texts.length).toBeGreaterThanOrEqual(2);
     for (const text of inbox.texts) expect(text.length).toBeLessThanOrEqual(4000);

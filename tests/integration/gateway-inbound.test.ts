@@ -1,4 +1,4 @@
-import { StatusQuery, StatusReply, SUBJECTS, type TaskView, taskIdFor } from "@mllead/contracts";
+import { emitEvent, StatusQuery, StatusReply, SUBJECTS, type TaskView, taskIdFor } from "@mllead/contracts";
 import { describe, expect, it, vi } from "vitest";
 import { type GatewayHarness, startGatewayHarness } from "../helpers/gateway.js";
 import { planEvent } from "./gateway-fixtures.js";
@@ -40,9 +40,8 @@ describe("slack-gateway: Slack input becomes commands on NATS", () => {
     // Slack did not get the ack in time and sends the very same event again.
     const retry = await sandbox.retryEvent(sent.eventId, 1, "http_timeout");
     expect(retry.status).toBe(200);
-    const info = await h.lead.jsm.streams.info("MLLEAD_CMD");
     // The work-queue may already have handed the first one out; count what the stream ever stored.
-    expect(info.state.last_seq).toBe(1);
+    expect((await h.lead.streamState("MLLEAD_CMD")).lastSeq).toBe(1);
     expect(h.creates()).toHaveLength(1);
     expect(sandbox.message(sent.channel, sent.ts)?.reactions?.[0]?.count).toBe(1);
   });
@@ -107,7 +106,7 @@ describe("slack-gateway: Slack input becomes commands on NATS", () => {
     const root = await sandbox.mention("compare two models");
     await vi.waitFor(() => expect(h.creates()).toHaveLength(1), WAIT);
     const taskId = h.creates()[0]?.taskId as string;
-    await h.lead.emit(planEvent(taskId, 2));
+    await emitEvent(h.lead, planEvent(taskId, 2));
     const plan = await vi.waitFor(() => {
       const found = sandbox.thread(root.channel, root.ts).find((m) => m.text.startsWith("Plan revision 2"));
       if (!found) throw new Error("no plan yet");
@@ -144,9 +143,9 @@ describe("slack-gateway: Slack input becomes commands on NATS", () => {
     const root = await sandbox.mention("compare two models");
     await vi.waitFor(() => expect(h.creates()).toHaveLength(1), WAIT);
     const taskId = h.creates()[0]?.taskId as string;
-    await h.lead.emit(planEvent(taskId, 2));
+    await emitEvent(h.lead, planEvent(taskId, 2));
     const plan = await waitForPlan(h, root, 2);
-    const storedCommands = async () => (await h.lead.jsm.streams.info("MLLEAD_CMD")).state.last_seq;
+    const storedCommands = async () => (await h.lead.streamState("MLLEAD_CMD")).lastSeq;
 
     expect((await sandbox.click(plan.ts, "mllead_request_changes", { user: "U0BOB" })).status).toBe(200);
     const view = await vi.waitFor(() => only(sandbox.openViews("U0BOB")), WAIT);
@@ -201,7 +200,7 @@ describe("slack-gateway: Slack input becomes commands on NATS", () => {
     const { sandbox } = h;
     const root = await sandbox.mention("compare two models");
     await vi.waitFor(() => expect(h.creates()).toHaveLength(1), WAIT);
-    await h.lead.emit(planEvent(h.creates()[0]?.taskId as string, 1));
+    await emitEvent(h.lead, planEvent(h.creates()[0]?.taskId as string, 1));
     const plan = await waitForPlan(h, root, 1);
 
     // The app answered too late for Slack: every trigger id is already stale.

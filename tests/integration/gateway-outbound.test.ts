@@ -1,7 +1,9 @@
-import { type EventOf, REVIEW_PITFALLS, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import { rawNats } from "@mllead/bus/testing";
+import { type EventOf, emitEvent, REVIEW_PITFALLS, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import { createLogger } from "@mllead/service-kit";
 import type { SandboxMessage } from "@mllead/slack-sandbox";
 import { describe, expect, it, vi } from "vitest";
-import { OutboundStore } from "../../services/slack-gateway/src/outbound-store.js";
+import { OutboundStore } from "../../services/slack-gateway/src/outbound/outbound-store.js";
 import { SlackStore } from "../../services/slack-gateway/src/store.js";
 import { BOT_TOKEN, type GatewayHarness, startGatewayHarness } from "../helpers/gateway.js";
 import { planEvent, updatedEvent } from "./gateway-fixtures.js";
@@ -11,7 +13,7 @@ const WAIT = { timeout: 15_000, interval: 50 };
 /** Publishes an event WITHOUT a msgID, so JetStream stores and delivers it again: a true redelivery. */
 async function publishAgain(h: GatewayHarness, e: TaskEvent): Promise<void> {
   const subject = SUBJECTS.event(e as TaskEvent & { stepId?: string; jobId?: string });
-  await h.lead.js.publish(subject, JSON.stringify(e));
+  await rawNats(h.lead).js.publish(subject, JSON.stringify(e));
 }
 
 async function startTask(h: GatewayHarness, text = "train a baseline") {
@@ -62,13 +64,13 @@ describe("slack-gateway: task events become a thread people read at a glance", (
     const { taskId, slack, root, thread } = await startTask(h);
 
     // Planning: Slack's own "thinking" line under the thread, and no card yet (posting one would clear it).
-    await h.lead.emit(updatedEvent(taskId, 1, "planning", slack));
+    await emitEvent(h.lead, updatedEvent(taskId, 1, "planning", slack));
     await vi.waitFor(() => expect(h.sandbox.threadStatus(root.channel, root.ts)).toBe("is writing a plan…"), WAIT);
     expect(thread()).toHaveLength(0);
 
     const plan = planEvent(taskId, 1, "offline");
-    await h.lead.emit(plan);
-    await h.lead.emit(updatedEvent(taskId, 2, "awaiting_approval", slack));
+    await emitEvent(h.lead, plan);
+    await emitEvent(h.lead, updatedEvent(taskId, 2, "awaiting_approval", slack));
     await publishAgain(h, plan);
     await vi.waitFor(() => expect(thread().map(keyOf)).toEqual([plan.eventId]), WAIT);
     // The plan post cleared the status, as Slack does when the app replies.
@@ -104,16 +106,16 @@ describe("slack-gateway: task events become a thread people read at a glance", (
       (thread()[1]?.blocks as { type: string; tasks?: { title: string; status: string }[] }[] | undefined)?.find(
         (b) => b.type === "plan",
       );
-    await h.lead.emit(updatedEvent(taskId, 3, "executing", slack, "pending"));
+    await emitEvent(h.lead, updatedEvent(taskId, 3, "executing", slack, "pending"));
     await vi.waitFor(() => expect(thread().map(keyOf)).toEqual([plan.eventId, `card:${taskId}`]), WAIT);
     expect(planBlock()?.tasks?.map((t) => [t.title, t.status])).toEqual([
       ["Clean events", "pending"],
       ["Review", "pending"],
     ]);
     const card = thread()[1];
-    await h.lead.emit(updatedEvent(taskId, 4, "executing", slack, "running"));
+    await emitEvent(h.lead, updatedEvent(taskId, 4, "executing", slack, "running"));
     await vi.waitFor(() => expect(planBlock()?.tasks?.[0]?.status).toBe("in_progress"), WAIT);
-    await h.lead.emit(updatedEvent(taskId, 5, "executing", slack, "completed"));
+    await emitEvent(h.lead, updatedEvent(taskId, 5, "executing", slack, "completed"));
     await vi.waitFor(() => expect(planBlock()?.tasks?.[0]?.status).toBe("complete"), WAIT);
     expect(thread()).toHaveLength(2);
     expect(h.sandbox.calls("chat.update").filter((c) => c.args.ts === card?.ts).length).toBeGreaterThanOrEqual(2);
@@ -149,8 +151,15 @@ describe("slack-gateway: task events become a thread people read at a glance", (
     });
     expect(await posted.json()).toMatchObject({ ok: true });
 
-    await h.lead.emit(started);
-    await h.lead.emit({ v: 1, eventId: `${taskId}:failed`, taskId, at: at(), type: "task.failed", reason: "the data is gone" });
+    await emitEvent(h.lead, started);
+    await emitEvent(h.lead, {
+      v: 1,
+      eventId: `${taskId}:failed`,
+      taskId,
+      at: at(),
+      type: "task.failed",
+      reason: "the data is gone",
+    });
     await vi.waitFor(() => expect(thread().some((m) => m.text.includes("the data is gone"))).toBe(true), WAIT);
     expect(thread().filter((m) => m.text.includes("started Clean events"))).toHaveLength(1);
     expect((await store.postMark(started.eventId))?.state).toBe("posted");
@@ -161,9 +170,9 @@ describe("slack-gateway: task events become a thread people read at a glance", (
     await using h = await startGatewayHarness({ jobUpdateIntervalMs: 60_000 });
     const { taskId, thread } = await startTask(h);
     const job = { v: 1 as const, taskId, stepId: "s2", jobId: "jBaseline1" };
-    await h.lead.emit({ ...job, eventId: "j:queued", at: at(), type: "job.queued", gpus: 1 });
+    await emitEvent(h.lead, { ...job, eventId: "j:queued", at: at(), type: "job.queued", gpus: 1 });
     await vi.waitFor(() => expect(thread()).toHaveLength(1), WAIT);
-    await h.lead.emit({
+    await emitEvent(h.lead, {
       ...job,
       eventId: "j:started",
       at: at(),
@@ -173,7 +182,7 @@ describe("slack-gateway: task events become a thread people read at a glance", (
       devices: ["0"],
     });
     for (let step = 1; step <= 5; step++) {
-      await h.lead.emit({
+      await emitEvent(h.lead, {
         ...job,
         eventId: `j:progress:${step}`,
         at: at(),
@@ -181,7 +190,7 @@ describe("slack-gateway: task events become a thread people read at a glance", (
         progress: { step, total: 10, metrics: { loss: 1 / step } },
       });
     }
-    await h.lead.emit({
+    await emitEvent(h.lead, {
       ...job,
       eventId: "j:finished",
       at: at(),
@@ -214,14 +223,15 @@ describe("slack-gateway: task events become a thread people read at a glance", (
     await using h = await startGatewayHarness();
     const { taskId, root, thread } = await startTask(h);
     // A task whose thread is in a channel Slack does not know: channel_not_found is permanent.
-    await h.lead.emit(
+    await emitEvent(
+      h.lead,
       updatedEvent("tGhost1", 1, "executing", {
         channel: "C0GONE",
         threadTs: "1700000000.000100",
         messageTs: "1700000000.000100",
       }),
     );
-    await h.lead.emit({
+    await emitEvent(h.lead, {
       v: 1,
       eventId: `${taskId}:rejected:1`,
       taskId,
@@ -245,7 +255,7 @@ describe("slack-gateway: task events become a thread people read at a glance", (
       () => expect(h.sandbox.calls("chat.postMessage").some((c) => c.error === "channel_not_found")).toBe(true),
       WAIT,
     );
-    const outbound = await OutboundStore.open(h.lead);
+    const outbound = await OutboundStore.open(h.lead, createLogger("test", "silent"));
     await vi.waitFor(async () => {
       const aside = await outbound.setAsideEntries();
       expect(aside.map((a) => a.reason)).toContain("Slack refused it: channel_not_found");
@@ -256,9 +266,9 @@ describe("slack-gateway: task events become a thread people read at a glance", (
   it("streams the summary with chatStream under the reviewer's verdict, labelled as offline", async () => {
     await using h = await startGatewayHarness();
     const { taskId, thread, slack } = await startTask(h);
-    await h.lead.emit(updatedEvent(taskId, 1, "planning", slack));
-    await h.lead.emit(planEvent(taskId, 1, "offline"));
-    await h.lead.emit(stepCompleted(taskId));
+    await emitEvent(h.lead, updatedEvent(taskId, 1, "planning", slack));
+    await emitEvent(h.lead, planEvent(taskId, 1, "offline"));
+    await emitEvent(h.lead, stepCompleted(taskId));
     const completed: EventOf<"task.completed"> = {
       v: 1,
       eventId: `${taskId}:completed`,
@@ -270,7 +280,7 @@ describe("slack-gateway: task events become a thread people read at a glance", (
       artifacts: [],
       brain: "offline",
     };
-    await h.lead.emit(completed);
+    await emitEvent(h.lead, completed);
     await vi.waitFor(() => expect(thread().map(keyOf)).toContain(completed.eventId), WAIT);
     const review = thread().find((m) => keyOf(m) === `${taskId}:s2:completed:1`);
     const reviewText = shown(review);
@@ -293,7 +303,7 @@ describe("slack-gateway: task events become a thread people read at a glance", (
     expect(doneText).toContain("offline brain");
     // Redelivered: not streamed twice.
     await publishAgain(h, completed);
-    await h.lead.emit({ v: 1, eventId: `${taskId}:later`, taskId, at: at(), type: "task.failed", reason: "marker" });
+    await emitEvent(h.lead, { v: 1, eventId: `${taskId}:later`, taskId, at: at(), type: "task.failed", reason: "marker" });
     await vi.waitFor(() => expect(thread().some((m) => m.text.includes("marker"))).toBe(true), WAIT);
     expect(thread().filter((m) => keyOf(m) === completed.eventId)).toHaveLength(1);
     expect(h.sandbox.calls("chat.startStream")).toHaveLength(1);
@@ -302,8 +312,8 @@ describe("slack-gateway: task events become a thread people read at a glance", (
   it("posts the summary whole where Slack will not stream, and finishes a stream cut short without a second message", async () => {
     await using h = await startGatewayHarness();
     const { taskId, thread, slack, root } = await startTask(h);
-    await h.lead.emit(updatedEvent(taskId, 1, "planning", slack));
-    await h.lead.emit(planEvent(taskId, 1, "offline"));
+    await emitEvent(h.lead, updatedEvent(taskId, 1, "planning", slack));
+    await emitEvent(h.lead, planEvent(taskId, 1, "offline"));
     // appendStream fails once after the stream started: the retry ends the stream and completes it in place.
     let failAppend = true;
     h.sandbox.injectFault((method) => {
@@ -324,11 +334,11 @@ describe("slack-gateway: task events become a thread people read at a glance", (
       artifacts: [],
       brain: "offline",
     });
-    await h.lead.emit(completed(`${taskId}:completed`, "First part.\n\nSecond part."));
+    await emitEvent(h.lead, completed(`${taskId}:completed`, "First part.\n\nSecond part."));
     // The retry ends the stream (which carries the summary's key from then on) and only then edits the whole
     // summary into it: the key alone does not say the summary is done. A later post of the thread waits for
     // every earlier one, so when it is there the summary's job has finished, retries and edit included.
-    await h.lead.emit({ v: 1, eventId: `${taskId}:later`, taskId, at: at(), type: "task.failed", reason: "marker" });
+    await emitEvent(h.lead, { v: 1, eventId: `${taskId}:later`, taskId, at: at(), type: "task.failed", reason: "marker" });
     await vi.waitFor(() => expect(thread().some((m) => m.text.includes("marker"))).toBe(true), WAIT);
     expect(thread().map(keyOf)).toEqual([`${taskId}:planned:1`, `${taskId}:completed`, `${taskId}:later`]);
     const whole = thread().filter((m) => shown(m).includes("First part."));
@@ -341,8 +351,8 @@ describe("slack-gateway: task events become a thread people read at a glance", (
     const other = await h.sandbox.mention("another task", { channel: root.channel });
     await vi.waitFor(() => expect(h.creates().some((c) => c.slack.messageTs === other.ts)).toBe(true), WAIT);
     const t2 = h.creates().find((c) => c.slack.messageTs === other.ts)?.taskId as string;
-    await h.lead.emit(planEvent(t2, 1, "offline"));
-    await h.lead.emit({ ...completed(`${t2}:completed`, "Posted whole."), taskId: t2 });
+    await emitEvent(h.lead, planEvent(t2, 1, "offline"));
+    await emitEvent(h.lead, { ...completed(`${t2}:completed`, "Posted whole."), taskId: t2 });
     await vi.waitFor(
       () => expect(h.sandbox.thread(root.channel, other.ts).some((m) => keyOf(m) === `${t2}:completed`)).toBe(true),
       WAIT,

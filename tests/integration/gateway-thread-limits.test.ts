@@ -1,13 +1,14 @@
+import { rawNats } from "@mllead/bus/testing";
 import type { EventOf, TaskEvent } from "@mllead/contracts";
-import { SUBJECTS } from "@mllead/contracts";
+import { emitEvent, OBJECT_STORE, SUBJECTS } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { type SandboxMessage, SLACK_LIKE_LIMITS } from "@mllead/slack-sandbox";
 import { describe, expect, it, vi } from "vitest";
+import { OutboundStore } from "../../services/slack-gateway/src/outbound/outbound-store.js";
+import { Poster } from "../../services/slack-gateway/src/outbound/poster.js";
 import { startOutbound } from "../../services/slack-gateway/src/outbound.js";
-import { OutboundStore } from "../../services/slack-gateway/src/outbound-store.js";
-import { Poster } from "../../services/slack-gateway/src/poster.js";
-import { outboundClient, webSlackApi } from "../../services/slack-gateway/src/slack-api.js";
 import { SlackStore } from "../../services/slack-gateway/src/store.js";
+import { outboundClient, webSlackApi } from "../../services/slack-gateway/src/web-slack-api.js";
 import { BOT_TOKEN, type GatewayHarness, startGatewayHarness } from "../helpers/gateway.js";
 import { planEvent, updatedEvent } from "./gateway-fixtures.js";
 
@@ -32,7 +33,7 @@ async function startTask(h: GatewayHarness, text = "train a baseline", channel?:
 }
 
 async function publishAgain(h: GatewayHarness, e: TaskEvent): Promise<void> {
-  await h.lead.js.publish(SUBJECTS.event(e as TaskEvent & { stepId?: string; jobId?: string }), JSON.stringify(e));
+  await rawNats(h.lead).js.publish(SUBJECTS.event(e as TaskEvent & { stepId?: string; jobId?: string }), JSON.stringify(e));
 }
 
 function analystDone(
@@ -75,7 +76,7 @@ describe("slack-gateway: plots and files in the thread", () => {
   it("uploads plots and small reports with a title and alt text, lists large files, and never uploads one twice", async () => {
     await using h = await startGatewayHarness({ sandbox: { maxUploadBytes: 150 } });
     const { taskId, thread } = await startTask(h);
-    const objects = await h.lead.objects();
+    const objects = await h.lead.objectStore(OBJECT_STORE);
     await objects.putBlob({ name: `${taskId}/analyze/1/reports/loss.png` }, PNG);
     await objects.putBlob({ name: `${taskId}/analyze/1/reports/report.md` }, Buffer.from("# Report\n\nLoss falls."));
     const artifacts = [
@@ -94,7 +95,7 @@ describe("slack-gateway: plots and files in the thread", () => {
       },
     ];
     const done = analystDone(taskId, artifacts);
-    await h.lead.emit(done);
+    await emitEvent(h.lead, done);
     await vi.waitFor(() => expect(thread().some((m) => m.files?.length)).toBe(true), WAIT);
     const step = thread().find((m) => keyOf(m) === done.eventId);
     expect(shown(step)).toContain("`loss.png`, `report.md` (shared below)");
@@ -116,11 +117,12 @@ describe("slack-gateway: plots and files in the thread", () => {
 
     // The same plot again (a job's artifact listed by its step, a redelivery): not uploaded twice.
     await publishAgain(h, done);
-    await h.lead.emit(analystDone(taskId, [artifacts[0] as (typeof artifacts)[number]], "analyze2"));
+    await emitEvent(h.lead, analystDone(taskId, [artifacts[0] as (typeof artifacts)[number]], "analyze2"));
     // A plot over the workspace's upload limit: named in the thread instead, not lost.
     const big = Buffer.concat([PNG, Buffer.alloc(200)]);
     await objects.putBlob({ name: `${taskId}/plot/1/big.png` }, big);
-    await h.lead.emit(
+    await emitEvent(
+      h.lead,
       analystDone(
         taskId,
         [{ name: "big.png", objectName: `${taskId}/plot/1/big.png`, contentType: "image/png", bytes: big.length }],
@@ -141,7 +143,7 @@ describe("slack-gateway: one stuck thread delays no other, and nothing a person 
     await using h = await startGatewayHarness();
     const { taskId, slack, thread } = await startTask(h);
     for (let i = 0; i < 10; i++) {
-      await h.lead.emit({
+      await emitEvent(h.lead, {
         v: 1,
         eventId: `tNoThread:s${i}:started:1`,
         taskId: "tNoThread",
@@ -153,12 +155,12 @@ describe("slack-gateway: one stuck thread delays no other, and nothing a person 
         title: "nowhere",
       });
     }
-    await h.lead.emit(updatedEvent(taskId, 1, "executing", slack, "running"));
+    await emitEvent(h.lead, updatedEvent(taskId, 1, "executing", slack, "running"));
     await vi.waitFor(() => expect(thread().some((m) => keyOf(m) === `card:${taskId}`)).toBe(true), WAIT);
     // Read once on purpose, and no clock: events are handled one at a time in stream order, so when the card is
     // there every event before it was set aside on its first delivery. One sent back for a retry would let the
     // card pass it (and be missing here); one that waited for its thread would hold the card up behind it.
-    const aside = await (await OutboundStore.open(h.lead)).setAsideEntries();
+    const aside = await (await OutboundStore.open(h.lead, createLogger("test", "silent"))).setAsideEntries();
     expect(aside.filter((a) => a.taskId === "tNoThread")).toHaveLength(10);
     expect(aside[0]?.reason).toBe("no Slack thread is known for task tNoThread");
   });
@@ -240,7 +242,7 @@ describe("slack-gateway: one stuck thread delays no other, and nothing a person 
         brain: "offline",
       },
     ] as TaskEvent[];
-    for (const e of events) await h.lead.emit(e);
+    for (const e of events) await emitEvent(h.lead, e);
     await vi.waitFor(() => expect(thread().some((m) => keyOf(m) === `${taskId}:completed`)).toBe(true), WAIT);
     await vi.waitFor(() => expect(h.sandbox.ephemerals(root.channel, "U0HUMAN").length).toBeGreaterThan(0), WAIT);
     const methods = [
@@ -271,8 +273,8 @@ describe("slack-gateway: every limit error Slack returns is answered without los
       if (method === "chat.postMessage" && String(args.text).includes("started") && args.blocks) return "msg_too_long";
       return null;
     });
-    await h.lead.emit(updatedEvent(taskId, 1, "executing", slack, "running"));
-    await h.lead.emit({
+    await emitEvent(h.lead, updatedEvent(taskId, 1, "executing", slack, "running"));
+    await emitEvent(h.lead, {
       v: 1,
       eventId: `${taskId}:s1:started:1`,
       taskId,
@@ -283,7 +285,7 @@ describe("slack-gateway: every limit error Slack returns is answered without los
       attempt: 1,
       title: "Clean events",
     });
-    await h.lead.emit(updatedEvent(taskId, 2, "executing", slack, "completed"));
+    await emitEvent(h.lead, updatedEvent(taskId, 2, "executing", slack, "completed"));
     await vi.waitFor(
       () => expect(shown(thread().find((m) => keyOf(m) === `card:${taskId}`))).toContain(":white_check_mark: *Clean events*"),
       WAIT,
@@ -338,10 +340,10 @@ describe("slack-gateway: every limit error Slack returns is answered without los
     const tasks: Awaited<ReturnType<typeof startTask>>[] = [];
     for (let i = 0; i < 8; i++) tasks.push(await startTask(h, `task ${i}`, i % 2 ? "C0TWO" : "C0ONE"));
     for (const t of tasks) {
-      await h.lead.emit(updatedEvent(t.taskId, 1, "planning", t.slack));
-      await h.lead.emit(planEvent(t.taskId, 1, "offline"));
-      await h.lead.emit(updatedEvent(t.taskId, 2, "awaiting_approval", t.slack));
-      await h.lead.emit(updatedEvent(t.taskId, 3, "executing", t.slack, "running"));
+      await emitEvent(h.lead, updatedEvent(t.taskId, 1, "planning", t.slack));
+      await emitEvent(h.lead, planEvent(t.taskId, 1, "offline"));
+      await emitEvent(h.lead, updatedEvent(t.taskId, 2, "awaiting_approval", t.slack));
+      await emitEvent(h.lead, updatedEvent(t.taskId, 3, "executing", t.slack, "running"));
     }
     // The card is not ordered behind the plan (it is edited in place and may come first while the plan waits on
     // its thread): wait for each thread's whole set, not for the cards and then a look at the plans.

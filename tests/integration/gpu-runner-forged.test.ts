@@ -1,4 +1,5 @@
-import { BUCKETS, type TaskRecord } from "@mllead/contracts";
+import { rawKv, rawNats } from "@mllead/bus/testing";
+import { BUCKETS, emitEvent, type TaskRecord } from "@mllead/contracts";
 import { testPlan, testStep, testTaskRecord } from "@mllead/contracts/testing";
 import { describe, expect, it, vi } from "vitest";
 import { startNatsServer } from "../helpers/nats-server.js";
@@ -33,14 +34,14 @@ describe("gpu-runner: a forged message neither runs nor stops a job of a task th
       ],
       gpus: 0,
     });
-    const tasks = await bus.rawKv(BUCKETS.tasks);
+    const tasks = await rawKv(bus, BUCKETS.tasks);
     await tasks.put(job.taskId, JSON.stringify(runningTask(job.taskId)));
     const watch = watchTask(bus, job.taskId);
     await submit(bus, job);
     await vi.waitFor(() => expect(watch.of("job.progress")).toHaveLength(1), { timeout: 20_000 });
     // Anyone on NATS can say the task was cancelled; its record says it runs.
-    bus.nc.publish(`mllead.evt.task.${job.taskId}.task.cancelled`, JSON.stringify({ forged: true }));
-    await bus.emit({
+    rawNats(bus).nc.publish(`mllead.evt.task.${job.taskId}.task.cancelled`, JSON.stringify({ forged: true }));
+    await emitEvent(bus, {
       v: 1,
       type: "task.cancelled",
       eventId: "forged-cancel",

@@ -3,17 +3,18 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@mllead/bus";
-import { CONSUMERS, type EventOf, GpuJob, type GpuJobInput, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import { rawNats } from "@mllead/bus/testing";
+import { CONSUMERS, type EventOf, everyResource, GpuJob, type GpuJobInput, SUBJECTS, type TaskEvent } from "@mllead/contracts";
 import { createLogger, createRegistry } from "@mllead/service-kit";
 import { vi } from "vitest";
-import { type InventoryPort, type Runner, RunnerConfig, startRunner } from "../../services/gpu-runner/src/index.js";
+import { createRunner, type InventoryPort, type Runner, RunnerConfig } from "../../services/gpu-runner/src/index.js";
 
 export const log = createLogger("gpu-runner-test", process.env.TEST_LOG_LEVEL ?? "silent");
 
 /** A bus on a test server, provisioned for the runner's consumer. */
 export async function connectBus(url: string): Promise<Bus & AsyncDisposable> {
   const bus = await Bus.connect({ url, name: "gpu-runner-test", log });
-  await bus.provision([{ ...CONSUMERS.gpuRunner, ackWaitSec: 10 }]);
+  await bus.setUp(everyResource([{ ...CONSUMERS.gpuRunner, ackWaitSec: 10 }]));
   return Object.assign(bus, { [Symbol.asyncDispose]: () => bus.close() });
 }
 
@@ -36,13 +37,13 @@ export async function startTestRunner(
     MLLEAD_SANDBOX: "process",
     ...opts.env,
   });
-  const runner = await startRunner({
+  const runner = await createRunner({
     bus,
     log,
     registry: createRegistry("gpu-runner-test"),
     config: { ...config, MLLEAD_ACK_WAIT_SEC: 10 },
     host: "test-host",
-    hostEnv: opts.hostEnv ?? { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" },
+    env: opts.hostEnv ?? { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" },
     inventory: opts.inventory ?? cpuOnly,
   });
   let stopped = false;
@@ -82,7 +83,7 @@ export async function submit(bus: Bus, job: GpuJob, msgId: string = job.jobId): 
 /** Every event of one task, collected from the moment this is called. */
 export function watchTask(bus: Bus, taskId: string) {
   const events: TaskEvent[] = [];
-  const sub = bus.nc.subscribe(SUBJECTS.taskEvents(taskId), {
+  const sub = rawNats(bus).nc.subscribe(SUBJECTS.taskEvents(taskId), {
     callback: (_err, msg) => {
       events.push(JSON.parse(msg.string()) as TaskEvent);
     },
@@ -123,5 +124,5 @@ export function isAlive(pid: number): boolean {
 
 /** Messages left in the GPU work queue. */
 export async function queued(bus: Bus): Promise<number> {
-  return (await bus.jsm.streams.info("MLLEAD_GPU")).state.messages;
+  return (await bus.streamState("MLLEAD_GPU")).messages;
 }

@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUCKETS, SUBJECTS } from "@mllead/contracts";
+import { rawNats } from "@mllead/bus/testing";
+import { BUCKETS, emitEvent, OBJECT_STORE, SUBJECTS } from "@mllead/contracts";
 import { describe, expect, it, vi } from "vitest";
 import { JobClaim } from "../../services/gpu-runner/src/index.js";
 import { startNatsServer } from "../helpers/nats-server.js";
@@ -33,7 +34,7 @@ describe("gpu-runner runs jobs (in-process runner, real nats-server, real subpro
       hostEnv: { PATH: process.env.PATH ?? "", HOME: "/tmp", SLACK_BOT_TOKEN: "xoxb-secret", NATS_URL: nats.url },
     });
     await using bus = await connectBus(nats.url);
-    const os = await bus.objects();
+    const os = await bus.objectStore(OBJECT_STORE);
     await os.putBlob({ name: "datasets/train.csv" }, new TextEncoder().encode("1\n2\n3\n4\n"));
     const job = makeJob({
       files: [{ path: "job.py", content: TRAIN }],
@@ -172,8 +173,8 @@ time.sleep(300)
     await using nats = await startNatsServer();
     await using _runner = await startTestRunner(nats.url);
     await using bus = await connectBus(nats.url);
-    await bus.js.publish(SUBJECTS.gpuJob, "{not json");
-    await bus.js.publish(SUBJECTS.gpuJob, JSON.stringify({ v: 1, jobId: "j bad", command: [] }));
+    await rawNats(bus).js.publish(SUBJECTS.gpuJob, "{not json");
+    await rawNats(bus).js.publish(SUBJECTS.gpuJob, JSON.stringify({ v: 1, jobId: "j bad", command: [] }));
     const job = makeJob({ command: ["python3", "-c", "print('still here')"] });
     const watch = watchTask(bus, job.taskId);
     await submit(bus, job);
@@ -238,7 +239,7 @@ time.sleep(300)
     const watch = watchTask(bus, job.taskId);
     await submit(bus, job);
     await vi.waitFor(() => expect(watch.of("job.progress")).toHaveLength(1), { timeout: 20_000 });
-    await bus.emit({
+    await emitEvent(bus, {
       v: 1,
       type: "task.cancelled",
       eventId: `task.cancelled:${job.taskId}`,

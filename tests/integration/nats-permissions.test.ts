@@ -2,13 +2,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { Bus, ProvisionError, permissionViolation } from "@mllead/bus";
+import { rawKv, rawNats } from "@mllead/bus/testing";
 import { BUCKET_SPECS, BUCKETS, CONSUMERS, OBJECT_STORE, ScoutQuery, STREAMS, SUBJECTS } from "@mllead/contracts";
 import { createLogger, natsCredentials } from "@mllead/service-kit";
+import { REPO_ROOT, SERVICE_NAMES, type ServiceName } from "@mllead/tools/services";
 import { connect, PermissionViolationError } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { z } from "zod";
-import { REPO_ROOT, SERVICE_NAMES, type ServiceName } from "../../scripts/lib/services.js";
 import { readRunners } from "../../services/specialist-agent/src/scout-host.js";
 import { type NatsServer, startNatsServer } from "../helpers/nats-server.js";
 import { startStack } from "../helpers/stack.js";
@@ -64,7 +65,7 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
       },
       consumers: [CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults],
     });
-    await (await lead.rawKv(BUCKETS.tasks)).put("t1", JSON.stringify({ state: "awaiting_approval" }));
+    await (await rawKv(lead, BUCKETS.tasks)).put("t1", JSON.stringify({ state: "awaiting_approval" }));
   });
   afterAll(async () => {
     await lead?.close();
@@ -90,12 +91,12 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
     const { log, lines } = capturedLogger("gpu-runner");
     const runner = await connectAs(nats, "gpu-runner", log);
     try {
-      await expectRefused(runner.js.publish(SUBJECTS.taskDecide, "{}"), SUBJECTS.taskDecide);
+      await expectRefused(rawNats(runner).js.publish(SUBJECTS.taskDecide, "{}"), SUBJECTS.taskDecide);
       const stepResult = "mllead.evt.task.x.step.y.completed";
-      await expectRefused(runner.js.publish(stepResult, "{}"), stepResult);
+      await expectRefused(rawNats(runner).js.publish(stepResult, "{}"), stepResult);
       // A plain publish is refused the same way (the server drops it and tells the client).
-      runner.nc.publish(SUBJECTS.taskCreate, "{}");
-      await runner.nc.flush();
+      rawNats(runner).nc.publish(SUBJECTS.taskCreate, "{}");
+      await rawNats(runner).nc.flush();
       await waitFor(
         () => lines.some((l) => l.includes(`NATS refused a publish on '${SUBJECTS.taskCreate}'`)),
         10_000,
@@ -106,8 +107,8 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
       await runner.close();
     }
     // Nothing reached the streams.
-    expect((await lead.jsm.streams.info(STREAMS.commands.name)).state.messages).toBe(0);
-    expect((await lead.jsm.streams.info(STREAMS.events.name)).state.messages).toBe(0);
+    expect((await lead.streamState(STREAMS.commands.name)).messages).toBe(0);
+    expect((await lead.streamState(STREAMS.events.name)).messages).toBe(0);
     expect(nats.log().some((l) => /Publish Violation.*mllead\.cmd\.task\.decide/.test(l))).toBe(true);
   });
 
@@ -116,22 +117,22 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
     const gateway = await connectAs(nats, "slack-gateway");
     try {
       // Through the KV client or straight to the bucket's subjects: refused either way.
-      await expectRefused((await specialist.rawKv(BUCKETS.tasks)).put("t1", '{"state":"completed"}'), "$KV.mllead_tasks.t1");
-      await expectRefused(specialist.js.publish("$KV.mllead_tasks.t1", '{"state":"completed"}'), "$KV.mllead_tasks.t1");
-      await expectRefused((await gateway.rawKv(BUCKETS.tasks)).get("t1"), "KV_mllead_tasks");
+      await expectRefused((await rawKv(specialist, BUCKETS.tasks)).put("t1", '{"state":"completed"}'), "$KV.mllead_tasks.t1");
+      await expectRefused(rawNats(specialist).js.publish("$KV.mllead_tasks.t1", '{"state":"completed"}'), "$KV.mllead_tasks.t1");
+      await expectRefused((await rawKv(gateway, BUCKETS.tasks)).get("t1"), "KV_mllead_tasks");
       await expectRefused(
-        gateway.jsm.direct.getMessage("KV_mllead_tasks", { last_by_subj: "$KV.mllead_tasks.t1" }),
+        rawNats(gateway).jsm.direct.getMessage("KV_mllead_tasks", { last_by_subj: "$KV.mllead_tasks.t1" }),
         "DIRECT.GET.KV_mllead_tasks",
       );
       await expectRefused(
-        gateway.jsm.streams.getMessage("KV_mllead_tasks", { last_by_subj: "$KV.mllead_tasks.t1" }),
+        rawNats(gateway).jsm.streams.getMessage("KV_mllead_tasks", { last_by_subj: "$KV.mllead_tasks.t1" }),
         "MSG.GET.KV_mllead_tasks",
       );
     } finally {
       await specialist.close();
       await gateway.close();
     }
-    expect((await (await lead.rawKv(BUCKETS.tasks)).get("t1"))?.string()).toBe(JSON.stringify({ state: "awaiting_approval" }));
+    expect((await (await rawKv(lead, BUCKETS.tasks)).get("t1"))?.string()).toBe(JSON.stringify({ state: "awaiting_approval" }));
   });
 
   it("only the tech lead asks the scout and only a specialist answers; the specialist reads the runners' beats, never writes them", async () => {
@@ -141,7 +142,7 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
     try {
       await runner.setUp({ owns: { buckets: [BUCKET_SPECS.runners] } });
       const beat = { runnerId: "r1", host: "gpu-host-1", gpus: [], cpuSlots: 1, runningJobs: [], at: new Date().toISOString() };
-      await (await runner.rawKv(BUCKETS.runners)).put("r1", JSON.stringify(beat));
+      await (await rawKv(runner, BUCKETS.runners)).put("r1", JSON.stringify(beat));
       // The scout's answer carries what the specialist read of the runners' heartbeats.
       await specialist.serve(
         SUBJECTS.scoutQuery,
@@ -156,12 +157,12 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
       });
       expect(reply.hosts).toEqual(["gpu-host-1"]);
       // Neither the Slack-facing gateway nor a runner may ask for the repository, nor a runner answer for a specialist.
-      await expectRefused(gateway.nc.request(SUBJECTS.scoutQuery, "{}"), SUBJECTS.scoutQuery);
-      await expectRefused(runner.nc.request(SUBJECTS.scoutQuery, "{}"), SUBJECTS.scoutQuery);
-      const listening = runner.nc.subscribe(SUBJECTS.scoutQuery);
+      await expectRefused(rawNats(gateway).nc.request(SUBJECTS.scoutQuery, "{}"), SUBJECTS.scoutQuery);
+      await expectRefused(rawNats(runner).nc.request(SUBJECTS.scoutQuery, "{}"), SUBJECTS.scoutQuery);
+      const listening = rawNats(runner).nc.subscribe(SUBJECTS.scoutQuery);
       await expect(listening.closed).resolves.toBeInstanceOf(PermissionViolationError);
       // A specialist reads the heartbeats; it cannot forge one.
-      await expectRefused((await specialist.rawKv(BUCKETS.runners)).put("r1", "{}"), "$KV.mllead_runners.r1");
+      await expectRefused((await rawKv(specialist, BUCKETS.runners)).put("r1", "{}"), "$KV.mllead_runners.r1");
     } finally {
       await Promise.all([specialist.close(), gateway.close(), runner.close()]);
     }
@@ -173,36 +174,36 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
     const runner = await connectAs(nats, "gpu-runner");
     try {
       // Forged events and commands, each on a subject another service owns.
-      await expectRefused(gateway.js.publish("mllead.evt.task.x.task.completed", "{}"), "task.completed");
-      await expectRefused(specialist.js.publish(SUBJECTS.taskCreate, "{}"), SUBJECTS.taskCreate);
-      await expectRefused(specialist.js.publish("mllead.evt.task.x.job.j.finished", "{}"), "job.j.finished");
-      await expectRefused(runner.js.publish(SUBJECTS.stepWork("data-engineer"), "{}"), "work.step");
+      await expectRefused(rawNats(gateway).js.publish("mllead.evt.task.x.task.completed", "{}"), "task.completed");
+      await expectRefused(rawNats(specialist).js.publish(SUBJECTS.taskCreate, "{}"), SUBJECTS.taskCreate);
+      await expectRefused(rawNats(specialist).js.publish("mllead.evt.task.x.job.j.finished", "{}"), "job.j.finished");
+      await expectRefused(rawNats(runner).js.publish(SUBJECTS.stepWork("data-engineer"), "{}"), "work.step");
       // Taking the tech lead's step reports, or making a consumer on its streams.
       await expectRefused(
-        specialist.js.consumers.get(STREAMS.events.name, CONSUMERS.techLeadResults.durable),
+        rawNats(specialist).js.consumers.get(STREAMS.events.name, CONSUMERS.techLeadResults.durable),
         "CONSUMER.INFO.MLLEAD_EVENTS.tech-lead-results",
       );
       const next = `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.events.name}.${CONSUMERS.techLeadResults.durable}`;
-      await expectRefused(specialist.nc.request(next, JSON.stringify({ batch: 1 })), next);
+      await expectRefused(rawNats(specialist).nc.request(next, JSON.stringify({ batch: 1 })), next);
       await expectRefused(
-        gateway.jsm.consumers.add(STREAMS.steps.name, { durable_name: "thief", filter_subject: "mllead.work.step.>" }),
+        rawNats(gateway).jsm.consumers.add(STREAMS.steps.name, { durable_name: "thief", filter_subject: "mllead.work.step.>" }),
         "CONSUMER.CREATE.MLLEAD_STEPS",
       );
       // Deleting or purging the pipeline.
-      await expectRefused(runner.jsm.streams.delete(STREAMS.events.name), "STREAM.DELETE");
-      await expectRefused(gateway.jsm.streams.purge(STREAMS.commands.name), "STREAM.PURGE");
+      await expectRefused(rawNats(runner).jsm.streams.delete(STREAMS.events.name), "STREAM.DELETE");
+      await expectRefused(rawNats(gateway).jsm.streams.purge(STREAMS.commands.name), "STREAM.PURGE");
       // Another service's replies (a status answer, a KV read of the tech lead's).
-      const sub = specialist.nc.subscribe("_INBOX_tech-lead.>");
+      const sub = rawNats(specialist).nc.subscribe("_INBOX_tech-lead.>");
       await expect(sub.closed).resolves.toBeInstanceOf(PermissionViolationError);
       // Creating what another service owns.
       await expect(runner.setUp({ owns: { streams: [STREAMS.commands] } })).rejects.toThrow(ProvisionError);
     } finally {
       await Promise.all([gateway.close(), specialist.close(), runner.close()]);
     }
-    expect((await lead.jsm.streams.info(STREAMS.events.name)).state.messages).toBe(0);
+    expect((await lead.streamState(STREAMS.events.name)).messages).toBe(0);
     // What the tech lead owns it may still do: set a message aside for an operator.
-    await lead.js.publish(SUBJECTS.deadLetter(CONSUMERS.techLeadCommands.durable), "{}");
-    expect((await lead.jsm.streams.info(STREAMS.deadLetters.name)).state.messages).toBe(1);
+    await rawNats(lead).js.publish(SUBJECTS.deadLetter(CONSUMERS.techLeadCommands.durable), "{}");
+    expect((await lead.streamState(STREAMS.deadLetters.name)).messages).toBe(1);
   });
 
   it("a service waits for what another owns instead of creating it, and goes on once the owner has", async () => {
@@ -226,7 +227,7 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
       await specialist.setUp({ owns: { streams: [STREAMS.gpu], objectStores: [OBJECT_STORE] } });
       await runnerUp;
       expect(runner.isReady()).toBe(true);
-      expect((await runner.jsm.consumers.info(STREAMS.gpu.name, CONSUMERS.gpuRunner.durable)).name).toBe("gpu-runner");
+      expect((await rawNats(runner).jsm.consumers.info(STREAMS.gpu.name, CONSUMERS.gpuRunner.durable)).name).toBe("gpu-runner");
     } finally {
       await Promise.all([runner.close(), specialist.close()]);
     }
@@ -238,7 +239,7 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
     const runner = await connectAs(pw, "gpu-runner");
     try {
       await techLead.setUp({ owns: { streams: [STREAMS.commands] } });
-      await expectRefused(runner.js.publish(SUBJECTS.taskDecide, "{}"), SUBJECTS.taskDecide);
+      await expectRefused(rawNats(runner).js.publish(SUBJECTS.taskDecide, "{}"), SUBJECTS.taskDecide);
       await expect(
         Bus.connect({
           url: pw.url,

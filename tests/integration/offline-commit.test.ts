@@ -5,7 +5,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NOT_COMMITTED_PREFIX, type StepTools } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
-import { CONSUMERS, ROLES, type StepResult, StepWork, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import {
+  CONSUMERS,
+  everyResource,
+  lastEvent,
+  ROLES,
+  type StepResult,
+  StepWork,
+  SUBJECTS,
+  type TaskEvent,
+} from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../services/specialist-agent/src/app.js";
@@ -53,7 +62,7 @@ async function setup(offlineCommit: boolean) {
   const nats = await startNatsServer();
   const workspaceDir = await mkdtemp(join(tmpdir(), "mllead-offline-commit-"));
   const bus = await Bus.connect({ url: nats.url, name: "offline-commit-test", log });
-  await bus.provision(ROLES.map((r) => CONSUMERS.step(r)));
+  await bus.setUp(everyResource(ROLES.map((r) => CONSUMERS.step(r))));
   const app = buildApp({
     bus,
     brain: new ReviewingBrain(),
@@ -62,6 +71,7 @@ async function setup(offlineCommit: boolean) {
     settings: {
       roles: [...ROLES],
       workspaceDir,
+      stateDir: join(workspaceDir, ".state"),
       concurrency: 1,
       repo: team.repo,
       pushRemote: team.remote,
@@ -79,7 +89,7 @@ async function setup(offlineCommit: boolean) {
       let found: TaskEvent | null = null;
       await waitFor(async () => {
         for (const type of ["step.completed", "step.failed"] as const)
-          found ??= await bus.lastEvent(SUBJECTS.event({ type, taskId: work.taskId, stepId: work.stepId }));
+          found ??= await lastEvent(bus, SUBJECTS.event({ type, taskId: work.taskId, stepId: work.stepId }));
         return found !== null;
       }, 30_000);
       return found as unknown as TaskEvent;

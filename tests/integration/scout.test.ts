@@ -4,7 +4,7 @@ import { Bus } from "@mllead/bus";
 import {
   BUCKET_SPECS,
   BUCKETS,
-  RunnerBeat,
+  RunnerHeartbeat,
   renderScoutReport,
   SCOUT_TOKEN_BUDGET,
   ScoutQuery,
@@ -96,7 +96,7 @@ describe("the scout: the team's repository before planning, read only, within a 
     const lead = await Bus.connect({ url: nats.url, name: "tech-lead", log });
     try {
       await specialist.ensureBucket(BUCKET_SPECS.runners);
-      const beat: RunnerBeat = {
+      const beat: RunnerHeartbeat = {
         runnerId: "r1",
         host: "gpu-host-1",
         gpus: [
@@ -106,7 +106,7 @@ describe("the scout: the team's repository before planning, read only, within a 
         runningJobs: [],
         at: new Date().toISOString(),
       };
-      await (await specialist.kv(BUCKETS.runners, RunnerBeat)).put("r1", beat);
+      await (await specialist.kv(BUCKETS.runners, RunnerHeartbeat)).put("r1", beat);
       await serveScout(specialist, {
         source: async () => source,
         dataDirs: [data, join(dir.path, "missing")],

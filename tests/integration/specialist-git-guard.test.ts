@@ -3,7 +3,16 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Brain, StepTools } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
-import { CONSUMERS, ROLES, type StepResult, StepWork, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import {
+  CONSUMERS,
+  everyResource,
+  lastEvent,
+  ROLES,
+  type StepResult,
+  StepWork,
+  SUBJECTS,
+  type TaskEvent,
+} from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../services/specialist-agent/src/app.js";
@@ -91,7 +100,7 @@ async function setup(dir: string) {
   await mkdir(remote);
   await git(remote, "init", "--quiet", "--bare");
   const bus = await Bus.connect({ url: nats.url, name: "git-guard-test", log });
-  await bus.provision(ROLES.map((r) => CONSUMERS.step(r)));
+  await bus.setUp(everyResource(ROLES.map((r) => CONSUMERS.step(r))));
   const marker = join(dir, "filter-ran");
   const brain = new AttackBrain(marker);
   const workspaceDir = join(dir, "ws");
@@ -132,7 +141,7 @@ async function setup(dir: string) {
       let found: TaskEvent | null = null;
       await waitFor(async () => {
         for (const type of ["step.completed", "step.failed"] as const) {
-          found ??= await bus.lastEvent(SUBJECTS.event({ type, taskId, stepId }));
+          found ??= await lastEvent(bus, SUBJECTS.event({ type, taskId, stepId }));
         }
         return found !== null;
       });

@@ -5,7 +5,18 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Bus } from "@mllead/bus";
-import { CONSUMERS, GpuJob, jobIdFor, ROLES, STREAMS, StepWork, SUBJECTS } from "@mllead/contracts";
+import {
+  CONSUMERS,
+  emitEvent,
+  everyResource,
+  GpuJob,
+  jobIdFor,
+  lastEvent,
+  ROLES,
+  STREAMS,
+  StepWork,
+  SUBJECTS,
+} from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../services/specialist-agent/src/app.js";
@@ -20,7 +31,13 @@ const log = createLogger("test", "silent");
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const settingsFor = (workspaceDir: string) => {
   const tools = defaultToolSettings({ PATH: process.env.PATH });
-  return { roles: [...ROLES], workspaceDir, concurrency: 1, tools: { ...tools, gpuWait: { ...tools.gpuWait, pollMs: 500 } } };
+  return {
+    roles: [...ROLES],
+    workspaceDir,
+    stateDir: join(workspaceDir, ".state"),
+    concurrency: 1,
+    tools: { ...tools, gpuWait: { ...tools.gpuWait, pollMs: 500 } },
+  };
 };
 
 /**
@@ -41,7 +58,7 @@ async function fakeRunner(bus: Bus, scratch: string, opts: { autoFinish: boolean
     const { stdout } = await promisify(execFile)(cmd, args, { cwd: dir });
     const lines = stdout.trim().split("\n");
     const base = { v: 1 as const, taskId: job.taskId, stepId: job.stepId, jobId: job.jobId, at: new Date().toISOString() };
-    await bus.emit({
+    await emitEvent(bus, {
       ...base,
       type: "job.started",
       eventId: `job.started:${job.jobId}`,
@@ -49,7 +66,7 @@ async function fakeRunner(bus: Bus, scratch: string, opts: { autoFinish: boolean
       runnerId: "r1",
       devices: ["0"],
     });
-    await bus.emit({
+    await emitEvent(bus, {
       ...base,
       type: "job.finished",
       eventId: `job.finished:${job.jobId}`,
@@ -76,7 +93,7 @@ async function setup(ackWaitSec = 30) {
   const nats = await startNatsServer();
   const scratch = await mkdtemp(join(tmpdir(), "mllead-specialist-gpu-"));
   const bus = await Bus.connect({ url: nats.url, name: "gpu-test", log });
-  await bus.provision([...ROLES.map((r) => ({ ...CONSUMERS.step(r), ackWaitSec })), CONSUMERS.gpuRunner]);
+  await bus.setUp(everyResource([...ROLES.map((r) => ({ ...CONSUMERS.step(r), ackWaitSec })), CONSUMERS.gpuRunner]));
   return {
     nats,
     bus,
@@ -140,7 +157,7 @@ describe("specialist-agent GPU steps", () => {
       await env.bus.publish(SUBJECTS.stepWork("ml-engineer"), StepWork, work, "g2");
       const jobId = jobIdForSpec({ taskId: "g2", stepId: "train", attempt: 1 }, TRAIN_JOB);
       await waitFor(async () => runner.jobs.length === 1, 30_000, "the job to reach the runner");
-      await waitFor(async () => (await env.bus.lastEvent(SUBJECTS.event({ type: "job.queued", taskId: "g2", jobId }))) !== null);
+      await waitFor(async () => (await lastEvent(env.bus, SUBJECTS.event({ type: "job.queued", taskId: "g2", jobId }))) !== null);
 
       // The specialist dies while the job runs; JetStream redelivers the step after its ack wait.
       const exited = new Promise((r) => child.once("exit", r));
@@ -156,13 +173,13 @@ describe("specialist-agent GPU steps", () => {
       await runner.finish(job);
 
       const done = SUBJECTS.event({ type: "step.completed", taskId: "g2", stepId: "train" });
-      await waitFor(async () => (await env.bus.lastEvent(done)) !== null, 30_000, "step.completed");
+      await waitFor(async () => (await lastEvent(env.bus, done)) !== null, 30_000, "step.completed");
       await running.stop();
-      const completed = await env.bus.lastEvent(done);
+      const completed = await lastEvent(env.bus, done);
       expect(completed?.type === "step.completed" && completed.result.metrics).toEqual({ accuracy: 0.91, loss: 0.3 });
       expect(runner.jobs).toHaveLength(1);
       // Exactly one job was ever stored on the GPU queue, and one job.queued event.
-      expect((await env.bus.jsm.streams.info(STREAMS.gpu.name)).state.last_seq).toBe(1);
+      expect((await env.bus.streamState(STREAMS.gpu.name)).lastSeq).toBe(1);
       const events = await collectEvents(env.bus, "g2");
       await waitFor(() => events.some((e) => e.type === "step.completed"), 10_000, "the events");
       expect(events.filter((e) => e.type === "job.queued")).toHaveLength(1);
@@ -183,6 +200,6 @@ describe("specialist-agent GPU steps", () => {
     expect(first.result.metrics).toEqual({ accuracy: 0.5 });
     expect(again).toEqual(first);
     expect(runner.jobs).toHaveLength(1);
-    expect((await env.bus.jsm.streams.info(STREAMS.gpu.name)).state.last_seq).toBe(1);
+    expect((await env.bus.streamState(STREAMS.gpu.name)).lastSeq).toBe(1);
   });
 });

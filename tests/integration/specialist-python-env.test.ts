@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBrain } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
-import { CONSUMERS, ROLES, StepWork, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import { CONSUMERS, everyResource, lastEvent, ROLES, StepWork, SUBJECTS, type TaskEvent } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
+import { startService, stopService } from "@mllead/tools/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startService, stopService } from "../../scripts/lib/services.js";
 import { buildApp } from "../../services/specialist-agent/src/app.js";
 import { DEFAULT_SANDBOX, defaultToolSettings } from "../../services/specialist-agent/src/config.js";
 import { acceptAnyWork } from "../../services/specialist-agent/src/dispatched-work.js";
@@ -36,7 +36,7 @@ const bashCalls = (conv: Conversation) => conv.toolCalls.filter((c) => c.name ==
 async function provisionedNats() {
   const nats = await startNatsServer();
   const bus = await Bus.connect({ url: nats.url, name: "specialist-pyenv-test", log });
-  await bus.provision(ROLES.map((r) => CONSUMERS.step(r)));
+  await bus.setUp(everyResource(ROLES.map((r) => CONSUMERS.step(r))));
   return Object.assign(nats, { bus });
 }
 
@@ -74,6 +74,7 @@ describe("the team's Python environment (MLLEAD_PYTHON_ENV) in a Claude speciali
       settings: {
         roles: ["data-engineer"],
         workspaceDir,
+        stateDir: join(workspaceDir, ".state"),
         concurrency: 1,
         tools: defaultToolSettings({ PATH: "/usr/local/bin:/usr/bin:/bin", HOME: process.env.HOME }),
         sandbox: { ...DEFAULT_SANDBOX, mode: "bubblewrap", limits: { ...DEFAULT_SANDBOX.limits }, pythonEnv: venv },
@@ -84,8 +85,8 @@ describe("the team's Python environment (MLLEAD_PYTHON_ENV) in a Claude speciali
       await nats.bus.publish(SUBJECTS.stepWork("data-engineer"), StepWork, stepWork("tpy", "data", "data-engineer"), "tpy-1");
       let done: TaskEvent | null = null;
       await waitFor(async () => {
-        done = await nats.bus.lastEvent(SUBJECTS.event({ type: "step.completed", taskId: "tpy", stepId: "data" }));
-        done ??= await nats.bus.lastEvent(SUBJECTS.event({ type: "step.failed", taskId: "tpy", stepId: "data" }));
+        done = await lastEvent(nats.bus, SUBJECTS.event({ type: "step.completed", taskId: "tpy", stepId: "data" }));
+        done ??= await lastEvent(nats.bus, SUBJECTS.event({ type: "step.failed", taskId: "tpy", stepId: "data" }));
         return done !== null;
       }, 30_000);
       const result = done as unknown as TaskEvent;

@@ -2,9 +2,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@mllead/bus";
+import { everyResource } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
+import { startService, stopService } from "@mllead/tools/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startService, stopService } from "../../scripts/lib/services.js";
 import { startNatsServer } from "../helpers/nats-server.js";
 import { needBubblewrap, testSandbox } from "../helpers/sandbox-mode.js";
 
@@ -21,7 +22,7 @@ afterAll(async () => {
 async function natsWithStreams() {
   const nats = await startNatsServer();
   const bus = await Bus.connect({ url: nats.url, name: "specialist-start-test", log: createLogger("test", "silent") });
-  await bus.provision();
+  await bus.setUp(everyResource());
   await bus.close();
   return nats;
 }

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createToolbox, type StepTools } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
-import { CONSUMERS, ROLES, type StepResult, StepWork, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import { CONSUMERS, everyResource, ROLES, type StepResult, StepWork, SUBJECTS, type TaskEvent } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../services/specialist-agent/src/app.js";
@@ -73,7 +73,7 @@ describe("SubmitGpuJob ships the worktree", () => {
     await using _runner = await startTestRunner(nats.url);
     const bus = await Bus.connect({ url: nats.url, name: "ship-test", log });
     try {
-      await bus.provision(ROLES.map((r) => CONSUMERS.step(r)));
+      await bus.setUp(everyResource(ROLES.map((r) => CONSUMERS.step(r))));
       const brain = new ShipBrain();
       const tools = defaultToolSettings({ PATH: process.env.PATH });
       const app = buildApp({

@@ -3,12 +3,24 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@mllead/bus";
-import { CONSUMERS, ROLES, STREAMS, StepWork, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import { rawNats } from "@mllead/bus/testing";
+import {
+  CONSUMERS,
+  everyResource,
+  lastEvent,
+  OBJECT_STORE,
+  ROLES,
+  STREAMS,
+  StepWork,
+  SUBJECTS,
+  type TaskEvent,
+} from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../services/specialist-agent/src/app.js";
-import { DEFAULT_SANDBOX, defaultToolSettings, type SpecialistSettings } from "../../services/specialist-agent/src/config.js";
+import { DEFAULT_SANDBOX, defaultToolSettings } from "../../services/specialist-agent/src/config.js";
 import { acceptAnyWork } from "../../services/specialist-agent/src/dispatched-work.js";
+import type { SpecialistSettings } from "../../services/specialist-agent/src/settings.js";
 import { startNatsServer } from "../helpers/nats-server.js";
 import { stepWork, TestBrain } from "../helpers/specialist-test-brain.js";
 import { collectEvents, waitFor } from "../helpers/wait.js";
@@ -20,7 +32,7 @@ async function setup(sandbox?: SpecialistSettings["sandbox"]) {
   const nats = await startNatsServer();
   const workspaceDir = await mkdtemp(join(tmpdir(), "mllead-specialist-"));
   const bus = await Bus.connect({ url: nats.url, name: "specialist-test", log });
-  await bus.provision(ROLES.map((r) => CONSUMERS.step(r)));
+  await bus.setUp(everyResource(ROLES.map((r) => CONSUMERS.step(r))));
   const brain = new TestBrain();
   const app = buildApp({
     bus,
@@ -31,6 +43,7 @@ async function setup(sandbox?: SpecialistSettings["sandbox"]) {
     settings: {
       roles: [...ROLES],
       workspaceDir,
+      stateDir: join(workspaceDir, ".state"),
       concurrency: 1,
       tools: defaultToolSettings({ PATH: process.env.PATH }),
       ...(sandbox ? { sandbox } : {}),
@@ -44,17 +57,13 @@ async function setup(sandbox?: SpecialistSettings["sandbox"]) {
     running,
     /** Resolves when the step queue is empty: every message acknowledged or terminated. */
     async drained() {
-      await waitFor(
-        async () => (await bus.jsm.streams.info(STREAMS.steps.name)).state.messages === 0,
-        20_000,
-        "an empty step queue",
-      );
+      await waitFor(async () => (await bus.streamState(STREAMS.steps.name)).messages === 0, 20_000, "an empty step queue");
     },
     async completedOrFailed(taskId: string, stepId: string) {
       const subjects = (["step.completed", "step.failed"] as const).map((type) => SUBJECTS.event({ type, taskId, stepId }));
       let found: TaskEvent | null = null;
       await waitFor(async () => {
-        for (const s of subjects) found ??= await bus.lastEvent(s);
+        for (const s of subjects) found ??= await lastEvent(bus, s);
         return found !== null;
       });
       return found as TaskEvent | null;
@@ -95,7 +104,7 @@ describe("specialist-agent carries out steps", () => {
     expect(log).toContain("Mllead-Step: data");
     const [artifact] = done.result.artifacts;
     expect(artifact).toMatchObject({ name: "data/raw.csv", objectName: "tasks/t1/data/data/raw.csv", contentType: "text/csv" });
-    const stored = await (await env.bus.objects()).getBlob("tasks/t1/data/data/raw.csv");
+    const stored = await (await env.bus.objectStore(OBJECT_STORE)).getBlob("tasks/t1/data/data/raw.csv");
     expect(new TextDecoder().decode(stored ?? new Uint8Array())).toBe("x,y\n1,2\n3,4\n");
   });
 
@@ -134,16 +143,16 @@ describe("specialist-agent carries out steps", () => {
   it("terminates an invalid step message and keeps taking steps", async () => {
     await using env = await setup();
     const subject = SUBJECTS.stepWork("data-engineer");
-    await env.bus.js.publish(subject, "{not json");
-    await env.bus.js.publish(subject, JSON.stringify({ ...stepWork("bad id", "data", "data-engineer") }));
+    await rawNats(env.bus).js.publish(subject, "{not json");
+    await rawNats(env.bus).js.publish(subject, JSON.stringify({ ...stepWork("bad id", "data", "data-engineer") }));
     // A step for another role on this role's queue can never be handled here either.
-    await env.bus.js.publish(subject, JSON.stringify(stepWork("t4", "other", "analyst")));
+    await rawNats(env.bus).js.publish(subject, JSON.stringify(stepWork("t4", "other", "analyst")));
     await env.bus.publish(subject, StepWork, stepWork("t4", "data", "data-engineer"), "t4-data-1");
 
     const done = await env.completedOrFailed("t4", "data");
     expect(done?.type).toBe("step.completed");
     await env.drained();
-    expect(await env.bus.lastEvent(SUBJECTS.event({ type: "step.started", taskId: "t4", stepId: "other" }))).toBeNull();
+    expect(await lastEvent(env.bus, SUBJECTS.event({ type: "step.started", taskId: "t4", stepId: "other" }))).toBeNull();
     expect(env.brain.runs.size).toBe(1);
   });
 
@@ -197,14 +206,14 @@ describe("specialist-agent carries out steps", () => {
     const subject = SUBJECTS.stepWork("data-engineer");
     await env.bus.publish(subject, StepWork, stepWork("t5", "slow", "data-engineer", { objective: "sleep:1" }), "t5-slow");
     await waitFor(
-      async () => (await env.bus.lastEvent(SUBJECTS.event({ type: "step.started", taskId: "t5", stepId: "slow" }))) !== null,
+      async () => (await lastEvent(env.bus, SUBJECTS.event({ type: "step.started", taskId: "t5", stepId: "slow" }))) !== null,
     );
     await env.running.stop();
     // stop() returned only after the step in hand reported its result.
-    const done = await env.bus.lastEvent(SUBJECTS.event({ type: "step.completed", taskId: "t5", stepId: "slow" }));
+    const done = await lastEvent(env.bus, SUBJECTS.event({ type: "step.completed", taskId: "t5", stepId: "slow" }));
     expect(done?.type).toBe("step.completed");
     await env.bus.publish(subject, StepWork, stepWork("t5", "later", "data-engineer"), "t5-later");
-    expect((await env.bus.jsm.streams.info(STREAMS.steps.name)).state.messages).toBe(1);
+    expect((await env.bus.streamState(STREAMS.steps.name)).messages).toBe(1);
     expect(env.brain.runs.size).toBe(1);
   });
 });

@@ -3,6 +3,8 @@ import { createClaudeBrain, createClaudeClient } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
 import {
   CONSUMERS,
+  emitEvent,
+  everyResource,
   formatUsd,
   ROLES,
   type TaskEvent,
@@ -15,7 +17,7 @@ import {
 import { buildHttpApp, createLogger, createRegistry } from "@mllead/service-kit";
 import { type SandboxMessage, startSlackSandbox } from "@mllead/slack-sandbox";
 import { describe, expect, it } from "vitest";
-import { startGateway } from "../../services/slack-gateway/src/app.js";
+import { createGateway } from "../../services/slack-gateway/src/app.js";
 import { buildTechLead } from "../../services/tech-lead/src/app.js";
 import type { LeadRetryPolicy } from "../../services/tech-lead/src/lead-failures.js";
 import { TEAM_PLAN } from "../helpers/claude-team.js";
@@ -55,9 +57,9 @@ async function startTeam(
   const nats = await startNatsServer();
   const sandbox = await startSlackSandbox({ botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET });
   const gwBus = await Bus.connect({ url: nats.url, name: "slack-gateway", log });
-  await gwBus.provision([CONSUMERS.gateway, CONSUMERS.techLeadCommands]);
+  await gwBus.setUp(everyResource([CONSUMERS.gateway, CONSUMERS.techLeadCommands]));
   const http = buildHttpApp({ log, registry: createRegistry("slack-gateway"), checks: { readiness: {} } });
-  const gateway = await startGateway({
+  const gateway = await createGateway({
     config: {
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
@@ -74,7 +76,7 @@ async function startTeam(
   sandbox.setGatewayUrl(`http://127.0.0.1:${addr && typeof addr === "object" ? addr.port : 0}/slack/events`);
 
   const bus = await Bus.connect({ url: nats.url, name: "tech-lead", log });
-  await bus.provision([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults, ...ROLES.map((r) => CONSUMERS.step(r))]);
+  await bus.setUp(everyResource([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults, ...ROLES.map((r) => CONSUMERS.step(r))]));
   const brain = createClaudeBrain({
     client: createClaudeClient({ apiKey: api.apiKey, baseURL: api.url, maxRetries: 0 }),
     agents: await loadAgents(),
@@ -146,7 +148,8 @@ const stepUsage = (input: number): Usage =>
 async function finishStep(team: Team, stepId: string, usage: Usage, attempt = 1): Promise<void> {
   const step = TEAM_PLAN.steps.find((s) => s.id === stepId);
   if (!step) throw new Error(`no step ${stepId}`);
-  await team.bus.emit(
+  await emitEvent(
+    team.bus,
     TaskEventSchema.parse({
       v: 1,
       eventId: `test.${team.taskId}.${stepId}.${attempt}.completed`,

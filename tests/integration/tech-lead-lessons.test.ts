@@ -3,6 +3,8 @@ import { Bus } from "@mllead/bus";
 import {
   CONSUMERS,
   type EventOf,
+  emitEvent,
+  everyResource,
   LessonsQuery,
   LessonsReply,
   ROLES,
@@ -14,8 +16,8 @@ import {
 } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
-import { answerLessons } from "../../services/slack-gateway/src/lessons-command.js";
 import { renderPlan } from "../../services/slack-gateway/src/render/plan.js";
+import { answerLessons } from "../../services/slack-gateway/src/surfaces/lessons-command.js";
 import { buildTechLead, type TechLead } from "../../services/tech-lead/src/app.js";
 import { startNatsServer } from "../helpers/nats-server.js";
 import { collectEvents, waitFor } from "../helpers/wait.js";
@@ -25,7 +27,7 @@ const TEXT = "train a churn model on the customers table";
 
 async function startLead(url: string): Promise<{ bus: Bus; lead: TechLead; [Symbol.asyncDispose](): Promise<void> }> {
   const bus = await Bus.connect({ url, name: "tech-lead-lessons", log });
-  await bus.provision([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults, ...ROLES.map((r) => CONSUMERS.step(r))]);
+  await bus.setUp(everyResource([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults, ...ROLES.map((r) => CONSUMERS.step(r))]));
   // The real offline planner: what it does with a lesson is what a person sees.
   const lead = await buildTechLead({
     bus,
@@ -90,7 +92,8 @@ async function complete(lead: TechLead, bus: Bus, taskId: string, stepId: string
   const task = await lead.store.get(taskId);
   const step = task?.plan?.steps.find((s) => s.id === stepId);
   if (!step) throw new Error(`no step ${stepId}`);
-  await bus.emit(
+  await emitEvent(
+    bus,
     TaskEvent.parse({
       v: 1,
       eventId: `done-${taskId}-${stepId}`,

@@ -2,8 +2,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createBrain } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
+import { rawNats } from "@mllead/bus/testing";
 import {
   CONSUMERS,
+  everyResource,
   type Plan,
   STREAMS,
   StepWork,
@@ -86,7 +88,7 @@ describe("tech lead with Claude: the repository's context in the plan, and quest
     const brain = await createBrain({ kind: "anthropic", log, anthropic: { apiKey: api.apiKey, baseURL: api.url } });
     const bus = await Bus.connect({ url: nats.url, name: "tech-lead", log });
     const specialist = await Bus.connect({ url: nats.url, name: "specialist", log });
-    await bus.provision([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults, CONSUMERS.step("data-engineer")]);
+    await bus.setUp(everyResource([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults, CONSUMERS.step("data-engineer")]));
     const source = await openSourceRepo({ repo, stateDir: join(dir.path, "state"), demoSourceDir: dir.path });
     await serveScout(specialist, { source: async () => source, dataDirs: [data], bus: specialist, log });
     const lead = await buildTechLead({ bus, brain, log, policy: { approvers: [], maxReviewRounds: 1, maxReplans: 1 } });
@@ -124,7 +126,7 @@ describe("tech lead with Claude: the repository's context in the plan, and quest
       await bus.publish(SUBJECTS.taskDecide, TaskDecide, decide("tq1", "approve", { revision: 1 }), "dq-approve-1");
       await waitFor(() => of("task.decision_rejected").length === 1, 20_000, "the refusal");
       expect(of("task.decision_rejected")[0]?.reason).toMatch(/Which model should improve/);
-      expect((await bus.jsm.streams.info(STREAMS.steps.name)).state.messages).toBe(0);
+      expect((await bus.streamState(STREAMS.steps.name)).messages).toBe(0);
 
       // The answer (a button: the question's id and the choice's index) revises the plan.
       const answer = decide("tq1", "answer", { revision: 1, answers: [{ questionId: "goal", choice: 1 }] });
@@ -140,8 +142,8 @@ describe("tech lead with Claude: the repository's context in the plan, and quest
 
       // Now it can be approved, and the first step's work carries the plan's brief.
       await bus.publish(SUBJECTS.taskDecide, TaskDecide, decide("tq1", "approve", { revision: 2 }), "dq-approve-2");
-      await waitFor(async () => (await bus.jsm.streams.info(STREAMS.steps.name)).state.messages === 1, 20_000, "the work");
-      const msg = await (await bus.js.consumers.get(STREAMS.steps.name, "step-data-engineer")).next();
+      await waitFor(async () => (await bus.streamState(STREAMS.steps.name)).messages === 1, 20_000, "the work");
+      const msg = await (await rawNats(bus).js.consumers.get(STREAMS.steps.name, "step-data-engineer")).next();
       const work = StepWork.parse(msg?.json());
       msg?.ack();
       expect(work.brief).toEqual(stepBrief(second?.plan as Plan));
@@ -158,7 +160,7 @@ describe("tech lead with Claude: the repository's context in the plan, and quest
     await using api = await startFakeAnthropic(() => ({ text: JSON.stringify(claudePlan(false)) }));
     const brain = await createBrain({ kind: "anthropic", log, anthropic: { apiKey: api.apiKey, baseURL: api.url } });
     const bus = await Bus.connect({ url: nats.url, name: "tech-lead", log });
-    await bus.provision([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults]);
+    await bus.setUp(everyResource([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults]));
     const lead = await buildTechLead({ bus, brain, log, policy: { approvers: [], maxReviewRounds: 1, maxReplans: 1 } });
     await lead.start();
     try {

@@ -1,8 +1,11 @@
 import type { Brain, PlanRequest } from "@mllead/brain";
 import { Bus, SET_ASIDE_HEADERS } from "@mllead/bus";
+import { rawKv, rawNats } from "@mllead/bus/testing";
 import {
   BUCKETS,
   CONSUMERS,
+  emitEvent,
+  everyResource,
   type Plan,
   REVIEW_CRITERIA,
   STREAMS,
@@ -100,7 +103,7 @@ async function startLead(
   brain: Brain,
 ): Promise<{ bus: Bus; lead: TechLead; [Symbol.asyncDispose](): Promise<void> }> {
   const bus = await Bus.connect({ url, name: "tech-lead", log });
-  await bus.provision([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults, CONSUMERS.step("data-engineer")]);
+  await bus.setUp(everyResource([CONSUMERS.techLeadCommands, CONSUMERS.techLeadResults, CONSUMERS.step("data-engineer")]));
   const lead = await buildTechLead({
     bus,
     brain,
@@ -186,7 +189,7 @@ describe("tech lead: one bad message never stalls the others", () => {
     // What the gateway would have sent for a forged-but-signed mention: valid but for one enormous field.
     // ("€" is 3 bytes: the command fits NATS's 1 MB, the record — which holds the channel twice — would not.)
     const huge = { ...create("tHuge"), slack: { channel: "€".repeat(200_000), threadTs: "1.0", messageTs: "1.0" } };
-    await tl.bus.js.publish(SUBJECTS.taskCreate, JSON.stringify(huge), { msgID: "m-huge" });
+    await rawNats(tl.bus).js.publish(SUBJECTS.taskCreate, JSON.stringify(huge), { msgID: "m-huge" });
     await tl.bus.publish(SUBJECTS.taskCreate, TaskCreate, create("tNext"), "m-next");
     await waitFor(() => planned(next), 5000, "the next mention's plan");
 
@@ -194,7 +197,7 @@ describe("tech lead: one bad message never stalls the others", () => {
     await waitFor(() => bad.some((e) => e.type === "task.failed"), 5000, "the bad task's thread to be told");
     const failed = bad.find((e) => e.type === "task.failed");
     expect(failed?.type === "task.failed" && failed.reason).toMatch(/could not take this task on.*slack\.channel.*set aside/s);
-    const kept = await tl.bus.jsm.streams.getMessage(STREAMS.deadLetters.name, {
+    const kept = await rawNats(tl.bus).jsm.streams.getMessage(STREAMS.deadLetters.name, {
       last_by_subj: SUBJECTS.deadLetter(CONSUMERS.techLeadCommands.durable),
     });
     expect(kept?.header.get(SET_ASIDE_HEADERS.code)).toBe("invalid_message");
@@ -202,11 +205,7 @@ describe("tech lead: one bad message never stalls the others", () => {
     expect(kept?.header.get(SET_ASIDE_HEADERS.subject)).toBe(SUBJECTS.taskCreate);
     expect(JSON.parse(kept?.string() ?? "{}").taskId).toBe("tHuge");
     // Nothing of it is left to retry, and no record was written.
-    await waitFor(
-      async () => (await tl.bus.jsm.streams.info(STREAMS.commands.name)).state.messages === 0,
-      10_000,
-      "an empty queue",
-    );
+    await waitFor(async () => (await tl.bus.streamState(STREAMS.commands.name)).messages === 0, 10_000, "an empty queue");
     expect(await tl.lead.store.get("tHuge")).toBeNull();
   });
 
@@ -245,7 +244,7 @@ describe("tech lead: a record that does not parse is quarantined", () => {
     await first.bus.publish(SUBJECTS.taskCreate, TaskCreate, create("tGood"), "m-good");
     await waitFor(() => planned(good), 5000, "the good task's plan");
 
-    const raw = await observer.rawKv(BUCKETS.tasks);
+    const raw = await rawKv(observer, BUCKETS.tasks);
     await raw.put("tBroken", "{this is not json");
     await raw.put("tWrongShape", JSON.stringify({ v: 1, id: "tWrongShape", state: "nonsense" }));
     const told = await collectEvents(observer, "tWrongShape");
@@ -324,7 +323,8 @@ describe("tech lead: /mllead status shows what concerns the caller", () => {
     await tl.bus.publish(SUBJECTS.taskDecide, TaskDecide, decide("tBox", "approve", "a-box"), "a-box");
     await waitFor(async () => (await tl.lead.store.get("tBox"))?.steps.data?.status === "dispatched");
     const warning = "bubblewrap is not installed: commands run in the process sandbox without filesystem or network isolation";
-    await tl.bus.emit(
+    await emitEvent(
+      tl.bus,
       TaskEvent.parse({
         v: 1,
         eventId: "start-tBox-data",
@@ -350,7 +350,7 @@ describe("bus: typed KV", () => {
   it("lists each key once, even while the keys are being written", async () => {
     await using nats = await startNatsServer();
     const bus = await Bus.connect({ url: nats.url, name: "t", log });
-    await bus.ensureKv("test_keys", { history: 5 });
+    await bus.ensureBucket({ name: "test_keys", history: 5 });
     const kv = await bus.kv("test_keys", StatusQuery);
     const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
     await Promise.all(keys.map((k) => kv.put(k, { v: 1, recent: 0 })));
@@ -374,7 +374,7 @@ describe("bus: a message that keeps failing is set aside", () => {
   it("after a few deliveries, with its reason, while the messages behind it are handled", async () => {
     await using nats = await startNatsServer();
     const bus = await Bus.connect({ url: nats.url, name: "t", log });
-    await bus.provision([{ ...CONSUMERS.techLeadCommands, maxAckPending: 1 }]);
+    await bus.setUp(everyResource([{ ...CONSUMERS.techLeadCommands, maxAckPending: 1 }]));
     const attempts = new Map<string, number>();
     const handled: string[] = [];
     const setAside: { taskId: string; deliveries: number; reason: string }[] = [];
@@ -406,10 +406,10 @@ describe("bus: a message that keeps failing is set aside", () => {
       deliveries: 3,
       reason: "the brain's client is misconfigured for this task",
     });
-    const kept = await bus.jsm.streams.getMessage(STREAMS.deadLetters.name, { last_by_subj: "mllead.dead.test" });
+    const kept = await rawNats(bus).jsm.streams.getMessage(STREAMS.deadLetters.name, { last_by_subj: "mllead.dead.test" });
     expect(kept?.header.get(SET_ASIDE_HEADERS.reason)).toBe("the brain's client is misconfigured for this task");
     expect(kept?.header.get(SET_ASIDE_HEADERS.deliveries)).toBe("3");
-    await waitFor(async () => (await bus.jsm.streams.info(STREAMS.commands.name)).state.messages === 0, 5000, "an empty queue");
+    await waitFor(async () => (await bus.streamState(STREAMS.commands.name)).messages === 0, 5000, "an empty queue");
     await bus.close();
   });
 });

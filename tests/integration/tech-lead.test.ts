@@ -1,8 +1,11 @@
 import type { Brain } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
+import { rawNats } from "@mllead/bus/testing";
 import {
   BUCKETS,
   CONSUMERS,
+  emitEvent,
+  everyResource,
   type Plan,
   REVIEW_CRITERIA,
   STREAMS,
@@ -79,12 +82,14 @@ const decide = (taskId: string, decision: TaskDecide["decision"], id: string, ex
 
 async function setup(url: string, registry?: Registry): Promise<{ bus: Bus; lead: TechLead }> {
   const bus = await Bus.connect({ url, name: "tech-lead-test", log });
-  await bus.provision([
-    CONSUMERS.techLeadCommands,
-    CONSUMERS.techLeadResults,
-    CONSUMERS.step("data-engineer"),
-    CONSUMERS.step("code-reviewer"),
-  ]);
+  await bus.setUp(
+    everyResource([
+      CONSUMERS.techLeadCommands,
+      CONSUMERS.techLeadResults,
+      CONSUMERS.step("data-engineer"),
+      CONSUMERS.step("code-reviewer"),
+    ]),
+  );
   const lead = await buildTechLead({
     bus,
     brain,
@@ -134,17 +139,17 @@ describe("tech-lead over NATS", () => {
     expect((await lead.store.get("t1"))?.state).toBe("awaiting_approval");
 
     // Nothing is dispatched before a person approves.
-    expect((await bus.jsm.streams.info(STREAMS.steps.name)).state.messages).toBe(0);
+    expect((await bus.streamState(STREAMS.steps.name)).messages).toBe(0);
     await bus.publish(SUBJECTS.taskDecide, TaskDecide, decide("t1", "approve", "a1"), "a1");
-    await waitFor(async () => (await bus.jsm.streams.info(STREAMS.steps.name)).state.messages === 1);
-    const work = await (await bus.js.consumers.get(STREAMS.steps.name, "step-data-engineer")).next();
+    await waitFor(async () => (await bus.streamState(STREAMS.steps.name)).messages === 1);
+    const work = await (await rawNats(bus).js.consumers.get(STREAMS.steps.name, "step-data-engineer")).next();
     expect(StepWork.parse(work?.json()).stepId).toBe("data");
     work?.ack();
 
-    await bus.emit(completedEvent("t1", "data", "data-engineer"));
+    await emitEvent(bus, completedEvent("t1", "data", "data-engineer"));
     await waitFor(async () => (await lead.store.get("t1"))?.state === "reviewing");
     const verdict = { decision: "approve", summary: "fine", findings: [], checks: [] };
-    await bus.emit(completedEvent("t1", "review", "code-reviewer", { verdict }));
+    await emitEvent(bus, completedEvent("t1", "review", "code-reviewer", { verdict }));
     await waitFor(() => events.some((e) => e.type === "task.completed"));
     const done = events.find((e) => e.type === "task.completed");
     expect(done?.type === "task.completed" && done.summary).toBe("Done: data, review");
@@ -186,7 +191,7 @@ describe("tech-lead over NATS", () => {
   it("after a crash, publishes the stored outbox once and finishes interrupted planning", async () => {
     await using nats = await startNatsServer();
     const bus = await Bus.connect({ url: nats.url, name: "seed", log });
-    await bus.provision();
+    await bus.setUp(everyResource());
     const kv = await bus.kv(BUCKETS.tasks, TaskRecord);
     const now = new Date().toISOString();
     // A task written by a tech lead that died before publishing its outbox and before planning.
@@ -239,7 +244,8 @@ describe("tech-lead over NATS", () => {
     await waitFor(() => events.some((e) => e.type === "task.planned"));
     await bus.publish(SUBJECTS.taskDecide, TaskDecide, decide("t5", "approve", "a5"), "a5");
     await waitFor(async () => (await lead.store.get("t5"))?.steps.data?.status === "dispatched");
-    await bus.emit(
+    await emitEvent(
+      bus,
       TaskEvent.parse({
         v: 1,
         eventId: "fail-t5-data",
@@ -270,14 +276,14 @@ describe("tech-lead over NATS", () => {
   it("keeps working after a malformed command", async () => {
     await using nats = await startNatsServer();
     const { bus, lead } = await setup(nats.url);
-    await bus.js.publish(SUBJECTS.taskCreate, "this is not json");
-    await bus.js.publish(SUBJECTS.taskDecide, JSON.stringify({ v: 1, taskId: "nope" }));
+    await rawNats(bus).js.publish(SUBJECTS.taskCreate, "this is not json");
+    await rawNats(bus).js.publish(SUBJECTS.taskDecide, JSON.stringify({ v: 1, taskId: "nope" }));
     const events = await collectEvents(bus, "t4");
     await bus.publish(SUBJECTS.taskCreate, TaskCreate, create("t4"), "slack-evt-4");
     await waitFor(() => events.some((e) => e.type === "task.planned"));
     // Every command leaves the work queue: the bad ones set aside, the good one acknowledged once handled
     // (its ack follows the plan's events, so it is waited for rather than read at once).
-    await waitFor(async () => (await bus.jsm.streams.info(STREAMS.commands.name)).state.messages === 0, 10_000, "an empty queue");
+    await waitFor(async () => (await bus.streamState(STREAMS.commands.name)).messages === 0, 10_000, "an empty queue");
     await lead.stop();
     await bus.close();
   });

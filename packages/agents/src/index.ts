@@ -1,3 +1,3 @@
-export { AgentDefinitionError, type AgentDefinitionErrorCode } from "./errors.js";
-export { type LoadAgentsOptions, loadAgentDir, loadAgentFile, loadAgents, PROJECT_AGENTS_DIR, REPO_ROOT } from "./load.js";
-export { type AgentDefinition, AgentFrontmatter, EFFORT_LEVELS, type Effort, parseAgentMarkdown } from "./parse.js";
+// The agents package's face: what the brain and the tests use.
+export { loadAgents } from "./load.js";
+export { type AgentDefinition, EFFORT_LEVELS, type Effort } from "./parse.js";

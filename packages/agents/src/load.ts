@@ -51,7 +51,7 @@ export async function loadAgentDir(dir: string): Promise<AgentDefinition[]> {
 }
 
 /** Options of `loadAgents`. */
-export interface LoadAgentsOptions {
+interface LoadAgentsOptions {
   /** A user's directory of agent files; each replaces the project's agent with the same `name` (or adds a new one). */
   dir?: string;
   /** The project's directory; defaults to `<repo>/agents`. */

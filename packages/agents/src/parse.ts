@@ -32,7 +32,7 @@ const Tools = z
   .transform((t) => (Array.isArray(t) ? t : t.split(",")).map((s) => s.trim()).filter((s) => s.length > 0));
 
 /** The frontmatter fields we use; other keys (color, …) are allowed and ignored. */
-export const AgentFrontmatter = z.object({
+const AgentFrontmatter = z.object({
   name: z
     .string()
     .min(1)

@@ -3,14 +3,14 @@ import type { BrainKind } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { createClaudeBrain } from "./claude/brain.js";
 import { createClaudeClient } from "./claude/client.js";
-import type { StepLoopLimits } from "./claude/specialist.js";
+import type { StepLoopLimits } from "./claude/step-limits.js";
 import type { ThinkingSetting } from "./claude/thinking.js";
 import { BrainUnavailableError } from "./errors.js";
 import { createOfflineBrain } from "./offline/brain.js";
 import type { Brain } from "./types.js";
 
 /** Options of `createBrain`. */
-export interface CreateBrainOptions {
+interface CreateBrainOptions {
   kind: BrainKind;
   log: Logger;
   /** A user's directory of agent definitions overriding the project's `agents/` (used by the Claude brain). */

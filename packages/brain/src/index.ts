@@ -1,49 +1,27 @@
-export { type ClaudeBrainOptions, createClaudeBrain, MissingAgentError } from "./claude/brain.js";
-export { DEFAULT_RETRY, isTransient, type RetryPolicy } from "./claude/call.js";
-export { createClaudeClient, MODEL_ALIASES, resolveModel, usageOf } from "./claude/client.js";
-export { isRetryableStepError, RetryableStepError, StepLoopError, type StepLoopStop } from "./claude/errors.js";
+// The brain's face: what the services, the scripts and the tests use. Test doubles are under `@mllead/brain/testing`.
+export { createClaudeBrain } from "./claude/brain.js";
+export { isTransient } from "./claude/call.js";
+export { callNoun } from "./claude/call-nouns.js";
+export { createClaudeClient } from "./claude/client.js";
+export { MAX_SUMMARY_CHARS } from "./claude/summary.js";
+export { BrainConfig, brainFromConfig, brainKind } from "./config.js";
+export { createBrain } from "./create.js";
 export {
-  type BrainCall,
   ClaudeBadOutputError,
   ClaudeCallError,
-  type ClaudeCallErrorCode,
   ClaudeOutputCutError,
   ClaudeRefusedError,
   ClaudeRequestError,
-  callNoun,
+  isRetryableStepError,
   PlanRejectedError,
+  RetryableStepError,
+  StepLoopError,
   TransientBrainError,
-} from "./claude/failures.js";
-export { keepKnownLessons, PLAN_RULES, PlanDraft, planWithClaude } from "./claude/planner.js";
-export { DEFAULT_STEP_LIMITS, type StepLoopLimits } from "./claude/specialist.js";
-export { MAX_SUMMARY_CHARS, summarizeWithClaude } from "./claude/summary.js";
-export { type Thinking, type ThinkingSetting, thinkingFor } from "./claude/thinking.js";
-export { BrainConfig, brainFromConfig, brainKind } from "./config.js";
-export { type CreateBrainOptions, createBrain } from "./create.js";
-export { BrainUnavailableError, JobScriptMissingError } from "./errors.js";
-export { addLessonRequirements, applySettingLessons, lessonRequirement } from "./offline/apply-lessons.js";
-export { createOfflineBrain, type OfflineBrainOptions } from "./offline/brain.js";
-export { NOT_COMMITTED_PREFIX, SYNTHETIC_METRICS_WARNING } from "./offline/demo-data.js";
-export { OfflinePlanInvalidError, offlinePlan } from "./offline/planner.js";
-export { isTestFile, type ReviewedFile, reviewFiles, reviewPython } from "./offline/review-checks.js";
+} from "./errors.js";
+export { lessonRequirement } from "./offline/apply-lessons.js";
+export { createOfflineBrain } from "./offline/brain.js";
+export { NOT_COMMITTED_PREFIX } from "./offline/demo-data.js";
 export { DEFAULT_JOBS_DIR } from "./offline/shared.js";
-export { profileTask, type TaskProfile } from "./offline/task-profile.js";
-export { createLocalTools, type LocalJobRecord, type LocalTools, type LocalToolsOptions } from "./testing/local-tools.js";
-export * from "./tools/index.js";
-export type {
-  Brain,
-  CommandResult,
-  FileChangeIntent,
-  FileListing,
-  FindingLessonRequest,
-  GpuJobSpec,
-  LearnRequest,
-  PlanRequest,
-  RepoDiff,
-  ShippedWorktree,
-  StepRepo,
-  StepTools,
-  SummaryRequest,
-  Transcript,
-  TranscriptStore,
-} from "./types.js";
+export { READ_MAX_CHARS } from "./tools/read-tool.js";
+export { createToolbox } from "./tools/toolbox.js";
+export type { Brain, FileListing, GpuJobSpec, PlanRequest, StepTools, Transcript, TranscriptStore } from "./types.js";

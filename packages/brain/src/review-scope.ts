@@ -3,7 +3,7 @@ import type { ReviewedFile } from "./offline/review-checks.js";
 import type { StepTools } from "./types.js";
 
 /** The changed Python files a review reads, each with the step that owns it, and those that could not be read. */
-export interface ReviewScope {
+interface ReviewScope {
   files: ReviewedFile[];
   unreadable: string[];
   /** Where the list of changed files came from, for the summary. */

@@ -98,6 +98,8 @@ export interface Transcript {
   toolResults: Record<string, { content: string; isError: boolean }>;
   /** File changes journalled before they were made, by `tool_use` id (absent in transcripts from before). */
   intents?: Record<string, FileChangeIntent>;
+  /** The budgets (requests, tokens, time) the model has been told it nears: a resumed loop does not tell it twice. */
+  budgetNotes?: ("requests" | "tokens" | "time")[];
   /** Tokens and tool calls used so far. */
   usage: Usage;
   /** When the attempt started (ISO); the wall-clock limit counts from here. */
@@ -119,7 +121,7 @@ export interface RepoDiff {
 }
 
 /** The task's git branch in the team's repository, as the step sees it. */
-export interface StepRepo {
+interface StepRepo {
   branch: string;
   baseCommit: string;
   diff(): Promise<RepoDiff>;

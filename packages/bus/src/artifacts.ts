@@ -5,29 +5,20 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { ObjectStore } from "@nats-io/obj";
+import mime from "mime-types";
 
-/** Content types by extension, for the files specialists and jobs usually produce. */
-const CONTENT_TYPES: Record<string, string> = {
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".gif": "image/gif",
-  ".svg": "image/svg+xml",
-  ".pdf": "application/pdf",
-  ".json": "application/json",
-  ".csv": "text/csv",
-  ".txt": "text/plain",
-  ".log": "text/plain",
-  ".md": "text/markdown",
-  ".html": "text/html",
+/**
+ * Types `mime-types` (the mime-db table) lacks for files ML steps commonly produce; everything else comes
+ * from the library, the one MIME table of the project (the Slack sandbox uses it too).
+ */
+const ML_TYPES: Record<string, string> = {
   ".py": "text/x-python",
-  ".ipynb": "application/x-ipynb+json",
   ".parquet": "application/vnd.apache.parquet",
 };
 
 /** The content type of a file name, by extension (octet-stream when unknown). */
 export function contentTypeFor(path: string): string {
-  return CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
+  return ML_TYPES[extname(path).toLowerCase()] ?? (mime.lookup(path) || "application/octet-stream");
 }
 
 /**

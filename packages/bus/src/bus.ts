@@ -1,64 +1,74 @@
-import {
-  BUCKET_SPECS,
-  type BucketSpec,
-  type ConsumerSpec,
-  OBJECT_STORE,
-  type ServiceResources,
-  STREAMS,
-  SUBJECTS,
-  type TaskEvent,
-  TaskEvent as TaskEventSchema,
-} from "@mllead/contracts";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
+import { Kvm } from "@nats-io/kv";
 import { type ObjectStore, Objm } from "@nats-io/obj";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { z } from "zod";
+import { decode, encodeBounded } from "./codec.js";
 import { type ConnectOptions, connectNats, type NatsAccess } from "./connection.js";
 import { type ConsumeOptions, type Consumption, consumeDurable, type Handler } from "./consume.js";
-import { InvalidMessageError, PayloadTooLargeError } from "./errors.js";
-import { formatIssues } from "./issues.js";
+import type { InvalidMessageError } from "./errors.js";
 import { TypedKv } from "./kv.js";
-import { awaitStreams, ensureConsumers, ensureStreams, provisionFailure, streamInfoOrNull } from "./provision.js";
-import { waitForLastEvent } from "./wait-event.js";
-
-const TEXT = new TextEncoder();
+import { ensureBucket, ensureObjectStore, setUpResources, streamInfoOrNull } from "./provision.js";
+import { requestReply, subscribeServer } from "./request-reply.js";
+import type { BucketSpec, ConsumerSpec, ServiceResources } from "./specs.js";
+import { type WaitOptions, waitForLast } from "./wait-last.js";
 
 /** nats-server's default `max_payload` (1 MiB), used until the server says otherwise. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** Room kept for headers (msgID, KV's expected revision) when a body is checked against `max_payload`. */
 const HEADER_ROOM = 4096;
 
-/** Parses a JSON payload against a schema, throwing InvalidMessageError with a readable reason. */
-export function decode<S extends z.ZodType>(subject: string, data: Uint8Array, schema: S): z.output<S> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder().decode(data));
-  } catch (err) {
-    throw new InvalidMessageError(subject, "payload is not JSON", { cause: err });
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new InvalidMessageError(subject, formatIssues(parsed.error));
-  return parsed.data;
+/** The client objects behind a Bus: for tests that must speak raw NATS (see `@mllead/bus/testing`). */
+export interface RawNats {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+const RAW = new WeakMap<Bus, RawNats>();
+
+/** The raw client objects of a Bus. Exported only through `@mllead/bus/testing`. */
+export function rawNatsOf(bus: Bus): RawNats {
+  return RAW.get(bus) as RawNats;
+}
+
+/** A plain (core NATS) subscription made with `Bus.subscribe`. */
+export interface BusSubscription {
+  unsubscribe(): void;
+}
+
+/** A stream's counts: messages it holds now, and the sequence of the last one it stored. */
+export interface StreamState {
+  messages: number;
+  lastSeq: number;
+}
+
+/** A durable consumer's counts: messages not yet delivered, and delivered but not yet acknowledged. */
+export interface ConsumerState {
+  pending: number;
+  ackPending: number;
 }
 
 /**
- * The one door to NATS for a service: typed, validated publish and consume over
- * JetStream, request/reply for queries, KV buckets and the artifact Object Store.
+ * The one door to NATS for a service: a generic, typed layer over core NATS, JetStream, KV and the Object Store.
+ * It knows no subject, stream or bucket of its own: every name and schema is the caller's. Payloads are JSON
+ * checked by zod on the way in and out; NATS errors are told apart by their codes.
  */
 export class Bus {
-  private consumptions = new Set<Consumption>();
-  private subs = new Set<Subscription>();
+  private readonly consumptions = new Set<Consumption>();
+  private readonly subs = new Set<Subscription>();
   private provisioned = false;
 
   private constructor(
-    readonly nc: NatsConnection,
-    readonly js: JetStreamClient,
-    readonly jsm: JetStreamManager,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     private readonly log: Logger,
     private readonly natsAccess: NatsAccess,
-  ) {}
+  ) {
+    RAW.set(this, { nc, js, jsm });
+  }
 
   /** Connects (as the given credentials' user, or anonymously) and checks that JetStream answers. */
   static async connect(opts: ConnectOptions): Promise<Bus> {
@@ -78,54 +88,26 @@ export class Bus {
   }
 
   /**
-   * Every stream, KV bucket and the Object Store, plus the given consumers: for tests and tools on a server
-   * without users. Services set up only their own with `setUp`, since their NATS users may create nothing else.
-   */
-  async provision(consumers: readonly ConsumerSpec[] = []): Promise<void> {
-    await ensureStreams(this.jsm);
-    await ensureConsumers(this.jsm, consumers);
-    for (const spec of Object.values(BUCKET_SPECS)) await this.ensureBucket(spec);
-    await this.ensureObjectStore(OBJECT_STORE);
-    this.provisioned = true;
-  }
-
-  /**
    * Sets up what one service needs: creates (or brings to spec) what it owns, waits until what it uses
    * exists (another service creates it; services start in any order), then creates its durable consumers.
    * A refusal by the server is thrown as a ProvisionError naming the operation; waiting is logged.
    */
   async setUp(resources: ServiceResources, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    const { owns = {}, uses = {}, consumers = [] } = resources;
-    await ensureStreams(this.jsm, owns.streams ?? []);
-    for (const spec of owns.buckets ?? []) await this.ensureBucket(spec);
-    for (const name of owns.objectStores ?? []) await this.ensureObjectStore(name);
-    const owned = new Set((owns.streams ?? []).map((s) => s.name));
-    const needed = new Set([
-      ...(uses.streams ?? []),
-      ...(uses.buckets ?? []).map((b) => `KV_${b}`),
-      ...(uses.objectStores ?? []).map((o) => `OBJ_${o}`),
-      ...consumers.map((c) => c.stream).filter((s) => !owned.has(s)),
-    ]);
-    await awaitStreams(this.jsm, [...needed], { log: this.log, ...(opts.signal ? { signal: opts.signal } : {}) });
-    await ensureConsumers(this.jsm, consumers);
+    await setUpResources({ nc: this.nc, jsm: this.jsm }, resources, {
+      log: this.log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     this.provisioned = true;
   }
 
   /** Creates a KV bucket with its spec, or opens it as it is (idempotent). */
   async ensureBucket(spec: BucketSpec): Promise<void> {
-    await this.ensureKv(spec.name, {
-      history: spec.history,
-      ...(spec.ttlSec !== undefined ? { ttl: spec.ttlSec * 1000 } : {}),
-    });
+    await ensureBucket(this.nc, spec);
   }
 
   /** Creates an Object Store, or opens it as it is (idempotent). */
   async ensureObjectStore(name: string): Promise<void> {
-    try {
-      await new Objm(this.nc).create(name);
-    } catch (err) {
-      throw provisionFailure(`object store '${name}'`, err);
-    }
+    await ensureObjectStore(this.nc, name);
   }
 
   /** The largest message body the server accepts, in bytes (its `max_payload`, less room for headers). */
@@ -133,74 +115,78 @@ export class Bus {
     return (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM;
   }
 
-  /** JSON bytes of `payload`; a PayloadTooLargeError (a poison message, never retried) when the server would refuse them. */
-  private encodeBounded(subject: string, payload: unknown): Uint8Array {
-    const data = TEXT.encode(JSON.stringify(payload));
-    if (data.length > this.maxPayload())
-      throw new PayloadTooLargeError(`a message on '${subject}'`, data.length, this.maxPayload());
-    return data;
-  }
-
-  /** Creates a KV bucket this service owns, or opens it as it is (idempotent). */
-  async ensureKv(bucket: string, opts: Partial<KvOptions> = {}): Promise<void> {
-    try {
-      await new Kvm(this.nc).create(bucket, opts);
-    } catch (err) {
-      throw provisionFailure(`KV bucket '${bucket}'`, err);
-    }
-  }
-
-  /** True while connected and provisioned: what `/readyz` reports. */
+  /** True while connected and set up: what `/readyz` reports. */
   isReady(): boolean {
     return this.provisioned && !this.nc.isClosed() && this.nc.getServer() !== "";
   }
 
   /**
-   * Validates and publishes to JetStream. With `msgId`, a second publish of the
-   * same id inside the stream's duplicate window is dropped by the server.
+   * Validates and publishes to JetStream, resolving once the stream has it. With `msgId`, a second publish of
+   * the same id inside the stream's duplicate window is dropped by the server (`duplicate: true`).
    */
   async publish<S extends z.ZodType>(
     subject: string,
     schema: S,
     payload: z.input<S>,
     msgId?: string,
+    opts: { timeoutMs?: number } = {},
   ): Promise<{ seq: number; duplicate: boolean }> {
-    const data = this.encodeBounded(subject, schema.parse(payload));
-    const ack = await this.js.publish(subject, data, msgId ? { msgID: msgId } : undefined);
+    const data = encodeBounded(subject, schema.parse(payload), this.maxPayload());
+    const ack = await this.js.publish(subject, data, {
+      ...(msgId ? { msgID: msgId } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
+    });
     return { seq: ack.seq, duplicate: ack.duplicate };
   }
 
-  /** Publishes an already-serialised message (an outbox entry), deduplicated by `msgId`. */
+  /** Publishes an already-checked message (an outbox entry) to JetStream, deduplicated by `msgId`. */
   async publishRaw(subject: string, payload: unknown, msgId: string): Promise<void> {
-    await this.js.publish(subject, this.encodeBounded(subject, payload), { msgID: msgId });
-  }
-
-  /** Publishes a task event on its subject, with its eventId as msgID. */
-  async emit(event: TaskEvent): Promise<void> {
-    await this.publish(
-      SUBJECTS.event(event as TaskEvent & { stepId?: string; jobId?: string }),
-      TaskEventSchema,
-      event,
-      event.eventId,
-    );
-  }
-
-  /** The last event stored on an exact subject, or null. Used to re-attach after a crash. */
-  async lastEvent(subject: string): Promise<TaskEvent | null> {
-    const m = await this.jsm.streams.getMessage(STREAMS.events.name, { last_by_subj: subject });
-    if (!m) return null;
-    return decode(subject, m.data, TaskEventSchema);
+    await this.js.publish(subject, encodeBounded(subject, payload, this.maxPayload()), { msgID: msgId });
   }
 
   /**
-   * Waits for an event on an exact subject: the last one stored there as soon as there is one, or null
-   * once `timeoutMs` passed or `signal` aborted (see `waitForLastEvent`). Creates no consumer.
+   * The last message `stream` holds on the exact `subject`, validated, or null when it holds none there.
+   * Any other failure (a refusal, a timeout) is thrown; one that does not parse is an InvalidMessageError.
    */
-  async waitForEvent(
+  async lastMessage<S extends z.ZodType>(stream: string, subject: string, schema: S): Promise<z.output<S> | null> {
+    // nats.js answers null for "no message found" (JetStreamApiCodes.NoMessageFound) and throws anything else.
+    const m = await this.jsm.streams.getMessage(stream, { last_by_subj: subject });
+    return m ? decode(subject, m.data, schema) : null;
+  }
+
+  /**
+   * Waits for a message on an exact subject of `stream`: the last one stored there as soon as there is one,
+   * or null once `timeoutMs` passed or `signal` aborted. Creates no consumer (a plain subscription wakes it).
+   */
+  async waitForLast<S extends z.ZodType>(
+    stream: string,
     subject: string,
-    opts: { timeoutMs: number; pollMs?: number; signal?: AbortSignal },
-  ): Promise<TaskEvent | null> {
-    return waitForLastEvent({ nc: this.nc, log: this.log, lastEvent: (s) => this.lastEvent(s) }, subject, opts);
+    schema: S,
+    opts: WaitOptions,
+  ): Promise<z.output<S> | null> {
+    const deps = { nc: this.nc, log: this.log, last: (s: string) => this.lastMessage(stream, s, schema) };
+    return waitForLast(deps, subject, opts);
+  }
+
+  /**
+   * A plain (core NATS) subscription: `onMessage` sees every message on `subject` (wildcards allowed), JetStream
+   * publishes included, with no consumer and no replay. Resolves once the server has it; `close` ends it.
+   */
+  async subscribe(subject: string, onMessage: (m: { subject: string; data: Uint8Array }) => void): Promise<BusSubscription> {
+    const sub = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) this.log.error({ err, subject }, "subscription error");
+        else onMessage({ subject: msg.subject, data: msg.data });
+      },
+    });
+    this.subs.add(sub);
+    await this.nc.flush();
+    return {
+      unsubscribe: () => {
+        this.subs.delete(sub);
+        sub.unsubscribe();
+      },
+    };
   }
 
   /**
@@ -217,13 +203,8 @@ export class Bus {
     handler: Handler<z.output<S>>,
     opts: ConsumeOptions = {},
   ): Promise<Consumption> {
-    const running = await consumeDurable(
-      { nc: this.nc, js: this.js, log: this.log, maxPayload: () => this.maxPayload(), decode },
-      spec,
-      schema,
-      handler,
-      opts,
-    );
+    const deps = { nc: this.nc, js: this.js, log: this.log, maxPayload: () => this.maxPayload() };
+    const running = await consumeDurable(deps, spec, schema, handler, opts);
     const consumption: Consumption = {
       stop: async () => {
         await running.stop();
@@ -245,26 +226,7 @@ export class Bus {
     handler: (req: z.output<Q>) => Promise<z.input<R>>,
     onInvalid: (err: InvalidMessageError) => z.input<R>,
   ): Promise<void> {
-    const sub = this.nc.subscribe(subject, {
-      queue: subject,
-      callback: (err, msg) => {
-        if (err) {
-          this.log.error({ err, subject }, "subscription error");
-          return;
-        }
-        void (async () => {
-          let reply: z.input<R>;
-          try {
-            reply = await handler(decode(subject, msg.data, requestSchema));
-          } catch (e) {
-            if (!(e instanceof InvalidMessageError)) throw e;
-            this.log.warn({ err: e }, "invalid request");
-            reply = onInvalid(e);
-          }
-          msg.respond(TEXT.encode(JSON.stringify(replySchema.parse(reply))));
-        })().catch((e: unknown) => this.log.error({ err: e, subject }, "request handler failed"));
-      },
-    });
+    const sub = subscribeServer(this.nc, this.log, { subject, requestSchema, replySchema, handler, onInvalid });
     this.subs.add(sub);
     // SUB travels on this connection; a request from another connection can reach the server first.
     await this.nc.flush();
@@ -278,16 +240,12 @@ export class Bus {
     payload: z.input<Q>,
     timeoutMs = 3000,
   ): Promise<z.output<R>> {
-    const m = await this.nc.request(subject, TEXT.encode(JSON.stringify(requestSchema.parse(payload))), { timeout: timeoutMs });
-    return decode(subject, m.data, replySchema);
+    return requestReply(this.nc, subject, { request: requestSchema, reply: replySchema }, payload, timeoutMs);
   }
 
-  async rawKv(bucket: string): Promise<KV> {
-    return new Kvm(this.nc).open(bucket);
-  }
-
+  /** Opens a KV bucket whose values are JSON checked by `schema` (see TypedKv). */
   async kv<S extends z.ZodType>(bucket: string, schema: S): Promise<TypedKv<S>> {
-    return new TypedKv(await this.rawKv(bucket), schema, { bucket, maxBytes: () => this.maxPayload() });
+    return new TypedKv(await new Kvm(this.nc).open(bucket), schema, { bucket, maxBytes: () => this.maxPayload() });
   }
 
   /**
@@ -299,8 +257,21 @@ export class Bus {
     return this.kv(bucket, schema);
   }
 
-  async objects(): Promise<ObjectStore> {
-    return new Objm(this.nc).open(OBJECT_STORE);
+  /** Opens an Object Store (it must exist: its owner creates it). */
+  async objectStore(name: string): Promise<ObjectStore> {
+    return new Objm(this.nc).open(name);
+  }
+
+  /** A stream's counts (throws a JetStream error when there is no such stream). */
+  async streamState(stream: string): Promise<StreamState> {
+    const { state } = await this.jsm.streams.info(stream);
+    return { messages: state.messages, lastSeq: state.last_seq };
+  }
+
+  /** A durable consumer's counts (throws a JetStream error when there is no such consumer). */
+  async consumerState(stream: string, durable: string): Promise<ConsumerState> {
+    const info = await this.jsm.consumers.info(stream, durable);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
   }
 
   /** Stops every consumer (waiting for messages in hand), then drains the connection. */

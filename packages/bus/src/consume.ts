@@ -1,10 +1,11 @@
-import type { ConsumerSpec } from "@mllead/contracts";
-import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { z } from "zod";
+import { decode } from "./codec.js";
 import { PoisonMessageError } from "./errors.js";
 import { type DeadLetterOptions, describeSetAside, keepSetAside } from "./set-aside.js";
+import type { ConsumerSpec } from "./specs.js";
 
 /** What a consume handler is given besides the validated payload. */
 export interface MessageContext {
@@ -47,10 +48,93 @@ export interface ConsumeDeps {
   js: JetStreamClient;
   log: Logger;
   maxPayload(): number;
-  decode<S extends z.ZodType>(subject: string, data: Uint8Array, schema: S): z.output<S>;
 }
 
 const defaultBackoff = (n: number) => Math.min(30_000, 1000 * 2 ** Math.max(0, n - 1));
+
+/** One consumer's handling of its messages: decode, hand to the handler, ack, retry or set aside. */
+class MessageHandling<S extends z.ZodType> {
+  private readonly maxDeliveries: number;
+  private readonly backoff: (deliveryCount: number) => number;
+
+  constructor(
+    private readonly deps: ConsumeDeps,
+    private readonly spec: ConsumerSpec,
+    private readonly schema: S,
+    private readonly handler: Handler<z.output<S>>,
+    private readonly dead: DeadLetterOptions | undefined,
+    backoff: ((deliveryCount: number) => number) | undefined,
+    readonly log: Logger,
+  ) {
+    this.maxDeliveries = Math.min(dead?.maxDeliveries ?? 5, spec.maxDeliver);
+    this.backoff = backoff ?? defaultBackoff;
+  }
+
+  /** Handles one message to its end: acked, terminated, set aside or handed back for redelivery. */
+  async handle(m: JsMsg): Promise<void> {
+    const ctxLog = this.log.child({ subject: m.subject, seq: m.seq, delivery: m.info.deliveryCount });
+    const heartbeat = setInterval(() => m.working(), Math.max(1000, (this.spec.ackWaitSec * 1000) / 3));
+    try {
+      const payload = decode(m.subject, m.data, this.schema);
+      await this.handler(payload, {
+        subject: m.subject,
+        deliveryCount: m.info.deliveryCount,
+        msgId: m.headers?.get("Nats-Msg-Id") || undefined,
+        log: ctxLog,
+        working: () => m.working(),
+      });
+      await m.ackAck().catch((err: unknown) => ctxLog.warn({ err }, "ack was not confirmed; the message may be redelivered"));
+    } catch (err) {
+      await this.failed(m, err, ctxLog);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** A message whose handling threw: set aside, terminated (poison) or handed back with backoff. */
+  private async failed(m: JsMsg, err: unknown, ctxLog: Logger): Promise<void> {
+    const poison = err instanceof PoisonMessageError;
+    if (this.dead && (poison || m.info.deliveryCount >= this.maxDeliveries)) {
+      if (await this.setAside(this.dead, m, err, ctxLog)) return;
+      // Not kept (NATS trouble): retried below rather than lost.
+    } else if (poison) {
+      ctxLog.error({ err, code: err.code }, "dropping a message that can never be handled");
+      m.term();
+      return;
+    }
+    const delay = this.backoff(m.info.deliveryCount);
+    const last = m.info.deliveryCount >= this.spec.maxDeliver;
+    ctxLog.error(
+      { err, retryInMs: delay },
+      last
+        ? "handler failed on the last delivery; JetStream will not redeliver it"
+        : "handler failed; message will be redelivered",
+    );
+    m.nak(delay);
+  }
+
+  /** Keeps the message with its reason, terminates it, and tells `onSetAside`. False when it could not be kept. */
+  private async setAside(dead: DeadLetterOptions, m: JsMsg, err: unknown, ctxLog: Logger): Promise<boolean> {
+    const letter = describeSetAside(m, err, this.spec.durable);
+    try {
+      await keepSetAside(this.deps.js, dead.subject, letter, this.deps.maxPayload());
+    } catch (keepErr) {
+      ctxLog.error({ err: keepErr }, "could not set the message aside; it will be redelivered");
+      return false;
+    }
+    // No reason text on the term: nats-server 2.9 does not understand `+TERM <reason>`; the kept copy has it.
+    m.term();
+    const deliveries = letter.deliveries === 1 ? "1 delivery" : `${letter.deliveries} deliveries`;
+    ctxLog.error(
+      { err, code: letter.code, deliveries: letter.deliveries, deadLetter: dead.subject },
+      `set a message aside after ${deliveries}: ${letter.reason}`,
+    );
+    await dead.onSetAside?.(letter, ctxLog).catch((tellErr: unknown) => {
+      ctxLog.error({ err: tellErr }, "a message was set aside, but telling its thread failed");
+    });
+    return true;
+  }
+}
 
 /** Pulls from a durable consumer (see `Bus.consume`). */
 export async function consumeDurable<S extends z.ZodType>(
@@ -62,73 +146,13 @@ export async function consumeDurable<S extends z.ZodType>(
 ): Promise<Consumption> {
   const { js, nc } = deps;
   const concurrency = Math.max(1, opts.concurrency ?? 1);
-  const backoff = opts.backoffMs ?? defaultBackoff;
-  const dead = opts.deadLetter;
-  const maxDeliveries = Math.min(dead?.maxDeliveries ?? 5, spec.maxDeliver);
-  const consumer = await js.consumers.get(spec.stream, spec.durable);
-  let messages = await consumer.consume({ max_messages: concurrency });
+  const log = deps.log.child({ consumer: spec.durable });
+  const handling = new MessageHandling(deps, spec, schema, handler, opts.deadLetter, opts.backoffMs, log);
+  const pull = async (): Promise<ConsumerMessages> =>
+    (await js.consumers.get(spec.stream, spec.durable)).consume({ max_messages: concurrency });
+  let messages = await pull();
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
-  const log = deps.log.child({ consumer: spec.durable });
-
-  /** Keeps the message with its reason, terminates it, and tells `onSetAside`. False when it could not be kept. */
-  const setAside = async (m: JsMsg, err: unknown, ctxLog: Logger): Promise<boolean> => {
-    if (!dead) return false;
-    const letter = describeSetAside(m, err, spec.durable);
-    try {
-      await keepSetAside(js, dead.subject, letter, deps.maxPayload());
-    } catch (keepErr) {
-      ctxLog.error({ err: keepErr }, "could not set the message aside; it will be redelivered");
-      return false;
-    }
-    // No reason text on the term: nats-server 2.9 does not understand `+TERM <reason>`; the kept copy has it.
-    m.term();
-    ctxLog.error(
-      { err, code: letter.code, deliveries: letter.deliveries, deadLetter: dead.subject },
-      `set a message aside after ${letter.deliveries === 1 ? "1 delivery" : `${letter.deliveries} deliveries`}: ${letter.reason}`,
-    );
-    await dead.onSetAside?.(letter, ctxLog).catch((tellErr: unknown) => {
-      ctxLog.error({ err: tellErr }, "a message was set aside, but telling its thread failed");
-    });
-    return true;
-  };
-
-  const handle = async (m: JsMsg): Promise<void> => {
-    const ctxLog = log.child({ subject: m.subject, seq: m.seq, delivery: m.info.deliveryCount });
-    const heartbeat = setInterval(() => m.working(), Math.max(1000, (spec.ackWaitSec * 1000) / 3));
-    try {
-      const payload = deps.decode(m.subject, m.data, schema);
-      await handler(payload, {
-        subject: m.subject,
-        deliveryCount: m.info.deliveryCount,
-        msgId: m.headers?.get("Nats-Msg-Id") || undefined,
-        log: ctxLog,
-        working: () => m.working(),
-      });
-      await m.ackAck().catch((err: unknown) => ctxLog.warn({ err }, "ack was not confirmed; the message may be redelivered"));
-    } catch (err) {
-      const poison = err instanceof PoisonMessageError;
-      if (dead && (poison || m.info.deliveryCount >= maxDeliveries)) {
-        if (await setAside(m, err, ctxLog)) return;
-        // Not kept (NATS trouble): retried below rather than lost.
-      } else if (poison) {
-        ctxLog.error({ err, code: err.code }, "dropping a message that can never be handled");
-        m.term();
-        return;
-      }
-      const delay = backoff(m.info.deliveryCount);
-      const last = m.info.deliveryCount >= spec.maxDeliver;
-      ctxLog.error(
-        { err, retryInMs: delay },
-        last
-          ? "handler failed on the last delivery; JetStream will not redeliver it"
-          : "handler failed; message will be redelivered",
-      );
-      m.nak(delay);
-    } finally {
-      clearInterval(heartbeat);
-    }
-  };
 
   const loop = (async () => {
     for (;;) {
@@ -138,7 +162,7 @@ export async function consumeDurable<S extends z.ZodType>(
             m.nak();
             continue;
           }
-          const p = handle(m).finally(() => inFlight.delete(p));
+          const p = handling.handle(m).finally(() => inFlight.delete(p));
           inFlight.add(p);
           if (inFlight.size >= concurrency) await Promise.race(inFlight);
         }
@@ -151,7 +175,7 @@ export async function consumeDurable<S extends z.ZodType>(
       await new Promise((r) => setTimeout(r, 1000));
       if (stopping) return;
       try {
-        messages = await (await js.consumers.get(spec.stream, spec.durable)).consume({ max_messages: concurrency });
+        messages = await pull();
       } catch (err) {
         log.error({ err }, "could not subscribe again; retrying");
       }
@@ -161,9 +185,10 @@ export async function consumeDurable<S extends z.ZodType>(
   return {
     stop: async () => {
       stopping = true;
-      await messages.close().catch(() => undefined);
+      // Best effort: a pull that already ended (connection closing) has nothing left to close.
+      await messages.close().catch((err: unknown) => log.debug({ err }, "the pull was already closed"));
       await Promise.allSettled([...inFlight]);
-      await loop.catch(() => undefined);
+      await loop;
     },
   };
 }

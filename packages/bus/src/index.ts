@@ -1,8 +1,11 @@
 export { contentTypeFor, getFile, putFile } from "./artifacts.js";
-export { Bus, decode } from "./bus.js";
+export { Bus, type BusSubscription, type ConsumerState, type StreamState } from "./bus.js";
+export { decode } from "./codec.js";
 export { type ConnectOptions, connectNats, credsFileAuthenticator, type NatsAccess, type NatsCredentials } from "./connection.js";
 export type { ConsumeOptions, Consumption, Handler, MessageContext } from "./consume.js";
 export {
+  BusError,
+  BusErrorCode,
   ConflictError,
   CredentialsError,
   InvalidMessageError,
@@ -12,15 +15,9 @@ export {
   PoisonMessageError,
   ProvisionError,
 } from "./errors.js";
-export { formatIssues } from "./issues.js";
 export { TypedKv, type TypedKvOptions, type Versioned } from "./kv.js";
+export { permissionViolation } from "./nats-errors.js";
 export { createNkeyUser, type NkeyUser, nkeyUserFromSeed } from "./nkey-users.js";
-export {
-  type AwaitOptions,
-  awaitStreams,
-  ensureConsumers,
-  ensureStreams,
-  permissionViolation,
-  streamInfoOrNull,
-} from "./provision.js";
 export { type DeadLetterOptions, SET_ASIDE_HEADERS, type SetAsideMessage } from "./set-aside.js";
+export type { BucketSpec, ConsumerSpec, ServiceResources, StreamSpec } from "./specs.js";
+export type { WaitOptions } from "./wait-last.js";

@@ -1,13 +1,16 @@
 import type { KV, KvEntry } from "@nats-io/kv";
 import type { z } from "zod";
-import { ConflictError, InvalidRecordError, InvalidValueError, PayloadTooLargeError, PoisonMessageError } from "./errors.js";
+import { ConflictError, InvalidRecordError, InvalidValueError, PayloadTooLargeError } from "./errors.js";
 import { formatIssues } from "./issues.js";
+import { isWrongLastSequence } from "./nats-errors.js";
 
+/** A KV value with the revision it was read or written at (what a compare-and-swap names). */
 export interface Versioned<T> {
   value: T;
   revision: number;
 }
 
+/** How a TypedKv names its bucket and bounds its values. */
 export interface TypedKvOptions {
   /** The bucket's name, for error messages. */
   bucket?: string;
@@ -22,13 +25,14 @@ const UTF8 = new TextEncoder();
  * Writes that must not lose a concurrent update go through `update` (compare-and-swap).
  * A value that does not parse is reported as an InvalidRecordError carrying the stored
  * text; one too large for the server (PayloadTooLargeError) or not matching the schema
- * (InvalidValueError) is refused before it is sent.
+ * (InvalidValueError) is refused before it is sent. A lost compare-and-swap is a
+ * ConflictError (the server's wrong-last-sequence answer); every other NATS error is thrown as it is.
  */
 export class TypedKv<S extends z.ZodType> {
   readonly bucket: string;
 
   constructor(
-    readonly kv: KV,
+    private readonly kv: KV,
     readonly schema: S,
     private readonly opts: TypedKvOptions = {},
   ) {
@@ -60,38 +64,50 @@ export class TypedKv<S extends z.ZodType> {
     return parsed.data;
   }
 
-  /** The value at `key`, or null. Throws InvalidRecordError when the stored value does not parse. */
+  /**
+   * The value at `key`, or null when the key holds none (never written, deleted or purged). Throws
+   * InvalidRecordError when the stored value does not parse, and any NATS failure as it is.
+   */
   async get(key: string): Promise<Versioned<z.output<S>> | null> {
+    // nats.js answers null only for "no message found"; a refusal or a timeout is thrown.
     const e = await this.kv.get(key);
     if (e?.operation !== "PUT" || e.length === 0) return null;
     return { value: this.decode(e), revision: e.revision };
   }
 
-  /** Writes only if the key does not exist; returns null when it already does. */
+  /** Writes only if the key holds no value (a delete marker counts as none); returns null when it does. */
   async create(key: string, value: z.input<S>): Promise<number | null> {
     const data = this.encode(key, value);
     try {
       return await this.kv.create(key, data);
     } catch (err) {
-      // A live value means "exists"; a delete marker does not (the client's create already wrote over it).
-      if ((await this.kv.get(key))?.operation === "PUT") return null;
+      // The client writes over a delete marker itself; wrong-last-sequence is left only for a live value.
+      if (isWrongLastSequence(err)) return null;
       throw err;
     }
   }
 
+  /** Writes the value whatever the key holds; returns the new revision. */
   async put(key: string, value: z.input<S>): Promise<number> {
     return this.kv.put(key, this.encode(key, value));
   }
 
-  /** Compare-and-swap: writes only if the key is still at `revision`. Throws on a lost race. */
+  /** Compare-and-swap: writes only if the key is still at `revision`; a ConflictError when it is not. */
   async update(key: string, value: z.input<S>, revision: number): Promise<number> {
-    return this.kv.update(key, this.encode(key, value), revision);
+    const data = this.encode(key, value);
+    try {
+      return await this.kv.update(key, data, revision);
+    } catch (err) {
+      if (isWrongLastSequence(err))
+        throw new ConflictError(`'${key}' in '${this.bucket}' is no longer at revision ${revision}`, { cause: err });
+      throw err;
+    }
   }
 
   /**
    * Reads, applies `fn`, and writes back with compare-and-swap, retrying on a lost race.
-   * `fn` returns the new value, or null to leave the key unchanged. A value that can never
-   * be stored (too large, or not matching the schema) is not retried: its error is thrown at once.
+   * `fn` returns the new value, or null to leave the key unchanged. Only a lost race is retried: any
+   * other error (a value that can never be stored, a NATS failure) is thrown at once.
    */
   async mutate(
     key: string,
@@ -107,16 +123,22 @@ export class TypedKv<S extends z.ZodType> {
         const revision = await this.update(key, next, cur.revision);
         return { value: this.schema.parse(next), revision };
       } catch (err) {
-        if (err instanceof PoisonMessageError) throw err;
+        if (!(err instanceof ConflictError)) throw err;
         if (i === attempts - 1) throw new ConflictError(`gave up updating '${key}' after ${attempts} races`, { cause: err });
       }
     }
     return null;
   }
 
-  /** Deletes the key; with `revision`, only if it is still at that revision (throws otherwise). */
+  /** Deletes the key; with `revision`, only if it is still at that revision (a ConflictError otherwise). */
   async delete(key: string, revision?: number): Promise<void> {
-    await this.kv.delete(key, revision !== undefined ? { previousSeq: revision } : undefined);
+    try {
+      await this.kv.delete(key, revision !== undefined ? { previousSeq: revision } : undefined);
+    } catch (err) {
+      if (isWrongLastSequence(err))
+        throw new ConflictError(`'${key}' in '${this.bucket}' is no longer at revision ${revision}`, { cause: err });
+      throw err;
+    }
   }
 
   /** The keys holding a value, each once (a key written while the listing runs is reported again by the server). */

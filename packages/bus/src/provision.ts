@@ -1,20 +1,21 @@
-import { type ConsumerSpec, STREAMS, type StreamSpec } from "@mllead/contracts";
 import {
   AckPolicy,
   type ConsumerConfig,
   type ConsumerInfo,
   DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import { nanos, PermissionViolationError } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { type NatsConnection, nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { ProvisionError } from "./errors.js";
+import { ApiCodes, apiErrorCode, permissionViolation } from "./nats-errors.js";
+import type { BucketSpec, ConsumerSpec, ServiceResources, StreamSpec } from "./specs.js";
 
 function streamConfig(spec: StreamSpec): Partial<StreamConfig> & { name: string } {
   return {
@@ -39,17 +40,6 @@ function consumerConfig(spec: ConsumerSpec): Partial<ConsumerConfig> {
   };
 }
 
-/**
- * The server's refusal behind an error, if that is what it is: a PermissionViolationError itself or as the
- * cause of a failed request (nats.js wraps it in a RequestError).
- */
-export function permissionViolation(err: unknown): PermissionViolationError | null {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof PermissionViolationError) return e;
-  }
-  return null;
-}
-
 /** Rethrows a failed NATS call with what it was about; a refusal says it is the NATS user's permissions. */
 export function provisionFailure(what: string, err: unknown): ProvisionError {
   if (err instanceof ProvisionError) return err;
@@ -69,7 +59,7 @@ export async function streamInfoOrNull(jsm: JetStreamManager, name: string): Pro
   try {
     return await jsm.streams.info(name);
   } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return null;
+    if (apiErrorCode(err) === ApiCodes.StreamNotFound) return null;
     throw provisionFailure(`stream '${name}'`, err);
   }
 }
@@ -78,60 +68,110 @@ async function consumerInfoOrNull(jsm: JetStreamManager, stream: string, durable
   try {
     return await jsm.consumers.info(stream, durable);
   } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return null;
+    if (apiErrorCode(err) === ApiCodes.ConsumerNotFound) return null;
     throw provisionFailure(`consumer '${durable}' on '${stream}'`, err);
   }
 }
 
-/** Creates every stream, or updates it to the current spec. Safe to run from the owner at every start. */
-export async function ensureStreams(jsm: JetStreamManager, specs: readonly StreamSpec[] = Object.values(STREAMS)): Promise<void> {
-  for (const spec of specs) {
-    const cfg = streamConfig(spec);
-    const existing = await streamInfoOrNull(jsm, spec.name);
-    try {
-      if (!existing) {
-        await jsm.streams.add(cfg).catch(async (err: unknown) => {
-          // Another replica created it between our look and our add.
-          if (!(await streamInfoOrNull(jsm, spec.name))) throw err;
-        });
-      } else if (
-        existing.config.max_age !== cfg.max_age ||
-        existing.config.duplicate_window !== cfg.duplicate_window ||
-        existing.config.subjects.join() !== spec.subjects.join()
-      ) {
-        await jsm.streams.update(spec.name, { ...existing.config, ...cfg });
+/** True when a stream's stored config differs from its spec in what the spec sets and may change. */
+function streamDrifted(existing: StreamInfo, cfg: ReturnType<typeof streamConfig>): boolean {
+  return (
+    existing.config.max_age !== cfg.max_age ||
+    existing.config.duplicate_window !== cfg.duplicate_window ||
+    existing.config.subjects.join() !== (cfg.subjects ?? []).join()
+  );
+}
+
+/** Creates a stream, or updates it to its spec. Safe to run from the owner at every start. */
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  const cfg = streamConfig(spec);
+  try {
+    let existing = await streamInfoOrNull(jsm, spec.name);
+    if (!existing) {
+      try {
+        await jsm.streams.add(cfg);
+        return;
+      } catch (err) {
+        // Another replica created it, with another config, between our look and our add: bring it to spec.
+        if (apiErrorCode(err) !== ApiCodes.StreamNameInUse) throw err;
+        existing = await jsm.streams.info(spec.name);
       }
-    } catch (err) {
-      throw provisionFailure(`stream '${spec.name}'`, err);
     }
+    if (streamDrifted(existing, cfg)) await jsm.streams.update(spec.name, { ...existing.config, ...cfg });
+  } catch (err) {
+    throw provisionFailure(`stream '${spec.name}'`, err);
   }
 }
 
-/** Creates or updates each durable consumer (its stream must exist). */
-export async function ensureConsumers(jsm: JetStreamManager, specs: readonly ConsumerSpec[]): Promise<void> {
-  for (const spec of specs) {
-    const cfg = consumerConfig(spec);
-    const existing = await consumerInfoOrNull(jsm, spec.stream, spec.durable);
-    try {
-      if (!existing) {
-        await jsm.consumers.add(spec.stream, cfg).catch(async (err: unknown) => {
-          if (!(await consumerInfoOrNull(jsm, spec.stream, spec.durable))) throw err;
-        });
-      } else if (
-        existing.config.ack_wait !== cfg.ack_wait ||
-        existing.config.max_deliver !== cfg.max_deliver ||
-        existing.config.max_ack_pending !== cfg.max_ack_pending
-      ) {
-        await jsm.consumers.update(spec.stream, spec.durable, {
-          ack_wait: cfg.ack_wait as number,
-          max_deliver: cfg.max_deliver as number,
-          max_ack_pending: cfg.max_ack_pending as number,
-        });
-      }
-    } catch (err) {
-      throw provisionFailure(`consumer '${spec.durable}' on '${spec.stream}'`, err);
+/**
+ * Creates a durable consumer, or updates its ack wait and limits to its spec (its stream must exist). A replica
+ * adding the same consumer at the same moment is no error: the server accepts an identical add.
+ */
+export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
+  const cfg = consumerConfig(spec);
+  const existing = await consumerInfoOrNull(jsm, spec.stream, spec.durable);
+  try {
+    if (!existing) {
+      await jsm.consumers.add(spec.stream, cfg);
+    } else if (
+      existing.config.ack_wait !== cfg.ack_wait ||
+      existing.config.max_deliver !== cfg.max_deliver ||
+      existing.config.max_ack_pending !== cfg.max_ack_pending
+    ) {
+      await jsm.consumers.update(spec.stream, spec.durable, {
+        ack_wait: cfg.ack_wait as number,
+        max_deliver: cfg.max_deliver as number,
+        max_ack_pending: cfg.max_ack_pending as number,
+      });
     }
+  } catch (err) {
+    throw provisionFailure(`consumer '${spec.durable}' on '${spec.stream}'`, err);
   }
+}
+
+/** Creates a KV bucket with its spec, or opens it as it is (idempotent). */
+export async function ensureBucket(nc: NatsConnection, spec: BucketSpec): Promise<void> {
+  try {
+    await new Kvm(nc).create(spec.name, {
+      history: spec.history,
+      ...(spec.ttlSec !== undefined ? { ttl: spec.ttlSec * 1000 } : {}),
+    });
+  } catch (err) {
+    throw provisionFailure(`KV bucket '${spec.name}'`, err);
+  }
+}
+
+/** Creates an Object Store, or opens it as it is (idempotent). */
+export async function ensureObjectStore(nc: NatsConnection, name: string): Promise<void> {
+  try {
+    await new Objm(nc).create(name);
+  } catch (err) {
+    throw provisionFailure(`object store '${name}'`, err);
+  }
+}
+
+/**
+ * Sets up what one service needs: creates (or brings to spec) what it owns, waits until what it uses exists
+ * (another service creates it; services start in any order), then creates its durable consumers.
+ */
+export async function setUpResources(
+  nats: { nc: NatsConnection; jsm: JetStreamManager },
+  resources: ServiceResources,
+  opts: AwaitOptions,
+): Promise<void> {
+  const { owns = {}, uses = {}, consumers = [] } = resources;
+  for (const spec of owns.streams ?? []) await ensureStream(nats.jsm, spec);
+  for (const spec of owns.buckets ?? []) await ensureBucket(nats.nc, spec);
+  for (const name of owns.objectStores ?? []) await ensureObjectStore(nats.nc, name);
+  const owned = new Set((owns.streams ?? []).map((s) => s.name));
+  const needed = new Set([
+    ...(uses.streams ?? []),
+    ...(uses.buckets ?? []).map((b) => `KV_${b}`),
+    ...(uses.objectStores ?? []).map((o) => `OBJ_${o}`),
+    ...consumers.map((c) => c.stream).filter((s) => !owned.has(s)),
+  ]);
+  await awaitStreams(nats.jsm, [...needed], opts);
+  for (const spec of consumers) await ensureConsumer(nats.jsm, spec);
 }
 
 /** How `awaitStreams` waits. */

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { Id } from "./common.js";
+import { InvalidTransitionError } from "./errors.js";
 import { jobIdFor, taskIdFor } from "./ids.js";
 import { GpuJob } from "./jobs.js";
-import { Plan, REVIEW_CRITERIA, stepKind, topologicalOrder, validatePlan } from "./plan.js";
+import { canTransition, TASK_STATES, TASK_TRANSITIONS, transition } from "./lifecycle.js";
+import { Plan, topologicalOrder } from "./plan.js";
+import { REVIEW_CRITERIA, stepKind, validatePlan } from "./plan-rules.js";
 import { SUBJECTS } from "./subjects.js";
-import { canTransition, InvalidTransitionError, TASK_STATES, TASK_TRANSITIONS, transition } from "./task.js";
 
 type S = Plan["steps"][number];
 const step = (id: string, role: S["role"], dependsOn: string[] = [], changesCode = false): S => ({

@@ -1,5 +1,6 @@
 import type { Role } from "./common.js";
-import { isTerminal, type TaskRecord } from "./task.js";
+import { isTerminal } from "./lifecycle.js";
+import type { TaskRecord } from "./task.js";
 
 /** The step attempt a message says it is about (a report, a work order, a GPU job). */
 export interface StepAttemptRef {

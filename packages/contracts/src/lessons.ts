@@ -44,6 +44,12 @@ export const LearnedLesson = z.object({
   rule: z.string().min(1).max(LESSON_RULE_MAX),
   setting: LessonSetting.optional(),
   roles: z.array(Role).max(4).default([]),
+  /**
+   * The id of a lesson the channel keeps that this one says again: the book then reinforces that lesson (newer
+   * wording, `times` + 1) instead of adding another. The brain decides it (the offline brain by the rules' words,
+   * the Claude brain in its schema); the tech lead never compares the prose itself.
+   */
+  reinforces: LessonId.optional(),
 });
 export type LearnedLesson = z.infer<typeof LearnedLesson>;
 

@@ -181,8 +181,6 @@ export const Plan = z.object({
 });
 export type Plan = z.infer<typeof Plan>;
 
-export * from "./plan-rules.js";
-
 /** Steps in an order that respects every dependency (stable: plan order breaks ties). Assumes a valid DAG. */
 export function topologicalOrder(plan: Pick<Plan, "steps">): Step[] {
   const done = new Set<string>();

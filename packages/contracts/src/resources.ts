@@ -1,17 +1,11 @@
-import { BUCKETS, type ConsumerSpec, type StreamSpec } from "./subjects.js";
-
-/** A KV bucket with the options its owner creates it with. */
-export interface BucketSpec {
-  name: string;
-  /** Values kept per key (1–64). */
-  history: number;
-  /** Seconds a value lives; unset = forever. */
-  ttlSec?: number;
-}
+import { BUCKETS, OBJECT_STORE, STREAMS } from "./subjects.js";
 
 const DAY = 24 * 3600;
 
-/** Every KV bucket, with its options. Which service owns (creates) each is declared by that service. */
+/**
+ * Every KV bucket, with the options its owner creates it with (`BucketSpec`s of `@mllead/bus`). Which service
+ * owns (creates) each is declared by that service.
+ */
 export const BUCKET_SPECS = {
   tasks: { name: BUCKETS.tasks, history: 5 },
   slack: { name: BUCKETS.slack, history: 1, ttlSec: 30 * DAY },
@@ -19,25 +13,19 @@ export const BUCKET_SPECS = {
   runners: { name: BUCKETS.runners, history: 1, ttlSec: 60 },
   tasksQuarantine: { name: BUCKETS.tasksQuarantine, history: 1 },
   lessons: { name: BUCKETS.lessons, history: 3 },
-} as const satisfies Record<keyof typeof BUCKETS, BucketSpec>;
+} as const satisfies Record<keyof typeof BUCKETS, { name: string; history: number; ttlSec?: number }>;
 
 /**
- * What one service sets up on NATS. It creates (or brings to their spec) only what it `owns`; what
- * another service owns it only opens (`uses`), waiting until that service has created it, so the
- * services start in any order. Its NATS user may create nothing else (see `infra/nats-permissions.conf`).
+ * Every stream, KV bucket and the Object Store, plus the given consumers (`CONSUMERS`), for `Bus.setUp`: what tests and tools
+ * set up on a server without users. A service sets up only its own (its NATS user may create nothing else).
  */
-export interface ServiceResources {
-  owns?: {
-    streams?: readonly StreamSpec[];
-    buckets?: readonly BucketSpec[];
-    objectStores?: readonly string[];
+export function everyResource<C>(consumers: readonly C[] = []) {
+  return {
+    owns: {
+      streams: Object.values(STREAMS),
+      buckets: Object.values(BUCKET_SPECS),
+      objectStores: [OBJECT_STORE],
+    },
+    consumers,
   };
-  /** Names of streams, buckets and object stores another service owns and this one needs before it starts. */
-  uses?: {
-    streams?: readonly string[];
-    buckets?: readonly string[];
-    objectStores?: readonly string[];
-  };
-  /** Durable consumers this service reads; it creates them (on its own streams or on ones it uses). */
-  consumers?: readonly ConsumerSpec[];
 }

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { Artifact, Id, Metrics, Usage } from "./common.js";
-import type { Step } from "./plan.js";
 
 /** What the seed's code reviewer checks, one entry per ML pitfall. */
 export const REVIEW_CATEGORIES = [
@@ -150,7 +149,10 @@ export type StepResult = z.infer<typeof StepResult>;
  * evidence: unanswered, `met: false`, or met with empty evidence. Empty = the
  * step may complete ("never mark a task complete without proving it works").
  */
-export function unmetCriteria(step: Pick<Step, "acceptanceCriteria">, result: Pick<StepResult, "criteria">): CriterionResult[] {
+export function unmetCriteria(
+  step: { acceptanceCriteria: readonly { id: string; text: string }[] },
+  result: Pick<StepResult, "criteria">,
+): CriterionResult[] {
   const byId = new Map(result.criteria.map((c) => [c.id, c]));
   const unmet: CriterionResult[] = [];
   for (const c of step.acceptanceCriteria) {

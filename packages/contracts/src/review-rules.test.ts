@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { numberedCriteria, type Plan, REVIEW_CRITERIA, validatePlan } from "./plan.js";
+import { numberedCriteria, type Plan } from "./plan.js";
+import { REVIEW_CRITERIA, validatePlan } from "./plan-rules.js";
 import { REVIEW_PITFALLS, Verdict } from "./results.js";
 
 type S = Plan["steps"][number];

@@ -13,7 +13,7 @@ export const SUBJECTS = {
   /** Request/reply for the repository's context before planning, asked by the tech lead, answered by a specialist-agent. */
   scoutQuery: "mllead.q.scout",
   /** `mllead.evt.task.<taskId>.<task|step|job>.[<stepId|jobId>.]<kind>` */
-  event: (e: Pick<TaskEvent, "type" | "taskId"> & { stepId?: string; jobId?: string }): string => {
+  event: (e: Pick<TaskEvent, "type" | "taskId"> & { stepId?: string | undefined; jobId?: string | undefined }): string => {
     const [scope, kind] = e.type.split(".") as [string, string];
     if (scope === "step") return `mllead.evt.task.${e.taskId}.step.${e.stepId}.${kind}`;
     if (scope === "job") return `mllead.evt.task.${e.taskId}.job.${e.jobId}.${kind}`;
@@ -25,31 +25,32 @@ export const SUBJECTS = {
   deadLetter: (durable: string) => `mllead.dead.${durable}`,
 } as const;
 
-export interface StreamSpec {
-  name: string;
-  subjects: string[];
-  retention: "workqueue" | "limits";
-  maxAgeSec: number;
-  /** How long JetStream remembers a msgID to drop a duplicate publish. */
-  duplicateWindowSec: number;
+/** What an event subject says (see `SUBJECTS.event`): whose event it is and its type (`step.completed`). */
+export interface EventSubject {
+  taskId: string;
+  scope: "task" | "step" | "job";
+  /** The step's or job's id; absent for a task event. */
+  id?: string;
+  /** The event's type, `<scope>.<kind>` (e.g. `task.cancelled`). */
+  type: string;
 }
 
-export interface ConsumerSpec {
-  stream: string;
-  durable: string;
-  filterSubject: string;
-  /** Seconds before an unacknowledged message is redelivered; handlers extend it with `working()`. */
-  ackWaitSec: number;
-  maxDeliver: number;
-  /**
-   * Messages handed out and not yet acknowledged, across all replicas. 1 keeps delivery strictly
-   * in order (and lets one slow or failing message hold up every other).
-   */
-  maxAckPending: number;
+/** Reads an event subject back into its parts (the inverse of `SUBJECTS.event`); null for any other subject. */
+export function parseEventSubject(subject: string): EventSubject | null {
+  const parts = subject.split(".");
+  if (parts[0] !== "mllead" || parts[1] !== "evt" || parts[2] !== "task") return null;
+  const [, , , taskId, scope, ...rest] = parts;
+  if (!taskId) return null;
+  if (scope === "task" && rest.length === 1) return { taskId, scope, type: `task.${rest[0]}` };
+  if ((scope === "step" || scope === "job") && rest.length === 2 && rest[0]) {
+    return { taskId, scope, id: rest[0], type: `${scope}.${rest[1]}` };
+  }
+  return null;
 }
 
 const DAY = 24 * 3600;
 
+/** Every JetStream stream, as its owner creates it (a `StreamSpec` of `@mllead/bus`). */
 export const STREAMS = {
   commands: {
     name: "MLLEAD_CMD",
@@ -87,9 +88,9 @@ export const STREAMS = {
     maxAgeSec: 30 * DAY,
     duplicateWindowSec: 3600,
   },
-} as const satisfies Record<string, StreamSpec>;
+} as const;
 
-/** Durable consumers, one per job to do. `ackWaitSec` can be overridden at provisioning. */
+/** Durable consumers (`ConsumerSpec`s of `@mllead/bus`), one per kind of work. `ackWaitSec` can be overridden at provisioning. */
 export const CONSUMERS = {
   techLeadCommands: {
     stream: STREAMS.commands.name,
@@ -124,7 +125,7 @@ export const CONSUMERS = {
     maxDeliver: 10,
     maxAckPending: 64,
   },
-  step: (role: Role): ConsumerSpec => ({
+  step: (role: Role) => ({
     stream: STREAMS.steps.name,
     durable: `step-${role}`,
     filterSubject: SUBJECTS.stepWork(role),
@@ -150,4 +151,15 @@ export const BUCKETS = {
   lessons: "mllead_lessons",
 } as const;
 
+/** The Object Store every artifact, job output and worktree snapshot is kept in. */
 export const OBJECT_STORE = "mllead_artifacts";
+
+/** Names in `OBJECT_STORE`: one layout for every writer and reader, all under `tasks/<taskId>/`. */
+export const OBJECT_KEYS = {
+  /** A file a step saved: `tasks/<taskId>/<stepId>/<path>`. */
+  stepArtifact: (taskId: string, stepId: string, path: string) => `tasks/${taskId}/${stepId}/${path}`,
+  /** A file a GPU job wrote: `tasks/<taskId>/jobs/<jobId>/<name>`. */
+  jobArtifact: (taskId: string, jobId: string, name: string) => `tasks/${taskId}/jobs/${jobId}/${name}`,
+  /** A snapshot of a step's worktree: `tasks/<taskId>/worktrees/<tree>.tar.gz`. */
+  worktree: (taskId: string, tree: string) => `tasks/${taskId}/worktrees/${tree}.tar.gz`,
+} as const;

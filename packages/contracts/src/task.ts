@@ -1,68 +1,9 @@
 import { z } from "zod";
 import { Id, Person, SlackRef, Timestamp, Usage, Version } from "./common.js";
+import { isTerminal, TaskState } from "./lifecycle.js";
 import { Plan, type PlanQuestion } from "./plan.js";
 import { formatUsd } from "./pricing.js";
 import { Finding, StepResult } from "./results.js";
-
-export const TASK_STATES = [
-  "requested",
-  "planning",
-  "awaiting_approval",
-  "revising",
-  "executing",
-  "reviewing",
-  "fixing",
-  "done",
-  "failed",
-  "cancelled",
-] as const;
-export const TaskState = z.enum(TASK_STATES);
-export type TaskState = z.infer<typeof TaskState>;
-
-/**
- * The task lifecycle as data: each state's allowed next states.
- * `failed` and `cancelled` are reachable from every live state.
- */
-export const TASK_TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>> = {
-  requested: ["planning", "failed", "cancelled"],
-  planning: ["awaiting_approval", "failed", "cancelled"],
-  awaiting_approval: ["revising", "executing", "failed", "cancelled"],
-  revising: ["awaiting_approval", "failed", "cancelled"],
-  // A failed step stops the work and sends the task back to planning (then to a person).
-  executing: ["reviewing", "revising", "failed", "cancelled"],
-  reviewing: ["fixing", "done", "revising", "failed", "cancelled"],
-  fixing: ["reviewing", "revising", "failed", "cancelled"],
-  done: [],
-  failed: [],
-  cancelled: [],
-};
-
-export const TERMINAL_STATES: readonly TaskState[] = ["done", "failed", "cancelled"];
-
-export function isTerminal(state: TaskState): boolean {
-  return TERMINAL_STATES.includes(state);
-}
-
-export function canTransition(from: TaskState, to: TaskState): boolean {
-  return TASK_TRANSITIONS[from].includes(to);
-}
-
-export class InvalidTransitionError extends Error {
-  readonly code = "invalid_transition";
-  override readonly name = "InvalidTransitionError";
-  constructor(
-    readonly from: TaskState,
-    readonly to: TaskState,
-  ) {
-    super(`a task cannot go from '${from}' to '${to}'`);
-  }
-}
-
-/** Returns `to` when the lifecycle allows it; throws InvalidTransitionError otherwise. */
-export function transition(from: TaskState, to: TaskState): TaskState {
-  if (!canTransition(from, to)) throw new InvalidTransitionError(from, to);
-  return to;
-}
 
 export const STEP_STATUSES = ["pending", "dispatched", "running", "completed", "failed", "skipped"] as const;
 export const StepStatus = z.enum(STEP_STATUSES);

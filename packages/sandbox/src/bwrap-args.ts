@@ -1,4 +1,5 @@
 import { lstat, readdir, readlink } from "node:fs/promises";
+import { MISSING, onCode } from "./errno.js";
 import type { ResolvedPolicy } from "./policy.js";
 
 /** The uid and gid commands run as inside the bubblewrap sandbox (`nobody`); see `bubblewrapArgs`. */
@@ -55,11 +56,11 @@ export const ETC_ENTRIES = [
 export async function detectHostLayout(): Promise<HostLayout> {
   const system: SystemEntry[] = [];
   for (const path of SYSTEM_PATHS) {
-    const st = await lstat(path).catch(() => null);
+    const st = await lstat(path).catch(onCode(MISSING, null));
     if (st?.isSymbolicLink()) system.push({ path, kind: "symlink", target: await readlink(path) });
     else if (st?.isDirectory()) system.push({ path, kind: "dir" });
   }
-  const present = new Set(await readdir("/etc").catch(() => [] as string[]));
+  const present = new Set(await readdir("/etc").catch(onCode(MISSING, [] as string[])));
   // Interpreters keep site config in /etc/python3, /etc/python3.11 and the like.
   const etc = [...ETC_ENTRIES.filter((e) => present.has(e)), ...[...present].filter((e) => /^python\d/.test(e)).sort()];
   return { system, etc: etc.map((e) => `/etc/${e}`) };

@@ -1,6 +1,7 @@
 import { access, appendFile, mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { codeOf, hasCode, MISSING, onCode, signalIfAlive } from "./errno.js";
 
 /** A cgroup hierarchy this process may create children in, for one controller. */
 interface Parent {
@@ -12,7 +13,7 @@ interface Parent {
 /** One run's cgroups: the `cgroup.procs` files its launcher joins, and the cleanup. */
 export interface RunCgroup {
   procsFiles: string[];
-  /** Kills whatever is left in the cgroups and removes them. Never throws. */
+  /** Kills whatever is left in the cgroups and removes them; cgroups gone already are fine. */
   close(): Promise<void>;
 }
 
@@ -23,7 +24,8 @@ let counter = 0;
 /** This process's cgroup path per hierarchy, from /proc/self/cgroup ("2:pids:/a/b", "0::/a/b"). */
 async function ownPaths(): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const text = await readFile("/proc/self/cgroup", "utf8").catch(() => "");
+  // No /proc/self/cgroup: a kernel without cgroups, so no hierarchy to use.
+  const text = await readFile("/proc/self/cgroup", "utf8").catch(onCode(MISSING, ""));
   for (const line of text.split("\n")) {
     const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
     if (controllers === undefined || path === undefined) continue;
@@ -32,35 +34,36 @@ async function ownPaths(): Promise<Map<string, string>> {
   return out;
 }
 
-const exists = (p: string) =>
-  access(p).then(
-    () => true,
-    () => false,
-  );
+/**
+ * What the kernel says when this process may not make or change a cgroup there: no permission (no
+ * delegation), a read-only /sys/fs/cgroup, no such hierarchy, a controller it will not hand out (EINVAL,
+ * ENOTSUP), or processes in the parent (EBUSY, cgroup v2's "no internal processes" rule).
+ */
+const REFUSED = ["EACCES", "EPERM", "EROFS", "ENOENT", "ENOTDIR", "EINVAL", "ENOTSUP", "EOPNOTSUPP", "EBUSY"];
+
+const exists = (p: string) => access(p).then(() => true, onCode(MISSING, false));
 
 /** Whether a child made under `dir` gets `file` (the controller is on there) and can be removed again. */
 async function canMakeChild(dir: string, file: string): Promise<boolean> {
   const probe = join(dir, `${PREFIX}probe-${process.pid}-${counter++}`);
   try {
     await mkdir(probe);
-  } catch {
-    return false;
+  } catch (err) {
+    if (hasCode(err, REFUSED)) return false;
+    throw err;
   }
   const ok = await exists(join(probe, file));
-  await rmdir(probe).catch(() => undefined);
+  await removeCgroup(probe);
   return ok;
 }
 
 /** Removes run cgroups left by processes that died before cleaning up (their pid is in the name). */
 async function sweep(dir: string): Promise<void> {
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  for (const name of await readdir(dir).catch(onCode(MISSING, [] as string[]))) {
     const pid = Number(/^mllead-sandbox-(\d+)-\d+$/.exec(name)?.[1]);
-    if (!pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      await rmdir(join(dir, name)).catch(() => undefined);
-    }
+    if (!pid || signalIfAlive(pid, 0)) continue;
+    // Another sweeping process may have removed it first, or it still holds processes (left for the next sweep).
+    await rmdir(join(dir, name)).catch(onCode([...MISSING, "EBUSY"], undefined));
   }
 }
 
@@ -69,8 +72,8 @@ async function findParent(controller: "pids" | "memory", own: Map<string, string
   if (await exists(join(ROOT, "cgroup.controllers"))) {
     const dir = join(ROOT, own.get("") ?? "/");
     if (await canMakeChild(dir, limitFile)) return { controller, version: 2, dir };
-    // Turning a controller on for children fails when this cgroup holds processes (unless it is the root).
-    await appendFile(join(dir, "cgroup.subtree_control"), `+${controller}`).catch(() => undefined);
+    // Refused when this cgroup holds processes (unless it is the root); the probe below tells.
+    await appendFile(join(dir, "cgroup.subtree_control"), `+${controller}`).catch(onCode(REFUSED, undefined));
     return (await canMakeChild(dir, limitFile)) ? { controller, version: 2, dir } : null;
   }
   const path = own.get(controller);
@@ -130,10 +133,11 @@ export class CgroupLimiter {
         if (this.memory.version === 2) {
           await writeFile(join(dir, "memory.max"), bytes);
           // No swapping around the limit: past it the sandbox's biggest process is killed.
-          await writeFile(join(dir, "memory.swap.max"), "0").catch(() => undefined);
+          // Absent where the kernel does no swap accounting: nothing to turn off.
+          await writeFile(join(dir, "memory.swap.max"), "0").catch(onCode(REFUSED, undefined));
         } else {
           await writeFile(join(dir, "memory.limit_in_bytes"), bytes);
-          await writeFile(join(dir, "memory.memsw.limit_in_bytes"), bytes).catch(() => undefined);
+          await writeFile(join(dir, "memory.memsw.limit_in_bytes"), bytes).catch(onCode(REFUSED, undefined));
         }
       }
     } catch (err) {
@@ -147,19 +151,16 @@ export class CgroupLimiter {
 /** SIGKILLs what is left in a cgroup and removes it; a sandbox's pid namespace usually left nothing. */
 async function removeCgroup(dir: string): Promise<void> {
   for (let i = 0; i < 50; i++) {
-    const procs = await readFile(join(dir, "cgroup.procs"), "utf8").catch(() => null);
+    // Gone: removed already (or never made).
+    const procs = await readFile(join(dir, "cgroup.procs"), "utf8").catch(onCode(MISSING, null));
     if (procs === null) return;
-    for (const pid of procs.split("\n").filter(Boolean)) {
-      try {
-        process.kill(Number(pid), "SIGKILL");
-      } catch {
-        // Gone already.
-      }
-    }
+    for (const pid of procs.split("\n").filter(Boolean)) signalIfAlive(Number(pid), "SIGKILL");
     try {
       await rmdir(dir);
       return;
-    } catch {
+    } catch (err) {
+      if (codeOf(err) === "ENOENT") return;
+      if (codeOf(err) !== "EBUSY") throw err;
       // Busy until the killed processes are reaped.
       await sleep(20);
     }

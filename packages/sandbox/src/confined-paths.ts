@@ -1,31 +1,11 @@
 import { realpath } from "node:fs/promises";
 import { isAbsolute, join, normalize, posix, relative, sep } from "node:path";
+import { codeOf } from "./errno.js";
+import { ConfinedFsError } from "./errors.js";
+import { isInside } from "./paths.js";
 
 /** Links followed in one lookup before it is refused (the kernel's own MAXSYMLINKS). */
 const MAX_LINK_HOPS = 40;
-
-/** Why a confined file operation was refused or failed. */
-export type ConfinedFsErrorCode =
-  | "path_escape"
-  | "read_only"
-  | "not_found"
-  | "not_a_file"
-  | "not_a_directory"
-  | "is_a_directory"
-  | "too_large"
-  | "link_loop";
-
-/** A path a confined file operation refused, or a file it could not use; the message is meant for the model. */
-export class ConfinedFsError extends Error {
-  override readonly name = "ConfinedFsError";
-  constructor(
-    message: string,
-    readonly code: ConfinedFsErrorCode,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
 
 /** A directory paths are confined to: the root (writable) or a read-only dir. */
 export interface Base {
@@ -57,9 +37,6 @@ export interface Lookup {
   bases: Base[];
   hops: number;
 }
-
-/** The errno code of a failed fs call. */
-export const codeOf = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code;
 
 /** The bases: the root first (it must exist), then the read-only dirs that exist, by real path. */
 export async function resolveBases(root: string, readOnlyDirs: readonly string[]): Promise<Base[]> {
@@ -131,8 +108,7 @@ function baseOf(abs: string, bases: Base[]): Loc | undefined {
   let best: { base: Base; alias: string } | undefined;
   for (const base of bases) {
     for (const alias of base.aliases) {
-      const inside = abs === alias || abs.startsWith(alias.endsWith(sep) ? alias : alias + sep);
-      if (inside && (!best || alias.length > best.alias.length)) best = { base, alias };
+      if (isInside(alias, abs) && (!best || alias.length > best.alias.length)) best = { base, alias };
     }
   }
   if (!best) return undefined;

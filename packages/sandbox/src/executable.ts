@@ -1,5 +1,6 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, resolve } from "node:path";
+import { hasCode } from "./errno.js";
 
 /**
  * Where execvp would find `cmd` (with `PATH`, relative to `cwd`), or why it would
@@ -17,17 +18,26 @@ export function findExecutable(
     : (path ?? "").split(delimiter).map((d) => resolve(cwd, d || ".", cmd));
   let denied = false;
   for (const file of candidates) {
-    try {
-      if (!statSync(file).isFile()) continue;
-    } catch {
-      continue;
-    }
+    if (!isFile(file)) continue;
     try {
       accessSync(file, constants.X_OK);
       return { file };
-    } catch {
+    } catch (err) {
+      if (!hasCode(err, ["EACCES"])) throw err;
       denied = true;
     }
   }
   return { code: denied ? "EACCES" : "ENOENT" };
+}
+
+/** Errors by which execvp skips a PATH entry: nothing there, a non-directory on the way, a directory we may not search. */
+const SKIPPED = ["ENOENT", "ENOTDIR", "EACCES", "ELOOP", "ENAMETOOLONG"];
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch (err) {
+    if (hasCode(err, SKIPPED)) return false;
+    throw err;
+  }
 }

@@ -1,7 +1,5 @@
 export {
   ConfinedFs,
-  ConfinedFsError,
-  type ConfinedFsErrorCode,
   type ConfinedFsOptions,
   type ConfinedListing,
   isConfinedTempName,
@@ -16,15 +14,25 @@ export {
   sandboxEnv,
   summarizeSandboxEnv,
 } from "./env.js";
+export { codeOf, hasCode, MISSING, onCode, signalIfAlive } from "./errno.js";
+export {
+  ConfinedFsError,
+  type ConfinedFsErrorCode,
+  PythonEnvError,
+  SandboxErrorCode,
+  SandboxPolicyError,
+  SandboxUnavailableError,
+} from "./errors.js";
 export type { LimitEnforcement } from "./limits.js";
-export { type SandboxLimits, type SandboxPolicy, SandboxPolicyError } from "./policy.js";
+export { LineSplitter, LineTail, lastLines, TailBuffer, tailChars } from "./output-tail.js";
+export { isInside, resolveInside } from "./paths.js";
+export type { SandboxLimits, SandboxPolicy } from "./policy.js";
 export { type ProcessOutcome, type ProcessRunner, type ProcessSpec, runProcess } from "./process.js";
 export {
   inSystemDirs,
   inspectPythonEnv,
   PYTHON_ENV_VAR,
   type PythonEnv,
-  PythonEnvError,
   type PythonEnvGuard,
   type PythonEnvKind,
   pythonEnvVars,
@@ -46,6 +54,5 @@ export {
   type SandboxCommand,
   type SandboxKind,
   type SandboxProcessSpec,
-  SandboxUnavailableError,
 } from "./sandbox.js";
-export { TailBuffer } from "./tail-buffer.js";
+export { type ListFilesOptions, listFiles } from "./walk.js";

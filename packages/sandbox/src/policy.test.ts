@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { resolvePolicy, SandboxPolicyError } from "./policy.js";
+import { SandboxPolicyError } from "./errors.js";
+import { resolvePolicy } from "./policy.js";
 
 let dir: string;
 beforeEach(async () => {

@@ -1,5 +1,8 @@
 import { realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { hasCode, MISSING } from "./errno.js";
+import { SandboxPolicyError } from "./errors.js";
+import { isInside } from "./paths.js";
 
 /** Resource limits for one sandboxed run. Each is optional: unset means no limit of that kind. */
 export interface SandboxLimits {
@@ -24,12 +27,6 @@ export interface SandboxPolicy {
   /** Whether the command may use the host's network. False: only a loopback of its own. */
   network: boolean;
   limits: SandboxLimits;
-}
-
-/** A policy that cannot be applied: a relative or missing path, a cwd outside the workdir, a bad limit. */
-export class SandboxPolicyError extends Error {
-  readonly code = "sandbox_policy";
-  override readonly name = "SandboxPolicyError";
 }
 
 /** One bind mount: the host path `src` shown at `dest` (the path as the caller named it). */
@@ -78,9 +75,8 @@ export async function resolvePolicy(policy: SandboxPolicy, cwd: string): Promise
   const work = await hostPath(policy.workdir, "workdir");
   if (!(await stat(work.src)).isDirectory()) throw new SandboxPolicyError(`workdir '${policy.workdir}' is not a directory`);
   const realCwd = await hostPath(resolve(work.dest, cwd), "cwd");
+  if (!isInside(work.src, realCwd.src)) throw new SandboxPolicyError(`cwd '${cwd}' is outside the workdir '${policy.workdir}'`);
   const rel = relative(work.src, realCwd.src);
-  if (rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel))
-    throw new SandboxPolicyError(`cwd '${cwd}' is outside the workdir '${policy.workdir}'`);
   checkLimit("memoryBytes", policy.limits.memoryBytes);
   checkLimit("processes", policy.limits.processes);
   checkLimit("fileSizeBytes", policy.limits.fileSizeBytes);
@@ -90,7 +86,11 @@ export async function resolvePolicy(policy: SandboxPolicy, cwd: string): Promise
   for (const p of policy.readWrite ?? []) binds.push({ ...(await hostPath(p, "readWrite path")), mode: "rw" });
   for (const p of policy.devices ?? []) {
     if (!isAbsolute(p) || !resolve(p).startsWith("/dev/")) throw new SandboxPolicyError(`device '${p}' is not under /dev`);
-    const dev = await hostPath(p, "device").catch(() => null);
+    // A device this host lacks (no GPU here) is skipped.
+    const dev = await hostPath(p, "device").catch((err: unknown) => {
+      if (err instanceof SandboxPolicyError && hasCode(err.cause, MISSING)) return null;
+      throw err;
+    });
     if (dev) binds.push({ ...dev, mode: "dev" });
   }
   // Stable sort: at equal depth the caller's order (workdir first) decides.

@@ -1,11 +1,13 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { hasCode, MISSING, signalIfAlive } from "./errno.js";
 
 /** The pids whose parent is `pid` (Linux /proc; the `children` file where the kernel has it, else a scan). */
 export function childPids(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
-  } catch {
-    // CONFIG_PROC_CHILDREN is off: scan every process's parent.
+  } catch (err) {
+    // No such file: CONFIG_PROC_CHILDREN is off (or the process is gone), so scan every process's parent.
+    if (!hasCode(err, MISSING)) throw err;
   }
   const out: number[] = [];
   for (const name of readdirSync("/proc")) {
@@ -13,8 +15,10 @@ export function childPids(pid: number): number[] {
     let stat: string;
     try {
       stat = readFileSync(`/proc/${name}/stat`, "utf8");
-    } catch {
-      continue;
+    } catch (err) {
+      // The process exited between the listing and the read.
+      if (hasCode(err, [...MISSING, "ESRCH"])) continue;
+      throw err;
     }
     // Fields after the command name (which may hold spaces) start at the last ')': state, ppid.
     if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(name));
@@ -30,11 +34,5 @@ export function childPids(pid: number): number[] {
  * whole sandbox down with SIGKILL at once (`--die-with-parent`), leaving no grace.
  */
 export function softStopSandbox(bwrapPid: number): void {
-  for (const init of childPids(bwrapPid)) {
-    try {
-      process.kill(-init, "SIGTERM");
-    } catch {
-      // Gone already.
-    }
-  }
+  for (const init of childPids(bwrapPid)) signalIfAlive(-init, "SIGTERM");
 }

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { signalIfAlive } from "./errno.js";
 
 /** How a process run ended. `stopped` is set when the run was aborted (shutdown or cancel). */
 export interface ProcessOutcome {
@@ -39,12 +40,9 @@ export interface ProcessSpec {
 /** The port job and command runners start processes through. */
 export type ProcessRunner = (spec: ProcessSpec) => Promise<ProcessOutcome>;
 
+/** Signals the process group led by `pid`; a group that is gone already is left alone. */
 function killGroup(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    // ESRCH: the group is already gone.
-  }
+  signalIfAlive(-pid, sig);
 }
 
 /**

@@ -2,14 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mergeEnv } from "./env.js";
-import {
-  inspectPythonEnv,
-  PYTHON_ENV_VAR,
-  type PythonEnv,
-  PythonEnvError,
-  type PythonEnvGuard,
-  pythonEnvVars,
-} from "./python-env.js";
+import { PythonEnvError } from "./errors.js";
+import { inspectPythonEnv, PYTHON_ENV_VAR, type PythonEnv, type PythonEnvGuard, pythonEnvVars } from "./python-env.js";
 import { describePythonEnv, type PythonEnvDescription } from "./python-packages.js";
 import type { Sandbox } from "./sandbox.js";
 

@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { inspectPythonEnv, PythonEnvError, pythonEnvVars } from "./python-env.js";
+import { PythonEnvError } from "./errors.js";
+import { inspectPythonEnv, pythonEnvVars } from "./python-env.js";
 import { describePythonEnv, parseCoreMetadata, readInstalledPackages } from "./python-packages.js";
 
 // Debian's python3 (numpy from python3-numpy): a venv made from it has its base in /usr, which every sandbox sees.

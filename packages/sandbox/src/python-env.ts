@@ -2,6 +2,8 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { SYSTEM_PATHS } from "./bwrap-args.js";
+import { MISSING, onCode } from "./errno.js";
+import { PythonEnvError } from "./errors.js";
 
 /** The variable both the specialist-agent and the gpu-runner read the team's environment from. */
 export const PYTHON_ENV_VAR = "MLLEAD_PYTHON_ENV";
@@ -40,23 +42,8 @@ export interface PythonEnvGuard {
   protect?: readonly string[];
 }
 
-/** MLLEAD_PYTHON_ENV names something that cannot be used; the message names the variable, the path and what to change. */
-export class PythonEnvError extends Error {
-  readonly code = "python_env";
-  override readonly name = "PythonEnvError";
-}
-
 const fail = (dir: string, why: string, cause?: unknown): PythonEnvError =>
   new PythonEnvError(`${PYTHON_ENV_VAR}='${dir}' ${why}`, cause === undefined ? undefined : { cause });
-
-/** `fallback` when the path (or a directory on it) does not exist; any other failure is thrown. */
-export function orAbsent<T>(fallback: T): (err: unknown) => T {
-  return (err) => {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return fallback;
-    throw err;
-  };
-}
 
 /** `key = value` lines of a pyvenv.cfg, keys lowercased. */
 export function parsePyvenvCfg(text: string): Map<string, string> {
@@ -80,7 +67,7 @@ export function inSystemDirs(p: string): boolean {
 
 /** `lib/python3.X` directories of a prefix, newest name last. */
 async function libDirs(prefix: string): Promise<string[]> {
-  const names = await readdir(join(prefix, "lib")).catch(orAbsent<string[]>([]));
+  const names = await readdir(join(prefix, "lib")).catch(onCode<string[]>(MISSING, []));
   return names.filter((n) => /^python3\.\d+$/.test(n)).sort((a, b) => Number(a.slice(8)) - Number(b.slice(8)));
 }
 
@@ -96,7 +83,7 @@ export async function sitePackagesOf(prefix: string, pyVersion?: string): Promis
     ...libs.map((l) => join(prefix, "lib", l, "dist-packages")),
   ];
   const out: string[] = [];
-  for (const c of candidates) if ((await stat(c).catch(orAbsent(null)))?.isDirectory()) out.push(c);
+  for (const c of candidates) if ((await stat(c).catch(onCode(MISSING, null)))?.isDirectory()) out.push(c);
   return out;
 }
 
@@ -109,7 +96,7 @@ async function checkMountable(dir: string, what: string, path: string, guard: Py
   const real = await realpath(path);
   if (real === "/") throw fail(dir, `${what} is the root directory: it cannot be mounted into the sandbox`);
   if (guard.home) {
-    const home = await realpath(guard.home).catch(orAbsent(resolve(guard.home)));
+    const home = await realpath(guard.home).catch(onCode(MISSING, resolve(guard.home)));
     if (isUnder(real, home))
       throw fail(
         dir,
@@ -117,7 +104,7 @@ async function checkMountable(dir: string, what: string, path: string, guard: Py
       );
   }
   for (const p of guard.protect ?? []) {
-    const prot = await realpath(p).catch(orAbsent(resolve(p)));
+    const prot = await realpath(p).catch(onCode(MISSING, resolve(p)));
     if (isUnder(prot, real) || isUnder(real, prot))
       throw fail(
         dir,
@@ -130,7 +117,7 @@ async function versionOf(dir: string, kind: PythonEnvKind, cfg: Map<string, stri
   const fromCfg = cfg.get("version_info") ?? cfg.get("version");
   if (fromCfg && /^\d+\.\d+/.test(fromCfg)) return /^\d+\.\d+(\.\d+)?/.exec(fromCfg)?.[0];
   if (kind === "conda") {
-    const meta = await readdir(join(dir, "conda-meta")).catch(orAbsent<string[]>([]));
+    const meta = await readdir(join(dir, "conda-meta")).catch(onCode<string[]>(MISSING, []));
     const py = meta.map((n) => /^python-(\d+\.\d+\.\d+)-.*\.json$/.exec(n)?.[1]).find(Boolean);
     if (py) return py;
   }
@@ -157,7 +144,7 @@ export async function inspectPythonEnv(configured: string, guard: PythonEnvGuard
     throw fail(dir, `has no bin/python (or it is a broken link): point it at a venv, conda or uv environment`, err);
   });
 
-  const cfgText = await readFile(join(dir, "pyvenv.cfg"), "utf8").catch(orAbsent(null));
+  const cfgText = await readFile(join(dir, "pyvenv.cfg"), "utf8").catch(onCode(MISSING, null));
   const isConda = existsSync(join(dir, "conda-meta"));
   if (cfgText === null && !isConda)
     throw fail(dir, "is not a venv, conda or uv environment: it has neither pyvenv.cfg nor conda-meta/");

@@ -1,6 +1,7 @@
 import { open, readdir, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { inspectPythonEnv, orAbsent, type PythonEnvGuard, type PythonEnvKind, sitePackagesOf } from "./python-env.js";
+import { MISSING, onCode } from "./errno.js";
+import { inspectPythonEnv, type PythonEnvGuard, type PythonEnvKind, sitePackagesOf } from "./python-env.js";
 
 /** One installed distribution, as its metadata names it. */
 export interface PythonPackage {
@@ -80,7 +81,7 @@ export function parseCoreMetadata(text: string): PythonPackage | null {
 
 /** The start of a regular file (never a FIFO or device, which could block or never end). */
 async function readHead(path: string): Promise<string | null> {
-  const st = await stat(path).catch(orAbsent(null));
+  const st = await stat(path).catch(onCode(MISSING, null));
   if (!st?.isFile()) return null;
   const fh = await open(path, "r");
   try {
@@ -94,13 +95,13 @@ async function readHead(path: string): Promise<string | null> {
 
 /** The distributions in one site-packages directory, from `*.dist-info/METADATA` and `*.egg-info` (PKG-INFO). */
 async function packagesIn(site: string): Promise<PythonPackage[]> {
-  const entries = (await readdir(site).catch(orAbsent<string[]>([]))).slice(0, MAX_ENTRIES);
+  const entries = (await readdir(site).catch(onCode<string[]>(MISSING, []))).slice(0, MAX_ENTRIES);
   const out: PythonPackage[] = [];
   for (const e of entries.sort()) {
     const m = /^(.+?)-([^-]+?)\.(dist-info|egg-info)$/.exec(e);
     if (!m) continue;
     const path = join(site, e);
-    const isDir = (await stat(path).catch(orAbsent(null)))?.isDirectory();
+    const isDir = (await stat(path).catch(onCode(MISSING, null)))?.isDirectory();
     const file = m[3] === "dist-info" ? join(path, "METADATA") : isDir ? join(path, "PKG-INFO") : path;
     const meta = parseCoreMetadata((await readHead(file)) ?? "");
     out.push(meta ?? { name: m[1] as string, version: m[2] as string });
@@ -133,7 +134,7 @@ function keyPackages(found: Map<string, PythonPackage>): PythonPackage[] {
 /** The host's python3 in the system dirs (what a sandbox without MLLEAD_PYTHON_ENV runs), or null. */
 async function describeSystemPython(): Promise<PythonEnvDescription | null> {
   for (const interpreter of ["/usr/local/bin/python3", "/usr/bin/python3"]) {
-    const real = await realpath(interpreter).catch(orAbsent(null));
+    const real = await realpath(interpreter).catch(onCode(MISSING, null));
     if (!real) continue;
     const version = /^python(\d+\.\d+)$/.exec(basename(real))?.[1];
     const prefix = dirname(dirname(real));

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { sandboxEnv } from "./env.js";
+import { TailBuffer } from "./output-tail.js";
 import { runCommand } from "./run-command.js";
-import { TailBuffer } from "./tail-buffer.js";
 
 let dir: string;
 const env = sandboxEnv({ PATH: process.env.PATH, SLACK_BOT_TOKEN: "xoxb-secret", NATS_URL: "nats://x" });

@@ -1,5 +1,5 @@
+import { TailBuffer } from "./output-tail.js";
 import { type ProcessRunner, runProcess } from "./process.js";
-import { TailBuffer } from "./tail-buffer.js";
 
 /** What a finished command left: exit code (null when killed), bounded output tails, and whether it timed out. */
 export interface CommandResult {

@@ -2,8 +2,8 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SandboxPolicyError } from "./policy.js";
-import { createSandbox, type Sandbox, SandboxUnavailableError } from "./sandbox.js";
+import { SandboxPolicyError, SandboxUnavailableError } from "./errors.js";
+import { createSandbox, type Sandbox } from "./sandbox.js";
 
 let dir: string;
 let work: string;

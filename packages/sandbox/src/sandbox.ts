@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { bubblewrapArgs, detectHostLayout, type HostLayout, innerCommand } from "./bwrap-args.js";
 import { CgroupLimiter } from "./cgroup.js";
+import { SandboxUnavailableError } from "./errors.js";
 import { findExecutable } from "./executable.js";
 import { type LimitEnforcement, Limiter } from "./limits.js";
 import { resolvePolicy, type SandboxPolicy } from "./policy.js";
@@ -60,24 +61,6 @@ export interface CreateSandboxOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Put runs in cgroups for process and memory limits where /sys/fs/cgroup lets us. Default true. */
   cgroups?: boolean;
-}
-
-/**
- * `mode: "bubblewrap"` was asked for and bwrap cannot make a sandbox on this host. The
- * message names the cause (`reason`) and what to change (`advice`), for a fatal log line.
- */
-export class SandboxUnavailableError extends Error {
-  readonly code = "sandbox_unavailable";
-  override readonly name = "SandboxUnavailableError";
-  constructor(
-    readonly reason: string,
-    readonly advice: string,
-  ) {
-    super(
-      `bubblewrap is required (MLLEAD_SANDBOX=bubblewrap) but cannot run here: ${reason}. To fix: ${advice}. ` +
-        "Or set MLLEAD_SANDBOX=process to run model-driven commands without isolation.",
-    );
-  }
 }
 
 const INSTALL = "install the `bubblewrap` package (apt-get install bubblewrap)";

@@ -23,7 +23,10 @@ export function buildHttpApp(opts: { log: Logger; registry: Registry; checks: He
     for (const [name, check] of Object.entries(opts.checks.readiness)) {
       results[name] = await Promise.resolve()
         .then(check)
-        .catch(() => false);
+        .catch((err: unknown) => {
+          opts.log.warn({ err, check: name }, "readiness check failed");
+          return false;
+        });
     }
     const ok = Object.values(results).every(Boolean);
     return reply.code(ok ? 200 : 503).send({ ok, checks: results });

@@ -1,4 +1,5 @@
 import type { SandboxCore } from "./core.js";
+import { ApiError } from "./errors.js";
 import { blockProblems, SLACK_LIMITS } from "./limits.js";
 import type { SandboxMessage } from "./store.js";
 
@@ -8,18 +9,6 @@ export type Args = Record<string, unknown>;
 export type Result = Record<string, unknown> & { ok: boolean; error?: string };
 /** One Web API method of the sandbox. */
 export type Method = (args: Args) => Result | Promise<Result>;
-
-/** A Slack error answer; `extra` carries Slack's detail fields (e.g. `errors` for `invalid_blocks`). */
-export class ApiError extends Error {
-  readonly code = "slack_api_error";
-  override readonly name = "ApiError";
-  constructor(
-    readonly error: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(error);
-  }
-}
 
 /** Form fields arrive as strings: WebClient JSON-encodes arrays and objects (blocks, metadata). */
 export function jsonArg(v: unknown): unknown {

@@ -1,5 +1,6 @@
-import { ApiError, type Method, required, str } from "./api-args.js";
+import { type Method, required, str } from "./api-args.js";
 import type { SandboxCore } from "./core.js";
+import { ApiError } from "./errors.js";
 
 /**
  * `assistant.threads.setStatus`: the app's "is thinking…" line under a thread, shown until the

@@ -20,7 +20,7 @@ const Config = z.object({
 // This entry point is configuration: the one place the sandbox reads the environment.
 const parsed = Config.safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== "")));
 if (!parsed.success) {
-  process.stderr.write(`slack-sandbox: ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join("; ")}\n`);
+  process.stderr.write(`slack-sandbox: the environment is not usable\n${z.prettifyError(parsed.error)}\n`);
   process.exit(78);
 }
 const cfg = parsed.data;

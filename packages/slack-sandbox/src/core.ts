@@ -1,6 +1,6 @@
 import type { RateLimiter } from "./rate-limit.js";
 import type { SocketModeServer } from "./socket-mode.js";
-import type { SandboxMessage, WorkspaceStore } from "./store.js";
+import type { WorkspaceStore } from "./store.js";
 import type { ViewRegistry } from "./views.js";
 
 /** Who the app is in the sandbox workspace (what `auth.test` answers). */
@@ -52,8 +52,6 @@ export interface SandboxCore {
   responses: ResponsePost[];
   /** Trigger ids issued to interactions, and the modals the app opened with them. */
   views: ViewRegistry;
-  /** Called after the app posts a message (so the sandbox can echo it back as an event, like Slack does). */
-  onBotMessage: (m: SandboxMessage) => void;
   /** The sandbox's base URL (upload URLs and file links point here). */
   baseUrl: () => string;
   /** The workspace's upload ceiling in bytes: a longer upload is `file_upload_size_restricted`. */

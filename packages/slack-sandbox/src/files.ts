@@ -1,26 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { ApiError, type Args, jsonArg, type Method, required, str } from "./api-args.js";
+import mime from "mime-types";
+import { type Args, jsonArg, type Method, required, str } from "./api-args.js";
 import type { SandboxCore } from "./core.js";
+import { ApiError } from "./errors.js";
 import type { SandboxFile } from "./store.js";
 
 /** Slack's ceiling for an upload's `alt_txt`. */
 const MAX_ALT_TXT = 1000;
-
-const MIME: Record<string, string> = {
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  gif: "image/gif",
-  md: "text/markdown",
-  markdown: "text/markdown",
-  txt: "text/plain",
-  log: "text/plain",
-  csv: "text/csv",
-  json: "application/json",
-  html: "text/html",
-  pdf: "application/pdf",
-};
 
 function filetype(name: string): string {
   const ext = /\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase() ?? "";
@@ -62,7 +49,7 @@ export function fileMethods(core: SandboxCore): Record<string, Method> {
           id: up.id,
           name: up.filename,
           title: typeof f.title === "string" && f.title ? f.title : up.filename,
-          mimetype: MIME[filetype(up.filename)] ?? "application/octet-stream",
+          mimetype: mime.lookup(up.filename) || "application/octet-stream",
           filetype: filetype(up.filename),
           size: up.bytes.length,
           ...(up.altText !== undefined ? { alt_txt: up.altText } : {}),
@@ -79,7 +66,7 @@ export function fileMethods(core: SandboxCore): Record<string, Method> {
       }
       if (channel) {
         const threadTs = str(args, "thread_ts");
-        const msg = store.add({
+        store.add({
           channel,
           user: bot.userId,
           subtype: "file_share",
@@ -89,7 +76,6 @@ export function fileMethods(core: SandboxCore): Record<string, Method> {
           files: done,
           ...(threadTs ? { thread_ts: threadTs } : {}),
         });
-        core.onBotMessage(msg);
       }
       return { ok: true, files: done.map((f) => ({ id: f.id, title: f.title })) };
     },

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { ApiError, jsonArg, type Method, required, str } from "./api-args.js";
+import { jsonArg, type Method, required, str } from "./api-args.js";
 import type { SandboxCore } from "./core.js";
+import { ApiError } from "./errors.js";
 import { blockProblems, SLACK_LIMITS } from "./limits.js";
 import type { SandboxHomeView } from "./store.js";
 

@@ -2,59 +2,21 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
-import type { Delivery } from "./driver.js";
-
-/** What Slack sends over the socket: an Events API callback, an interaction, or a slash command. */
-export type EnvelopeType = "events_api" | "interactive" | "slash_commands";
-
-/** One envelope the sandbox sent over Socket Mode, and what became of it. */
-export interface SocketEnvelope {
-  envelope_id: string;
-  type: EnvelopeType;
-  /** Events API only: 0 for the first delivery, then 1, 2, 3 for Slack's retries. */
-  retry_attempt?: number;
-  retry_reason?: string;
-  payload: Record<string, unknown>;
-  /** The connection it went out on (ids as `connections()` lists them). */
-  connection: string;
-  /** The ack's payload once the app acknowledged the envelope in time. */
-  ack?: Record<string, unknown>;
-  /** An ack that came after the sandbox gave up waiting for it. */
-  lateAck?: boolean;
-}
-
-export interface SocketModeOptions {
-  appId: string;
-  /** How long (ms) the app has to ack an envelope. Default 3000, as Slack. */
-  ackTimeoutMs?: number;
-  /**
-   * Waits (ms) before each retry of an Events API envelope that was not acked: Slack retries three
-   * times, at once, after about a minute and after about five. Interactions and slash commands are
-   * never retried (the person sees an error instead). Default `[0, 60_000, 300_000]`.
-   */
-  retryDelaysMs?: readonly number[];
-  /** How often (ms) the sandbox pings each connection. Default 10_000. */
-  pingIntervalMs?: number;
-  /** How long (ms) envelopes wait for the app to reconnect after its last connection closed. Default 30_000. */
-  reconnectGraceMs?: number;
-  /** How long (ms) a refreshed connection may stay open after `refresh_requested` before it is closed. Default 10_000. */
-  closeAfterRefreshMs?: number;
-  /** A connection's life (ms) before the sandbox refreshes it, as `hello` announces. Default about 5 hours, as Slack's. */
-  connectionTtlMs?: number;
-}
-
-interface Connection {
-  id: string;
-  ws: WebSocket;
-  /** Told to reconnect (`refresh_requested`): takes acks, gets no new envelopes. */
-  draining: boolean;
-  timers: NodeJS.Timeout[];
-}
+import type { Delivery, EnvelopeType, SocketEnvelope } from "./delivery.js";
+import {
+  ackOf,
+  type Connection,
+  closeConnection,
+  HOST,
+  type SocketModeOptions,
+  type SocketModeSettings,
+  sendJson,
+  socketModeSettings,
+} from "./socket-connection.js";
 
 /** Slack's WebSocket URL path; `ticket` is single-use and issued by `apps.connections.open`. */
 const LINK_PATH = "/link/";
 const TICKET_TTL_MS = 60_000;
-const HOST = "applink-sandbox-1";
 
 /**
  * Slack's Socket Mode, server side: `apps.connections.open` hands out a single-use `wss` URL
@@ -72,21 +34,15 @@ export class SocketModeServer {
   private readonly pending = new Map<string, (payload: Record<string, unknown> | null) => void>();
   private readonly log: SocketEnvelope[] = [];
   private waiters: (() => void)[] = [];
+  /** Frames from the app that were not an ack (not JSON, or no `envelope_id`), cut to 200 characters. */
+  readonly badFrames: string[] = [];
   private lastClosedAt: number | undefined;
   private serial = 0;
   private closed = false;
-  private readonly o: Required<Omit<SocketModeOptions, "appId">> & { appId: string };
+  private readonly o: SocketModeSettings;
 
   constructor(opts: SocketModeOptions) {
-    this.o = {
-      appId: opts.appId,
-      ackTimeoutMs: opts.ackTimeoutMs ?? 3000,
-      retryDelaysMs: opts.retryDelaysMs ?? [0, 60_000, 300_000],
-      pingIntervalMs: opts.pingIntervalMs ?? 10_000,
-      reconnectGraceMs: opts.reconnectGraceMs ?? 30_000,
-      closeAfterRefreshMs: opts.closeAfterRefreshMs ?? 10_000,
-      connectionTtlMs: opts.connectionTtlMs ?? 18_060_000,
-    };
+    this.o = socketModeSettings(opts);
   }
 
   /** Takes WebSocket upgrades on `server` at Slack's link path; anything else is refused. */
@@ -157,7 +113,7 @@ export class SocketModeServer {
   async refresh(o: { warningMs?: number } = {}): Promise<void> {
     const targets = [...this.conns.values()].filter((c) => !c.draining);
     if (o.warningMs) {
-      for (const c of targets) this.sendJson(c, { type: "disconnect", reason: "warning", debug_info: { host: HOST } });
+      for (const c of targets) sendJson(c, { type: "disconnect", reason: "warning", debug_info: { host: HOST } });
       await new Promise((r) => setTimeout(r, o.warningMs));
     }
     for (const c of targets) this.refreshOne(c);
@@ -168,26 +124,7 @@ export class SocketModeServer {
     this.closed = true;
     for (const resolve of this.pending.values()) resolve(null);
     this.pending.clear();
-    // A close handshake first, so the app sees Slack going away rather than a broken connection.
-    const conns = [...this.conns.values()];
-    await Promise.all(
-      conns.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            for (const t of c.timers) clearTimeout(t);
-            if (c.ws.readyState === c.ws.CLOSED) return resolve();
-            const t = setTimeout(() => {
-              c.ws.terminate();
-              resolve();
-            }, 500);
-            c.ws.once("close", () => {
-              clearTimeout(t);
-              resolve();
-            });
-            if (c.ws.readyState === c.ws.OPEN) c.ws.close(1001, "going away");
-          }),
-      ),
-    );
+    await Promise.all([...this.conns.values()].map(closeConnection));
     this.conns.clear();
     this.wake();
     await new Promise<void>((r) => this.wss.close(() => r()));
@@ -205,7 +142,7 @@ export class SocketModeServer {
     const ttl = setTimeout(() => this.refreshOne(conn), this.o.connectionTtlMs);
     for (const t of [ping, ttl]) t.unref();
     conn.timers.push(ping, ttl);
-    this.sendJson(conn, {
+    sendJson(conn, {
       type: "hello",
       num_connections: this.conns.size,
       debug_info: { host: HOST, build_number: 1, approximate_connection_time: Math.round(this.o.connectionTtlMs / 1000) },
@@ -217,7 +154,7 @@ export class SocketModeServer {
   private refreshOne(conn: Connection): void {
     if (conn.draining || !this.conns.has(conn.id)) return;
     conn.draining = true;
-    this.sendJson(conn, { type: "disconnect", reason: "refresh_requested", debug_info: { host: HOST } });
+    sendJson(conn, { type: "disconnect", reason: "refresh_requested", debug_info: { host: HOST } });
     const t = setTimeout(() => conn.ws.terminate(), this.o.closeAfterRefreshMs);
     t.unref();
     conn.timers.push(t);
@@ -230,27 +167,28 @@ export class SocketModeServer {
     this.wake();
   }
 
+  /** An ack from the app: `{ envelope_id, payload? }`. A frame that is not one is kept in `badFrames`, as Slack would log it. */
   private onAck(text: string): void {
-    let msg: { envelope_id?: unknown; payload?: unknown };
+    let frame: unknown;
     try {
-      msg = JSON.parse(text) as typeof msg;
+      frame = JSON.parse(text);
     } catch {
+      this.badFrames.push(text.slice(0, 200));
       return;
     }
-    if (typeof msg.envelope_id !== "string") return;
-    const payload = msg.payload && typeof msg.payload === "object" ? (msg.payload as Record<string, unknown>) : {};
+    const msg = ackOf(frame);
+    if (!msg) {
+      this.badFrames.push(text.slice(0, 200));
+      return;
+    }
     const resolve = this.pending.get(msg.envelope_id);
     if (resolve) {
       this.pending.delete(msg.envelope_id);
-      resolve(payload);
+      resolve(msg.payload);
       return;
     }
     const late = this.log.find((e) => e.envelope_id === msg.envelope_id);
     if (late) late.lateAck = true;
-  }
-
-  private sendJson(conn: Connection, body: unknown): void {
-    if (conn.ws.readyState === conn.ws.OPEN) conn.ws.send(JSON.stringify(body));
   }
 
   private wake(): void {
@@ -300,7 +238,7 @@ export class SocketModeServer {
         resolve(p);
       });
     });
-    this.sendJson(conn, {
+    sendJson(conn, {
       envelope_id: envelopeId,
       type,
       payload,

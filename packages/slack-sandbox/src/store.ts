@@ -1,3 +1,4 @@
+import { SandboxError } from "./errors.js";
 /** One message as Slack stores it (the fields the sandbox keeps). */
 export interface SandboxMessage {
   type: "message";
@@ -123,7 +124,7 @@ export class WorkspaceStore {
   /** Adds a message with a fresh ts (or the given one) and returns it. */
   add(msg: Omit<SandboxMessage, "type" | "ts"> & { ts?: string }): SandboxMessage {
     const list = this.messages.get(msg.channel);
-    if (!list) throw new Error(`no channel ${msg.channel}`);
+    if (!list) throw new SandboxError("not_found", `no channel ${msg.channel}`);
     const stored: SandboxMessage = { type: "message", ...msg, ts: msg.ts ?? this.clock.next() };
     list.push(stored);
     // Slack clears the app's "is thinking" status in a thread as soon as the app replies there.

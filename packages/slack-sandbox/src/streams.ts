@@ -1,15 +1,6 @@
-import {
-  ApiError,
-  type Args,
-  jsonArg,
-  type Method,
-  messageContent,
-  required,
-  resolveChannel,
-  str,
-  withoutMetadata,
-} from "./api-args.js";
+import { type Args, jsonArg, type Method, messageContent, required, resolveChannel, str, withoutMetadata } from "./api-args.js";
 import type { SandboxCore } from "./core.js";
+import { ApiError } from "./errors.js";
 import { SLACK_LIMITS } from "./limits.js";
 
 const CHUNK_TYPES = new Set(["markdown_text", "task_update", "plan_update", "blocks"]);
@@ -95,7 +86,6 @@ export function streamMethods(core: SandboxCore): Record<string, Method> {
       msg.text = state.markdown;
       msg.blocks = [...show(state.markdown), ...(extra.blocks ?? [])];
       if (extra.metadata) msg.metadata = extra.metadata;
-      core.onBotMessage(msg);
       return { ok: true, channel, ts, message: withoutMetadata(msg) };
     },
   };

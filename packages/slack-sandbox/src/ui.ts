@@ -1,7 +1,8 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import type { SandboxCore } from "./core.js";
-import type { Delivery, SlackDriver } from "./driver.js";
+import type { Delivery } from "./delivery.js";
+import type { SlackDriver } from "./driver.js";
 import { UI_PAGE } from "./ui-page.js";
 
 const Send = z.object({ channel: z.string().min(1), text: z.string().min(1).max(40_000), threadTs: z.string().optional() });
@@ -32,130 +33,102 @@ function statusNote(out: Pick<Delivery, "status" | "via">): string | undefined {
   return `mllead answered HTTP ${status}.`;
 }
 
-/** The browser UI: the page, its state feed, and actions that go through the same signed driver the tests use. */
-export function registerUi(
-  app: FastifyInstance,
-  core: SandboxCore,
-  driver: SlackDriver,
-  opts: { humanUserId: string; gatewayUrl: () => string | undefined },
-): void {
+/** What the UI needs besides the workspace: who the person is, and where the app is. */
+interface UiOptions {
+  humanUserId: string;
+  gatewayUrl: () => string | undefined;
+}
+
+/** The UI's answer to an action: whether the app took it, or a sentence saying why not. */
+type UiAnswer = { ok: boolean; error?: string | undefined };
+
+/** The workspace as the page draws it: channels, messages, the open thread, Home, modals, the connection. */
+function uiState(core: SandboxCore, opts: UiOptions, q: { channel?: string; thread?: string }) {
+  const { store, socket } = core;
+  const channels = store.listChannels();
+  const channel = q.channel && store.channel(q.channel) ? q.channel : (channels[0]?.id ?? "");
+  const conns = socket.connections().length;
+  return {
+    me: opts.humanUserId,
+    bot: { userId: core.bot.userId },
+    channels,
+    channel,
+    messages: store.history(channel),
+    thread: q.thread ? store.thread(channel, q.thread) : [],
+    status: q.thread ? (store.threadStatus.get(`${channel}/${q.thread}`) ?? null) : null,
+    streaming: [...store.streams.keys()].filter((k) => k.startsWith(`${channel}/`)).map((k) => k.slice(channel.length + 1)),
+    home: store.homes.get(opts.humanUserId) ?? null,
+    ephemerals: store.ephemeralsFor(channel, opts.humanUserId),
+    views: core.views.list(opts.humanUserId),
+    connection: socket.active()
+      ? `Socket Mode · ${conns} connection${conns === 1 ? "" : "s"}`
+      : opts.gatewayUrl()
+        ? "HTTP"
+        : "not connected",
+  };
+}
+
+/** What a person typed in the composer, sent as Slack would: a slash command, a mention, a reply or a message. */
+async function send(core: SandboxCore, driver: SlackDriver, opts: UiOptions, input: z.infer<typeof Send>): Promise<UiAnswer> {
+  const { channel, text, threadTs } = input;
+  if (text.startsWith("/mllead")) {
+    const out = await driver.slash(text.replace(/^\/mllead\s*/, ""), { channel });
+    return { ok: out.status === 200, error: statusNote(out) ?? (out.text ? undefined : "mllead did not answer.") };
+  }
+  let out: Delivery;
+  if (/@mllead\b/.test(text)) out = await driver.mention(text, { channel, ...(threadTs ? { threadTs } : {}) });
+  else if (threadTs) out = await driver.reply(threadTs, text, { channel });
+  else {
+    const msg = core.store.add({ channel, user: opts.humanUserId, text });
+    out = await driver.transport.event({ type: "message", channel, channel_type: "channel", user: msg.user, text, ts: msg.ts });
+  }
+  return { ok: out.status === 200, error: statusNote(out) };
+}
+
+/**
+ * The browser UI: the page, its state feed, and actions that go through the same signed driver the
+ * tests use. Each action's input is checked (a 400 with a sentence otherwise); a delivery that fails
+ * becomes a sentence the page shows, never an error page.
+ */
+export function registerUi(app: FastifyInstance, core: SandboxCore, driver: SlackDriver, opts: UiOptions): void {
+  const action = <S extends z.ZodType>(
+    path: string,
+    schema: S,
+    refused: string,
+    run: (input: z.infer<S>) => Promise<UiAnswer | Delivery | null>,
+  ) => {
+    app.post(path, async (req, reply: FastifyReply) => {
+      const parsed = schema.safeParse(req.body ?? {});
+      if (!parsed.success) return reply.code(400).send({ ok: false, error: refused });
+      try {
+        const out = await run(parsed.data);
+        if (out === null) return { ok: true };
+        return "status" in out ? { ok: out.status === 200, error: statusNote(out) } : out;
+      } catch (err) {
+        return { ok: false, error: explain(err, opts.gatewayUrl()) };
+      }
+    });
+  };
+  const viewOpen = (viewId: string) => core.views.get(viewId)?.open === true;
+
   app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(UI_PAGE));
-
-  app.get("/ui/state", async (req) => {
-    const q = req.query as { channel?: string; thread?: string; home?: string };
-    const channels = core.store.listChannels();
-    const channel = q.channel && core.store.channel(q.channel) ? q.channel : (channels[0]?.id ?? "");
-    return {
-      me: opts.humanUserId,
-      bot: { userId: core.bot.userId },
-      channels,
-      channel,
-      messages: core.store.history(channel),
-      thread: q.thread ? core.store.thread(channel, q.thread) : [],
-      status: q.thread ? (core.store.threadStatus.get(`${channel}/${q.thread}`) ?? null) : null,
-      streaming: [...core.store.streams.keys()]
-        .filter((k) => k.startsWith(`${channel}/`))
-        .map((k) => k.slice(channel.length + 1)),
-      home: core.store.homes.get(opts.humanUserId) ?? null,
-      ephemerals: core.store.ephemeralsFor(channel, opts.humanUserId),
-      views: core.views.list(opts.humanUserId),
-      connection: core.socket.active()
-        ? `Socket Mode · ${core.socket.connections().length} connection${core.socket.connections().length === 1 ? "" : "s"}`
-        : opts.gatewayUrl()
-          ? "HTTP"
-          : "not connected",
-    };
-  });
-
-  app.post("/ui/send", async (req, reply) => {
-    const parsed = Send.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send({ ok: false, error: "Type a message first." });
-    const { channel, text, threadTs } = parsed.data;
-    try {
-      if (text.startsWith("/mllead")) {
-        const out = await driver.slash(text.replace(/^\/mllead\s*/, ""), { channel });
-        return { ok: out.status === 200, error: statusNote(out) ?? (out.text ? undefined : "mllead did not answer.") };
-      }
-      if (/@mllead\b/.test(text)) {
-        const out = await driver.mention(text, { channel, ...(threadTs ? { threadTs } : {}) });
-        return { ok: out.status === 200, error: statusNote(out) };
-      }
-      if (threadTs) {
-        const out = await driver.reply(threadTs, text, { channel });
-        return { ok: out.status === 200, error: statusNote(out) };
-      }
-      const msg = core.store.add({ channel, user: opts.humanUserId, text });
-      const out = await driver.event({ type: "message", channel, channel_type: "channel", user: msg.user, text, ts: msg.ts });
-      return { ok: out.status === 200, error: statusNote(out) };
-    } catch (err) {
-      return { ok: false, error: explain(err, opts.gatewayUrl()) };
-    }
-  });
-
-  app.post("/ui/click", async (req, reply) => {
-    const parsed = Click.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send({ ok: false, error: "That button is not on a message." });
-    try {
-      const out = await driver.click(parsed.data.ts, parsed.data.actionId, { channel: parsed.data.channel });
-      return { ok: out.status === 200, error: statusNote(out) };
-    } catch (err) {
-      return { ok: false, error: explain(err, opts.gatewayUrl()) };
-    }
-  });
-
-  app.post("/ui/react", async (req, reply) => {
-    const parsed = React.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send({ ok: false, error: "Pick a message to react to." });
-    try {
-      const out = await driver.react(parsed.data.ts, parsed.data.name, { channel: parsed.data.channel });
-      return { ok: out.status === 200, error: statusNote(out) };
-    } catch (err) {
-      return { ok: false, error: explain(err, opts.gatewayUrl()) };
-    }
-  });
-
-  app.post("/ui/shortcut", async (req, reply) => {
-    const parsed = Shortcut.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send({ ok: false, error: "Pick a message first." });
-    try {
-      const out = await driver.shortcut(parsed.data.ts, parsed.data.callbackId, { channel: parsed.data.channel });
-      return { ok: out.status === 200, error: statusNote(out) };
-    } catch (err) {
-      return { ok: false, error: explain(err, opts.gatewayUrl()) };
-    }
-  });
-
-  app.post("/ui/home", async () => {
-    try {
-      const out = await driver.openHome();
-      return { ok: out.status === 200, error: statusNote(out) };
-    } catch (err) {
-      return { ok: false, error: explain(err, opts.gatewayUrl()) };
-    }
-  });
-
-  app.post("/ui/view/submit", async (req, reply) => {
-    const parsed = SubmitView.safeParse(req.body);
-    if (!parsed.success || !core.views.get(parsed.data.viewId)?.open) {
-      return reply.code(400).send({ ok: false, error: "That box is no longer open." });
-    }
-    try {
-      // The app's inline errors, if any, come back with the next state and show under the inputs.
-      const out = await driver.submitView(parsed.data.viewId, parsed.data.values);
-      return { ok: out.status === 200, error: statusNote(out) };
-    } catch (err) {
-      return { ok: false, error: explain(err, opts.gatewayUrl()) };
-    }
-  });
-
-  app.post("/ui/view/cancel", async (req, reply) => {
-    const parsed = CancelView.safeParse(req.body);
-    if (!parsed.success || !core.views.get(parsed.data.viewId)) return reply.code(400).send({ ok: false, error: "No such box." });
-    try {
-      const out = await driver.cancelView(parsed.data.viewId);
-      return { ok: !out || out.status === 200, error: out ? statusNote(out) : undefined };
-    } catch (err) {
-      return { ok: false, error: explain(err, opts.gatewayUrl()) };
-    }
-  });
+  app.get("/ui/state", async (req) => uiState(core, opts, req.query as { channel?: string; thread?: string }));
+  action("/ui/send", Send, "Type a message first.", (i) => send(core, driver, opts, i));
+  action("/ui/click", Click, "That button is not on a message.", (i) => driver.click(i.ts, i.actionId, { channel: i.channel }));
+  action("/ui/react", React, "Pick a message to react to.", (i) => driver.react(i.ts, i.name, { channel: i.channel }));
+  action("/ui/shortcut", Shortcut, "Pick a message first.", (i) => driver.shortcut(i.ts, i.callbackId, { channel: i.channel }));
+  action("/ui/home", z.unknown(), "", () => driver.openHome());
+  // The app's inline errors, if any, come back with the next state and show under the inputs.
+  action(
+    "/ui/view/submit",
+    SubmitView.refine((i) => viewOpen(i.viewId)),
+    "That box is no longer open.",
+    (i) => driver.submitView(i.viewId, i.values),
+  );
+  action(
+    "/ui/view/cancel",
+    CancelView.refine((i) => core.views.get(i.viewId) !== undefined),
+    "No such box.",
+    (i) => driver.cancelView(i.viewId),
+  );
 }

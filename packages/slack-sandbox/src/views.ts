@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { SandboxError, ViewError } from "./errors.js";
 import { blockProblems, SLACK_LIMITS } from "./limits.js";
 
 /** A plain_text object as a view's title, submit and close carry it. */
@@ -46,18 +47,6 @@ interface Trigger {
   channel: string;
   issuedAt: number;
   exchanged: boolean;
-}
-
-/** A `views.open` refusal: Slack's error name and, for a bad view, its messages. */
-export class ViewError extends Error {
-  readonly code = "view_error";
-  override readonly name = "ViewError";
-  constructor(
-    readonly error: string,
-    readonly messages: string[] = [],
-  ) {
-    super(error);
-  }
 }
 
 function plainText(t: unknown, at: string, required: boolean, problems: string[], max: number = SLACK_LIMITS.maxViewText): void {
@@ -199,7 +188,7 @@ export function viewSubmission(view: SandboxView, values: ViewValues, user: stri
     }
   }
   for (const actionId of Object.keys(values)) {
-    if (!inputs.has(actionId)) throw new Error(`view ${view.id} has no input '${actionId}'`);
+    if (!inputs.has(actionId)) throw new SandboxError("not_found", `view ${view.id} has no input '${actionId}'`);
   }
   const state: Record<string, Record<string, { type: string; value: string | null }>> = {};
   for (const [actionId, input] of inputs) {

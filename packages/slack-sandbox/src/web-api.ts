@@ -1,27 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import {
-  ApiError,
-  type Args,
-  jsonArg,
-  type Method,
-  messageContent,
-  type Result,
-  required,
-  resolveChannel,
-  str,
-  truthy,
-  withoutMetadata,
-} from "./api-args.js";
+import { type Args, jsonArg, type Method, type Result, str } from "./api-args.js";
 import { assistantMethods } from "./assistant.js";
 import type { SandboxCore } from "./core.js";
+import { ApiError, ViewError } from "./errors.js";
 import { fileMethods } from "./files.js";
 import { homeMethods } from "./home.js";
+import { chatMethods, conversationMethods, reactionMethods } from "./messages.js";
 import { streamMethods } from "./streams.js";
-import { slackView, ViewError } from "./views.js";
+import { slackView } from "./views.js";
 
-/** The Web API methods the sandbox implements, by name. */
-function methods(core: SandboxCore): Record<string, Method> {
-  const { store, bot } = core;
+/** `api.test`, `auth.test`, `views.open` and Socket Mode's `apps.connections.open`. */
+function appMethods(core: SandboxCore): Record<string, Method> {
+  const { bot } = core;
   return {
     "api.test": (args) => ({ ok: true, args }),
     "auth.test": () => ({
@@ -34,97 +24,6 @@ function methods(core: SandboxCore): Record<string, Method> {
       bot_id: bot.botId,
       is_enterprise_install: false,
     }),
-    "chat.postMessage": (args) => {
-      const channel = resolveChannel(core, args);
-      const content = messageContent(args, true);
-      const threadTs = str(args, "thread_ts");
-      const msg = store.add({
-        channel,
-        user: bot.userId,
-        bot_id: bot.botId,
-        ...content,
-        ...(threadTs ? { thread_ts: threadTs } : {}),
-      });
-      core.onBotMessage(msg);
-      return { ok: true, channel, ts: msg.ts, message: withoutMetadata(msg) };
-    },
-    "chat.update": (args) => {
-      const channel = resolveChannel(core, args);
-      const ts = required(args, "ts");
-      const msg = store.find(channel, ts);
-      if (!msg) throw new ApiError("message_not_found");
-      if (msg.bot_id !== bot.botId) throw new ApiError("cant_update_message");
-      const content = messageContent(args, false);
-      if (str(args, "text") !== undefined) msg.text = content.text;
-      if (content.blocks !== undefined) msg.blocks = content.blocks;
-      if (content.metadata !== undefined) msg.metadata = content.metadata;
-      return { ok: true, channel, ts, text: msg.text, message: withoutMetadata(msg) };
-    },
-    "chat.postEphemeral": (args) => {
-      const channel = resolveChannel(core, args);
-      const user = required(args, "user");
-      const content = messageContent(args, true);
-      const threadTs = str(args, "thread_ts");
-      const ts = store.clock.next();
-      store.ephemerals.push({
-        channel,
-        user,
-        ts,
-        text: content.text,
-        ...(content.blocks ? { blocks: content.blocks } : {}),
-        ...(threadTs ? { thread_ts: threadTs } : {}),
-      });
-      return { ok: true, message_ts: ts };
-    },
-    "reactions.add": (args) => {
-      const channel = resolveChannel(core, args);
-      const name = required(args, "name");
-      const msg = store.find(channel, required(args, "timestamp"));
-      if (!msg) throw new ApiError("message_not_found");
-      msg.reactions ??= [];
-      let r = msg.reactions.find((x) => x.name === name);
-      if (r?.users.includes(bot.userId)) throw new ApiError("already_reacted");
-      if (!r) {
-        r = { name, users: [], count: 0 };
-        msg.reactions.push(r);
-      }
-      r.users.push(bot.userId);
-      r.count = r.users.length;
-      return { ok: true };
-    },
-    "reactions.remove": (args) => {
-      const channel = resolveChannel(core, args);
-      const name = required(args, "name");
-      const msg = store.find(channel, required(args, "timestamp"));
-      if (!msg) throw new ApiError("message_not_found");
-      const r = msg.reactions?.find((x) => x.name === name);
-      if (!r?.users.includes(bot.userId)) throw new ApiError("no_reaction");
-      r.users = r.users.filter((u) => u !== bot.userId);
-      r.count = r.users.length;
-      msg.reactions = msg.reactions?.filter((x) => x.count > 0) ?? [];
-      return { ok: true };
-    },
-    "conversations.replies": (args) => {
-      const channel = resolveChannel(core, args);
-      const ts = required(args, "ts");
-      const all = store.thread(channel, ts);
-      if (all.length === 0) throw new ApiError("thread_not_found");
-      const limit = Math.min(1000, Math.max(1, Number(str(args, "limit") ?? 1000)));
-      const offset = Number(str(args, "cursor") ?? 0) || 0;
-      const page = all.slice(offset, offset + limit);
-      const meta = truthy(args.include_all_metadata);
-      const hasMore = offset + limit < all.length;
-      return {
-        ok: true,
-        messages: page.map((m) => (meta ? m : withoutMetadata(m))),
-        has_more: hasMore,
-        response_metadata: { next_cursor: hasMore ? String(offset + limit) : "" },
-      };
-    },
-    "conversations.history": (args) => {
-      const channel = resolveChannel(core, args);
-      return { ok: true, messages: store.history(channel).reverse().map(withoutMetadata), has_more: false };
-    },
     "views.open": (args) => {
       try {
         const view = core.views.open(str(args, "trigger_id"), args.view === undefined ? undefined : jsonArg(args.view));
@@ -152,7 +51,10 @@ function tokenOf(req: FastifyRequest, args: Args): string | undefined {
  */
 export function registerWebApi(app: FastifyInstance, core: SandboxCore): void {
   const table: Record<string, Method> = {
-    ...methods(core),
+    ...appMethods(core),
+    ...chatMethods(core),
+    ...reactionMethods(core),
+    ...conversationMethods(core),
     ...streamMethods(core),
     ...fileMethods(core),
     ...assistantMethods(core),

@@ -1,22 +1,44 @@
-import { readdir, readFile, stat } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { constants } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { contentTypeFor, getFile, putFile } from "@mllead/bus";
-import type { Artifact, Metrics } from "@mllead/contracts";
+import { type Artifact, type Metrics, OBJECT_KEYS } from "@mllead/contracts";
+import { listFiles, MISSING, onCode } from "@mllead/sandbox";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
+import { MissingInputError } from "./errors.js";
 
 /** Most artifacts one job may keep (`JobResult.artifacts` holds 50, one is `job.log`). */
 export const MAX_ARTIFACTS = 49;
 
-/** Stable error for an input that is not in the Object Store. */
-export class MissingInputError extends Error {
-  readonly code = "missing_input";
-  override readonly name = "MissingInputError";
-}
-
 /** Where a job's artifact lives in the Object Store. */
 export function artifactObjectName(taskId: string, jobId: string, name: string): string {
-  return `tasks/${taskId}/jobs/${jobId}/${name}`;
+  return OBJECT_KEYS.jobArtifact(taskId, jobId, name);
+}
+
+/** The largest metrics.json read (bytes); a bigger one is ignored. */
+const MAX_METRICS_BYTES = 1024 * 1024;
+
+/**
+ * The text of the job's metrics.json, or null: none written, or one the runner does not read — anything but a
+ * regular file (a FIFO would block the read, a link could lead to a host file), or over MAX_METRICS_BYTES.
+ */
+async function readMetricsText(path: string, log: Logger): Promise<string | null> {
+  // O_NONBLOCK: opening a FIFO the job left must not wait for a writer.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+    onCode([...MISSING, "ELOOP"], null),
+  );
+  if (handle === null) return null;
+  try {
+    const info = await handle.stat();
+    if (!info.isFile() || info.size > MAX_METRICS_BYTES) {
+      log.warn({ path, size: info.size }, "metrics.json is not a regular file of at most 1 MiB; ignoring it");
+      return null;
+    }
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -24,12 +46,8 @@ export function artifactObjectName(taskId: string, jobId: string, name: string):
  * values, strings) is ignored with a log line; a missing file means no metrics.
  */
 export async function readMetrics(path: string, log: Logger): Promise<Metrics> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch {
-    return {};
-  }
+  const text = await readMetricsText(path, log);
+  if (text === null) return {};
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -50,21 +68,6 @@ export async function readMetrics(path: string, log: Logger): Promise<Metrics> {
   if (skipped.length > 0)
     log.warn({ path, skipped: skipped.slice(0, 20) }, "metrics.json values that are not numbers were ignored");
   return metrics;
-}
-
-/** Every regular file under `dir`, as paths relative to it with `/` separators (sorted, symlinks skipped). */
-export async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      const full = join(d, e.name);
-      if (e.isDirectory()) await walk(full);
-      else if (e.isFile()) out.push(relative(dir, full).split(sep).join("/"));
-    }
-  };
-  await walk(dir);
-  return out.sort();
 }
 
 /** Uploads one file to the Object Store and describes it as an Artifact. */

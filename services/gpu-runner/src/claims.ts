@@ -1,4 +1,4 @@
-import type { TypedKv } from "@mllead/bus";
+import { ConflictError, type TypedKv } from "@mllead/bus";
 import { JobResult } from "@mllead/contracts";
 import { z } from "zod";
 
@@ -48,12 +48,6 @@ export function decideClaim(
   return age > staleAfterMs ? { kind: "take", why: "stale" } : { kind: "wait", holder: claim.runnerId };
 }
 
-/** A live runner holds this job's claim; the message is handed back to be looked at later. */
-export class ClaimHeldError extends Error {
-  readonly code = "claim_held";
-  override readonly name = "ClaimHeldError";
-}
-
 /** Reads and writes claims with compare-and-swap. */
 export class ClaimStore {
   constructor(private readonly kv: TypedKv<typeof JobClaim>) {}
@@ -72,8 +66,7 @@ export class ClaimStore {
     try {
       return await this.kv.update(claim.jobId, claim, revision);
     } catch (err) {
-      const cur = await this.kv.get(claim.jobId);
-      if (cur && cur.revision !== revision) return null;
+      if (err instanceof ConflictError) return null;
       throw err;
     }
   }

@@ -1,28 +1,9 @@
 import type { TypedKv } from "@mllead/bus";
+import type { GpuInfo, RunnerHeartbeat } from "@mllead/contracts";
+import type { PythonEnvDescription } from "@mllead/sandbox";
+import { bestEffort } from "@mllead/service-kit";
 import type { Logger } from "pino";
-import { z } from "zod";
-import { GpuInfo, type InventoryPort } from "./inventory.js";
-
-/** A runner's heartbeat in `mllead_runners` (key = runnerId); the bucket's TTL removes it when the runner dies. */
-export const RunnerHeartbeat = z.object({
-  runnerId: z.string(),
-  host: z.string(),
-  gpus: z.array(GpuInfo),
-  cpuSlots: z.number().int().positive(),
-  /** Job ids this runner holds now (running or waiting for devices). */
-  runningJobs: z.array(z.string()),
-  /** The Python jobs run here (MLLEAD_PYTHON_ENV, else the system python3): for the planner and the specialists' prompts. */
-  python: z
-    .object({
-      kind: z.string(),
-      interpreter: z.string(),
-      version: z.string().optional(),
-      packages: z.array(z.object({ name: z.string(), version: z.string() })),
-    })
-    .optional(),
-  at: z.iso.datetime({ offset: true }),
-});
-export type RunnerHeartbeat = z.infer<typeof RunnerHeartbeat>;
+import type { InventoryPort } from "./inventory.js";
 
 /**
  * Puts the runner's heartbeat every `intervalMs` and runs `onBeat` (claim leases)
@@ -92,6 +73,18 @@ export class Heartbeat {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.beating;
-    await this.opts.kv.delete(this.opts.runnerId).catch(() => undefined);
+    // Should the delete fail, the heartbeat goes stale and readers count the runner gone all the same.
+    await bestEffort("remove the runner's heartbeat", this.opts.log, () => this.opts.kv.delete(this.opts.runnerId));
   }
+}
+
+/** What jobs run as Python here, as the heartbeat says it; undefined when unknown. */
+export function heartbeatPython(python: PythonEnvDescription | null): RunnerHeartbeat["python"] | undefined {
+  if (!python) return undefined;
+  return {
+    kind: python.kind,
+    interpreter: python.interpreter,
+    ...(python.version ? { version: python.version } : {}),
+    packages: [...python.packages, ...python.otherPackages],
+  };
 }

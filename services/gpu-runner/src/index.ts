@@ -1,20 +1,16 @@
-// Content types and the sandbox live in @mllead/bus and @mllead/sandbox; re-exported so this API is unchanged.
-export { contentTypeFor } from "@mllead/bus";
-export { type ProcessOutcome, type ProcessRunner, type ProcessSpec, runProcess } from "@mllead/sandbox";
-export { type Allocation, type AllocationResult, Allocator } from "./allocator.js";
-export { BetterElsewhereError, type Runner, type RunnerDeps, ShuttingDownError, startRunner } from "./app.js";
-export { artifactObjectName, readMetrics } from "./artifacts.js";
-export { type ClaimDecision, ClaimHeldError, decideClaim, JobClaim } from "./claims.js";
+// What tests and tools use of the runner; the service itself starts from main.ts.
+// The heartbeat schema is a contract (the gateway and the scout read it).
+export { GpuInfo, RunnerHeartbeat } from "@mllead/contracts";
+export { createRunner, type Runner, type RunnerDeps } from "./app.js";
+export { JobClaim } from "./claims.js";
 export { RunnerConfig } from "./config.js";
-export { buildJobEnv, isReservedJobEnvName } from "./env.js";
-export { RunnerHeartbeat } from "./heartbeat.js";
 export {
-  GpuInfo,
-  type Inventory,
-  type InventoryPort,
-  NVIDIA_SMI_ARGS,
-  nvidiaSmiInventory,
-  parseNvidiaSmiCsv,
-} from "./inventory.js";
-export { LineSplitter, LogTail } from "./log-tail.js";
-export { type ParsedLine, ProgressThrottle, parseOutputLine } from "./progress.js";
+  BetterElsewhereError,
+  ClaimHeldError,
+  MissingInputError,
+  PathEscapeError,
+  RunnerError,
+  RunnerErrorCode,
+  UnsafeArchiveError,
+} from "./errors.js";
+export { type Inventory, type InventoryPort, nvidiaSmiInventory } from "./inventory.js";

@@ -1,16 +1,5 @@
 import { execFile } from "node:child_process";
-import { z } from "zod";
-
-/** One GPU as nvidia-smi reports it. Memory in MiB, utilisation in percent; null where the driver says N/A. */
-export const GpuInfo = z.object({
-  index: z.number().int().nonnegative(),
-  uuid: z.string().min(1),
-  name: z.string(),
-  memoryTotalMiB: z.number().nullable(),
-  memoryUsedMiB: z.number().nullable(),
-  utilizationPct: z.number().nullable(),
-});
-export type GpuInfo = z.infer<typeof GpuInfo>;
+import type { GpuInfo } from "@mllead/contracts";
 
 /** What the host has: GPUs (empty on a CPU-only host) and, when there are none, why. */
 export interface Inventory {

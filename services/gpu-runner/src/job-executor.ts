@@ -1,15 +1,24 @@
 import { writeFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { dirname, join, resolve, sep } from "node:path";
+import { dirname, join } from "node:path";
 import type { GpuJob, JobOutcome, JobProgress, JobResult } from "@mllead/contracts";
-import type { ProcessOutcome, ProcessSpec, SandboxPolicy } from "@mllead/sandbox";
+import {
+  LineSplitter,
+  LineTail,
+  type ProcessOutcome,
+  type ProcessSpec,
+  resolveInside,
+  type SandboxPolicy,
+} from "@mllead/sandbox";
+import { bestEffort } from "@mllead/service-kit";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import type { Allocation } from "./allocator.js";
 import { artifactObjectName, downloadInput, readMetrics, uploadArtifacts, uploadFile } from "./artifacts.js";
 import { buildJobEnv } from "./env.js";
+import { PathEscapeError } from "./errors.js";
+import { CappedLogFile } from "./job-log.js";
 import { type JobSandboxSettings, jobPolicy } from "./job-sandbox.js";
-import { CappedLogFile, LineSplitter, LogTail } from "./log-tail.js";
 import { PGID_FILE } from "./orphans.js";
 import { ProgressThrottle, parseOutputLine } from "./progress.js";
 import { unpackWorktree } from "./worktree-unpack.js";
@@ -40,9 +49,33 @@ export interface Execution {
   stopped: boolean;
 }
 
+/** What `executeJob` is told besides the job: where progress goes, when to stop, and the job's logger. */
+export interface ExecuteOptions {
+  onProgress: (p: JobProgress) => void;
+  signal: AbortSignal;
+  log: Logger;
+  /** Checked after the process ends: true skips uploads (a runner shutting down hands the job on instead). */
+  skipUploads?: () => boolean;
+}
+
+/** A job's directory (`<jobsDir>/<jobId>`, holding the runner's log and pid file), its `work` dir and `artifacts`. */
+interface JobDirs {
+  root: string;
+  work: string;
+  artifacts: string;
+}
+
+/** What a job's output becomes: the full log on disk and the tail for its result, with the runner's own notes. */
+interface JobOutput {
+  logFile: CappedLogFile;
+  tail: LineTail;
+  /** A line the runner adds (why the job could not start, that it timed out). */
+  note: (text: string) => void;
+}
+
 function inside(root: string, rel: string): string {
-  const p = resolve(root, rel);
-  if (p !== root && !p.startsWith(root + sep)) throw new Error(`path '${rel}' leaves the job directory`);
+  const p = resolveInside(root, rel);
+  if (p === undefined) throw new PathEscapeError(`path '${rel}' leaves the job directory`);
   return p;
 }
 
@@ -62,98 +95,148 @@ export async function executeJob(
   deps: ExecutorDeps,
   job: GpuJob,
   allocation: Allocation,
-  opts: {
-    onProgress: (p: JobProgress) => void;
-    signal: AbortSignal;
-    log: Logger;
-    /** Checked after the process ends: true skips uploads (a runner shutting down hands the job on instead). */
-    skipUploads?: () => boolean;
-  },
+  opts: ExecuteOptions,
 ): Promise<Execution> {
-  const root = join(deps.jobsDir, job.jobId);
-  const work = join(root, "work");
-  const artifactsDir = join(root, "artifacts");
-  await rm(root, { recursive: true, force: true });
-  await mkdir(work, { recursive: true });
-  await mkdir(artifactsDir, { recursive: true });
-  const logFile = new CappedLogFile(join(root, "job.log"), deps.logMaxBytes);
-  const tail = new LogTail();
-  const note = (text: string) => {
-    tail.push(`[mllead] ${text}`);
-    logFile.note(text);
-  };
+  const dirs = await freshJobDirs(deps.jobsDir, job.jobId);
+  const output = jobOutput(join(dirs.root, "job.log"), deps.logMaxBytes);
   const os = await deps.objects();
 
   let proc: ProcessOutcome;
   try {
-    if (job.worktree) {
-      // Beside `work`, not in it: the archive is the runner's, and is gone before the job starts.
-      const archive = join(root, "worktree.tar.gz");
-      await downloadInput(os, job.worktree.objectName, archive);
-      await unpackWorktree(archive, work);
-      await rm(archive, { force: true });
-    }
-    for (const f of job.files) {
-      const p = inside(work, f.path);
-      await mkdir(dirname(p), { recursive: true });
-      await writeFile(p, f.content);
-    }
-    for (const input of job.inputs) await downloadInput(os, input.objectName, inside(work, input.path));
-
-    const throttle = new ProgressThrottle(opts.onProgress, deps.progressIntervalMs);
-    const stdout = new LineSplitter((line) => {
-      const parsed = parseOutputLine(line);
-      if (parsed.kind === "progress") throttle.offer(parsed.progress);
-      else tail.push(parsed.line);
-    });
-    const stderr = new LineSplitter((line) => tail.push(line));
-    const policy = jobPolicy(deps.sandboxSettings, { work, artifacts: artifactsDir }, deps.deviceNodes(allocation.devices));
-    proc = await deps.runSandboxed(
-      {
-        argv: job.command,
-        cwd: work,
-        env: buildJobEnv(
-          deps.hostEnv,
-          job.env,
-          { CUDA_VISIBLE_DEVICES: allocation.cudaVisibleDevices, MLLEAD_ARTIFACTS_DIR: artifactsDir, MLLEAD_JOB_ID: job.jobId },
-          deps.envPass,
-          deps.sandboxSettings.python,
-        ),
-        timeoutMs: job.timeoutSec * 1000,
-        killGraceMs: deps.killGraceMs,
-        signal: opts.signal,
-        // If this runner dies without stopping the job, its next start finds and kills the group (see orphans.ts).
-        // Under bubblewrap the pid is bwrap's: killing it takes down the whole sandbox.
-        onSpawn: (pid) => writeFileSync(join(root, PGID_FILE), String(pid)),
-        onStdout: (c) => {
-          logFile.write(c);
-          stdout.write(c);
-        },
-        onStderr: (c) => {
-          logFile.write(c);
-          stderr.write(c);
-        },
-      },
-      policy,
-    );
-    stdout.end();
-    stderr.end();
-    throttle.flush();
-    if (proc.spawnError !== undefined) note(`could not start ${job.command[0]}: ${proc.spawnError}`);
-    if (proc.stopped) note("the job was stopped before it finished");
-    if (proc.timedOut) note(`timed out after ${job.timeoutSec}s; the job's processes were stopped`);
+    await prepareWork(os, job, dirs);
+    proc = await runInSandbox(deps, job, allocation, dirs, output, opts);
   } catch (err) {
     // Preparing the job failed (a missing input, a bad path): the job fails, the runner goes on.
-    note(`could not prepare the job: ${(err as Error).message}`);
+    output.note(`could not prepare the job: ${(err as Error).message}`);
     proc = { exitCode: null, signal: null, timedOut: false, stopped: false, durationMs: 0 };
   }
 
+  const result = await collectResult(deps, job, dirs, output, proc, os, opts);
+  if (!deps.keepJobDirs)
+    await bestEffort("remove the job directory", opts.log, () => rm(dirs.root, { recursive: true, force: true }));
+  else await bestEffort("remove the job's pid file", opts.log, () => rm(join(dirs.root, PGID_FILE), { force: true }));
+  return { result, stopped: proc.stopped };
+}
+
+/** Empties (or creates) the job's directory with its `work` and `artifacts` dirs. */
+async function freshJobDirs(jobsDir: string, jobId: string): Promise<JobDirs> {
+  const root = join(jobsDir, jobId);
+  const dirs = { root, work: join(root, "work"), artifacts: join(root, "artifacts") };
+  await rm(root, { recursive: true, force: true });
+  await mkdir(dirs.work, { recursive: true });
+  await mkdir(dirs.artifacts, { recursive: true });
+  return dirs;
+}
+
+function jobOutput(logPath: string, logMaxBytes: number): JobOutput {
+  const logFile = new CappedLogFile(logPath, logMaxBytes);
+  const tail = new LineTail();
+  const note = (text: string) => {
+    tail.push(`[mllead] ${text}`);
+    logFile.note(text);
+  };
+  return { logFile, tail, note };
+}
+
+/** Fills `work`: the shipped worktree, the job's files and its inputs (each path kept inside `work`). */
+async function prepareWork(os: ObjectStore, job: GpuJob, dirs: JobDirs): Promise<void> {
+  if (job.worktree) {
+    // Beside `work`, not in it: the archive is the runner's, and is gone before the job starts.
+    const archive = join(dirs.root, "worktree.tar.gz");
+    await downloadInput(os, job.worktree.objectName, archive);
+    await unpackWorktree(archive, dirs.work);
+    await rm(archive, { force: true });
+  }
+  for (const f of job.files) {
+    const p = inside(dirs.work, f.path);
+    await mkdir(dirname(p), { recursive: true });
+    await writeFile(p, f.content);
+  }
+  for (const input of job.inputs) await downloadInput(os, input.objectName, inside(dirs.work, input.path));
+}
+
+/**
+ * Runs the job's argv under its sandbox policy: stdout's progress lines go (throttled) to `onProgress`, every
+ * other line to the tail, all bytes to the log file; how the process ended is noted in the log.
+ */
+async function runInSandbox(
+  deps: ExecutorDeps,
+  job: GpuJob,
+  allocation: Allocation,
+  dirs: JobDirs,
+  output: JobOutput,
+  opts: ExecuteOptions,
+): Promise<ProcessOutcome> {
+  const { logFile, tail, note } = output;
+  const throttle = new ProgressThrottle(opts.onProgress, deps.progressIntervalMs);
+  const stdout = new LineSplitter((line) => {
+    const parsed = parseOutputLine(line);
+    if (parsed.kind === "progress") throttle.offer(parsed.progress);
+    else tail.push(parsed.line);
+  });
+  const stderr = new LineSplitter((line) => tail.push(line));
+  const policy = jobPolicy(
+    deps.sandboxSettings,
+    { work: dirs.work, artifacts: dirs.artifacts },
+    deps.deviceNodes(allocation.devices),
+  );
+  const proc = await deps.runSandboxed(
+    {
+      argv: job.command,
+      cwd: dirs.work,
+      env: buildJobEnv(
+        deps.hostEnv,
+        job.env,
+        { CUDA_VISIBLE_DEVICES: allocation.cudaVisibleDevices, MLLEAD_ARTIFACTS_DIR: dirs.artifacts, MLLEAD_JOB_ID: job.jobId },
+        deps.envPass,
+        deps.sandboxSettings.python,
+      ),
+      timeoutMs: job.timeoutSec * 1000,
+      killGraceMs: deps.killGraceMs,
+      signal: opts.signal,
+      // If this runner dies without stopping the job, its next start finds and kills the group (see orphans.ts).
+      // Under bubblewrap the pid is bwrap's: killing it takes down the whole sandbox.
+      onSpawn: (pid) => writeFileSync(join(dirs.root, PGID_FILE), String(pid)),
+      onStdout: (c) => {
+        logFile.write(c);
+        stdout.write(c);
+      },
+      onStderr: (c) => {
+        logFile.write(c);
+        stderr.write(c);
+      },
+    },
+    policy,
+  );
+  stdout.end();
+  stderr.end();
+  throttle.flush();
+  if (proc.spawnError !== undefined) note(`could not start ${job.command[0]}: ${proc.spawnError}`);
+  if (proc.stopped) note("the job was stopped before it finished");
+  if (proc.timedOut) note(`timed out after ${job.timeoutSec}s; the job's processes were stopped`);
+  return proc;
+}
+
+/**
+ * The job's result: its outcome, metrics and log tail, and (unless `skipUploads`) its artifacts and full log
+ * uploaded to the Object Store. A failed upload is logged and noted; the result still goes out.
+ */
+async function collectResult(
+  deps: ExecutorDeps,
+  job: GpuJob,
+  dirs: JobDirs,
+  output: JobOutput,
+  proc: ProcessOutcome,
+  os: ObjectStore,
+  opts: ExecuteOptions,
+): Promise<JobResult> {
+  const { logFile, tail, note } = output;
   const result: JobResult = {
     outcome: outcomeOf(proc),
     exitCode: proc.exitCode,
     signal: proc.signal,
     durationMs: proc.durationMs,
-    metrics: await readMetrics(join(artifactsDir, "metrics.json"), opts.log),
+    metrics: await readMetrics(join(dirs.artifacts, "metrics.json"), opts.log),
     artifacts: [],
     logTail: [],
     host: deps.host,
@@ -163,7 +246,7 @@ export async function executeJob(
     try {
       result.artifacts = await uploadArtifacts({
         os,
-        dir: artifactsDir,
+        dir: dirs.artifacts,
         taskId: job.taskId,
         jobId: job.jobId,
         maxBytes: deps.artifactMaxBytes,
@@ -183,7 +266,5 @@ export async function executeJob(
       opts.log.error({ err }, "uploading the job log failed");
     }
   }
-  if (!deps.keepJobDirs) await rm(root, { recursive: true, force: true }).catch(() => undefined);
-  else await rm(join(root, PGID_FILE), { force: true }).catch(() => undefined);
-  return { result, stopped: proc.stopped };
+  return result;
 }

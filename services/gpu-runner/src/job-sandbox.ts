@@ -3,6 +3,8 @@ import { join, resolve } from "node:path";
 import {
   createSandbox,
   describePythonEnv,
+  hasCode,
+  MISSING,
   openPythonEnv,
   type ProcessRunner,
   type PythonEnv,
@@ -32,22 +34,25 @@ export interface JobSandboxSettings {
 /**
  * GPU UUID → device minor number (the N of /dev/nvidiaN), from the driver's
  * /proc/driver/nvidia/gpus/<pci>/information. The minor is not always nvidia-smi's
- * index, so the driver's word wins; empty where the driver is not loaded.
+ * index, so the driver's word wins; empty where the driver is not loaded. A GPU whose entry is gone
+ * is skipped; any other failure to read the driver's files is thrown.
  */
 export function readDeviceMinors(procDir = "/proc/driver/nvidia/gpus"): Map<string, number> {
   const out = new Map<string, number>();
   let entries: string[];
   try {
     entries = readdirSync(procDir);
-  } catch {
-    return out;
+  } catch (err) {
+    if (hasCode(err, MISSING)) return out;
+    throw err;
   }
   for (const pci of entries) {
     let info: string;
     try {
       info = readFileSync(join(procDir, pci, "information"), "utf8");
-    } catch {
-      continue;
+    } catch (err) {
+      if (hasCode(err, MISSING)) continue;
+      throw err;
     }
     const uuid = /^GPU UUID:\s*(\S+)/m.exec(info)?.[1];
     const minor = Number(/^Device Minor:\s*(\d+)/m.exec(info)?.[1]);

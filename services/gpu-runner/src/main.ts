@@ -1,9 +1,7 @@
-import { hostname } from "node:os";
 import { BUCKET_SPECS, BUCKETS, CONSUMERS, OBJECT_STORE, STREAMS } from "@mllead/contracts";
 import { runService } from "@mllead/service-kit";
-import { startRunner } from "./app.js";
+import { createRunner } from "./app.js";
 import { RunnerConfig } from "./config.js";
-import { nvidiaSmiInventory } from "./inventory.js";
 
 await runService({
   name: "gpu-runner",
@@ -16,15 +14,6 @@ await runService({
     uses: { streams: [STREAMS.events.name], buckets: [BUCKETS.tasks], objectStores: [OBJECT_STORE] },
     consumers: [CONSUMERS.gpuRunner],
   }),
-  start: async ({ config, log, bus, registry }) =>
-    startRunner({
-      bus,
-      log,
-      registry,
-      config,
-      host: hostname(),
-      // Jobs get only PATH, HOME, TMPDIR, LANG, LC_* and the MLLEAD_SANDBOX_ENV names of this (see env.ts).
-      hostEnv: process.env,
-      inventory: nvidiaSmiInventory({ bin: config.MLLEAD_NVIDIA_SMI }),
-    }),
+  // Jobs get only PATH, HOME, TMPDIR, LANG, LC_* and the MLLEAD_SANDBOX_ENV names of ctx.env (see env.ts).
+  create: (ctx) => createRunner(ctx),
 });

@@ -1,7 +1,24 @@
 import { JobProgress, PROGRESS_PREFIX } from "@mllead/contracts";
+import { z } from "zod";
 
 /** A stdout line is either a progress update or an ordinary log line. */
 export type ParsedLine = { kind: "progress"; progress: JobProgress } | { kind: "log"; line: string };
+
+/**
+ * The JSON after a progress prefix, as a JobProgress. Text that is not JSON is a validation issue like any
+ * other (the job printed a log line that looks like progress), so `safeParse` answers it without a throw.
+ */
+const ProgressJson = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: `not JSON: ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  })
+  .pipe(JobProgress);
 
 /**
  * Reads one stdout line. `::mllead-progress {json}` lines that validate become
@@ -9,13 +26,7 @@ export type ParsedLine = { kind: "progress"; progress: JobProgress } | { kind: "
  */
 export function parseOutputLine(line: string): ParsedLine {
   if (!line.startsWith(PROGRESS_PREFIX)) return { kind: "log", line };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(line.slice(PROGRESS_PREFIX.length));
-  } catch {
-    return { kind: "log", line };
-  }
-  const parsed = JobProgress.safeParse(raw);
+  const parsed = ProgressJson.safeParse(line.slice(PROGRESS_PREFIX.length));
   return parsed.success ? { kind: "progress", progress: parsed.data } : { kind: "log", line };
 }
 

@@ -5,7 +5,8 @@ import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Header } from "tar";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { UnsafeArchiveError, unpackWorktree } from "./worktree-unpack.js";
+import { UnsafeArchiveError } from "./errors.js";
+import { unpackWorktree } from "./worktree-unpack.js";
 
 type Entry = {
   path: string;

@@ -1,12 +1,7 @@
 import { posix } from "node:path";
 import { JOB_LIMITS } from "@mllead/contracts";
 import { type ReadEntry, x } from "tar";
-
-/** A shipped worktree holds an entry the runner does not unpack; the job fails with this message. */
-export class UnsafeArchiveError extends Error {
-  readonly code = "unsafe_archive";
-  override readonly name = "UnsafeArchiveError";
-}
+import { UnsafeArchiveError } from "./errors.js";
 
 /** Entry types a worktree archive (`git archive` of a tree) holds; anything else is refused. */
 const ALLOWED = new Set(["File", "OldFile", "ContiguousFile", "Directory", "SymbolicLink"]);

@@ -11,7 +11,7 @@ import { checkGatewayConfig, type GatewayConfig, slackApiBase } from "./config.j
 import { InboxSeal, provisionInbox, storeInInbox } from "./inbox.js";
 import { FastifyReceiver } from "./receiver.js";
 
-/** What the gateway is built from; `runService` provides all of it, and tests build it in-process. */
+/** What the gateway is built from: `runService`'s context provides all of it, and tests build it in-process. */
 export interface GatewayDeps {
   config: GatewayConfig;
   log: Logger;
@@ -30,13 +30,13 @@ export interface Gateway extends RunningService {
 }
 
 /**
- * Builds and starts the gateway. The main thread receives Slack: a Bolt app on the service's
+ * Builds and starts the gateway (`create: (ctx) => createGateway(ctx)`). The main thread receives Slack: a Bolt app on the service's
  * Fastify app (or Socket Mode when SLACK_APP_TOKEN is set) that stores Events API deliveries in the
  * gateway's inbox before acknowledging them and answers interactions and slash commands itself.
  * The background work — Bolt's listeners for the stored events and the rendering of task events
  * into threads — runs on a thread of its own (GATEWAY_BACKGROUND=thread, the default) or inline.
  */
-export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
+export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, bus } = deps;
   checkGatewayConfig(config);
   const log = deps.log.child({ component: "slack-gateway" });

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Bus, type NatsAccess } from "@mllead/bus";
-import { createLogger } from "@mllead/service-kit";
+import { bestEffort, createLogger } from "@mllead/service-kit";
 import type { Logger } from "pino";
 import { type Background, runBackground } from "./background.js";
 import type { GatewayConfig } from "./config.js";
@@ -121,7 +121,7 @@ async function runThread(data: ThreadData): Promise<void> {
     });
   } catch (err) {
     log.error({ err }, "the background thread could not start");
-    await bus?.close().catch(() => undefined);
+    await bestEffort("close the background thread's NATS connection after a failed start", log, () => bus?.close());
     port.postMessage({ type: "failed", message: (err as Error).message } satisfies FromThread);
     // Let the message reach the main thread before the thread goes; the main thread terminates it.
     return;
@@ -130,7 +130,7 @@ async function runThread(data: ThreadData): Promise<void> {
     if (m.type !== "stop") return;
     void (async () => {
       await background?.stop().catch((err: unknown) => log.warn({ err }, "background work did not stop cleanly"));
-      await bus?.close().catch(() => undefined);
+      await bestEffort("close the background thread's NATS connection after a failed start", log, () => bus?.close());
       port.postMessage({ type: "stopped" } satisfies FromThread);
       process.exit(0);
     })();

@@ -5,7 +5,7 @@ import { createMlleadApp } from "./bolt-app.js";
 import { type GatewayConfig, slackApiBase } from "./config.js";
 import { consumeInbox, InboxSeal } from "./inbox.js";
 import { startOutbound } from "./outbound.js";
-import { outboundClient, webSlackApi } from "./slack-api.js";
+import { outboundClient, webSlackApi } from "./web-slack-api.js";
 
 /** What the gateway's background work is built from. */
 export interface BackgroundDeps {

@@ -4,9 +4,9 @@ import type { Logger } from "pino";
 import { boltLogger } from "./bolt-logger.js";
 import { type GatewayConfig, slackApiBase } from "./config.js";
 import { registerInbound } from "./inbound.js";
-import { Poster } from "./poster.js";
-import { webSlackApi } from "./slack-api.js";
+import { Poster } from "./outbound/poster.js";
 import { SlackStore } from "./store.js";
+import { webSlackApi } from "./web-slack-api.js";
 
 /** The Bolt client options shared by the receiving app and the background app. */
 export function boltClientOptions(config: GatewayConfig) {

@@ -1,9 +1,10 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { Bus, Consumption, MessageContext } from "@mllead/bus";
-import { decode, ensureConsumers, ensureStreams } from "@mllead/bus";
-import type { ConsumerSpec, StreamSpec } from "@mllead/contracts";
+import type { Bus, ConsumerSpec, Consumption, MessageContext, StreamSpec } from "@mllead/bus";
+import { decode } from "@mllead/bus";
+import { KeyedQueue } from "@mllead/service-kit";
 import { z } from "zod";
-import { EventEnvelope, Oversized } from "./slack-input.js";
+import { EventEnvelope } from "./slack-events.js";
+import { Oversized } from "./slack-input.js";
 
 /**
  * The gateway's own inbox: every Events API delivery is stored here before Slack gets its 200,
@@ -78,10 +79,9 @@ export class InboxSeal {
 /** What travels on the inbox subject: a stored delivery's JSON and its seal. */
 const SealedInboxMessage = z.object({ v: z.literal(1), body: z.string(), seal: z.string().regex(/^[0-9a-f]{64}$/) });
 
-/** Creates the inbox stream and its consumer (idempotent). */
+/** Creates the inbox stream and its consumer (idempotent): what the gateway's `resources` declare, for tests. */
 export async function provisionInbox(bus: Bus): Promise<void> {
-  await ensureStreams(bus.jsm, [INBOX_STREAM]);
-  await ensureConsumers(bus.jsm, [INBOX_CONSUMER]);
+  await bus.setUp({ owns: { streams: [INBOX_STREAM] }, consumers: [INBOX_CONSUMER] });
 }
 
 /**
@@ -96,9 +96,8 @@ export async function storeInInbox(
   timeoutMs = 2000,
 ): Promise<{ duplicate: boolean }> {
   const body = JSON.stringify(msg);
-  const ack = await bus.js.publish(INBOX_SUBJECT, TEXT.encode(JSON.stringify({ v: 1, body, seal: seal.seal(body) })), {
-    msgID: msg.envelope.event_id,
-    timeout: timeoutMs,
+  const ack = await bus.publish(INBOX_SUBJECT, SealedInboxMessage, { v: 1, body, seal: seal.seal(body) }, msg.envelope.event_id, {
+    timeoutMs,
   });
   return { duplicate: ack.duplicate };
 }
@@ -120,7 +119,7 @@ export async function consumeInbox(
   seal: InboxSeal,
   handle: (msg: InboxMessage, ctx: MessageContext) => Promise<void>,
 ): Promise<Consumption> {
-  const chains = new Map<string, Promise<void>>();
+  const chains = new KeyedQueue();
   return bus.consume(
     INBOX_CONSUMER,
     SealedInboxMessage,
@@ -130,16 +129,8 @@ export async function consumeInbox(
         return Promise.resolve();
       }
       const msg = decode(ctx.subject, TEXT.encode(sealed.body), InboxMessage);
-      const key = orderingKey(msg);
-      const prev = chains.get(key) ?? Promise.resolve();
-      const next = prev.catch(() => undefined).then(() => handle(msg, ctx));
-      chains.set(key, next);
-      void next
-        .catch(() => undefined)
-        .finally(() => {
-          if (chains.get(key) === next) chains.delete(key);
-        });
-      return next;
+      // A failed handler does not hold up the next event of its channel; the bus redelivers it.
+      return chains.run(orderingKey(msg), () => handle(msg, ctx));
     },
     { concurrency: INBOX_CONCURRENCY },
   );

@@ -1,6 +1,6 @@
 import { BUCKET_SPECS, CONSUMERS, STREAMS } from "@mllead/contracts";
 import { runService } from "@mllead/service-kit";
-import { startGateway } from "./app.js";
+import { createGateway } from "./app.js";
 import { GatewayConfig } from "./config.js";
 import { INBOX_CONSUMER, INBOX_STREAM } from "./inbox.js";
 
@@ -15,5 +15,5 @@ await runService({
     consumers: [INBOX_CONSUMER, CONSUMERS.gateway],
   }),
   port: (config) => config.GATEWAY_PORT,
-  start: ({ config, log, bus, http }) => startGateway({ config, log, bus, http }),
+  create: (ctx) => createGateway(ctx),
 });

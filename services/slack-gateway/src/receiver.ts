@@ -5,13 +5,8 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { boltLogger } from "./bolt-logger.js";
 import type { InboxMessage } from "./inbox.js";
-import { classifySlackInput, INPUT_LIMITS, type Oversized, withinSignatureWindow } from "./slack-input.js";
-
-/** What the receiver adds to Bolt's context: `context.mllead` in every listener. */
-export interface MlleadContext {
-  /** The text was longer than mllead takes; the listener sees it trimmed and should tell the person. */
-  oversized?: Oversized;
-}
+import { INPUT_LIMITS } from "./slack-fields.js";
+import { classifySlackInput, type MlleadContext, type Oversized, withinSignatureWindow } from "./slack-input.js";
 
 export interface FastifyReceiverOptions {
   http: FastifyInstance;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifySlackInput, INPUT_LIMITS, withinSignatureWindow } from "./slack-input.js";
+import { INPUT_LIMITS } from "./slack-fields.js";
+import { classifySlackInput, withinSignatureWindow } from "./slack-input.js";
 
 const mention = (event: Record<string, unknown>) => ({
   type: "event_callback",

@@ -1,118 +1,6 @@
 import { z } from "zod";
-
-/**
- * The ceilings the gateway holds Slack's requests to. Slack's own limits where Slack has one;
- * `taskText` is what a mention or reply may carry into mllead (TaskCreate's and TaskDecide's ceiling).
- */
-export const INPUT_LIMITS = {
-  /**
-   * Request body in bytes. Slack's largest payloads (a 40,000-character message with its rich-text
-   * blocks, a modal's state) stay far below 1 MiB; Bolt's own default is 4 MB.
-   */
-  bodyBytes: 1024 * 1024,
-  /** Characters of a mention, reply or `/mllead` text that reach NATS; longer is trimmed and the person told. */
-  taskText: 4000,
-  /** Slack's ceiling for a message's text (chat.postMessage truncates beyond it). */
-  messageText: 40_000,
-  /** Slack's ceilings: button `value` 2000, `action_id`/`block_id`/`callback_id` 255, `private_metadata` 3000. */
-  actionValue: 2000,
-  identifier: 255,
-  privateMetadata: 3000,
-  /** A plain_text_input's `max_length` ceiling. */
-  inputValue: 3000,
-  /** Slack's request timestamp must be within this many seconds of ours, either way. */
-  signatureWindowSec: 300,
-} as const;
-
-/** Workspace, user, channel, bot and app ids: `U0ALICE`, `C024BE91L`, `T0SANDBOX`. */
-const SlackId = z.string().regex(/^[A-Z0-9]{1,40}$/, "not a Slack id");
-/** Message timestamps: `1700000000.000100`. */
-const Ts = z.string().regex(/^\d{1,12}\.\d{1,9}$/, "not a Slack message ts");
-const Identifier = z.string().min(1).max(INPUT_LIMITS.identifier);
-const ShortText = z.string().max(INPUT_LIMITS.identifier);
-const Url = z.url().max(2000);
-const Team = z.looseObject({ id: SlackId, enterprise_id: SlackId.optional() });
-const Enterprise = z.looseObject({ id: SlackId });
-const User = z.looseObject({ id: SlackId, team_id: SlackId.optional() });
-
-/** The fields of `app_mention` the gateway and Bolt read; anything else is dropped before NATS. */
-const AppMentionEvent = z.object({
-  type: z.literal("app_mention"),
-  user: SlackId.optional(),
-  bot_id: SlackId.optional(),
-  text: z.string(),
-  ts: Ts,
-  thread_ts: Ts.optional(),
-  channel: SlackId,
-  event_ts: Ts.optional(),
-  team: SlackId.optional(),
-});
-
-/** `message` (thread replies and their subtypes: edits, deletions, joins, bots). */
-const MessageEvent = z.object({
-  type: z.literal("message"),
-  subtype: ShortText.optional(),
-  user: SlackId.optional(),
-  bot_id: SlackId.optional(),
-  text: z.string().optional(),
-  ts: Ts,
-  thread_ts: Ts.optional(),
-  channel: SlackId,
-  channel_type: ShortText.optional(),
-  event_ts: Ts.optional(),
-  team: SlackId.optional(),
-});
-
-const ReactionAddedEvent = z.object({
-  type: z.literal("reaction_added"),
-  user: SlackId,
-  reaction: z.string().min(1).max(100),
-  item_user: SlackId.optional(),
-  item: z.union([
-    z.object({ type: z.literal("message"), channel: SlackId, ts: Ts }),
-    z.object({ type: z.enum(["file", "file_comment"]), file: ShortText.optional(), file_comment: ShortText.optional() }),
-  ]),
-  event_ts: Ts.optional(),
-});
-
-/** A person opened the app's Home tab (the gateway publishes it then). */
-const AppHomeOpenedEvent = z.object({
-  type: z.literal("app_home_opened"),
-  user: SlackId,
-  channel: SlackId.optional(),
-  tab: z.enum(["home", "messages", "about"]),
-  view: z.looseObject({ id: ShortText.optional(), hash: ShortText.optional() }).optional(),
-  event_ts: Ts.optional(),
-});
-
-/** The Events API event types mllead listens to; any other type is acknowledged and ignored. */
-export const HandledEvent = z.discriminatedUnion("type", [AppMentionEvent, MessageEvent, ReactionAddedEvent, AppHomeOpenedEvent]);
-const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set(["app_mention", "message", "reaction_added", "app_home_opened"]);
-
-const Authorization = z.object({
-  enterprise_id: SlackId.nullable().optional(),
-  team_id: SlackId.nullable().optional(),
-  user_id: SlackId,
-  is_bot: z.boolean().optional(),
-  is_enterprise_install: z.boolean().optional(),
-});
-
-const EnvelopeFields = {
-  type: z.literal("event_callback"),
-  event_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "not a Slack event id"),
-  event_time: z.number().int().nonnegative().optional(),
-  team_id: SlackId.optional(),
-  api_app_id: SlackId.optional(),
-  enterprise_id: SlackId.nullable().optional(),
-  is_ext_shared_channel: z.boolean().optional(),
-  authorizations: z.array(Authorization).max(10).optional(),
-};
-
-/** An Events API delivery as it travels through the gateway's inbox: only the fields mllead reads. */
-export const EventEnvelope = z.object({ ...EnvelopeFields, event: HandledEvent });
-export type EventEnvelope = z.infer<typeof EventEnvelope>;
-
-const EnvelopeHead = z.object({ ...EnvelopeFields, event: z.looseObject({ type: z.string().min(1).max(64) }) });
+import { EnvelopeHead, type EventEnvelope, HANDLED_EVENT_TYPES, HandledEvent } from "./slack-events.js";
+import { Enterprise, Identifier, INPUT_LIMITS, ShortText, SlackId, Team, Ts, Url, User } from "./slack-fields.js";
 
 const Message = z.looseObject({
   ts: Ts,
@@ -211,6 +99,12 @@ const UrlVerification = z.object({ type: z.literal("url_verification"), challeng
 /** A text field that was longer than the gateway takes: trimmed to `limit` on the way in. */
 export const Oversized = z.object({ field: z.string(), length: z.number().int(), limit: z.number().int() });
 export type Oversized = z.infer<typeof Oversized>;
+
+/** What the receiver adds to Bolt's context: `context.mllead` in every listener. */
+export interface MlleadContext {
+  /** The text was longer than mllead takes; the listener sees it trimmed and should tell the person. */
+  oversized?: Oversized;
+}
 
 /** What the gateway makes of one correctly signed request body. */
 export type SlackInput =

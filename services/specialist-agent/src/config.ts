@@ -1,11 +1,11 @@
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { BrainConfig, DEFAULT_JOBS_DIR } from "@mllead/brain";
 import { ROLES, Role } from "@mllead/contracts";
 import { ENV_NAME, sandboxEnv } from "@mllead/sandbox";
 import { envFlag, envList } from "@mllead/service-kit";
 import { z } from "zod";
 import { defaultStateDir, defaultWorkspaceDir } from "./git-repo.js";
-import type { ToolSettings } from "./tools.js";
+import type { ResolvedRepoSettings, SandboxSettings, SpecialistSettings, ToolSettings } from "./settings.js";
 import { DEFAULT_MAX_SHIP_BYTES } from "./worktree-ship.js";
 
 /** The specialist-agent's own variables (merged with BaseConfig by runService). */
@@ -75,57 +75,17 @@ export const SpecialistEnv = BrainConfig.extend({
 });
 export type SpecialistEnv = z.output<typeof SpecialistEnv>;
 
-/** How the task's worktree and the sandbox are set up; every field has a default (see `resolveRepoSettings`). */
-export interface RepoSettings {
-  /** MLLEAD_REPO: a path or clone URL; unset = the demo repository. */
-  repo?: string;
-  /** Clones and the demo repository live here; default `<workspaceDir>/.state`. */
-  stateDir?: string;
-  /** The shipped scripts the demo repository is made from; default the checkout's `jobs/`. */
-  demoSourceDir?: string;
-  /** MLLEAD_PUSH_REMOTE */
-  pushRemote?: string;
-  /** MLLEAD_DATA_DIRS, absolute paths. */
-  dataDirs?: string[];
-  sandbox?: {
-    mode: "auto" | "bubblewrap" | "process";
-    network: boolean;
-    limits: { memoryBytes: number; processes: number; fileSizeBytes: number };
-    /** MLLEAD_BWRAP: the bwrap binary; unset = `bwrap` on PATH, then /usr/bin/bwrap. */
-    bwrap?: string;
-    /** MLLEAD_SANDBOX_ENV: the extra host variable names commands get (already applied to `tools.baseEnv`). */
-    passEnv?: readonly string[];
-    /** MLLEAD_PYTHON_ENV: the team's Python environment, mounted read-only and first on PATH; unset = the system python3. */
-    pythonEnv?: string;
-  };
-}
-
-/** What the app needs to know, independent of where it came from. */
-export interface SpecialistSettings extends RepoSettings {
-  roles: Role[];
-  /** Task worktrees are `<workspaceDir>/<taskId>`. */
-  workspaceDir: string;
-  /** Steps per role consumer at once. */
-  concurrency: number;
-  tools: ToolSettings;
-  /** MLLEAD_OFFLINE_COMMIT: commit the offline brain's work on a team's repository too (see `commitsStep`); default false. */
-  offlineCommit?: boolean;
-}
-
 /** Sandbox limits when none are configured: 8 GiB, 512 processes, 4 GiB files. */
 export const DEFAULT_SANDBOX = {
   mode: "auto",
   network: false,
   limits: { memoryBytes: 8192 * 1024 * 1024, processes: 512, fileSizeBytes: 4096 * 1024 * 1024 },
-} as const satisfies NonNullable<RepoSettings["sandbox"]>;
+} as const satisfies SandboxSettings;
 
-/** Repo settings with their defaults filled in. */
-export function resolveRepoSettings(
-  s: SpecialistSettings,
-): Required<Omit<RepoSettings, "repo" | "pushRemote">> & Pick<RepoSettings, "repo" | "pushRemote"> {
+/** Repo settings with their defaults filled in (the state dir has none here: see `settingsFromEnv`). */
+export function resolveRepoSettings(s: SpecialistSettings): ResolvedRepoSettings {
   return {
     ...s,
-    stateDir: s.stateDir ?? join(s.workspaceDir, ".state"),
     demoSourceDir: s.demoSourceDir ?? DEFAULT_JOBS_DIR,
     dataDirs: s.dataDirs ?? [],
     sandbox: s.sandbox ?? { ...DEFAULT_SANDBOX, limits: { ...DEFAULT_SANDBOX.limits } },
@@ -149,6 +109,8 @@ export function defaultToolSettings(baseEnv: Readonly<Record<string, string | un
  * Settings from the parsed environment. `hostEnv` is the service's whole environment
  * (main passes process.env): it gives the default state dir, and of it sandboxed commands
  * get only what `sandboxEnv` allows (PATH, HOME, TMPDIR, LANG, LC_*, MLLEAD_SANDBOX_ENV).
+ * The one rule for the directories: the state dir is MLLEAD_STATE_DIR, else `$XDG_STATE_HOME/mllead`
+ * (`~/.local/state/mllead`); the workspace dir is MLLEAD_WORKSPACE_DIR, else `<stateDir>/workspaces`.
  */
 export function settingsFromEnv(
   config: SpecialistEnv,

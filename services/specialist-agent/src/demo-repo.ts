@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { SourceRepoError } from "./errors.js";
 import { runGit } from "./git-cli.js";
-import { SourceRepoError } from "./git-errors.js";
 
 /**
  * Fixed dates of the demo's initial commit: the same shipped files give the

@@ -1,8 +1,8 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { GIT_HOME, gitEnv, redactUrls, runGit, setGitBaseEnv } from "./git-cli.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { GIT_HOME, gitEnv, redactUrls, runGit } from "./git-cli.js";
 import { credentialOptions, splitCredentials } from "./git-credentials.js";
 
 const SERVICE_ENV = {
@@ -19,7 +19,7 @@ const SERVICE_ENV = {
   SSH_AUTH_SOCK: "/run/agent",
 };
 
-afterEach(() => setGitBaseEnv(process.env));
+afterEach(() => vi.unstubAllEnvs());
 
 describe("git environment", () => {
   it("redacts credentials in URLs", () => {
@@ -63,7 +63,8 @@ describe("git environment", () => {
   it("a program git runs sees none of the service's secrets and the git dir the service named", async () => {
     const dir = await mkdtemp(join(tmpdir(), "mllead-gitenv-"));
     try {
-      setGitBaseEnv(SERVICE_ENV);
+      // The service's own environment holds the secrets: git reads process.env through its allow-list.
+      for (const [k, v] of Object.entries(SERVICE_ENV)) if (k !== "PATH") vi.stubEnv(k, v);
       const repo = { gitDir: join(dir, "repo.git") };
       await mkdir(repo.gitDir);
       await runGit(repo, ["init", "--quiet", "--bare"]);

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
+import { GitBusyError, GitError } from "./errors.js";
 import { credentialOptions, type GitCredentials } from "./git-credentials.js";
-import { GitBusyError, GitError } from "./git-errors.js";
 
 /** The identity on every commit mllead makes (author and committer). */
 export const GIT_IDENTITY = { name: "mllead", email: "mllead@users.noreply.local" } as const;
@@ -136,13 +136,6 @@ export function gitEnv(base: Readonly<Record<string, string | undefined>>, netwo
   };
 }
 
-let serviceEnv: Readonly<Record<string, string | undefined>> = process.env;
-
-/** Sets the environment git's allow-listed variables are taken from (the service passes its parsed environment). */
-export function setGitBaseEnv(base: Readonly<Record<string, string | undefined>>): void {
-  serviceEnv = base;
-}
-
 /**
  * The repository a command works on, as the service recorded it: never found
  * by git from a working directory (a worktree's `.git` is the step's to write).
@@ -162,7 +155,8 @@ function commandLine(dirs: GitDirs | null, args: string[], opts: GitRunOptions):
 
 function commandEnv(opts: GitRunOptions): Record<string, string> {
   const creds = opts.network && opts.network !== true ? credentialOptions(opts.network.credentials).env : {};
-  return { ...gitEnv(serviceEnv, Boolean(opts.network)), ...opts.env, ...creds };
+  // The service's environment, filtered by `gitEnv`'s allow-list: only PATH and the locale (and, for a remote, its access).
+  return { ...gitEnv(process.env, Boolean(opts.network)), ...opts.env, ...creds };
 }
 
 function once(

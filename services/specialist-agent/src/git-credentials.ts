@@ -55,9 +55,10 @@ export function splitCredentials(url: string): SplitUrl {
   const decode = (s: string) => {
     try {
       return decodeURIComponent(s);
-    } catch {
+    } catch (err) {
       // Not valid percent-encoding: git would take the text as it is, so do we.
-      return s;
+      if (err instanceof URIError) return s;
+      throw err;
     }
   };
   return {

@@ -4,9 +4,9 @@ import { mkdir, realpath, rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { ensureDemoRepo } from "./demo-repo.js";
+import { SourceRepoError } from "./errors.js";
 import { type GitDirs, gitOk, redactUrls, runGit, runGitDiscovering } from "./git-cli.js";
 import { splitCredentials } from "./git-credentials.js";
-import { SourceRepoError } from "./git-errors.js";
 
 /** Longest a clone or fetch of the team's repository may take (ms). */
 const NETWORK_TIMEOUT_MS = 10 * 60_000;

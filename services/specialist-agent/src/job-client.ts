@@ -1,9 +1,18 @@
 import { createHash } from "node:crypto";
 import type { GpuJobSpec } from "@mllead/brain";
 import type { Bus } from "@mllead/bus";
-import { GpuJob, type JobResult, type JobWorktree, jobIdFor, SUBJECTS } from "@mllead/contracts";
+import {
+  emitEvent,
+  GpuJob,
+  type JobResult,
+  type JobWorktree,
+  jobIdFor,
+  lastEvent,
+  SUBJECTS,
+  waitForEvent,
+} from "@mllead/contracts";
 import type { Logger } from "pino";
-import { GpuJobTimeoutError, infra, ShuttingDownError } from "./errors.js";
+import { GpuJobTimeoutError, infra, stepShuttingDown } from "./errors.js";
 
 /** Which step attempt a job belongs to. */
 export interface JobOwner {
@@ -57,7 +66,7 @@ export async function runGpuJob(
 ): Promise<{ jobId: string; result: JobResult }> {
   const { taskId, stepId } = owner;
   const finishedSubject = SUBJECTS.event({ type: "job.finished", taskId, jobId });
-  const done = await infra("looking up the job", () => bus.lastEvent(finishedSubject));
+  const done = await infra("looking up the job", () => lastEvent(bus, finishedSubject));
   // A payload that names another job or task than its subject is not this job's result.
   if (done?.type === "job.finished" && done.jobId === jobId && done.taskId === taskId) {
     log.info({ jobId, outcome: done.result.outcome }, "re-attached to a finished GPU job");
@@ -80,13 +89,13 @@ export async function runGpuJob(
     ...(spec.timeoutSec !== undefined ? { timeoutSec: spec.timeoutSec } : {}),
     submittedAt: new Date().toISOString(),
   });
-  const queued = await infra("looking up the job", () => bus.lastEvent(SUBJECTS.event({ type: "job.queued", taskId, jobId })));
+  const queued = await infra("looking up the job", () => lastEvent(bus, SUBJECTS.event({ type: "job.queued", taskId, jobId })));
   if (queued) {
     log.info({ jobId }, "re-attached to a queued GPU job");
   } else {
     await infra("submitting the GPU job", () => bus.publish(SUBJECTS.gpuJob, GpuJob, job, jobId));
     await infra("reporting the queued job", () =>
-      bus.emit({
+      emitEvent(bus, {
         v: 1,
         type: "job.queued",
         eventId: `job.queued:${taskId}:${jobId}`,
@@ -118,9 +127,9 @@ async function waitForFinished(
 ): Promise<JobResult> {
   const deadline = Date.now() + waitSec * 1000;
   while (Date.now() < deadline) {
-    if (opts.signal?.aborted) throw new ShuttingDownError(`stopped waiting for GPU job ${jobId}: shutting down`);
+    if (opts.signal?.aborted) throw stepShuttingDown(`stopped waiting for GPU job ${jobId}: shutting down`);
     const event = await infra("waiting for the job result", () =>
-      bus.waitForEvent(subject, {
+      waitForEvent(bus, subject, {
         timeoutMs: Math.max(0, deadline - Date.now()),
         ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),

@@ -8,14 +8,15 @@ import {
   summarizeSandboxEnv,
 } from "@mllead/sandbox";
 import type { Logger } from "pino";
-import { resolveRepoSettings, type SpecialistSettings } from "./config.js";
+import { resolveRepoSettings } from "./config.js";
 import { openSourceRepo, type SourceRepo } from "./git-repo.js";
+import type { ResolvedRepoSettings, SpecialistSettings } from "./settings.js";
 
 /** What every step of this process shares: the team's repository and the sandbox its commands run in. */
 export interface StepEnvironment {
   source: SourceRepo;
   sandbox: Sandbox;
-  settings: ReturnType<typeof resolveRepoSettings>;
+  settings: ResolvedRepoSettings;
   /** MLLEAD_PYTHON_ENV, checked under the sandbox at start: mounted read-only in every command, first on PATH. */
   pythonEnv?: OpenedPythonEnv;
   /** The Python commands run, for prompts and the scout: the team's environment, else the system python3; null when unknown. */
@@ -59,7 +60,7 @@ export async function openStepEnvironment(settings: SpecialistSettings, log: Log
  */
 async function openTeamPython(
   settings: SpecialistSettings,
-  resolved: ReturnType<typeof resolveRepoSettings>,
+  resolved: ResolvedRepoSettings,
   sandbox: Sandbox,
   log: Logger,
 ): Promise<OpenedPythonEnv | undefined> {

@@ -4,7 +4,7 @@ import { scrubSecrets } from "@mllead/service-kit";
 import type { Logger } from "pino";
 import type { SourceRepo } from "./git-repo.js";
 import { commitStep, pushBranch, type UncommittedFile } from "./task-branch.js";
-import { captureLeftovers, type DiscardResult, discardStepChanges } from "./task-reset.js";
+import { captureLeftovers, type DiscardResult, discardStepChanges, type Leftovers } from "./task-reset.js";
 import type { TaskWorktree } from "./task-worktree.js";
 import { guardWorktree } from "./worktree-guard.js";
 
@@ -52,19 +52,24 @@ export async function runStepOnBranch<T>(
 ): Promise<{ raw: T; review?: DiscardResult }> {
   if (work.role !== "code-reviewer") return { raw: await run() };
   const leftovers = await captureLeftovers(wt);
-  let raw: T | undefined;
-  let failure: { err: unknown } | undefined;
+  let failed = true;
   try {
-    raw = await run();
-  } catch (err) {
-    failure = { err };
+    const raw = await run();
+    failed = false;
+    return { raw, review: await discardReview(wt, leftovers, log) };
+  } finally {
+    // The review failed: its changes are discarded all the same, then its error goes on.
+    if (failed) await discardReview(wt, leftovers, log);
   }
+}
+
+/** Discards what the reviewer changed (see `discardStepChanges`) and logs what was put back. */
+async function discardReview(wt: TaskWorktree, leftovers: Leftovers, log: Logger): Promise<DiscardResult> {
   const review = await discardStepChanges(wt, leftovers);
   if (review.tampered.length > 0) log.warn({ tampered: review.tampered }, "the reviewer changed git metadata; put back");
   if (review.discarded.length > 0)
     log.warn({ discarded: review.discarded.slice(0, 50) }, "the reviewer's changes were discarded");
-  if (failure) throw failure.err;
-  return { raw: raw as T, review };
+  return review;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { resolve } from "node:path";
+import { KeyedQueue } from "@mllead/service-kit";
 import { formatStepMessage, parseTrailers, type StepCommitInfo, stepTrailers } from "./commit-message.js";
+import { GitError, GitPushError } from "./errors.js";
 import { redactUrls, runGit } from "./git-cli.js";
 import { splitCredentials } from "./git-credentials.js";
-import { GitError, GitPushError } from "./git-errors.js";
 import { isCloneUrl } from "./git-repo.js";
-import { KeyedLock } from "./keyed-lock.js";
 import type { TaskWorktree } from "./task-worktree.js";
 import { bare, guardWorktree, moveBranch, readBranch, syncIndex, writeHeadRecord } from "./worktree-guard.js";
 import { snapshotWorktree, type UncommittedFile } from "./worktree-snapshot.js";
@@ -57,7 +57,7 @@ export interface PushResult {
   sha: string;
 }
 
-const commitLocks = new KeyedLock();
+const commitLocks = new KeyedQueue();
 
 async function commitFiles(wt: TaskWorktree, sha: string): Promise<string[]> {
   const out = await runGit(bare(wt), ["diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--no-renames", sha]);

@@ -1,5 +1,6 @@
-import { lstat, mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { lstatIfExists } from "./fs-absent.js";
 import { runGit } from "./git-cli.js";
 import { DEFAULT_MAX_COMMIT_FILE_BYTES } from "./task-branch.js";
 import type { TaskWorktree } from "./task-worktree.js";
@@ -21,7 +22,7 @@ export interface DiscardResult {
 
 /** What a path looked like (inode, size, times), without following a link: unchanged leftovers are kept. */
 async function signature(root: string, path: string): Promise<string> {
-  const st = await lstat(join(root, path.replace(/\/$/, ""))).catch(() => null);
+  const st = await lstatIfExists(join(root, path.replace(/\/$/, "")));
   if (!st) return "missing";
   return st.isDirectory() ? `dir:${st.ino}` : `${st.mode}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
@@ -50,7 +51,7 @@ async function removeInside(root: string, rel: string): Promise<void> {
   const parts = rel.replace(/\/$/, "").split("/");
   for (let i = 1; i <= parts.length; i++) {
     const abs = join(root, ...parts.slice(0, i));
-    const st = await lstat(abs).catch(() => null);
+    const st = await lstatIfExists(abs);
     if (!st) return;
     if (i === parts.length || !st.isDirectory()) {
       await rm(abs, { recursive: true, force: true });
@@ -64,7 +65,7 @@ async function materialise(wt: TaskWorktree, rel: string, entry: TreeEntry): Pro
   const parts = rel.split("/");
   for (let i = 1; i < parts.length; i++) {
     const abs = join(wt.root, ...parts.slice(0, i));
-    const st = await lstat(abs).catch(() => null);
+    const st = await lstatIfExists(abs);
     if (st?.isDirectory()) continue;
     if (st) await rm(abs, { recursive: true, force: true });
     await mkdir(abs);

@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, realpath, rename, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, realpath, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { KeyedQueue } from "@mllead/service-kit";
+import { GitBusyError, GitError, InvalidTaskIdError } from "./errors.js";
+import { isAbsent, statIfExists } from "./fs-absent.js";
 import { type GitDirs, gitLine, gitOk, runGit } from "./git-cli.js";
-import { GitBusyError, GitError, InvalidTaskIdError } from "./git-errors.js";
 import type { SourceRepo } from "./git-repo.js";
-import { KeyedLock } from "./keyed-lock.js";
 import { ensureHeadRecord, findWorktreeGitDir, restoreWorktreeLinks } from "./worktree-guard.js";
 
 /** One task's git worktree, on its own branch. */
@@ -38,12 +39,14 @@ const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** How often `openTaskWorktree` looks again when another process is creating the same worktree. */
 const OPEN_TRIES = 40;
 
-const worktreeLocks = new KeyedLock();
+const worktreeLocks = new KeyedQueue();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Returns `taskId` when it is usable as a directory name and in a branch name; throws InvalidTaskIdError otherwise. */
 export function validateTaskId(taskId: string): string {
-  if (!TASK_ID.test(taskId)) throw new InvalidTaskIdError(taskId);
+  if (!TASK_ID.test(taskId)) {
+    throw new InvalidTaskIdError(`task id '${taskId.slice(0, 80)}' is not usable as a directory and branch name`);
+  }
   return taskId;
 }
 
@@ -103,6 +106,16 @@ async function recoverBase(source: SourceRepo, branch: string): Promise<string> 
   return base;
 }
 
+/** The text of `<path>/.git` when it is a file; "" when there is none or it is a directory (a repository's own). */
+async function readDotGit(path: string): Promise<string> {
+  try {
+    return await readFile(join(path, ".git"), "utf8");
+  } catch (err) {
+    if (isAbsent(err) || (err as NodeJS.ErrnoException).code === "EISDIR") return "";
+    throw err;
+  }
+}
+
 /**
  * Makes way for `git worktree add` at `path`. An empty directory can stay
  * (git adds into it). One this repository has a worktree entry for is being
@@ -113,7 +126,7 @@ async function recoverBase(source: SourceRepo, branch: string): Promise<string> 
 async function clearStalePath(source: SourceRepo, path: string): Promise<"clear" | "busy"> {
   if (!existsSync(path) || (await readdir(path)).length === 0) return "clear";
   if (await findWorktreeGitDir(source.gitCommonDir, path)) return "busy";
-  const dotGit = await readFile(join(path, ".git"), "utf8").catch(() => "");
+  const dotGit = await readDotGit(path);
   const gitdir = /^gitdir: (.+)$/m.exec(dotGit)?.[1];
   if (gitdir && existsSync(gitdir) && existsSync(join(gitdir, "commondir"))) {
     const owner = await realpath(dirname(dirname(gitdir)));
@@ -162,7 +175,7 @@ async function describe(source: SourceRepo, root: string, taskId: string, branch
  */
 async function repairLinks(source: SourceRepo, path: string, taskId: string, branch: string): Promise<void> {
   const gitDir = await findWorktreeGitDir(source.gitCommonDir, path);
-  if (!gitDir || existsSync(join(gitDir, "locked")) || !(await stat(path).catch(() => null))?.isDirectory()) return;
+  if (!gitDir || existsSync(join(gitDir, "locked")) || !(await statIfExists(path))?.isDirectory()) return;
   await restoreWorktreeLinks({ taskId, root: path, branch, gitDir, gitCommonDir: source.gitCommonDir });
 }
 
@@ -226,19 +239,4 @@ export async function openTaskWorktree(source: SourceRepo, opts: TaskWorktreeOpt
     }
     throw new GitBusyError(`the worktree of task ${opts.taskId} is still being made by another process`, { cause: lastError });
   });
-}
-
-/**
- * Removes a task's worktree directory (for cleanup), keeping its branch and
- * commits. `force` (default true) also discards uncommitted and ignored files,
- * which `commitStep` has already committed or reported.
- */
-export async function removeTaskWorktree(wt: TaskWorktree, opts: { force?: boolean } = {}): Promise<void> {
-  const repo = { gitDir: wt.gitCommonDir };
-  if (existsSync(wt.root)) {
-    // git checks the worktree's .git before removing it; a step may have changed it.
-    await restoreWorktreeLinks(wt);
-    await runGit(repo, ["worktree", "remove", ...(opts.force === false ? [] : ["--force"]), wt.root]);
-  }
-  await runGit(repo, ["worktree", "prune"]);
 }

@@ -1,9 +1,9 @@
 import type { FileHandle } from "node:fs/promises";
-import { mkdir, realpath } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { FileListing } from "@mllead/brain";
 import { ConfinedFs, ConfinedFsError, type OpenedFile } from "@mllead/sandbox";
 import { PathEscapeError, WorkspaceFileError } from "./errors.js";
+import type { TaskWorktree } from "./task-worktree.js";
 
 /** Most files a listing walks before it stops and says so. */
 const MAX_LISTED = 10_000;
@@ -29,10 +29,12 @@ export function resolveInside(root: string, path: string): string {
 }
 
 /**
- * A task's working directory, `<workspaceDir>/<taskId>/`. Every file it reads or writes stays inside it:
- * a symbolic link (existing or dangling, in any component, or swapped in meanwhile) is followed only where
- * it leads to a place inside, never out (see `ConfinedFs`). A view made with `withDataDirs` also reads the
- * team's data dirs by absolute path, and never writes them.
+ * The files of a task's worktree, as the step's tools reach them: a view of the `TaskWorktree` (its one
+ * owner, which made and opened `<workspaceDir>/<taskId>`), never a second opening of that directory.
+ * Every file it reads or writes stays inside the worktree: a symbolic link (existing or dangling, in any
+ * component, or swapped in meanwhile) is followed only where it leads to a place inside, never out (see
+ * `ConfinedFs`). A view made with `withDataDirs` also reads the team's data dirs by absolute path, and
+ * never writes them.
  */
 export class Workspace {
   private constructor(
@@ -42,14 +44,9 @@ export class Workspace {
     readonly dataDirs: readonly string[],
   ) {}
 
-  /** Creates (if needed) and opens the workspace of one task. */
-  static async open(workspaceDir: string, taskId: string): Promise<Workspace> {
-    const base = resolve(workspaceDir);
-    const dir = resolveInside(base, taskId);
-    await mkdir(dir, { recursive: true });
-    // Work with the real path so a symlinked workspace dir does not look like an escape.
-    const root = await realpath(dir);
-    return new Workspace(root, new ConfinedFs(root), []);
+  /** The files of `worktree` (its `root`, a real path: `openTaskWorktree` resolved it). */
+  static of(worktree: Pick<TaskWorktree, "root">): Workspace {
+    return new Workspace(worktree.root, new ConfinedFs(worktree.root), []);
   }
 
   /** This workspace, also reading `dataDirs` (absolute paths) — never writing them. */

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { lstat, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseTrailers, stepTrailers } from "./commit-message.js";
+import { GitError } from "./errors.js";
+import { lstatIfExists } from "./fs-absent.js";
 import { GIT_IDENTITY, type GitDirs, runGit } from "./git-cli.js";
-import { GitError } from "./git-errors.js";
 
 /** What the guard needs of a task's worktree (a `TaskWorktree` has it all). */
 export interface GuardedWorktree {
@@ -56,14 +57,14 @@ async function replaceFile(path: string, content: string): Promise<void> {
   const tmp = `${path}.mllead-${randomBytes(4).toString("hex")}`;
   await writeFile(tmp, content, { flag: "wx" });
   // rename replaces a link or file itself; a directory in the way is removed first (rm never follows links).
-  const st = await lstat(path).catch(() => null);
+  const st = await lstatIfExists(path);
   if (st?.isDirectory()) await rm(path, { recursive: true, force: true });
   await rename(tmp, path);
 }
 
 /** True when `path` is a plain file holding exactly `content`. */
 async function holds(path: string, content: string): Promise<boolean> {
-  const st = await lstat(path).catch(() => null);
+  const st = await lstatIfExists(path);
   return st?.isFile() === true && (await readFile(path, "utf8")) === content;
 }
 
@@ -76,7 +77,7 @@ export async function restoreWorktreeLinks(wt: GuardedWorktree): Promise<string[
   const notes: string[] = [];
   const dotGit = join(wt.root, ".git");
   if (!(await holds(dotGit, `gitdir: ${wt.gitDir}\n`))) {
-    const st = await lstat(dotGit).catch(() => null);
+    const st = await lstatIfExists(dotGit);
     const was = !st
       ? "deleted"
       : st.isDirectory()

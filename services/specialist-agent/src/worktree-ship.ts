@@ -1,8 +1,8 @@
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import type { Bus } from "@mllead/bus";
-import type { JobWorktree } from "@mllead/contracts";
-import { infra, StepToolError } from "./errors.js";
+import { type JobWorktree, OBJECT_KEYS, OBJECT_STORE } from "@mllead/contracts";
+import { infra, WorktreeTooLargeError } from "./errors.js";
 import { runGit } from "./git-cli.js";
 import { bare, type GuardedWorktree, recordedHead } from "./worktree-guard.js";
 import { snapshotWorktree, treeOf } from "./worktree-snapshot.js";
@@ -11,12 +11,6 @@ import { snapshotWorktree, treeOf } from "./worktree-snapshot.js";
 export const DEFAULT_MAX_SHIP_BYTES = 200 * 1024 * 1024;
 /** Changed files larger than this are left out of a shipped worktree (and named); `inputs` carries them. */
 export const MAX_SHIP_FILE_BYTES = 64 * 1024 * 1024;
-
-/** The worktree is larger than a GPU job may ship; the message tells the model what to do. */
-export class WorktreeTooLargeError extends StepToolError {
-  override readonly code = "worktree_too_large";
-  override readonly name = "WorktreeTooLargeError";
-}
 
 /** A worktree packed and uploaded for a GPU job. */
 export interface ShippedArchive {
@@ -30,7 +24,7 @@ export interface ShippedArchive {
 
 /** The Object Store name of a shipped worktree: by its tree id, so the same state is uploaded once. */
 export function worktreeObjectName(taskId: string, tree: string): string {
-  return `tasks/${taskId}/worktrees/${tree}.tar.gz`;
+  return OBJECT_KEYS.worktree(taskId, tree);
 }
 
 /**
@@ -57,7 +51,7 @@ export async function shipWorktree(
   );
   const files = [...(await treeOf(wt, tree)).values()].filter((e) => e.mode !== "160000").length;
   const objectName = worktreeObjectName(taskId, tree);
-  const store = await infra("opening the artifact store", () => bus.objects());
+  const store = await infra("opening the artifact store", () => bus.objectStore(OBJECT_STORE));
   const existing = await infra("looking up the shipped worktree", () => store.info(objectName));
   if (existing && !existing.deleted) {
     return { worktree: { objectName, tree, bytes: existing.size }, files, leftOut };

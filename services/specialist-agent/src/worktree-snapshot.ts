@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, mkdtemp, open, readlink, rm } from "node:fs/promises";
+import { mkdtemp, open, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { isConfinedTempName } from "@mllead/sandbox";
+import { GitError } from "./errors.js";
+import { lstatIfExists } from "./fs-absent.js";
 import { type GitDirs, runGit } from "./git-cli.js";
-import { GitError } from "./git-errors.js";
 import { bare, type GuardedWorktree } from "./worktree-guard.js";
 
 /** A changed file left out of a snapshot's tree. */
@@ -109,9 +110,7 @@ class WorktreeReader {
     let p = this.dirs.get(rel);
     if (!p) {
       const parent = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "";
-      p = this.realDir(parent).then(
-        async (ok) => ok && (await lstat(join(this.root, rel)).catch(() => null))?.isDirectory() === true,
-      );
+      p = this.realDir(parent).then(async (ok) => ok && (await lstatIfExists(join(this.root, rel)))?.isDirectory() === true);
       this.dirs.set(rel, p);
     }
     return p;
@@ -121,7 +120,7 @@ class WorktreeReader {
   private isGitDir(rel: string): Promise<boolean> {
     let p = this.gitDirs.get(rel);
     if (!p) {
-      const at = (name: string) => lstat(join(this.root, rel, name)).catch(() => null);
+      const at = (name: string) => lstatIfExists(join(this.root, rel, name));
       p = Promise.all([at("HEAD"), at("objects"), at("refs")]).then(
         ([head, objects, refs]) => head?.isFile() === true && objects?.isDirectory() === true && refs?.isDirectory() === true,
       );
@@ -144,7 +143,7 @@ class WorktreeReader {
     const parent = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "";
     if (!(await this.realDir(parent))) return { kind: "missing" };
     const abs = join(this.root, rel);
-    const st = await lstat(abs).catch(() => null);
+    const st = await lstatIfExists(abs);
     if (st?.isSymbolicLink())
       return { kind: "link", mode: "120000", data: Buffer.from(await readlink(abs, { encoding: "buffer" })) };
     if (!st?.isFile()) return { kind: "missing" };

@@ -8,7 +8,6 @@ import {
   type LessonEntry,
   lessonsForPlan,
   recordLessons,
-  similarLessons,
 } from "./lesson-book.js";
 
 const at = (minute: number) => `2025-01-01T00:${String(minute).padStart(2, "0")}:00.000Z`;
@@ -21,8 +20,10 @@ function draftOf(text: string): LessonDraft {
   return { rule: `${text.charAt(0).toUpperCase()}${text.slice(1)}`, roles: [] };
 }
 
-function request(text: string, taskId = "t1"): LessonEntry[] {
-  return [{ draft: draftOf(text), source: { kind: "change_request", taskId, text } }];
+/** `reinforces`: the kept lesson the brain says this one repeats (the book compares no prose itself). */
+function request(text: string, taskId = "t1", reinforces?: string): LessonEntry[] {
+  const draft = draftOf(text);
+  return [{ draft: reinforces ? { ...draft, reinforces } : draft, source: { kind: "change_request", taskId, text } }];
 }
 
 function record(book: ChannelLessons, entries: LessonEntry[], key: string, minute = 0): ChannelLessons {
@@ -60,7 +61,7 @@ describe("a channel's lessons", () => {
     let book = record(emptyBook("C1"), request("use 20 epochs"), "d1", 1);
     book = record(book, request("also report precision at the top 10% of scores"), "d2", 2);
     book = record(book, request("train for 30 epochs", "t2"), "d3", 3);
-    book = record(book, request("report precision at the top 10% of scores", "t3"), "d4", 4);
+    book = record(book, request("report precision at the top 10% of scores", "t3", "L2"), "d4", 4);
     expect(book.lessons.map((l) => [l.id, l.rule, l.times])).toEqual([
       ["L1", "Train for 30 epochs unless told otherwise", 2],
       ["L2", "Report precision at the top 10% of scores", 2],
@@ -71,14 +72,20 @@ describe("a channel's lessons", () => {
     expect(book.lessons[0]?.lastAt).toBe(at(3));
   });
 
-  it("tells different pitfalls apart and merges the same one", () => {
-    const scaler = { rule: "Fit the scaler on the train split only" };
-    const imputer = { rule: "Fit imputation on the train split only" };
-    expect(similarLessons(scaler, imputer)).toBe(false);
-    expect(similarLessons(scaler, { rule: "Always fit the scaler on the train split only" })).toBe(true);
-    expect(
-      similarLessons({ rule: "Train for 20 epochs" }, { rule: "Train for 20 epochs", setting: { name: "epochs", value: 20 } }),
-    ).toBe(false);
+  it("follows the brain: a named lesson is reinforced, a similar rule it did not name is a new lesson, a gone id adds one", () => {
+    let book = record(emptyBook("C1"), request("always fit the scaler on the train split only"), "d1", 1);
+    book = record(book, request("fit the scaler on the train split only"), "d2", 2);
+    expect(book.lessons.map((l) => [l.id, l.times])).toEqual([
+      ["L1", 1],
+      ["L2", 1],
+    ]);
+    book = record(book, request("Fit the scaler on the train split only, always", "t2", "L1"), "d3", 3);
+    expect(book.lessons.map((l) => [l.id, l.rule, l.times])).toEqual([
+      ["L1", "Fit the scaler on the train split only, always", 2],
+      ["L2", "Fit the scaler on the train split only", 1],
+    ]);
+    book = record(book, request("plot the ROC curve", "t3", "L9"), "d4", 4);
+    expect(book.lessons.map((l) => l.id)).toEqual(["L1", "L2", "L3"]);
   });
 
   it("keeps at most 50 lessons per channel, dropping the one reinforced least recently", () => {
@@ -86,7 +93,7 @@ describe("a channel's lessons", () => {
     for (let i = 0; i < MAX_LESSONS_PER_CHANNEL; i++)
       book = record(book, request(`always label plot number ${i} clearly`), `d${i}`, i);
     // L1 is taught again, so L2 is now the stalest.
-    book = record(book, request("always label plot number 0 clearly"), "again", 55);
+    book = record(book, request("always label plot number 0 clearly", "t1", "L1"), "again", 55);
     book = record(book, request("write the model card in English"), "new", 56);
     expect(book.lessons).toHaveLength(MAX_LESSONS_PER_CHANNEL);
     expect(book.lessons.map((l) => l.id)).toContain("L1");

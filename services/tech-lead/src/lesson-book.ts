@@ -20,38 +20,15 @@ export function emptyBook(channel: string): ChannelLessons {
   return { v: 1, channel, nextId: 1, lessons: [], sources: [] };
 }
 
-/** Words that carry no meaning when two rules are compared. */
-const FILLER = new Set(
-  "a an the to of on in for and or with by at from is are be it its this that every each any all only always never unless told otherwise use"
-    .split(" ")
-    .filter(Boolean),
-);
-
-function words(rule: string): Set<string> {
-  return new Set(
-    rule
-      .toLowerCase()
-      .split(/[^a-z0-9.%]+/)
-      .map((w) => w.replace(/^\.+|\.+$/g, ""))
-      .filter((w) => w.length > 0 && !FILLER.has(w)),
-  );
-}
-
-/** Share of words two rules have in common at which they count as the same lesson. */
-const SAME_RULE = 0.75;
-
 /**
- * True when two lessons say the same thing: the same setting (a newer value replaces the older), or
- * rules whose meaningful words mostly overlap ("Report precision at the top 10%" and "Also report
- * precision at the top 10%"). "Fit the scaler…" and "Fit imputation…" stay two lessons.
+ * The kept lesson a new one says again: the one the brain named in `reinforces` (when the book still keeps it), or
+ * the one that carries the same setting (a newer value replaces the older). The book compares no prose: whether
+ * two rules say the same thing is the brain's call.
  */
-export function similarLessons(a: Pick<Lesson, "rule" | "setting">, b: Pick<Lesson, "rule" | "setting">): boolean {
-  if (a.setting || b.setting) return a.setting?.name === b.setting?.name;
-  const wa = words(a.rule);
-  const wb = words(b.rule);
-  if (wa.size === 0 || wb.size === 0) return a.rule.trim().toLowerCase() === b.rule.trim().toLowerCase();
-  const common = [...wa].filter((w) => wb.has(w)).length;
-  return common / (wa.size + wb.size - common) >= SAME_RULE;
+function sameLesson(kept: readonly Lesson[], draft: LessonDraft): Lesson | undefined {
+  const named = draft.reinforces ? kept.find((l) => l.id === draft.reinforces) : undefined;
+  if (named) return named;
+  return draft.setting ? kept.find((l) => l.setting?.name === draft.setting?.name) : undefined;
 }
 
 /** A standing lesson before the book gives it an id: its rule, setting and the roles it concerns. */
@@ -98,7 +75,7 @@ export function recordLessons(
   const next: ChannelLessons = structuredClone(book);
   const touched: Lesson[] = [];
   for (const { draft, source } of entries) {
-    const same = next.lessons.find((l) => similarLessons(l, draft));
+    const same = sameLesson(next.lessons, draft);
     if (same) {
       same.rule = draft.rule;
       if (draft.setting) same.setting = draft.setting;

@@ -2,6 +2,7 @@ import type { Brain } from "@mllead/brain";
 import { type Bus, InvalidRecordError, type TypedKv } from "@mllead/bus";
 import {
   addUsage,
+  BUCKET_SPECS,
   BUCKETS,
   ChannelLessons,
   type LearnedLesson,
@@ -15,6 +16,7 @@ import {
   type Usage,
 } from "@mllead/contracts";
 import type { Logger } from "pino";
+import { failedReply, messageOf, TechLeadError } from "./errors.js";
 import {
   emptyBook,
   forgetLesson,
@@ -34,7 +36,12 @@ function standing(learned: readonly LearnedLesson[], log: Logger): LessonDraft[]
   if (oneOff.length > 0) log.info({ oneOff }, "one-off corrections: not kept as channel lessons");
   return learned
     .filter((l) => l.scope === "standing")
-    .map(({ rule, setting, roles }) => ({ rule, roles, ...(setting ? { setting } : {}) }));
+    .map(({ rule, setting, roles, reinforces }) => ({
+      rule,
+      roles,
+      ...(setting ? { setting } : {}),
+      ...(reinforces ? { reinforces } : {}),
+    }));
 }
 
 /**
@@ -64,7 +71,7 @@ export class Lessons {
     log: Logger,
     now: () => string,
   ): Promise<Lessons> {
-    await bus.ensureKv(BUCKETS.lessons, { history: 3 });
+    await bus.ensureBucket(BUCKET_SPECS.lessons);
     return new Lessons(await bus.kv(BUCKETS.lessons, ChannelLessons), brain, log.child({ component: "lessons" }), now);
   }
 
@@ -105,7 +112,7 @@ export class Lessons {
       // Another writer created it in between: go round and change theirs.
       if ((await this.kv.create(key, first)) !== null) return;
     }
-    throw new Error(`the lessons of ${channel} kept changing while being written`);
+    throw new TechLeadError("lessons_contended", `the lessons of ${channel} kept changing while being written`);
   }
 
   private async record(channel: string, entries: LessonEntry[], origin: LessonOrigin, log: Logger): Promise<void> {
@@ -233,24 +240,16 @@ export class Lessons {
       });
       const lessons = (await this.book(q.channel)).lessons;
       if (!forgotten) {
-        return {
-          v: 1,
-          ok: false,
-          error: {
-            code: "no_such_lesson",
-            message: `this channel has no lesson ${target.slice(0, 20)} (it has ${lessons.length}; use its number or id as listed)`,
-          },
-        };
+        return failedReply(
+          "no_such_lesson",
+          `this channel has no lesson ${target.slice(0, 20)} (it has ${lessons.length}; use its number or id as listed)`,
+        );
       }
       this.log.info({ channel: q.channel, userId: q.userId, lesson: forgotten.id, rule: forgotten.rule }, "lesson forgotten");
       return { v: 1, ok: true, channel: q.channel, lessons, forgotten };
     } catch (err) {
       this.log.error({ err, channel: q.channel }, "lessons query failed");
-      return {
-        v: 1,
-        ok: false,
-        error: { code: "lessons_failed", message: `the lessons could not be read (${(err as Error).message})` },
-      };
+      return failedReply("lessons_failed", `the lessons could not be read (${messageOf(err)})`);
     }
   }
 }

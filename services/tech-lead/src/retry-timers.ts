@@ -1,3 +1,5 @@
+import type { TaskRecord } from "@mllead/contracts";
+
 /**
  * One timer per task for its scheduled automatic retry (a Claude call that met an overloaded API). The
  * time is kept in the task record too, so a restarted tech lead arms it again when it resumes the task.
@@ -23,6 +25,12 @@ export class RetryTimers {
     // The bus connection keeps the process alive; a pending retry alone should not.
     timer.unref();
     this.timers.set(taskId, { at, timer });
+  }
+
+  /** Schedules the task's automatic retry, when its record has one (a null record schedules nothing). */
+  armFor(task: TaskRecord | null): void {
+    const at = task?.brainFailure?.retryAt;
+    if (task && at) this.arm(task.id, at);
   }
 
   /** Clears every timer (on shutdown; the records keep the times). */

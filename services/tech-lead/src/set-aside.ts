@@ -1,5 +1,5 @@
-import type { Bus, SetAsideMessage } from "@mllead/bus";
-import { Decision, Id, isTerminal, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import type { SetAsideMessage } from "@mllead/bus";
+import { Decision, type EventBus, emitEvent, Id, isTerminal, SUBJECTS, type TaskEvent } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { failTask } from "./orchestrator.js";
@@ -9,11 +9,13 @@ import type { QuarantinedRecord, TaskStore } from "./task-store.js";
 const AboutTask = z.looseObject({ taskId: Id, stepId: Id.optional(), type: z.string().max(50).optional() });
 const AboutDecision = z.looseObject({ taskId: Id, userId: z.string().min(1).max(100), decision: Decision });
 
+/** The set-aside message's JSON, or undefined when it is not JSON (then it names no task). */
 function readJson(data: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
   }
 }
 
@@ -23,10 +25,42 @@ function tries(n: number): string {
 
 /** What the thread teller writes through. */
 export interface ThreadTellerDeps {
-  bus: Bus;
-  store: TaskStore;
+  bus: Pick<EventBus, "publish">;
+  store: Pick<TaskStore, "get" | "update">;
   log: Logger;
   now: () => string;
+}
+
+/**
+ * Fails the task in its record; where there is no record (or it cannot be read or written), says so
+ * with a `task.failed` event alone, its id made from `eventKey` (so a repeat publishes nothing twice).
+ */
+async function failTaskInThread(
+  deps: ThreadTellerDeps,
+  what: { taskId: string; reason: string; eventKey: string },
+  log: Logger,
+): Promise<void> {
+  const { store, now } = deps;
+  const { taskId, reason, eventKey } = what;
+  try {
+    const existing = await store.get(taskId);
+    if (existing && isTerminal(existing.state)) return;
+    if (existing) {
+      const failed = await store.update(taskId, (t) => (isTerminal(t.state) ? null : failTask(t, reason, now())));
+      if (failed) return;
+    }
+  } catch (err) {
+    log.warn({ err, taskId }, "could not fail the task in its record; telling its thread directly");
+  }
+  const event: TaskEvent = {
+    v: 1,
+    eventId: `${taskId}.${eventKey}.task.failed`,
+    taskId,
+    at: now(),
+    type: "task.failed",
+    reason: reason.slice(0, 2000),
+  };
+  await emitEvent(deps.bus, event);
 }
 
 /**
@@ -37,29 +71,8 @@ export interface ThreadTellerDeps {
  */
 export function threadTeller(deps: ThreadTellerDeps) {
   const { bus, store, now } = deps;
-
-  /** Fails the task in its record; where there is no record (or it cannot be written), says so with an event alone. */
-  async function failInThread(taskId: string, reason: string, eventKey: string, log: Logger): Promise<void> {
-    const existing = await store.get(taskId).catch(() => null);
-    if (existing && isTerminal(existing.state)) return;
-    if (existing) {
-      try {
-        const failed = await store.update(taskId, (t) => (isTerminal(t.state) ? null : failTask(t, reason, now())));
-        if (failed) return;
-      } catch (err) {
-        log.warn({ err, taskId }, "could not fail the task in its record; telling its thread directly");
-      }
-    }
-    const event: TaskEvent = {
-      v: 1,
-      eventId: `${taskId}.${eventKey}.task.failed`,
-      taskId,
-      at: now(),
-      type: "task.failed",
-      reason: reason.slice(0, 2000),
-    };
-    await bus.emit(event);
-  }
+  const failInThread = (taskId: string, reason: string, eventKey: string, log: Logger) =>
+    failTaskInThread(deps, { taskId, reason, eventKey }, log);
 
   return {
     /** For `ConsumeOptions.deadLetter.onSetAside`. */
@@ -76,7 +89,7 @@ export function threadTeller(deps: ThreadTellerDeps) {
       if (letter.subject === SUBJECTS.taskDecide) {
         const d = AboutDecision.safeParse(raw);
         if (!d.success) return;
-        await bus.emit({
+        await emitEvent(bus, {
           v: 1,
           eventId: `${taskId}.${eventKey}.task.decision_rejected`,
           taskId,
@@ -91,7 +104,8 @@ export function threadTeller(deps: ThreadTellerDeps) {
       // A malformed message never was a real create or report: it must not end a task that exists.
       const malformed = letter.code === "invalid_message";
       if (letter.subject === SUBJECTS.taskCreate) {
-        if (malformed && (await store.get(taskId).catch(() => null))) return;
+        // A task that cannot be read is not ended either: the error reaches the bus, which logs it.
+        if (malformed && (await store.get(taskId))) return;
         await failInThread(taskId, `I could not take this task on: ${why}`, eventKey, log);
         return;
       }

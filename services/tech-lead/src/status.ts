@@ -1,5 +1,6 @@
 import { isTerminal, type StatusQuery, type StatusReply, type TaskRecord, toTaskView } from "@mllead/contracts";
 import type { Logger } from "pino";
+import { failedReply, messageOf } from "./errors.js";
 import type { TaskStore } from "./task-store.js";
 
 /** True when a task concerns whoever asked: it lives in the channel they asked from, or they asked for it. */
@@ -29,10 +30,6 @@ export async function answerStatus(store: TaskStore, q: StatusQuery, log: Logger
     };
   } catch (err) {
     log.error({ err }, "status query failed");
-    return {
-      v: 1,
-      ok: false,
-      error: { code: "status_failed", message: `the task list could not be read (${(err as Error).message})` },
-    };
+    return failedReply("status_failed", `the task list could not be read (${messageOf(err)})`);
   }
 }

@@ -1,7 +1,8 @@
 import { type Bus, InvalidRecordError, type TypedKv, type Versioned } from "@mllead/bus";
-import { BUCKETS, TaskRecord, Timestamp } from "@mllead/contracts";
+import { BUCKET_SPECS, BUCKETS, TaskRecord, Timestamp } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { TechLeadError } from "./errors.js";
 
 /** A task record that did not parse, as kept in `mllead_tasks_quarantine` under `<taskId>.<revision>`. */
 export const QuarantinedRecord = z.object({
@@ -43,7 +44,7 @@ export class TaskStore {
   ) {}
 
   static async open(bus: Bus, log: Logger, opts: TaskStoreOptions = {}): Promise<TaskStore> {
-    await bus.ensureKv(BUCKETS.tasksQuarantine, { history: 1 });
+    await bus.ensureBucket(BUCKET_SPECS.tasksQuarantine);
     return new TaskStore(
       await bus.kv(BUCKETS.tasks, TaskRecord),
       await bus.kv(BUCKETS.tasksQuarantine, QuarantinedRecord),
@@ -75,7 +76,10 @@ export class TaskStore {
         return stored;
       }
     }
-    throw new Error(`the task ${task.id} could not be stored: its key holds a record that keeps changing`);
+    throw new TechLeadError(
+      "task_contended",
+      `the task ${task.id} could not be stored: its key holds a record that keeps changing`,
+    );
   }
 
   /** Applies `fn` with compare-and-swap (retrying on a race), then flushes. `fn` returns null for "no change". */
@@ -118,12 +122,18 @@ export class TaskStore {
     return out;
   }
 
-  /** What was quarantined, newest revision last per task. */
+  /** What was quarantined, newest revision last per task; a quarantine entry that does not parse is logged and left out. */
   async quarantined(): Promise<QuarantinedRecord[]> {
     const out: QuarantinedRecord[] = [];
     for (const key of await this.quarantineKv.keys()) {
-      const q = await this.quarantineKv.get(key).catch(() => null);
-      if (q) out.push(q.value);
+      try {
+        // Null when the entry was removed after the listing.
+        const q = await this.quarantineKv.get(key);
+        if (q) out.push(q.value);
+      } catch (err) {
+        if (!(err instanceof InvalidRecordError)) throw err;
+        this.log.warn({ err, key }, "a quarantined task record's entry does not parse; leaving it out");
+      }
     }
     return out;
   }

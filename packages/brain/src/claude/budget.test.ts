@@ -1,6 +1,6 @@
 import type { Usage } from "@mllead/contracts";
 import { describe, expect, it } from "vitest";
-import { budgetNotes, notedBudgets } from "./budget.js";
+import { budgetNotes } from "./budget.js";
 
 const usage = (requests: number, tokens: number): Usage => ({
   inputTokens: tokens,
@@ -32,20 +32,5 @@ describe("budget notes", () => {
     expect(notes[1]?.text).toMatch(/spent 3.3M of its 4.0M tokens; about 700k are left/);
     expect(notes[2]?.text).toMatch(/has run 4 h 50 min of its 6 h; 1 h 10 min are left/);
     expect(budgetNotes(state(50, 3_300_000, 290), new Set(["requests", "time"])).map((n) => n.kind)).toEqual(["tokens"]);
-  });
-
-  it("are found again in a saved conversation, so a resumed loop does not repeat them", () => {
-    const [note] = budgetNotes(state(48, 0, 0), new Set());
-    const messages = [
-      { role: "user", content: "Split the table." },
-      {
-        role: "user",
-        content: [
-          { type: "tool_result", tool_use_id: "t", content: "ok" },
-          { type: "text", text: note?.text },
-        ],
-      },
-    ];
-    expect([...notedBudgets(messages)]).toEqual(["requests"]);
   });
 });

@@ -6,12 +6,10 @@ import type { Usage } from "@mllead/contracts";
 export type BudgetKind = "requests" | "tokens" | "time";
 
 /** Share of a budget spent after which the model is told what is left (once per budget). */
-export const NOTE_AT = 0.8;
-
-const MARK = /^Budget note \((requests|tokens|time)\)/;
+const NOTE_AT = 0.8;
 
 /** What a budget note needs: the limits and what the step has spent. */
-export interface BudgetState {
+interface BudgetState {
   maxIterations: number;
   tokenBudget: number;
   timeLimitMs: number;
@@ -32,19 +30,6 @@ function duration(ms: number): string {
 
 const count = (n: number) =>
   n >= 1_000_000 ? `${(n / 1_000_000).toFixed(1)}M` : n >= 1000 ? `${Math.round(n / 1000)}k` : `${n}`;
-
-/** The budgets already noted in this conversation: a resumed loop does not tell the model twice. */
-export function notedBudgets(messages: readonly unknown[]): Set<BudgetKind> {
-  const noted = new Set<BudgetKind>();
-  for (const m of messages as { role?: string; content?: unknown }[]) {
-    if (m?.role !== "user" || !Array.isArray(m.content)) continue;
-    for (const b of m.content as { type?: string; text?: string }[]) {
-      const kind = b?.type === "text" ? MARK.exec(b.text ?? "")?.[1] : undefined;
-      if (kind) noted.add(kind as BudgetKind);
-    }
-  }
-  return noted;
-}
 
 /**
  * The notes due now: one per budget (requests, tokens, wall-clock time) past NOTE_AT and not noted before, each

@@ -2,7 +2,8 @@ import Anthropic from "@anthropic-ai/sdk";
 import type { MessageStreamParams } from "@anthropic-ai/sdk/resources/messages/messages";
 import { addUsage, type Usage } from "@mllead/contracts";
 import type { Logger } from "pino";
-import { type BrainCall, ClaudeRequestError, callNoun, TransientBrainError } from "./failures.js";
+import { ClaudeRequestError, TransientBrainError } from "../errors.js";
+import { type BrainCall, callName, callNoun } from "./call-nouns.js";
 
 /**
  * How the tech lead's calls wait out an overloaded or unreachable API, on top of the SDK's own retries
@@ -67,7 +68,7 @@ function describe(err: unknown): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What a call needs besides its request. */
-export interface CallContext {
+interface CallContext {
   call: BrainCall;
   log: Logger;
   retry?: Partial<RetryPolicy>;
@@ -89,7 +90,7 @@ export async function retryTransient<T>(attempt: () => Promise<T>, ctx: CallCont
       if (tries > policy.retries) {
         throw new TransientBrainError(
           ctx.call,
-          `Claude is overloaded or unreachable (${describe(err)}), still after ${tries} tries, so there is no ${callNoun(ctx.call).replace(/^(a|the) /, "")} yet. Nothing is lost: retry in a few minutes.`,
+          `Claude is overloaded or unreachable (${describe(err)}), still after ${tries} tries, so there is no ${callName(ctx.call)} yet. Nothing is lost: retry in a few minutes.`,
           hint,
           { cause: err, detail: err instanceof Error ? err.message : String(err) },
         );

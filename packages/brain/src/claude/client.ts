@@ -2,9 +2,6 @@ import Anthropic from "@anthropic-ai/sdk";
 import { MODEL_ALIASES, type Usage, withCost } from "@mllead/contracts";
 import type { Logger } from "pino";
 
-/** Model aliases used in agent files (`model: opus`) → Messages API model ids (one table with the prices). */
-export { MODEL_ALIASES };
-
 /** The model id for an agent's `model` field; `override` (MLLEAD_CLAUDE_MODEL) wins. */
 export function resolveModel(agentModel: string | undefined, override?: string): string {
   if (override) return override;
@@ -12,7 +9,7 @@ export function resolveModel(agentModel: string | undefined, override?: string):
   return MODEL_ALIASES[agentModel] ?? agentModel;
 }
 
-export interface ClaudeClientOptions {
+interface ClaudeClientOptions {
   apiKey: string;
   /** ANTHROPIC_BASE_URL: another Messages API endpoint (a proxy, or the local fake in tests). */
   baseURL?: string;

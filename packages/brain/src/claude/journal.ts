@@ -1,4 +1,6 @@
-import type { FileJournal } from "../tools/index.js";
+import type { BetaMessageParam, BetaToolUseBlock } from "@anthropic-ai/sdk/resources/beta/messages/messages";
+import type { Usage } from "@mllead/contracts";
+import type { FileJournal } from "../tools/file-tools.js";
 import type { StepTools, Transcript } from "../types.js";
 
 /**
@@ -36,4 +38,27 @@ export function journalFor(
       }
     },
   };
+}
+
+const ZERO: Usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, requests: 0, toolCalls: 0 };
+
+/** The tool calls of an assistant message (none for any other). */
+export function toolUses(message: BetaMessageParam | undefined): BetaToolUseBlock[] {
+  if (message?.role !== "assistant" || typeof message.content === "string") return [];
+  return message.content.filter((b): b is BetaToolUseBlock => b.type === "tool_use");
+}
+
+/** The saved conversation to resume, or a fresh one; and the calls of its last reply that never finished. */
+export async function openTranscript(tools: StepTools, firstMessage: () => Promise<string>) {
+  const saved = await tools.transcript?.load();
+  const transcript: Transcript = saved ?? {
+    messages: [{ role: "user", content: await firstMessage() }],
+    toolResults: {},
+    usage: { ...ZERO },
+    startedAt: new Date().toISOString(),
+  };
+  const last = (transcript.messages as BetaMessageParam[]).at(-1);
+  const pending = toolUses(last).map((t) => t.id);
+  const interrupted = new Set(pending.filter((id) => !transcript.toolResults[id]));
+  return { saved: saved !== undefined, transcript, interrupted, lastCalls: pending.length };
 }

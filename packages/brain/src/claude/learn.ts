@@ -14,10 +14,12 @@ import {
 } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { ClaudeBadOutputError, type ClaudeCallError, ClaudeOutputCutError, ClaudeRefusedError } from "../errors.js";
 import type { FindingLessonRequest, LearnRequest } from "../types.js";
 import { type RetryPolicy, replyText, reportUsage, streamMessage } from "./call.js";
 import { cachedSystem, logUsage, usageOf } from "./client.js";
-import { ClaudeBadOutputError, type ClaudeCallError, ClaudeOutputCutError, ClaudeRefusedError } from "./failures.js";
+import { parseJsonReply } from "./json-reply.js";
+import { blockQuote } from "./quote.js";
 
 /** The answer Claude gives in the schema: the lessons a correction teaches, each standing or one-off. */
 const LessonsAnswer = z.object({
@@ -28,6 +30,7 @@ const LessonsAnswer = z.object({
         rule: z.string().min(1).max(LESSON_RULE_MAX),
         roles: z.array(Role).max(4),
         setting: LessonSetting.optional(),
+        reinforces: z.string().optional(),
       }),
     )
     .max(5),
@@ -40,7 +43,8 @@ const LESSONS_FORMAT = { type: "json_schema" as const, schema: zodOutputFormat(L
 const ANSWER_RULES = [
   "Answer in the given schema: `lessons`, one entry per thing to remember (at most 5; none when the correction teaches nothing).",
   '- scope "standing": a rule the team should follow on later tasks in this channel (a standard, a preference about how the team works: "always fit the scaler on train only"). scope "one-off": about this task only ("use 30 epochs for this one", drop a step, use this dataset) — it shapes this task and is not kept. When unsure, one-off.',
-  `- rule: one short imperative sentence (at most ${LESSON_RULE_MAX} characters), e.g. "Fit the scaler on the train split only". If it says what a lesson below already says, use that lesson's words.`,
+  `- rule: one short imperative sentence (at most ${LESSON_RULE_MAX} characters), e.g. "Fit the scaler on the train split only". If it says what a lesson below already says, use that lesson's words, updated where the correction changes them.`,
+  "- reinforces: when the lesson says again what a lesson below already says (the same rule, perhaps with a new value), that lesson's id (e.g. L3); otherwise leave it out.",
   `- roles: the roles whose steps the rule affects (${ROLES.join(", ")}); at least one for a standing rule.`,
   `- setting: only when the rule is exactly one setting (${LESSON_SETTINGS.join(", ")}), with its value (a number, or the model family as text); otherwise leave it out.`,
 ].join("\n");
@@ -68,7 +72,7 @@ function learnPrompt(req: LearnRequest): string {
     ...planLines(req.plan),
     "",
     "Their words:",
-    `> ${req.feedback.replace(/\n/g, "\n> ")}`,
+    blockQuote(req.feedback),
     "",
     ...keptLessons(req.lessons),
     "",
@@ -95,7 +99,7 @@ function findingPrompt(req: FindingLessonRequest): string {
 }
 
 /** Options of learnWithClaude and findingLessonWithClaude. */
-export interface ClaudeLearnOptions {
+interface ClaudeLearnOptions {
   model: string;
   systemPrompt: string;
   log: Logger;
@@ -109,7 +113,7 @@ export interface ClaudeLearnOptions {
 type Miss = { kind: "refusal" | "max_tokens" | "bad_output"; problem: string; repair: string; reply?: string };
 type Read = { answer: LessonsAnswer } | Miss;
 
-function readAnswer(message: Anthropic.Message, max: number): Read {
+function readAnswer(message: Anthropic.Message, max: number, kept: ReadonlySet<string>): Read {
   if (message.stop_reason === "refusal") {
     return {
       kind: "refusal",
@@ -121,26 +125,27 @@ function readAnswer(message: Anthropic.Message, max: number): Read {
     return { kind: "max_tokens", problem: "cut at max_tokens", repair: "Your answer was cut off. Answer again, shorter." };
   }
   const text = replyText(message).trim();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
+  const json = parseJsonReply(text);
+  if (!json.ok) {
     return {
       kind: "bad_output",
-      problem: text ? `not JSON: ${(err as Error).message}` : "an empty answer",
+      problem: json.problem,
       repair: "Answer with one JSON object in the given schema, nothing else.",
       ...(text ? { reply: text } : {}),
     };
   }
-  const parsed = LessonsAnswer.safeParse(json);
+  const parsed = LessonsAnswer.safeParse(json.value);
   const problems = parsed.success
     ? parsed.data.lessons.length > max
       ? [`lessons: at most ${max} here`]
-      : parsed.data.lessons.flatMap((l, i) =>
-          l.scope === "standing" && l.roles.length === 0
+      : parsed.data.lessons.flatMap((l, i) => [
+          ...(l.scope === "standing" && l.roles.length === 0
             ? [`lessons.${i}.roles: a standing rule names the roles it affects`]
-            : [],
-        )
+            : []),
+          ...(l.reinforces !== undefined && !kept.has(l.reinforces)
+            ? [`lessons.${i}.reinforces: '${l.reinforces}' is not the id of a lesson listed (leave it out for a new lesson)`]
+            : []),
+        ])
     : parsed.error.issues.slice(0, 8).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
   if (parsed.success && problems.length === 0) return { answer: parsed.data };
   return {
@@ -174,8 +179,9 @@ async function ask(
   opts: ClaudeLearnOptions,
   prompt: string,
   max: number,
-  onUsage: ((u: Usage) => void) | undefined,
+  req: { lessons: readonly Lesson[]; onUsage?: ((u: Usage) => void) | undefined },
 ): Promise<LearnedLesson[]> {
+  const kept = new Set(req.lessons.map((l) => l.id));
   const messages: Anthropic.MessageParam[] = [{ role: "user", content: prompt }];
   const repairs = opts.repairs ?? 1;
   const maxTokens = opts.maxTokens ?? 2000;
@@ -196,13 +202,14 @@ async function ask(
       const usage = usageOf(message.usage, opts.model);
       used.push(usage);
       logUsage(opts.log, "lesson", usage);
-      const read = readAnswer(message, max);
+      const read = readAnswer(message, max, kept);
       if ("answer" in read) {
         return read.answer.lessons.map((l) => ({
           scope: l.scope,
           rule: l.rule,
           roles: [...new Set(l.roles)],
           ...(l.setting ? { setting: l.setting } : {}),
+          ...(l.reinforces ? { reinforces: l.reinforces } : {}),
         }));
       }
       opts.log.warn({ kind: read.kind, problem: read.problem, round }, "Claude's lessons are not usable; asking again");
@@ -211,7 +218,7 @@ async function ask(
       messages.push({ role: "user", content: read.repair });
     }
   } finally {
-    reportUsage(opts.log, onUsage, used);
+    reportUsage(opts.log, req.onUsage, used);
   }
 }
 
@@ -220,7 +227,7 @@ async function ask(
  * channel) or one-off (this task only). No pattern matching over the person's words.
  */
 export function learnWithClaude(client: Anthropic, opts: ClaudeLearnOptions, req: LearnRequest): Promise<LearnedLesson[]> {
-  return ask(client, opts, learnPrompt(req), 5, req.onUsage);
+  return ask(client, opts, learnPrompt(req), 5, req);
 }
 
 /** The lesson a reviewer's finding teaches, by Claude in the same schema, or null when it teaches none. */
@@ -229,6 +236,6 @@ export async function findingLessonWithClaude(
   opts: ClaudeLearnOptions,
   req: FindingLessonRequest,
 ): Promise<LearnedLesson | null> {
-  const [lesson] = await ask(client, opts, findingPrompt(req), 1, req.onUsage);
+  const [lesson] = await ask(client, opts, findingPrompt(req), 1, req);
   return lesson ?? null;
 }

@@ -11,24 +11,22 @@ import {
 } from "@mllead/contracts";
 import type { Logger } from "pino";
 import type { z } from "zod";
-import type { PlanRequest } from "../types.js";
-import { type RetryPolicy, replyText, reportUsage, streamMessage } from "./call.js";
-import { cachedSystem, logUsage, usageOf } from "./client.js";
 import {
-  type BrainCall,
   ClaudeBadOutputError,
   type ClaudeCallError,
   ClaudeOutputCutError,
   ClaudeRefusedError,
-  callNoun,
   PlanRejectedError,
-} from "./failures.js";
+} from "../errors.js";
+import type { PlanRequest } from "../types.js";
+import { type RetryPolicy, replyText, reportUsage, streamMessage } from "./call.js";
+import { type BrainCall, callName } from "./call-nouns.js";
+import { cachedSystem, logUsage, usageOf } from "./client.js";
+import { parseJsonReply } from "./json-reply.js";
 import { type Thinking, thinkingParams } from "./thinking.js";
 
-export { PlanRejectedError } from "./failures.js";
-
 /** What Claude fills in: a plan without the `brain` label, which we set. */
-export const PlanDraft = PlanSchema.omit({ brain: true });
+const PlanDraft = PlanSchema.omit({ brain: true });
 
 /**
  * The plan's JSON schema for structured output, without the SDK's parser: the SDK would throw on a refusal,
@@ -40,7 +38,7 @@ const PLAN_FORMAT = { type: "json_schema" as const, schema: zodOutputFormat(Plan
 /** The most output tokens a plan may grow to after a `max_tokens` cut (each cut doubles the limit). */
 const MAX_PLAN_TOKENS = 32_000;
 
-export const PLAN_RULES = [
+const PLAN_RULES = [
   "Answer with the plan as JSON in the given schema.",
   "Step ids are short lowercase words or kebab-case (letters, digits, '-', '_'; no spaces or dots), unique in the plan. Titles are at most 150 characters.",
   "Roles: data-engineer, ml-engineer, analyst, code-reviewer. Give every step its kind: data (data-engineer: ingest, validate, clean, split), features, eda (analyst: explore the data, needs no model), train, sweep (ml-engineer: a hyper-parameter search with params.trials >= 2), evaluate, score (ml-engineer: predictions from the trained model), report (analyst: reads the metrics), investigate, root-cause, fix, verify (a regression triage), review (code-reviewer).",
@@ -115,7 +113,7 @@ function firstMessage(req: PlanRequest): string {
  * The plan's `lessonsApplied`, kept to lessons the request gave (by id, each once) and named with their
  * stored rule, so the thread never shows a lesson Claude made up or reworded.
  */
-export function keepKnownLessons(plan: Plan, lessons: readonly Lesson[] | undefined): Plan {
+function keepKnownLessons(plan: Plan, lessons: readonly Lesson[] | undefined): Plan {
   const { lessonsApplied, ...rest } = plan;
   const ids = new Set((lessonsApplied ?? []).map((l) => l.id));
   const kept = (lessons ?? []).filter((l) => ids.has(l.id)).map((l) => ({ id: l.id, text: l.rule }));
@@ -160,18 +158,17 @@ function readPlan(message: Anthropic.Message, maxTokens: number): { plan: Plan }
     };
   }
   const text = replyText(message).trim();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
+  const reply = parseJsonReply(text);
+  if (!reply.ok) {
     return {
       kind: "bad_output",
-      problems: [text ? `not JSON: ${(err as Error).message}` : "an empty answer"],
+      problems: [reply.problem],
       repair:
         "Your last answer was not a JSON object. Answer with the plan as one JSON object in the given schema, nothing else.",
       ...(text ? { answer: text } : {}),
     };
   }
+  const json = reply.value;
   const draft = PlanDraft.safeParse(json);
   if (!draft.success) {
     const problems = draft.error.issues.slice(0, 15).map((i) => issueLine(i, json));
@@ -197,7 +194,7 @@ function finalError(call: BrainCall, miss: Miss, tries: number, maxTokens: numbe
   const detail = miss.problems.join("; ");
   const shown =
     miss.problems.slice(0, 3).join("; ") + (miss.problems.length > 3 ? ` (and ${miss.problems.length - 3} more)` : "");
-  const noun = callNoun(call).replace(/^a /, "");
+  const noun = callName(call);
   switch (miss.kind) {
     case "refusal":
       return new ClaudeRefusedError(call, tries, { detail });
@@ -223,7 +220,7 @@ function finalError(call: BrainCall, miss: Miss, tries: number, maxTokens: numbe
 }
 
 /** Options of planWithClaude. */
-export interface ClaudePlannerOptions {
+interface ClaudePlannerOptions {
   model: string;
   systemPrompt: string;
   log: Logger;
@@ -242,7 +239,7 @@ export interface ClaudePlannerOptions {
  * task, so the block is cached (with the schema) and read back by every plan, revision and repair round; what
  * differs per task (the request, the repository, the lessons) is in the user message.
  */
-export function plannerSystem(agentPrompt: string): Anthropic.TextBlockParam[] {
+function plannerSystem(agentPrompt: string): Anthropic.TextBlockParam[] {
   return cachedSystem(`${agentPrompt}\n\n## The rules every plan follows\n\n${PLAN_RULES}`);
 }
 

@@ -22,7 +22,7 @@ const RuffOutput = z.array(
 );
 
 /** What the reviewer is handed besides the diff: the static checks and whatever analysers the sandbox has. */
-export interface ReviewEvidence {
+interface ReviewEvidence {
   /** Markdown lines for the reviewer's prompt. */
   lines: string[];
   /** The analysers that ran, e.g. `["pyflakes"]` (empty when none is installed). */

@@ -1,63 +1,20 @@
 import type Anthropic from "@anthropic-ai/sdk";
-import { betaZodTool } from "@anthropic-ai/sdk/helpers/beta/zod";
-import type {
-  BetaContentBlockParam,
-  BetaMessage,
-  BetaMessageParam,
-  BetaToolUseBlock,
-} from "@anthropic-ai/sdk/resources/beta/messages/messages";
+import type { BetaContentBlockParam, BetaMessage, BetaMessageParam } from "@anthropic-ai/sdk/resources/beta/messages/messages";
 import type { StepResult, StepWork, Usage } from "@mllead/contracts";
-import type { Logger } from "pino";
-import { z } from "zod";
-import { createToolbox, type Toolbox, type ToolName, type ToolOutput, toolsFor } from "../tools/index.js";
+import { StepLoopError } from "../errors.js";
+import { createToolbox, type Toolbox, type ToolName, toolsFor } from "../tools/toolbox.js";
 import type { StepTools, Transcript } from "../types.js";
-import { budgetNotes, notedBudgets, spentTokens, withNotes } from "./budget.js";
+import { type BudgetKind, budgetNotes, spentTokens, withNotes } from "./budget.js";
 import { cachedSystem } from "./client.js";
 import { clearOldToolResults } from "./context.js";
-import { isRetryableStepError, StepLoopError } from "./errors.js";
-import { journalFor, saver } from "./journal.js";
+import { openTranscript, saver, toolUses } from "./journal.js";
+import { DEFAULT_STEP_LIMITS, type StepLoopLimits, type StepLoopOptions } from "./step-limits.js";
 import { workingRules } from "./step-prompt.js";
-import { type Thinking, thinkingParams } from "./thinking.js";
-
-/** Limits of one step's tool loop. */
-export interface StepLoopLimits {
-  /** Model requests per step attempt (across resumes). Default 60. */
-  maxIterations: number;
-  /** Tokens per step attempt: input + output + cache reads + cache writes. Default 4,000,000. */
-  tokenBudget: number;
-  /** Wall-clock limit per step attempt in ms, counted from its first start (GPU waits included). Default 6 h. */
-  timeLimitMs: number;
-  /** When tool results in the conversation pass this many characters, the older ones are cleared. Default 160,000. */
-  clearToolResultsOverChars: number;
-  /** max_tokens of each request. Default 16,000. */
-  maxTokens: number;
-}
-
-export const DEFAULT_STEP_LIMITS: StepLoopLimits = {
-  maxIterations: 60,
-  tokenBudget: 4_000_000,
-  timeLimitMs: 6 * 3600_000,
-  clearToolResultsOverChars: 160_000,
-  maxTokens: 16_000,
-};
-
-/** What a step's loop is given besides the work and tools. */
-export interface StepLoopOptions {
-  model: string;
-  /** The agent file's prompt; mllead's working rules are appended. */
-  systemPrompt: string;
-  /** The agent file's `tools:` line (empty = all). */
-  agentTools: readonly string[];
-  log: Logger;
-  limits?: Partial<StepLoopLimits>;
-  /** Adaptive thinking at this effort (the agent file's `effort:`, or MLLEAD_THINKING); absent: the model's default. */
-  thinking?: Thinking;
-}
+import { runnableTools, type TurnState } from "./step-tools.js";
+import { thinkingParams } from "./thinking.js";
 
 /** Times the loop asks a model that stopped talking to call FinishStep before the step fails. */
 const NUDGES = 2;
-
-const ZERO: Usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, requests: 0, toolCalls: 0 };
 
 function addMessageUsage(total: Usage, u: BetaMessage["usage"]): void {
   total.inputTokens += u.input_tokens;
@@ -67,98 +24,216 @@ function addMessageUsage(total: Usage, u: BetaMessage["usage"]): void {
   total.requests += 1;
 }
 
-const spent = spentTokens;
-
-function toolUses(message: BetaMessageParam | undefined): BetaToolUseBlock[] {
-  if (message?.role !== "assistant" || typeof message.content === "string") return [];
-  return message.content.filter((b): b is BetaToolUseBlock => b.type === "tool_use");
-}
-
 /** Messages persisted as plain JSON params. */
 function asParam(message: BetaMessage): BetaMessageParam {
   return { role: "assistant", content: message.content as BetaContentBlockParam[] };
 }
 
-/**
- * What the tools of one reply share: how many calls the reply makes (FinishStep must be alone), and the halt a
- * tool pulls when it meets a RetryableStepError, which stops the loop before its next request.
- */
-interface TurnState {
-  calls: number;
-  halt(err: unknown): void;
-  halted(): boolean;
+/** One step attempt's loop: what its rounds share. */
+interface Loop {
+  client: Anthropic;
+  opts: StepLoopOptions;
+  limits: StepLoopLimits;
+  transcript: Transcript;
+  toolbox: Toolbox;
+  runnable: ReturnType<typeof runnableTools>;
+  system: ReturnType<typeof cachedSystem>;
+  save: (strict?: boolean) => Promise<void>;
+  turn: TurnState;
+  /** Aborted by the time limit. */
+  timeUp: AbortController;
+  /** Aborted, with the error, when a tool met an infrastructure failure: the step stops for redelivery. */
+  halt: AbortController;
+  /** Either of the two: stops the model request and whatever tool runs (a command, a GPU wait, a search). */
+  signal: AbortSignal;
+  /** The budgets the model was told about (kept in the transcript, so a resumed loop does not tell it twice). */
+  noted: Set<BudgetKind>;
 }
 
-const FINISH_ALONE =
-  "FinishStep was not run: call it alone, in a turn of its own. The other calls of this turn ran; read their results above, then call FinishStep by itself.";
+async function openLoop(
+  client: Anthropic,
+  opts: StepLoopOptions,
+  work: StepWork,
+  tools: StepTools,
+  firstMessage: () => Promise<string>,
+): Promise<Loop> {
+  const limits = { ...DEFAULT_STEP_LIMITS, ...opts.limits };
+  const names: ToolName[] = toolsFor(opts.agentTools, work.step);
+  const timeUp = new AbortController();
+  const halt = new AbortController();
+  const signal = AbortSignal.any([timeUp.signal, halt.signal]);
+  const toolbox = createToolbox(work, tools, names, { signal });
+  const { saved, transcript, interrupted, lastCalls } = await openTranscript(tools, firstMessage);
+  if (saved) {
+    opts.log.info({ messages: transcript.messages.length, interrupted: interrupted.size }, "resuming the step's conversation");
+  }
+  const save = saver(tools, transcript);
+  await save();
+  const turn: TurnState = {
+    calls: lastCalls,
+    halt: (err) => {
+      if (!halt.signal.aborted) opts.log.warn({ err }, "a tool met an infrastructure failure: the step stops for redelivery");
+      halt.abort(err);
+    },
+    halted: () => halt.signal.aborted,
+  };
+  return {
+    client,
+    opts,
+    limits,
+    transcript,
+    toolbox,
+    runnable: runnableTools(toolbox, transcript, interrupted, save, turn),
+    system: cachedSystem(`${opts.systemPrompt}\n\n${workingRules(names)}`),
+    save,
+    turn,
+    timeUp,
+    halt,
+    signal,
+    noted: new Set(transcript.budgetNotes ?? []),
+  };
+}
+
+function stopIfHalted(loop: Loop): void {
+  if (loop.halt.signal.aborted) throw loop.halt.signal.reason;
+}
+
+/** What the step has spent: the transcript's usage plus this attempt's tool calls. */
+function usage(loop: Loop): Usage {
+  return { ...loop.transcript.usage, toolCalls: loop.transcript.usage.toolCalls + loop.toolbox.state.toolCalls };
+}
+
+/** The budget notes due now, each given once (recorded in the transcript with the messages that carry them). */
+function notesDue(loop: Loop): string[] {
+  const { limits, transcript } = loop;
+  const due = budgetNotes({ ...limits, usage: transcript.usage, startedAt: transcript.startedAt, now: Date.now() }, loop.noted);
+  for (const n of due) loop.noted.add(n.kind);
+  return due.map((n) => n.text);
+}
+
+/** Saves the conversation as it now is, with the budgets its messages have told the model of. */
+function saveMessages(loop: Loop, messages: unknown[]): Promise<void> {
+  loop.transcript.messages = messages;
+  loop.transcript.budgetNotes = [...loop.noted];
+  return loop.save();
+}
+
+function startRunner(loop: Loop) {
+  const remaining = loop.limits.maxIterations - loop.transcript.usage.requests;
+  if (remaining <= 0) {
+    throw new StepLoopError(
+      "iterations",
+      `the step used its ${loop.limits.maxIterations} model requests without calling FinishStep`,
+    );
+  }
+  return loop.client.beta.messages.toolRunner(
+    {
+      model: loop.opts.model,
+      max_tokens: loop.limits.maxTokens,
+      system: loop.system,
+      tools: loop.runnable,
+      messages: loop.transcript.messages as BetaMessageParam[],
+      max_iterations: remaining,
+      // Automatic caching: the breakpoint sits on the last block and moves forward as the conversation grows.
+      cache_control: { type: "ephemeral" },
+      ...thinkingParams(loop.opts.thinking),
+      stream: true,
+    },
+    { signal: loop.signal },
+  );
+}
+
+type Runner = ReturnType<typeof startRunner>;
+
+/** A conversation saved between a reply and its tool results: answers those calls first. */
+async function answerPending(loop: Loop, runner: Runner): Promise<StepResult | undefined> {
+  if (toolUses(loop.transcript.messages.at(-1) as BetaMessageParam).length === 0) return undefined;
+  const answer = await runner.generateToolResponse();
+  stopIfHalted(loop);
+  if (answer) {
+    runner.pushMessages(answer);
+    loop.transcript.messages.push(answer);
+    await loop.save();
+  }
+  return loop.toolbox.state.result;
+}
 
 /**
- * The toolbox as the SDK's runnable tools. Every finished call is journalled in
- * the transcript by its tool_use id: a loop resumed after a crash answers those
- * from the journal instead of running them again. A `Bash` call that was running
- * when the process died is not repeated (it may have half-run): the model is told.
- * A `Write` or `Edit` journals its intent (the file's hash before and after) before
- * it changes the file, so an interrupted one is found applied, or applied once.
- * Other calls repeat safely: reads, and GPU jobs, whose id comes from their content
- * so the same job is found again.
+ * One reply of the runner: counted and saved; the step's result when it called FinishStep; otherwise old tool
+ * results cleared when the conversation grew large, and the budget notes due added after its tool results.
  */
-function runnableTools(
-  toolbox: Toolbox,
-  transcript: Transcript,
-  interrupted: Set<string>,
-  save: (strict?: boolean) => Promise<void>,
-  turn: TurnState,
-) {
-  const specs = toolbox.specs();
-  return specs.map((spec, i) =>
-    betaZodTool({
-      name: spec.name,
-      description: spec.description,
-      inputSchema: spec.input as z.ZodObject,
-      ...(i === specs.length - 1 ? { cache_control: { type: "ephemeral" as const } } : {}),
-      run: async (input: unknown, ctx) => {
-        const id = ctx?.toolUse.id;
-        const journalled = id ? transcript.toolResults[id] : undefined;
-        if (journalled) {
-          if (journalled.isError) throw new Error(journalled.content);
-          return journalled.content;
-        }
-        let content: ToolOutput;
-        let isError = false;
-        if (spec.name === "FinishStep" && turn.calls > 1) {
-          content = FINISH_ALONE;
-          isError = true;
-        } else if (id && interrupted.has(id) && spec.name === "Bash") {
-          content =
-            "This command was running when the specialist restarted, so it may have run in part. It was not run again: check the state of the files before you decide to run it again.";
-          isError = true;
-        } else {
-          try {
-            const journal =
-              id && (spec.name === "Write" || spec.name === "Edit")
-                ? journalFor(id, transcript, interrupted.has(id), save)
-                : undefined;
-            content = await toolbox.callForModel(spec.name, input, journal ? { journal } : {});
-          } catch (err) {
-            // The bus down or the process stopping is no tool error for the model: the loop ends, the step is redelivered.
-            if (isRetryableStepError(err)) turn.halt(err);
-            if (turn.halted()) throw err;
-            content = err instanceof z.ZodError ? z.prettifyError(err) : err instanceof Error ? err.message : String(err);
-            isError = true;
-          }
-        }
-        // A call cut short by the halt is not journalled: the redelivered step runs it again (or says it was interrupted).
-        if (turn.halted()) throw new Error("the step stopped for redelivery");
-        // An answer with an image (a Read, which repeats safely) is not journalled: the image stays out of the journal.
-        if (id && typeof content === "string") {
-          transcript.toolResults[id] = { content, isError };
-          await save();
-        }
-        if (isError) throw new Error(typeof content === "string" ? content : "the tool failed");
-        return content;
-      },
-    }),
-  );
+async function onReply(loop: Loop, runner: Runner, message: BetaMessage): Promise<StepResult | undefined> {
+  const { transcript, limits } = loop;
+  addMessageUsage(transcript.usage, message.usage);
+  const reply = asParam(message);
+  const sent = runner.params.messages;
+  await saveMessages(loop, [...sent, reply]);
+  loop.turn.calls = toolUses(reply).length;
+  if (spentTokens(transcript.usage) > limits.tokenBudget) {
+    throw new StepLoopError(
+      "budget",
+      `the step spent ${spentTokens(transcript.usage)} tokens, over its budget of ${limits.tokenBudget}`,
+    );
+  }
+  if (toolUses(reply).some((t) => t.name === "FinishStep")) {
+    await runner.generateToolResponse();
+    stopIfHalted(loop);
+    if (loop.toolbox.state.result) return loop.toolbox.state.result;
+  }
+  const window = message.stop_reason === "model_context_window_exceeded";
+  const cleared = clearOldToolResults(sent, window ? 0 : limits.clearToolResultsOverChars);
+  if (cleared) loop.opts.log.info({ cleared: cleared.count }, "cleared old tool results to keep the context small");
+  const base = cleared ? cleared.messages : sent;
+  const notes = loop.turn.calls > 0 ? notesDue(loop) : [];
+  if (notes.length > 0) {
+    await withNotes(runner, base, reply, notes);
+    stopIfHalted(loop);
+  } else if (cleared) runner.setMessagesParams((p) => ({ ...p, messages: [...base, reply] }));
+  return undefined;
+}
+
+/** One run of the SDK's tool runner until the model stops calling tools: the result, or why it stopped. */
+async function runRound(loop: Loop): Promise<{ result: StepResult } | { stop: BetaMessage["stop_reason"] }> {
+  const runner = startRunner(loop);
+  const pending = await answerPending(loop, runner);
+  if (pending) return { result: pending };
+  let stop: BetaMessage["stop_reason"] = null;
+  for await (const stream of runner) {
+    const message = await stream.finalMessage();
+    stop = message.stop_reason;
+    const result = await onReply(loop, runner, message);
+    if (result) return { result };
+  }
+  stopIfHalted(loop);
+  if (stop === "refusal") throw new StepLoopError("refusal", "Claude declined to carry out this step (stop reason: refusal)");
+  loop.transcript.messages = [...runner.params.messages];
+  return { stop };
+}
+
+/** The model stopped without FinishStep: asks it to go on (with the notes due), or fails after NUDGES tries. */
+async function nudge(loop: Loop, stop: BetaMessage["stop_reason"], nudges: number): Promise<void> {
+  if (nudges >= NUDGES) throw new StepLoopError("unfinished", `Claude stopped ${nudges + 1} times without calling FinishStep`);
+  const why =
+    stop === "max_tokens"
+      ? "Your last reply was cut off at the output limit. Work in smaller pieces (write large files in parts)."
+      : stop === "model_context_window_exceeded"
+        ? "Your last reply was cut off: the conversation filled the model's context window. Read less at a time (use offset and limit)."
+        : "You stopped without calling FinishStep.";
+  const content = [`${why} Continue the step; when it is done and verified, call FinishStep.`, ...notesDue(loop)].join("\n\n");
+  await saveMessages(loop, [...loop.transcript.messages, { role: "user", content }]);
+}
+
+/** The error the loop ends with: the halt's (for redelivery), a time-limit StepLoopError, or `err` with the usage. */
+function loopFailure(loop: Loop, err: unknown): unknown {
+  if (err instanceof StepLoopError) err.usage = usage(loop);
+  // A tool met the bus down or the process stopping: that error, for redelivery; the transcript is saved.
+  if (loop.halt.signal.aborted) return loop.halt.signal.reason;
+  if (!loop.timeUp.signal.aborted) return err;
+  const ms = loop.limits.timeLimitMs;
+  const limit = ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${ms / 1000} s`;
+  const timeUp = new StepLoopError("time", `the step ran past its time limit of ${limit}`, { cause: err });
+  timeUp.usage = usage(loop);
+  return timeUp;
 }
 
 /**
@@ -177,147 +252,17 @@ export async function runStepLoop(
   tools: StepTools,
   firstMessage: () => Promise<string>,
 ): Promise<StepResult> {
-  const limits = { ...DEFAULT_STEP_LIMITS, ...opts.limits };
-  const names: ToolName[] = toolsFor(opts.agentTools, work.step);
-  // The time limit aborts the model request and whatever tool runs (a command, a GPU wait, a search); so does a
-  // halt for redelivery.
-  const controller = new AbortController();
-  const halt = new AbortController();
-  const signal = AbortSignal.any([controller.signal, halt.signal]);
-  const toolbox = createToolbox(work, tools, names, { signal });
-  const saved = await tools.transcript?.load();
-  const transcript: Transcript = saved ?? {
-    messages: [{ role: "user", content: await firstMessage() }],
-    toolResults: {},
-    usage: { ...ZERO },
-    startedAt: new Date().toISOString(),
-  };
-  const messages = transcript.messages as BetaMessageParam[];
-  const last = messages.at(-1);
-  const interrupted = new Set(
-    toolUses(last)
-      .map((t) => t.id)
-      .filter((id) => !transcript.toolResults[id]),
-  );
-  if (saved) opts.log.info({ messages: messages.length, interrupted: interrupted.size }, "resuming the step's conversation");
-  const save = saver(tools, transcript);
-  await save();
-
-  const remainingMs = Date.parse(transcript.startedAt) + limits.timeLimitMs - Date.now();
-  const timer = setTimeout(() => controller.abort(), Math.max(0, remainingMs));
-  const system = cachedSystem(`${opts.systemPrompt}\n\n${workingRules(names)}`);
-  const turn: TurnState = {
-    calls: toolUses(last).length,
-    halt: (err) => {
-      if (!halt.signal.aborted) opts.log.warn({ err }, "a tool met an infrastructure failure: the step stops for redelivery");
-      halt.abort(err);
-    },
-    halted: () => halt.signal.aborted,
-  };
-  const stopIfHalted = () => {
-    if (halt.signal.aborted) throw halt.signal.reason;
-  };
-  const runnable = runnableTools(toolbox, transcript, interrupted, save, turn);
-  const usage = () => ({ ...transcript.usage, toolCalls: transcript.usage.toolCalls + toolbox.state.toolCalls });
-  const noted = notedBudgets(transcript.messages);
-  const notesDue = () => {
-    const due = budgetNotes({ ...limits, usage: transcript.usage, startedAt: transcript.startedAt, now: Date.now() }, noted);
-    for (const n of due) noted.add(n.kind);
-    return due.map((n) => n.text);
-  };
+  const loop = await openLoop(client, opts, work, tools, firstMessage);
+  const remainingMs = Date.parse(loop.transcript.startedAt) + loop.limits.timeLimitMs - Date.now();
+  const timer = setTimeout(() => loop.timeUp.abort(), Math.max(0, remainingMs));
   try {
-    for (let nudge = 0; ; nudge++) {
-      const remaining = limits.maxIterations - transcript.usage.requests;
-      if (remaining <= 0)
-        throw new StepLoopError(
-          "iterations",
-          `the step used its ${limits.maxIterations} model requests without calling FinishStep`,
-        );
-      const runner = client.beta.messages.toolRunner(
-        {
-          model: opts.model,
-          max_tokens: limits.maxTokens,
-          system,
-          tools: runnable,
-          messages: transcript.messages as BetaMessageParam[],
-          max_iterations: remaining,
-          // Automatic caching: the breakpoint sits on the last block and moves forward as the conversation grows.
-          cache_control: { type: "ephemeral" },
-          ...thinkingParams(opts.thinking),
-          stream: true,
-        },
-        { signal },
-      );
-      // A conversation saved between a reply and its tool results: answer those calls first.
-      if (toolUses(transcript.messages.at(-1) as BetaMessageParam).length > 0) {
-        const answer = await runner.generateToolResponse();
-        stopIfHalted();
-        if (answer) {
-          runner.pushMessages(answer);
-          transcript.messages.push(answer);
-          await save();
-        }
-        if (toolbox.state.result) return { ...toolbox.state.result, usage: usage() };
-      }
-      let stop: BetaMessage["stop_reason"] = null;
-      for await (const stream of runner) {
-        const message = await stream.finalMessage();
-        addMessageUsage(transcript.usage, message.usage);
-        const reply = asParam(message);
-        const sent = runner.params.messages;
-        transcript.messages = [...sent, reply];
-        await save();
-        stop = message.stop_reason;
-        turn.calls = toolUses(reply).length;
-        if (spent(transcript.usage) > limits.tokenBudget) {
-          throw new StepLoopError(
-            "budget",
-            `the step spent ${spent(transcript.usage)} tokens, over its budget of ${limits.tokenBudget}`,
-          );
-        }
-        if (toolUses(reply).some((t) => t.name === "FinishStep")) {
-          await runner.generateToolResponse();
-          stopIfHalted();
-          if (toolbox.state.result) return { ...toolbox.state.result, usage: usage() };
-        }
-        const window = stop === "model_context_window_exceeded";
-        const cleared = clearOldToolResults(sent, window ? 0 : limits.clearToolResultsOverChars);
-        if (cleared) opts.log.info({ cleared: cleared.count }, "cleared old tool results to keep the context small");
-        const base = cleared ? cleared.messages : sent;
-        const notes = turn.calls > 0 ? notesDue() : [];
-        if (notes.length > 0) {
-          await withNotes(runner, base, reply, notes);
-          stopIfHalted();
-        } else if (cleared) runner.setMessagesParams((p) => ({ ...p, messages: [...base, reply] }));
-      }
-      stopIfHalted();
-      if (stop === "refusal") throw new StepLoopError("refusal", "Claude declined to carry out this step (stop reason: refusal)");
-      transcript.messages = [...runner.params.messages];
-      if (nudge >= NUDGES) throw new StepLoopError("unfinished", `Claude stopped ${nudge + 1} times without calling FinishStep`);
-      const why =
-        stop === "max_tokens"
-          ? "Your last reply was cut off at the output limit. Work in smaller pieces (write large files in parts)."
-          : stop === "model_context_window_exceeded"
-            ? "Your last reply was cut off: the conversation filled the model's context window. Read less at a time (use offset and limit)."
-            : "You stopped without calling FinishStep.";
-      transcript.messages.push({
-        role: "user",
-        content: [`${why} Continue the step; when it is done and verified, call FinishStep.`, ...notesDue()].join("\n\n"),
-      });
-      await save();
+    for (let nudges = 0; ; nudges++) {
+      const round = await runRound(loop);
+      if ("result" in round) return { ...round.result, usage: usage(loop) };
+      await nudge(loop, round.stop, nudges);
     }
   } catch (err) {
-    if (err instanceof StepLoopError) err.usage = usage();
-    // A tool met the bus down or the process stopping: that error, for redelivery; the transcript is saved.
-    if (halt.signal.aborted) throw halt.signal.reason;
-    if (controller.signal.aborted) {
-      const limit =
-        limits.timeLimitMs >= 120_000 ? `${Math.round(limits.timeLimitMs / 60_000)} min` : `${limits.timeLimitMs / 1000} s`;
-      const timeUp = new StepLoopError("time", `the step ran past its time limit of ${limit}`, { cause: err });
-      timeUp.usage = usage();
-      throw timeUp;
-    }
-    throw err;
+    throw loopFailure(loop, err);
   } finally {
     clearTimeout(timer);
   }

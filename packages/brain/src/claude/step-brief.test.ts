@@ -3,7 +3,7 @@ import { testPlan, testStep, testStepWork } from "@mllead/contracts/testing";
 import { createLogger } from "@mllead/service-kit";
 import { describe, expect, it } from "vitest";
 import type { StepTools } from "../types.js";
-import { DEFAULT_STEP_LIMITS } from "./specialist.js";
+import { DEFAULT_STEP_LIMITS } from "./step-limits.js";
 import { briefLines, limitsLines, stepPrompt } from "./step-prompt.js";
 
 const tools = { root: "/work/t1", log: createLogger("test", "silent") } as unknown as StepTools;

@@ -1,6 +1,7 @@
 import { REVIEW_PITFALLS, type StepWork } from "@mllead/contracts";
-import type { ToolName } from "../tools/index.js";
+import type { ToolName } from "../tools/toolbox.js";
 import type { RepoDiff, StepTools } from "../types.js";
+import { blockQuote } from "./quote.js";
 
 const MAX_DIFF_CHARS = 60_000;
 
@@ -209,7 +210,7 @@ export function stepPrompt(
 ): string {
   return [
     `You are the ${work.role} on task ${work.taskId}. The request from <@${work.task.requester.userId}> in Slack:`,
-    `> ${work.task.text.replace(/\n/g, "\n> ")}`,
+    blockQuote(work.task.text),
     "",
     ...handoff(work),
     "",

@@ -1,16 +1,16 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { Usage } from "@mllead/contracts";
 import type { Logger } from "pino";
+import { ClaudeBadOutputError, type ClaudeCallError, ClaudeOutputCutError, ClaudeRefusedError } from "../errors.js";
 import type { SummaryRequest } from "../types.js";
 import { type RetryPolicy, replyText, reportUsage, streamMessage } from "./call.js";
 import { cachedSystem, logUsage, usageOf } from "./client.js";
-import { ClaudeBadOutputError, type ClaudeCallError, ClaudeOutputCutError, ClaudeRefusedError } from "./failures.js";
 
 /** The longest summary we post: a Slack section block holds 3,000 characters. */
 export const MAX_SUMMARY_CHARS = 3000;
 
 /** Options of summarizeWithClaude. */
-export interface ClaudeSummaryOptions {
+interface ClaudeSummaryOptions {
   model: string;
   systemPrompt: string;
   log: Logger;

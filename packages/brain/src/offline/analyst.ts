@@ -3,7 +3,7 @@ import type { StepTools } from "../types.js";
 import { plotNote } from "./demo-data.js";
 import { EXTRA, extraParam } from "./params.js";
 import { fmt, type OfflineContext } from "./shared.js";
-import { type CodePaths, ensureShipped, followUpLines, runShippedTests } from "./shipped-code.js";
+import { type CodePaths, type CodeSources, ensureShipped, followUpLines, runShippedTests } from "./shipped-code.js";
 import {
   answerCriteria,
   bash,
@@ -60,55 +60,38 @@ function plotRenderer(renderer: string | undefined): string {
   return renderer ? `drawn with ${renderer}` : "renderer not recorded";
 }
 
-/**
- * The offline analyst: runs `jobs/analyze.py` (written from the shipped copy
- * when the repository lacks it) on the training run's metrics and history and
- * the data step's splits, runs its unit tests, and judges the report it wrote.
- */
-export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
-  const wb = openWorkbench(work, tools, ctx);
-  const sources = await ensureShipped(wb, CODE);
-  const inputs: Inputs = { notes: [] };
-  await trainingInputs(wb, inputs);
-  if (await exists(wb, "data/train.csv")) inputs.data = "data/train.csv";
-  if (await exists(wb, "data/validation_report.json")) inputs.validation = "data/validation_report.json";
-  if (!inputs.metrics && !inputs.data) {
-    return finishFailed(
-      wb,
-      "Offline analyst: nothing to analyse: no training metrics and no data split in the workspace or upstream.",
-    );
-  }
-  const previousWanted = extraParam(work.step.params, EXTRA.compare) === "previous-model";
-  // The seed of the run the plot shows: the training step's, else the analysis step's own when it names one.
-  const seed = work.upstream.findLast((u) => u.role === "ml-engineer")?.result.metrics.seed ?? work.step.params.seed;
-  const argv = ["python3", CODE.script, "--out", OUT, "--title", `Analysis: ${work.step.title}`, "--plot-note", plotNote(seed)];
-  if (inputs.metrics) argv.push("--metrics", inputs.metrics);
-  if (inputs.history) argv.push("--history", inputs.history);
-  if (inputs.data) argv.push("--data", inputs.data);
-  if (inputs.validation) argv.push("--validation", inputs.validation);
-  if (previousWanted) argv.push("--previous-model-wanted");
+/** What the analysis wrote under `reports/`. */
+interface ReportOutputs {
+  report: string;
+  numbers: Record<string, number>;
+  renderer: string | undefined;
+  hasPlot: boolean;
+  produced: string[];
+}
 
-  await tools.progress(
-    inputs.metrics ? "Offline analyst: comparing the model with the baseline" : "Offline analyst: exploring the data",
-  );
-  const run = await bash(wb, argv.map(sh).join(" "));
-  if (run.exitCode !== 0) return finishFailed(wb, `${failureLine("Offline analyst: the analysis failed", run)}\n${tail(run)}`);
-  const tests = await runShippedTests(wb, CODE);
-  if (tests.run.exitCode !== 0) {
-    return finishFailed(
-      wb,
-      `${failureLine("Offline analyst: the analysis script's unit tests failed, so its report is not trusted", tests.run)}\n${tail(tests.run)}`,
-    );
-  }
-
+async function readReport(wb: Workbench): Promise<ReportOutputs> {
   const report = (await exists(wb, `${OUT}/report.md`)) ? await readText(wb, `${OUT}/report.md`) : "";
   const analysis = (await readJson<Record<string, unknown>>(wb, `${OUT}/analysis.json`)) ?? {};
-  const numbers = finiteMetrics(analysis);
   const renderer = typeof analysis.plot_renderer === "string" ? analysis.plot_renderer : undefined;
   const hasPlot = await exists(wb, `${OUT}/loss.png`);
   const produced = [`${OUT}/report.md`, `${OUT}/analysis.json`, ...(hasPlot ? [`${OUT}/loss.png`] : [])];
+  return { report, numbers: finiteMetrics(analysis), renderer, hasPlot, produced };
+}
 
-  const criteria = answerCriteria(wb, "analyst", (key) => {
+/** What the offline analyst judges and reports its step on. */
+interface AnalysisEvidence {
+  inputs: Inputs;
+  out: ReportOutputs;
+  previousWanted: boolean;
+  /** Unit tests that ran (and passed). */
+  tests: number;
+}
+
+/** Each criterion the offline analyst recognises, judged on the report it wrote. */
+function judgeAnalysis(wb: Workbench, e: AnalysisEvidence) {
+  const { inputs } = e;
+  const { report, numbers, hasPlot } = e.out;
+  return answerCriteria(wb, "analyst", (key) => {
     switch (key) {
       case "baseline": {
         const said = report.includes("majority-class baseline") && numbers.auc_lift !== undefined;
@@ -151,7 +134,12 @@ export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineC
       }
     }
   });
+}
 
+/** The summary: the model against the baseline (or what the data shows), where the numbers came from, the report. */
+function analysisSummary(wb: Workbench, e: AnalysisEvidence, sources: CodeSources): string {
+  const { inputs, previousWanted } = e;
+  const { numbers, hasPlot, renderer } = e.out;
   const lines: string[] = [];
   if (numbers.auc_lift !== undefined) {
     lines.push(
@@ -167,8 +155,63 @@ export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineC
   }
   if (inputs.notes.length > 0) lines.push(`Inputs: ${inputs.notes.join("; ")}.`);
   lines.push(
-    `Report: ${OUT}/report.md${hasPlot ? ` with the loss curve ${OUT}/loss.png (${plotRenderer(renderer)})` : ""}; unit tests: ${tests.count} passed.`,
+    `Report: ${OUT}/report.md${hasPlot ? ` with the loss curve ${OUT}/loss.png (${plotRenderer(renderer)})` : ""}; unit tests: ${e.tests} passed.`,
   );
   lines.push(...followUpLines(wb, CODE, sources));
-  return finish(wb, { summary: lines.join("\n"), criteria, metrics: numbers, artifacts: produced }, produced);
+  return lines.join("\n");
+}
+
+/**
+ * The offline analyst: runs `jobs/analyze.py` (written from the shipped copy
+ * when the repository lacks it) on the training run's metrics and history and
+ * the data step's splits, runs its unit tests, and judges the report it wrote.
+ */
+export async function runAnalyst(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
+  const wb = openWorkbench(work, tools, ctx);
+  const sources = await ensureShipped(wb, CODE);
+  const inputs: Inputs = { notes: [] };
+  await trainingInputs(wb, inputs);
+  if (await exists(wb, "data/train.csv")) inputs.data = "data/train.csv";
+  if (await exists(wb, "data/validation_report.json")) inputs.validation = "data/validation_report.json";
+  if (!inputs.metrics && !inputs.data) {
+    return finishFailed(
+      wb,
+      "Offline analyst: nothing to analyse: no training metrics and no data split in the workspace or upstream.",
+    );
+  }
+  const previousWanted = extraParam(work.step.params, EXTRA.compare) === "previous-model";
+  // The seed of the run the plot shows: the training step's, else the analysis step's own when it names one.
+  const seed = work.upstream.findLast((u) => u.role === "ml-engineer")?.result.metrics.seed ?? work.step.params.seed;
+  const argv = ["python3", CODE.script, "--out", OUT, "--title", `Analysis: ${work.step.title}`, "--plot-note", plotNote(seed)];
+  if (inputs.metrics) argv.push("--metrics", inputs.metrics);
+  if (inputs.history) argv.push("--history", inputs.history);
+  if (inputs.data) argv.push("--data", inputs.data);
+  if (inputs.validation) argv.push("--validation", inputs.validation);
+  if (previousWanted) argv.push("--previous-model-wanted");
+
+  await tools.progress(
+    inputs.metrics ? "Offline analyst: comparing the model with the baseline" : "Offline analyst: exploring the data",
+  );
+  const run = await bash(wb, argv.map(sh).join(" "));
+  if (run.exitCode !== 0) return finishFailed(wb, `${failureLine("Offline analyst: the analysis failed", run)}\n${tail(run)}`);
+  const tests = await runShippedTests(wb, CODE);
+  if (tests.run.exitCode !== 0) {
+    return finishFailed(
+      wb,
+      `${failureLine("Offline analyst: the analysis script's unit tests failed, so its report is not trusted", tests.run)}\n${tail(tests.run)}`,
+    );
+  }
+
+  const out = await readReport(wb);
+  const e: AnalysisEvidence = { inputs, out, previousWanted, tests: tests.count };
+  return finish(
+    wb,
+    {
+      summary: analysisSummary(wb, e, sources),
+      criteria: judgeAnalysis(wb, e),
+      metrics: out.numbers,
+      artifacts: out.produced,
+    },
+    out.produced,
+  );
 }

@@ -1,4 +1,4 @@
-import type { Plan, StepResult, StepWork } from "@mllead/contracts";
+import type { LearnedLesson, Plan, StepResult, StepWork } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { learnFromChangeRequest, lessonFromFinding } from "../lesson-drafts.js";
 import type { Brain, PlanRequest, StepTools, SummaryRequest } from "../types.js";
@@ -8,10 +8,11 @@ import { runDataEngineer } from "./data-engineer.js";
 import { runMlEngineer } from "./ml-engineer.js";
 import { offlinePlan } from "./planner.js";
 import { DEFAULT_JOBS_DIR } from "./shared.js";
+import { markReinforced } from "./similar-lessons.js";
 import { offlineSummary } from "./summary.js";
 
 /** Options of the offline brain. */
-export interface OfflineBrainOptions {
+interface OfflineBrainOptions {
   /** Where the shipped job scripts live; defaults to `<repo>/jobs`. */
   jobsDir?: string;
   log?: Logger;
@@ -57,10 +58,11 @@ export function createOfflineBrain(opts: OfflineBrainOptions = {}): Brain {
     },
     // The offline brain reads corrections with its fixed rules (lesson-drafts.ts); the Claude brain asks Claude.
     async learn(req) {
-      return learnFromChangeRequest(req.feedback);
+      return markReinforced(learnFromChangeRequest(req.feedback), req.lessons);
     },
     async lessonFromFinding(req) {
-      return { ...lessonFromFinding(req.finding, req.ownerRole), scope: "standing" };
+      const lesson: LearnedLesson = { ...lessonFromFinding(req.finding, req.ownerRole), scope: "standing" };
+      return markReinforced([lesson], req.lessons)[0] ?? null;
     },
   };
 }

@@ -59,7 +59,7 @@ export type CheckKey<R extends Role> = keyof Catalogue[R] & string;
 export const CANNOT_CHECK = "the offline specialist cannot check this; with Claude it would";
 
 /** The criterion a person's plan-review request becomes (no offline specialist can check it). */
-export function requestCriterion(item: string): string {
+function requestCriterion(item: string): string {
   return `Shown with evidence: what plan review asked for ("${item}").`;
 }
 
@@ -87,7 +87,7 @@ export function offlineCriteria<R extends Role>(
 }
 
 /** A step's criterion with the check the offline specialist runs for it (`undefined`: it cannot check it). */
-export interface IdentifiedCriterion<R extends Role> {
+interface IdentifiedCriterion<R extends Role> {
   id: string;
   text: string;
   key: CheckKey<R> | undefined;

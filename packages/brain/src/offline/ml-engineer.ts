@@ -1,8 +1,9 @@
 import type { StepResult, StepWork } from "@mllead/contracts";
+import type { SubmittedJob } from "../tools/gpu-job.js";
 import type { StepTools } from "../types.js";
-import { isOfflineModel, modelName, OFFLINE_MODELS, resolveParams } from "./params.js";
+import { isOfflineModel, modelName, OFFLINE_MODELS, type ResolvedParams, resolveParams } from "./params.js";
 import { fmt, type OfflineContext, readJob } from "./shared.js";
-import { type CodePaths, ensureShipped, followUpLines, runShippedTests } from "./shipped-code.js";
+import { type CodePaths, type CodeSources, ensureShipped, followUpLines, runShippedTests } from "./shipped-code.js";
 import {
   answerCriteria,
   exists,
@@ -12,6 +13,7 @@ import {
   finiteMetrics,
   openWorkbench,
   readJson,
+  submitJob,
   tail,
   type Workbench,
   write,
@@ -42,35 +44,9 @@ async function ensureGenerator(wb: Workbench): Promise<void> {
   if (!(await exists(wb, GENERATOR))) await write(wb, GENERATOR, await readJob(wb.ctx, "prepare_data.py"));
 }
 
-/**
- * The offline ml-engineer: tests `jobs/train.py` (written from the shipped
- * copy when the repository lacks it), submits it as a GPU job with the step's
- * params (model, epochs, learning rate, batch size, seed, GPUs) on the data
- * step's splits, and judges the job's metrics, history and model card.
- */
-export async function runMlEngineer(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
-  const wb = openWorkbench(work, tools, ctx);
-  const p = resolveParams(work.step.params);
-  if (!isOfflineModel(p.model)) {
-    return finishFailed(
-      wb,
-      `Offline ml-engineer: the shipped training script trains only ${OFFLINE_MODELS.join(" or ")}, not \`${p.model}\`; with Claude the step would write that model's code.`,
-    );
-  }
-  const sources = await ensureShipped(wb, CODE);
-
-  await tools.progress("Offline ml-engineer: running the training script's unit tests");
-  const tests = await runShippedTests(wb, CODE);
-  if (tests.run.exitCode !== 0) {
-    return finishFailed(
-      wb,
-      `${failureLine("Offline ml-engineer: the training script's unit tests failed, so no job was submitted", tests.run)}\n${tail(tests.run)}`,
-    );
-  }
-
-  const haveSplits = (await Promise.all(SPLITS.map((s) => exists(wb, s)))).every(Boolean);
-  if (!haveSplits) await ensureGenerator(wb);
-  const command = [
+/** The training job's argv: the step's settings, on the splits in `data/`. */
+function trainCommand(p: ResolvedParams): string[] {
+  return [
     "python3",
     CODE.script,
     "--data",
@@ -86,7 +62,11 @@ export async function runMlEngineer(work: StepWork, tools: StepTools, ctx: Offli
     "--seed",
     String(p.seed),
   ];
-  const jobText = await wb.toolbox.call("SubmitGpuJob", {
+}
+
+/** Submits the training job: with the data step's splits as inputs, or the generator to rebuild them. */
+function submitTraining(wb: Workbench, p: ResolvedParams, command: string[], haveSplits: boolean): Promise<SubmittedJob> {
+  return submitJob(wb, {
     command,
     files: haveSplits ? [CODE.script] : [CODE.script, GENERATOR],
     ...(haveSplits ? { inputs: SPLITS } : {}),
@@ -94,26 +74,37 @@ export async function runMlEngineer(work: StepWork, tools: StepTools, ctx: Offli
     timeout_sec: JOB_TIMEOUT_SEC,
     description: `offline ml-engineer: ${p.model}, ${p.epochs} epochs, lr ${p.learningRate}, batch ${p.batchSize}, seed ${p.seed}`,
   });
-  const jobId = wb.toolbox.state.jobIds.at(-1) ?? "";
-  const outcome = /^job \S+ (\S+) on /.exec(jobText)?.[1] ?? "unknown";
-  const dir = `runs/${jobId}`;
-  if (outcome !== "succeeded") {
-    return finishFailed(
-      wb,
-      `Offline ml-engineer: training job ${jobId} ${outcome}:\n${jobText.split("\n").slice(-8).join("\n")}`,
-    );
-  }
+}
 
+/** What the job left under `runs/<jobId>/`: its metrics, history and model card, and the outputs saved. */
+interface JobOutputs {
+  jobId: string;
+  dir: string;
+  m: Record<string, number>;
+  history: HistoryRow[];
+  card: ModelCard;
+  saved: string[];
+}
+
+async function readOutputs(wb: Workbench, jobId: string): Promise<JobOutputs> {
+  const dir = `runs/${jobId}`;
   const m = finiteMetrics((await readJson<Record<string, unknown>>(wb, `${dir}/metrics.json`)) ?? {});
   const history = (await readJson<HistoryRow[]>(wb, `${dir}/history.json`)) ?? [];
   const card = (await readJson<ModelCard>(wb, `${dir}/model_card.json`)) ?? {};
   const saved: string[] = [];
   for (const f of JOB_OUTPUTS) if (await exists(wb, `${dir}/${f}`)) saved.push(`${dir}/${f}`);
-  const first = history[0]?.train_loss;
-  const last = history.at(-1)?.train_loss;
-  const lift = (m.val_auc ?? Number.NaN) - (m.baseline_auc ?? 0.5);
+  return { jobId, dir, m, history, card, saved };
+}
 
-  const criteria = answerCriteria(wb, "ml-engineer", (key) => {
+const lossOf = (o: JobOutputs) => ({ first: o.history[0]?.train_loss, last: o.history.at(-1)?.train_loss });
+const liftOf = (o: JobOutputs) => (o.m.val_auc ?? Number.NaN) - (o.m.baseline_auc ?? 0.5);
+
+/** Each criterion the offline ml-engineer recognises, judged on the job's outputs. */
+function judgeTraining(wb: Workbench, p: ResolvedParams, command: string[], o: JobOutputs) {
+  const { dir, m, history, card, saved, jobId } = o;
+  const { first, last } = lossOf(o);
+  const lift = liftOf(o);
+  return answerCriteria(wb, "ml-engineer", (key) => {
     switch (key) {
       case "epochs":
         return {
@@ -147,13 +138,70 @@ export async function runMlEngineer(work: StepWork, tools: StepTools, ctx: Offli
       }
     }
   });
+}
 
+/** The summary: what was trained, how it compares with the baseline, and how the findings were addressed. */
+function trainingSummary(
+  wb: Workbench,
+  p: ResolvedParams,
+  o: JobOutputs,
+  extra: { tests: number; haveSplits: boolean; sources: CodeSources },
+): string {
+  const { m } = o;
+  const { first, last } = lossOf(o);
   const lines = [
-    `Offline ml-engineer: trained a ${modelName(p.model)} for ${p.epochs} epochs (lr ${p.learningRate}, batch ${p.batchSize}, seed ${p.seed}) as job ${jobId}.`,
-    `Val AUC ${fmt(m.val_auc)} vs the majority-class baseline's 0.5 (lift ${fmt(lift)}); val accuracy ${fmt(m.val_accuracy)} vs ${fmt(m.baseline_accuracy)}; test AUC ${fmt(m.test_auc)}.`,
-    `Train loss ${fmt(first, 4)} → ${fmt(last, 4)}; unit tests: ${tests.count} passed.`,
+    `Offline ml-engineer: trained a ${modelName(p.model)} for ${p.epochs} epochs (lr ${p.learningRate}, batch ${p.batchSize}, seed ${p.seed}) as job ${o.jobId}.`,
+    `Val AUC ${fmt(m.val_auc)} vs the majority-class baseline's 0.5 (lift ${fmt(liftOf(o))}); val accuracy ${fmt(m.val_accuracy)} vs ${fmt(m.baseline_accuracy)}; test AUC ${fmt(m.test_auc)}.`,
+    `Train loss ${fmt(first, 4)} → ${fmt(last, 4)}; unit tests: ${extra.tests} passed.`,
   ];
-  if (!haveSplits) lines.push(`No data splits in the workspace: the job rebuilt the synthetic splits itself (seed ${p.seed}).`);
-  lines.push(...followUpLines(wb, CODE, sources));
-  return finish(wb, { summary: lines.join("\n"), criteria, metrics: m, artifacts: saved });
+  if (!extra.haveSplits) {
+    lines.push(`No data splits in the workspace: the job rebuilt the synthetic splits itself (seed ${p.seed}).`);
+  }
+  lines.push(...followUpLines(wb, CODE, extra.sources));
+  return lines.join("\n");
+}
+
+/**
+ * The offline ml-engineer: tests `jobs/train.py` (written from the shipped
+ * copy when the repository lacks it), submits it as a GPU job with the step's
+ * params (model, epochs, learning rate, batch size, seed, GPUs) on the data
+ * step's splits, and judges the job's metrics, history and model card.
+ */
+export async function runMlEngineer(work: StepWork, tools: StepTools, ctx: OfflineContext): Promise<StepResult> {
+  const wb = openWorkbench(work, tools, ctx);
+  const p = resolveParams(work.step.params);
+  if (!isOfflineModel(p.model)) {
+    return finishFailed(
+      wb,
+      `Offline ml-engineer: the shipped training script trains only ${OFFLINE_MODELS.join(" or ")}, not \`${p.model}\`; with Claude the step would write that model's code.`,
+    );
+  }
+  const sources = await ensureShipped(wb, CODE);
+
+  await tools.progress("Offline ml-engineer: running the training script's unit tests");
+  const tests = await runShippedTests(wb, CODE);
+  if (tests.run.exitCode !== 0) {
+    return finishFailed(
+      wb,
+      `${failureLine("Offline ml-engineer: the training script's unit tests failed, so no job was submitted", tests.run)}\n${tail(tests.run)}`,
+    );
+  }
+
+  const haveSplits = (await Promise.all(SPLITS.map((s) => exists(wb, s)))).every(Boolean);
+  if (!haveSplits) await ensureGenerator(wb);
+  const command = trainCommand(p);
+  const job = await submitTraining(wb, p, command, haveSplits);
+  if (job.result.outcome !== "succeeded") {
+    return finishFailed(
+      wb,
+      `Offline ml-engineer: training job ${job.jobId} ${job.result.outcome}:\n${job.text.split("\n").slice(-8).join("\n")}`,
+    );
+  }
+  const outputs = await readOutputs(wb, job.jobId);
+  return finish(wb, {
+    summary: trainingSummary(wb, p, outputs, { tests: tests.count, haveSplits, sources }),
+    criteria: judgeTraining(wb, p, command, outputs),
+    metrics: outputs.m,
+    artifacts: outputs.saved,
+  });
 }

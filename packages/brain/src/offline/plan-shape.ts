@@ -9,10 +9,10 @@ import type { TaskProfile } from "./task-profile.js";
  */
 export type WorkerKey = "data" | "train" | "analyze" | "cause";
 export type StepKey = WorkerKey | "review";
-export const WORKER_KEYS: readonly WorkerKey[] = ["data", "cause", "train", "analyze"];
+const WORKER_KEYS: readonly WorkerKey[] = ["data", "cause", "train", "analyze"];
 
 /** Something a person asked for in plan review that the planner has no setting for. */
-export interface ReviewRequest {
+interface ReviewRequest {
   /** The person's words (quoted, at most 240 characters). */
   item: string;
   /**

@@ -7,19 +7,15 @@ import {
   type Step,
   validatePlan,
 } from "@mllead/contracts";
+import { OfflinePlanInvalidError } from "../errors.js";
 import { addLessonRequirements, applySettingLessons } from "./apply-lessons.js";
 import { DEMO_PLAN_NOTE } from "./demo-data.js";
 import { applyAnswers, offlineAssumptions, offlineQuestions } from "./plan-context.js";
 import { initialShape, type PlanShape, planTrack, taskShape, type WorkerKey, workers } from "./plan-shape.js";
 import { applyFeedback, isStepFailure } from "./revise.js";
-import { analyzeStep, causeStep, dataStep, reviewStep, trainStep } from "./steps.js";
+import { analyzeStep, causeStep, dataStep, reviewStep } from "./steps.js";
 import { profileTask } from "./task-profile.js";
-
-/** Raised when the offline planner produced a plan that breaks the ordering rules (a bug, never expected). */
-export class OfflinePlanInvalidError extends Error {
-  readonly code = "offline_plan_invalid";
-  override readonly name = "OfflinePlanInvalidError";
-}
+import { trainStep } from "./train-step.js";
 
 const MAX_SUMMARY = 2000;
 
@@ -134,7 +130,7 @@ function risksFor(shape: PlanShape): Risk[] {
 }
 
 /** Turns a shape into a plan; every plan passes `validatePlan`. */
-export function planFromShape(shape: PlanShape): Plan {
+function planFromShape(shape: PlanShape): Plan {
   const built = workers(shape).map((k) => BUILD[k](shape));
   const steps = [...built, reviewStep(shape, built)];
   // Before the revision notes, so a long revision history never cuts it off.

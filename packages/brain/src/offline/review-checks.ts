@@ -208,7 +208,7 @@ function hintsAndDocs(lines: readonly SourceLine[]): Draft[] {
 }
 
 /** Whether a file is a test file (by name or by containing test functions). */
-export function isTestFile(file: string, source: string): boolean {
+function isTestFile(file: string, source: string): boolean {
   return /(^|\/)test_[^/]*\.py$|_test\.py$/.test(file) || /^\s*def test_\w+\(/m.test(source);
 }
 

@@ -1,6 +1,7 @@
+import type { CommandResult } from "../types.js";
 import { addressFindings } from "./fixes.js";
 import { baseName, findingsFor, readJob, reviewRequests } from "./shared.js";
-import { type BashRun, bash, exists, readText, type Workbench, write } from "./workbench.js";
+import { exists, readText, run, type Workbench, write } from "./workbench.js";
 
 /**
  * Where a specialist's shipped script and its unit tests live in the task's
@@ -44,12 +45,34 @@ export async function ensureShipped(wb: Workbench, code: CodePaths): Promise<Cod
   return out;
 }
 
-/** Runs the unit tests beside the script; `count` is how many ran, as unittest reported it. */
-export async function runShippedTests(wb: Workbench, code: CodePaths): Promise<{ run: BashRun; count: number }> {
+/**
+ * Runs unittest's discovery of the tests beside the script, then prints what it counted as JSON on the last
+ * line of stdout; exits 0 only when every test passed (unittest's own output stays on stderr).
+ */
+const RUN_TESTS = `import json, sys, unittest
+program = unittest.main(module=None, argv=["unittest", "discover", "-s", sys.argv[1], "-p", sys.argv[2]], exit=False)
+print(json.dumps({"ran": program.result.testsRun}))
+sys.exit(0 if program.result.wasSuccessful() else 1)`;
+
+/** How many tests ran, from the runner's closing JSON line (0 when it printed none: it crashed first). */
+function testsRan(wb: Workbench, result: CommandResult): number {
+  const last = result.stdout.trimEnd().split("\n").at(-1) ?? "";
+  if (!last.startsWith("{")) return 0;
+  try {
+    const ran = (JSON.parse(last) as { ran?: unknown }).ran;
+    return typeof ran === "number" ? ran : 0;
+  } catch (err) {
+    wb.tools.log.warn({ err }, "offline specialist: the test runner's summary line is not JSON");
+    return 0;
+  }
+}
+
+/** Runs the unit tests beside the script; `count` is how many ran. */
+export async function runShippedTests(wb: Workbench, code: CodePaths): Promise<{ run: CommandResult; count: number }> {
   const slash = code.tests.lastIndexOf("/");
   const dir = slash === -1 ? "." : code.tests.slice(0, slash);
-  const run = await bash(wb, `python3 -m unittest discover -s ${dir} -p ${baseName(code.tests)}`);
-  return { run, count: Number(/Ran (\d+) tests?/.exec(run.output)?.[1] ?? 0) };
+  const result = await run(wb, ["python3", "-c", RUN_TESTS, dir, baseName(code.tests)]);
+  return { run: result, count: testsRan(wb, result) };
 }
 
 /**

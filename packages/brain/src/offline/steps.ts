@@ -1,42 +1,8 @@
 import type { Step, StepParams } from "@mllead/contracts";
-import { offlineCriteria, requestRequirement } from "./criteria.js";
-import { EXTRA, modelName } from "./params.js";
-import type { PlanShape, StepKey } from "./plan-shape.js";
-
-/**
- * Step ids by key, per kind of task. They travel in NATS subjects: short and subject-safe. A triage names
- * its steps after what they do (investigate → rootcause → fix → verify); a sweep's training step is `sweep`.
- */
-export function stepId(shape: PlanShape, key: StepKey): string {
-  const kind = shape.profile.kind;
-  if (kind === "triage")
-    return { data: "investigate", cause: "rootcause", train: "fix", analyze: "verify", review: "review" }[key];
-  if (kind === "sweep" && key === "train") return "sweep";
-  return key === "cause" ? "rootcause" : key;
-}
-
-function quote(text: string, max = 600): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-
-/** The plan-review requests on a step: every one as a requirement, those still to be shown as criteria. */
-function requests(shape: PlanShape, key: StepKey): { requirements: string[]; criteria: string[] } {
-  const list = shape.extra[key];
-  return {
-    requirements: list.map((r) => requestRequirement(r.item)),
-    criteria: list.filter((r) => r.criterion).map((r) => r.item),
-  };
-}
-
-/** The seed's speed-versus-correctness rule, as one requirement on each worker step. */
-function trackRequirement(shape: PlanShape): string[] {
-  return shape.profile.production
-    ? ["Production code: correctness over speed — unit tests for every changed function, checks that fail loudly, no shortcuts."]
-    : [];
-}
-
-/** The metric a triage is about, for people. */
-const watched = (shape: PlanShape) => shape.profile.metricNamed ?? "the metric";
+import { offlineCriteria } from "./criteria.js";
+import { EXTRA } from "./params.js";
+import type { PlanShape } from "./plan-shape.js";
+import { quote, requests, stepId, trackRequirement, watched } from "./step-parts.js";
 
 /** The data-engineer's handoff: validate, split before fitting, write splits and a report (a triage: the data behind the drop). */
 export function dataStep(shape: PlanShape): Step {
@@ -134,97 +100,6 @@ export function causeStep(shape: PlanShape): Step {
     dependsOn: [stepId(shape, "data")],
     changesCode: true,
     usesGpu: false,
-  };
-}
-
-/** The ml-engineer's handoff: a seeded, stable training job with a baseline beside the metrics (a sweep's search, a triage's fix). */
-export function trainStep(shape: PlanShape): Step {
-  const { profile: p, include } = shape;
-  const kind = p.kind;
-  const sweep = kind === "sweep";
-  const params = {
-    dataset: p.dataset,
-    target: "churned",
-    model: p.model,
-    epochs: p.epochs,
-    learningRate: p.lr,
-    batchSize: p.batchSize,
-    seed: p.seed,
-    metric: "val_auc",
-    gpus: 1,
-    ...(sweep
-      ? {
-          trials: p.trials,
-          extra: [
-            { name: "sampler", value: "tpe" },
-            { name: "search_space", value: "learningRate: log-uniform 0.0001..1; batchSize: 64, 128, 256, 512" },
-          ],
-        }
-      : {}),
-  } satisfies StepParams;
-  const name = modelName(params.model);
-  const asked = requests(shape, "train");
-  const run = sweep
-    ? `Run an Optuna-style sweep (TPE sampler, ${params.trials} trials, seed ${params.seed}) over the learning rate (log-uniform 0.0001–1) and the batch size, each trial ${params.epochs} epochs; select the best trial by val AUC on the validation split and report the test split once, for the winner only.`
-    : `Train for ${params.epochs} epochs with learning rate ${params.learningRate}, mini-batches of ${params.batchSize}, and the seed fixed (${params.seed}) for initialisation and shuffling.`;
-  const title = sweep
-    ? `Sweep a ${name} on ${params.dataset} (${params.trials} trials)`
-    : kind === "triage"
-      ? `Fix: retrain a ${name} on the validated ${params.dataset} (${params.epochs} epochs)`
-      : `Train a ${name} on ${params.dataset} (${params.epochs} epochs)`;
-  const objective = sweep
-    ? `Find the best settings of a ${name} on \`${params.dataset}\` with a sweep, and save the best trial with its metrics beside a baseline.`
-    : kind === "triage"
-      ? `Fix what the root cause points at and retrain a ${name} on the validated data, so that ${watched(shape)} recovers.`
-      : `Train and evaluate a ${name} that predicts the target of \`${params.dataset}\`, with metrics a reader can compare to a baseline.`;
-  return {
-    id: stepId(shape, "train"),
-    role: "ml-engineer",
-    kind: sweep ? "sweep" : kind === "triage" ? "fix" : "train",
-    title,
-    objective,
-    context: [
-      `Task: "${quote(p.text)}".`,
-      include.data
-        ? "Inputs: the train/val/test splits from the data step (`data/*.csv`)."
-        : `No data step runs (a pure model change): the job rebuilds the synthetic splits with the data pipeline's generator, seed ${params.seed}.`,
-      kind === "triage" ? "Read the root-cause report first: the fix answers what it found." : "",
-      "The job runs on a GPU host through the queue; offline it is a numpy model that finishes in seconds.",
-    ]
-      .filter(Boolean)
-      .join(" "),
-    requirements: [
-      `The training script is \`jobs/train.py\` (numpy ${name}) with type hints, docstrings and unit tests in \`jobs/test_train.py\`; run the tests, then submit it as a GPU job (${params.gpus} GPU).`,
-      run,
-      "Fit feature normalisation on the train split only; never use the test split for model selection.",
-      "Compute the loss from logits with a numerically stable formulation (log-sum-exp) and fail the job if it becomes NaN or infinite.",
-      "Stream progress (epoch, loss, val AUC) and save `metrics.json`, `history.json`, `model_card.json` and the checkpoint `model.npz` as artifacts.",
-      ...(kind === "triage" ? [`Report ${watched(shape)} before and after the fix on the same validation split.`] : []),
-      ...trackRequirement(shape),
-      ...asked.requirements,
-    ],
-    acceptanceCriteria: offlineCriteria(
-      "ml-engineer",
-      // A sweep varies the learning rate, so the single-setting check does not apply to it.
-      sweep
-        ? ["epochs", "baseline", "beatsBaseline", "seeded", "artifacts"]
-        : ["epochs", "settings", "baseline", "beatsBaseline", "seeded", "artifacts"],
-      params,
-      asked.criteria,
-    ),
-    params,
-    nextHandoff: include.analyze
-      ? {
-          to: "analyst",
-          reason:
-            kind === "triage"
-              ? "to verify the fix against the model before the drop"
-              : "to compare the metrics with the baseline and write the report",
-        }
-      : { to: "code-reviewer", reason: "to review the training code before the task completes" },
-    dependsOn: kind === "triage" ? [stepId(shape, "cause")] : include.data ? [stepId(shape, "data")] : [],
-    changesCode: true,
-    usesGpu: true,
   };
 }
 

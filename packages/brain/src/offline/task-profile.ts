@@ -32,13 +32,13 @@ export interface TaskProfile {
   metricNamed: string | undefined;
 }
 
-export const DEFAULT_EPOCHS = OFFLINE_DEFAULTS.epochs;
+const DEFAULT_EPOCHS = OFFLINE_DEFAULTS.epochs;
 /** The most epochs the offline planner asks for (the demo's job should finish in seconds). */
-export const MAX_EPOCHS = 200;
-export const DEFAULT_LR = OFFLINE_DEFAULTS.learningRate;
+const MAX_EPOCHS = 200;
+const DEFAULT_LR = OFFLINE_DEFAULTS.learningRate;
 /** Trials of a sweep when the text names none, and the most the offline planner asks for. */
-export const DEFAULT_TRIALS = 20;
-export const MAX_TRIALS = 500;
+const DEFAULT_TRIALS = 20;
+const MAX_TRIALS = 500;
 
 /** Settings a person may name in a task or in plan review, as the planner reads them. */
 export const SETTING_PATTERNS = {
@@ -180,7 +180,7 @@ export function profileTask(rawText: string): TaskProfile {
 }
 
 /** Keeps a sweep's trials between 2 and MAX_TRIALS. */
-export function clampTrials(n: number): number {
+function clampTrials(n: number): number {
   return Math.min(Math.max(Math.trunc(n) || DEFAULT_TRIALS, 2), MAX_TRIALS);
 }
 

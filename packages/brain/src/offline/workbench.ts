@@ -1,12 +1,9 @@
 import type { Role, StepResult, StepWork } from "@mllead/contracts";
-import {
-  createToolbox,
-  type FinishStepInput,
-  type ReviewerFinishStepInput,
-  type Toolbox,
-  type ToolName,
-} from "../tools/index.js";
-import type { StepTools } from "../types.js";
+import { finishStep } from "../tools/finish.js";
+import { type SubmittedJob, submitGpuJobTool } from "../tools/gpu-job.js";
+import type { FinishStepInput, ReviewerFinishStepInput, SubmitGpuJobInput } from "../tools/schemas.js";
+import { toolSpec } from "../tools/toolbox.js";
+import type { CommandResult, StepTools } from "../types.js";
 import { CANNOT_CHECK, type CheckKey, identifyCriteria } from "./criteria.js";
 import { SYNTHETIC_METRICS_WARNING } from "./demo-data.js";
 import type { OfflineContext } from "./shared.js";
@@ -17,36 +14,22 @@ export interface Judgement {
   evidence: string;
 }
 
-/** A shell command's outcome as the Bash tool reports it. */
-export interface BashRun {
-  /** The tool's text: output, then `[exit code N]`. */
-  text: string;
-  /** The output without the closing status line. */
-  output: string;
-  /** null when the command timed out or was killed. */
-  exitCode: number | null;
-}
-
 /**
- * What an offline specialist works with: the same toolbox the Claude loop
- * drives (every file, command and job goes through it), the step, and the
- * shipped scripts. `written` collects the files the step wrote, for `filesChanged`.
+ * What an offline specialist works with: the step's tools (`StepTools`, called
+ * directly: every answer is structured data, never the text the tools print for
+ * a model), the step, and the shipped scripts. `written` collects the files the
+ * step wrote, for `filesChanged`; `jobIds` the GPU jobs it ran, in order.
  */
 export interface Workbench {
   work: StepWork;
   tools: StepTools;
   ctx: OfflineContext;
-  toolbox: Toolbox;
   written: string[];
+  jobIds: string[];
 }
 
-/** The tools the offline workers use; the reviewer reads and runs only. */
-const WORKER_TOOLS: readonly ToolName[] = ["Read", "Write", "Bash", "SubmitGpuJob", "FinishStep"];
-const REVIEWER_TOOLS: readonly ToolName[] = ["Read", "Bash", "FinishStep"];
-
 export function openWorkbench(work: StepWork, tools: StepTools, ctx: OfflineContext): Workbench {
-  const names = work.role === "code-reviewer" ? REVIEWER_TOOLS : WORKER_TOOLS;
-  return { work, tools, ctx, toolbox: createToolbox(work, tools, names), written: [] };
+  return { work, tools, ctx, written: [], jobIds: [] };
 }
 
 /** Quotes one word for bash. */
@@ -55,55 +38,41 @@ export function sh(word: string | number): string {
   return /^[\w./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-const STATUS_LINE = /\n?\[(exit code (\d+)|exit code none[^\]]*|timed out and was stopped)\]$/;
+/** Runs argv (no shell) in the step's sandbox, in the workspace (timeout in seconds). */
+export function run(wb: Workbench, argv: string[], timeoutSec = 120): Promise<CommandResult> {
+  return wb.tools.run(argv, { timeoutSec });
+}
 
-/** Runs a bash command through the Bash tool (timeout in seconds). */
-export async function bash(wb: Workbench, command: string, timeoutSec = 120): Promise<BashRun> {
-  const text = await wb.toolbox.call("Bash", { command, timeout: timeoutSec * 1000 });
-  const status = STATUS_LINE.exec(text);
-  return {
-    text,
-    output: status ? text.slice(0, status.index) : text,
-    exitCode: status?.[2] !== undefined ? Number(status[2]) : null,
-  };
+/** Runs a bash command in the step's sandbox, in the workspace (timeout in seconds). */
+export function bash(wb: Workbench, command: string, timeoutSec = 120): Promise<CommandResult> {
+  return run(wb, ["bash", "-c", command], timeoutSec);
+}
+
+/** What a command printed, for a person: its output, then its errors. */
+function outputOf(result: CommandResult): string {
+  return [result.stdout.trimEnd(), result.stderr.trimEnd()].filter(Boolean).join("\n");
 }
 
 /** The last lines of a command's output, for a summary or evidence. */
-export function tail(run: BashRun, lines = 6): string {
-  return run.output.trim().split("\n").slice(-lines).join("\n");
+export function tail(result: CommandResult, lines = 6): string {
+  return outputOf(result).trim().split("\n").slice(-lines).join("\n");
 }
 
 /**
- * Whether a workspace file exists: `test -f` through Bash, not Glob, whose
- * listing stops at a workspace's first files and would miss one in a large
+ * Whether a workspace file exists: `test -f` in the sandbox, not a listing,
+ * which stops at a workspace's first files and would miss one in a large
  * repository (and the step would then write over it).
  */
 export async function exists(wb: Workbench, path: string): Promise<boolean> {
-  return (await bash(wb, `test -f ${sh(path)}`, 30)).exitCode === 0;
+  return (await run(wb, ["bash", "-c", 'test -f "$1"', "exists", path], 30)).exitCode === 0;
 }
 
-const NUMBERED = /^\s*(\d+)\t(.*)$/s;
-const MORE = /^… \d+ more lines \(use offset (\d+) to read on\)$/;
-
-/** A workspace file's text, read with the Read tool page by page (its line numbers taken off). */
-export async function readText(wb: Workbench, path: string): Promise<string> {
-  const lines: string[] = [];
-  let offset = 1;
-  for (;;) {
-    const page = await wb.toolbox.call("Read", { file_path: path, offset });
-    if (offset === 1 && page === `${path} exists and is empty.`) return "";
-    let next: number | undefined;
-    for (const line of page.split("\n")) {
-      const numbered = NUMBERED.exec(line);
-      if (numbered) lines.push(numbered[2] ?? "");
-      else next = Number(MORE.exec(line)?.[1]) || next;
-    }
-    if (next === undefined) return `${lines.join("\n")}\n`;
-    offset = next;
-  }
+/** A workspace file's text (at most the port's 1 MiB). */
+export function readText(wb: Workbench, path: string): Promise<string> {
+  return wb.tools.readFile(path);
 }
 
-/** A workspace JSON file, or undefined when it is missing or not JSON. */
+/** A workspace JSON file, or undefined when it is missing or not JSON (the log says why). */
 export async function readJson<T>(wb: Workbench, path: string): Promise<T | undefined> {
   if (!(await exists(wb, path))) return undefined;
   try {
@@ -115,10 +84,18 @@ export async function readJson<T>(wb: Workbench, path: string): Promise<T | unde
   }
 }
 
-/** Writes a file with the Write tool and records it as changed by this step. */
+/** Writes a workspace file and records it as changed by this step; the reviewer writes nothing. */
 export async function write(wb: Workbench, path: string, content: string): Promise<void> {
-  await wb.toolbox.call("Write", { file_path: path, content });
+  if (wb.work.role === "code-reviewer") throw new Error(`the offline code reviewer may not write ${path}`);
+  await wb.tools.writeFile(path, content);
   if (!wb.written.includes(path)) wb.written.push(path);
+}
+
+/** Runs a GPU job as `SubmitGpuJob` does (its small artifacts copied back under `runs/<jobId>/`) and records it. */
+export async function submitJob(wb: Workbench, input: SubmitGpuJobInput): Promise<SubmittedJob> {
+  const job = await submitGpuJobTool(wb.tools, toolSpec("SubmitGpuJob", wb.work.role).input.parse(input) as SubmitGpuJobInput);
+  if (!wb.jobIds.includes(job.jobId)) wb.jobIds.push(job.jobId);
+  return job;
 }
 
 /**
@@ -154,9 +131,9 @@ export async function finish(
   input: FinishStepInput | ReviewerFinishStepInput,
   produced: readonly string[] = [],
 ): Promise<StepResult> {
-  await wb.toolbox.call("FinishStep", { ...input, summary: input.summary.slice(0, 4000) });
-  const result = wb.toolbox.state.result;
-  if (!result) throw new Error("FinishStep recorded no result");
+  const checked = toolSpec("FinishStep", wb.work.role).input.parse({ ...input, summary: input.summary.slice(0, 4000) });
+  const lastJob = wb.jobIds.at(-1);
+  const result = await finishStep(wb.work, wb.tools, checked as FinishStepInput, lastJob ? { jobId: lastJob } : {});
   const synthetic = wb.work.role !== "code-reviewer" && Object.keys(result.metrics).length > 0;
   return {
     ...result,
@@ -166,10 +143,10 @@ export async function finish(
 }
 
 /** A failed command in one line: what failed, how it ended, and the last line it printed. */
-export function failureLine(what: string, run: BashRun): string {
-  const last = run.output.trim().split("\n").at(-1)?.trim() ?? "";
-  const end = run.exitCode === null ? "timed out" : `exit ${run.exitCode}`;
-  return `${what} (${end})${last && last !== "[stderr]" ? `: ${last}` : ""}`;
+export function failureLine(what: string, result: CommandResult): string {
+  const last = outputOf(result).trim().split("\n").at(-1)?.trim() ?? "";
+  const end = result.exitCode === null ? "timed out" : `exit ${result.exitCode}`;
+  return `${what} (${end})${last ? `: ${last}` : ""}`;
 }
 
 /**

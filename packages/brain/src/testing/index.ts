@@ -1,1 +1,2 @@
-export { createLocalTools, type LocalJobRecord, type LocalTools, type LocalToolsOptions } from "./local-tools.js";
+// Test doubles for the brain's ports: `StepTools` over a local directory and local processes.
+export { createLocalTools, type LocalTools } from "./local-tools.js";

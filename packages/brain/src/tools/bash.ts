@@ -10,7 +10,7 @@ function clip(text: string): string {
 }
 
 /** A command's result as the model reads it: output, then how it ended. */
-export function formatCommandResult(r: CommandResult): string {
+function formatCommandResult(r: CommandResult): string {
   const parts = [r.stdout.trimEnd(), r.stderr.trimEnd() ? `[stderr]\n${r.stderr.trimEnd()}` : ""].filter(Boolean);
   const end = r.timedOut ? "timed out and was stopped" : `exit code ${r.exitCode ?? "none (killed by a signal)"}`;
   return clip(`${parts.join("\n")}\n[${end}]`.trimStart());

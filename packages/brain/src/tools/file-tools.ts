@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
+import { ToolInputError } from "../errors.js";
 import type { FileChangeIntent, StepTools } from "../types.js";
-import { ToolInputError } from "./errors.js";
 import { workspacePath } from "./paths.js";
 import type { EditInput, WriteInput } from "./schemas.js";
 

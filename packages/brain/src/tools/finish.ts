@@ -1,6 +1,6 @@
 import { type Artifact, type CriterionResult, missingPitfalls, type StepResult, type StepWork, Verdict } from "@mllead/contracts";
+import { ToolInputError } from "../errors.js";
 import type { StepTools } from "../types.js";
-import { ToolInputError } from "./errors.js";
 import { workspacePath } from "./paths.js";
 import type { FinishStepInput, ReviewerFinishStepInput } from "./schemas.js";
 
@@ -9,7 +9,7 @@ import type { FinishStepInput, ReviewerFinishStepInput } from "./schemas.js";
  * criterion id, none for ids the step does not have. Throws a ToolInputError the
  * model can act on; a criterion answered `met: false` is allowed (the step then fails).
  */
-export function checkFinish(work: StepWork, input: FinishStepInput | ReviewerFinishStepInput): CriterionResult[] {
+function checkFinish(work: StepWork, input: FinishStepInput | ReviewerFinishStepInput): CriterionResult[] {
   const known = new Map(work.step.acceptanceCriteria.map((c) => [c.id, c.text]));
   const unknown = input.criteria.filter((c) => !known.has(c.id)).map((c) => c.id);
   if (unknown.length) {

@@ -1,6 +1,6 @@
 import type { Artifact, JobResult } from "@mllead/contracts";
+import { ToolInputError } from "../errors.js";
 import type { ShippedWorktree, StepTools } from "../types.js";
-import { ToolInputError } from "./errors.js";
 import { workspacePath } from "./paths.js";
 import type { SubmitGpuJobInput } from "./schemas.js";
 

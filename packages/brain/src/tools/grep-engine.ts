@@ -1,8 +1,8 @@
 import { Worker } from "node:worker_threads";
-import { ToolInputError } from "./errors.js";
+import { GrepStoppedError, ToolInputError } from "../errors.js";
 
 /** What `Grep` looks for, as its worker gets it. */
-export interface GrepQuery {
+interface GrepQuery {
   /** RE2 syntax (ripgrep's, as Claude Code's Grep): no backreferences or lookaround. */
   pattern: string;
   caseInsensitive: boolean;
@@ -15,15 +15,9 @@ export interface GrepQuery {
 }
 
 /** One file's answer: matching lines (matches in multiline mode) and, in content mode, the 0-based lines to show. */
-export interface GrepHit {
+interface GrepHit {
   count: number;
   lines: number[];
-}
-
-/** The search stopped before it finished: its deadline passed, the step was stopped, or the worker failed. */
-export class GrepStoppedError extends Error {
-  readonly code = "grep_stopped";
-  override readonly name = "GrepStoppedError";
 }
 
 type Reply = { type: "ready" } | { type: "invalid"; message: string } | ({ type: "result"; id: number } & GrepHit);

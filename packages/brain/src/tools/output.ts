@@ -2,7 +2,7 @@
 export type ImageMediaType = "image/png" | "image/jpeg" | "image/gif" | "image/webp";
 
 /** One block of a tool's answer, as the Messages API takes it inside a `tool_result`. */
-export type ToolContentBlock =
+type ToolContentBlock =
   | { type: "text"; text: string }
   | { type: "image"; source: { type: "base64"; media_type: ImageMediaType; data: string } };
 

@@ -1,6 +1,6 @@
 import { isAbsolute, relative, resolve, sep } from "node:path";
+import { ToolInputError } from "../errors.js";
 import type { StepTools } from "../types.js";
-import { ToolInputError } from "./errors.js";
 
 function under(dir: string, path: string): string | undefined {
   const rel = relative(dir, path);

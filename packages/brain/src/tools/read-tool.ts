@@ -1,6 +1,6 @@
 import { StringDecoder } from "node:string_decoder";
+import { ToolInputError } from "../errors.js";
 import type { StepTools } from "../types.js";
-import { ToolInputError } from "./errors.js";
 import type { ImageMediaType, ToolOutput } from "./output.js";
 import { readablePath } from "./paths.js";
 import type { ReadInput } from "./schemas.js";
@@ -61,8 +61,10 @@ function isBinary(head: Buffer, whole: boolean): boolean {
     // A multi-byte character cut at the end of the sniffed bytes is not an error (stream: true).
     new TextDecoder("utf-8", { fatal: true }).decode(sniff, { stream: !whole || head.length > SNIFF_BYTES });
     return false;
-  } catch {
-    return true;
+  } catch (err) {
+    // A fatal decoder throws a TypeError on bytes that are not UTF-8: that is the answer, not a failure.
+    if (err instanceof TypeError) return true;
+    throw err;
   }
 }
 

@@ -120,7 +120,7 @@ export const FinishStepInput = z.object({
 });
 
 /** One pitfall the reviewer checked, as its FinishStep gives it. */
-export const ReviewCheckInput = z.object({
+const ReviewCheckInput = z.object({
   pitfall: ReviewPitfall,
   status: z
     .enum(["pass", "fail", "n/a"])
@@ -150,4 +150,3 @@ export type BashInput = z.infer<typeof BashInput>;
 export type SubmitGpuJobInput = z.infer<typeof SubmitGpuJobInput>;
 export type FinishStepInput = z.infer<typeof FinishStepInput>;
 export type ReviewerFinishStepInput = z.infer<typeof ReviewerFinishStepInput>;
-export type ReviewCheckInput = z.infer<typeof ReviewCheckInput>;

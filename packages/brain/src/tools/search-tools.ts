@@ -1,8 +1,8 @@
 import { basename } from "node:path";
 import picomatch from "picomatch";
+import { GrepStoppedError, ToolInputError } from "../errors.js";
 import type { FileListing, StepTools } from "../types.js";
-import { ToolInputError } from "./errors.js";
-import { GrepEngine, GrepStoppedError } from "./grep-engine.js";
+import { GrepEngine } from "./grep-engine.js";
 import { readablePath } from "./paths.js";
 import type { GlobInput, GrepInput } from "./schemas.js";
 

@@ -1,8 +1,8 @@
 import type { Step, StepResult, StepWork } from "@mllead/contracts";
 import type { z } from "zod";
+import { ToolNotAllowedError } from "../errors.js";
 import type { StepTools } from "../types.js";
 import { bashTool } from "./bash.js";
-import { ToolNotAllowedError } from "./errors.js";
 import { editTool, type FileJournal, writeTool } from "./file-tools.js";
 import { finishStep } from "./finish.js";
 import { submitGpuJobTool } from "./gpu-job.js";
@@ -22,13 +22,13 @@ import {
 import { globTool, grepTool } from "./search-tools.js";
 
 /** Claude Code's tools that mllead provides, by their Claude Code names. */
-export const CLAUDE_CODE_TOOLS = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
+const CLAUDE_CODE_TOOLS = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
 /** mllead's own tools. */
-export const MLLEAD_TOOLS = ["SubmitGpuJob", "FinishStep"] as const;
+const MLLEAD_TOOLS = ["SubmitGpuJob", "FinishStep"] as const;
 export type ToolName = (typeof CLAUDE_CODE_TOOLS)[number] | (typeof MLLEAD_TOOLS)[number];
 
 /** One tool: its name, description for the model, input schema and whether a call changes the world. */
-export interface ToolSpec {
+interface ToolSpec {
   name: ToolName;
   description: string;
   input: z.ZodType;
@@ -116,7 +116,7 @@ export function toolSpec(name: ToolName, role: StepWork["role"]): ToolSpec {
 }
 
 /** What the toolbox remembers of a step's calls, for the step result. */
-export interface ToolboxState {
+interface ToolboxState {
   /** Set by a successful FinishStep. */
   result?: StepResult;
   /** The GPU jobs the step ran, in order. */
@@ -125,7 +125,7 @@ export interface ToolboxState {
 }
 
 /** What one call may carry besides its input. */
-export interface ToolCallContext {
+interface ToolCallContext {
   /** Where a Write or Edit journals its change first (the Claude loop's transcript), so a resume never repeats it. */
   journal?: FileJournal;
 }
@@ -142,7 +142,7 @@ export interface Toolbox {
 }
 
 /** Options of a toolbox. */
-export interface ToolboxOptions {
+interface ToolboxOptions {
   /** Aborted when the step must stop (its time limit): a running command, GPU wait or search stops with it. */
   signal?: AbortSignal;
 }

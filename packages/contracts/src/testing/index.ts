@@ -5,7 +5,8 @@
 
 import type { StepWork } from "../commands.js";
 import type { Role } from "../common.js";
-import { type Plan, REVIEW_CRITERIA, type Step } from "../plan.js";
+import type { Plan, Step } from "../plan.js";
+import { REVIEW_CRITERIA } from "../plan-rules.js";
 import type { TaskRecord } from "../task.js";
 
 /** The time every fixture is stamped with. */

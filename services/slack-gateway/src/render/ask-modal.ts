@@ -1,5 +1,7 @@
 import type { types } from "@slack/bolt";
+import { z } from "zod";
 import { esc, truncate } from "./blocks.js";
+import { parseSlackJson } from "./slack-json.js";
 
 /** The message shortcut "Ask @mllead" and the modal it opens. */
 export const ASK = {
@@ -12,14 +14,19 @@ export const ASK = {
 } as const;
 
 /** What the modal carries in `private_metadata`: the message it was opened on. */
-export interface AskMeta {
-  channel: string;
-  messageTs: string;
-  threadTs: string;
-  author?: string;
-  /** The message's text, cut so the metadata stays under Slack's 3000 characters. */
-  text: string;
-}
+export const AskMeta = z
+  .object({
+    channel: z.string(),
+    messageTs: z.string(),
+    threadTs: z.string(),
+    author: z.string().optional().catch(undefined),
+    /** The message's text, cut so the metadata stays under Slack's 3000 characters. */
+    text: z.string().catch(""),
+  })
+  .transform(({ author, ...m }): { channel: string; messageTs: string; threadTs: string; text: string; author?: string } =>
+    author === undefined ? m : { ...m, author },
+  );
+export type AskMeta = z.output<typeof AskMeta>;
 
 /** Metadata JSON within Slack's 3000 characters: the message text is cut until it fits. */
 export function askMetadata(meta: AskMeta): string {
@@ -33,20 +40,7 @@ export function askMetadata(meta: AskMeta): string {
 
 /** Reads the modal's metadata; null when it is not one this gateway wrote. */
 export function parseAskMetadata(raw: string | undefined): AskMeta | null {
-  if (!raw) return null;
-  try {
-    const m = JSON.parse(raw) as Partial<AskMeta>;
-    if (typeof m.channel !== "string" || typeof m.messageTs !== "string" || typeof m.threadTs !== "string") return null;
-    return {
-      channel: m.channel,
-      messageTs: m.messageTs,
-      threadTs: m.threadTs,
-      text: typeof m.text === "string" ? m.text : "",
-      ...(typeof m.author === "string" ? { author: m.author } : {}),
-    };
-  } catch {
-    return null;
-  }
+  return parseSlackJson(AskMeta, raw);
 }
 
 /** The modal: the message quoted, and one box for what @mllead should do with it. */

@@ -1,4 +1,6 @@
 import type { types } from "@slack/bolt";
+import { z } from "zod";
+import { parseSlackJson } from "./slack-json.js";
 
 /** The ids of the Request-changes modal: its callback, and the block and action of its one input. */
 export const CHANGES_MODAL = {
@@ -10,12 +12,8 @@ export const CHANGES_MODAL = {
 } as const;
 
 /** What the modal carries in `private_metadata`: the plan it revises and the thread it came from. */
-export interface ChangesModalMeta {
-  taskId: string;
-  revision: number;
-  channel: string;
-  threadTs: string;
-}
+export const ChangesModalMeta = z.object({ taskId: z.string(), revision: z.number(), channel: z.string(), threadTs: z.string() });
+export type ChangesModalMeta = z.infer<typeof ChangesModalMeta>;
 
 /** The modal a Request changes click opens: one required multiline box, "What should change?". */
 export function renderChangesModal(meta: ChangesModalMeta): types.ModalView {
@@ -54,15 +52,7 @@ export function renderChangesModal(meta: ChangesModalMeta): types.ModalView {
 
 /** Reads the modal's `private_metadata`; null when it is not one this gateway wrote. */
 export function parseChangesModalMeta(raw: string | undefined): ChangesModalMeta | null {
-  if (!raw) return null;
-  try {
-    const m = JSON.parse(raw) as Partial<ChangesModalMeta>;
-    if (typeof m.taskId !== "string" || typeof m.revision !== "number") return null;
-    if (typeof m.channel !== "string" || typeof m.threadTs !== "string") return null;
-    return { taskId: m.taskId, revision: m.revision, channel: m.channel, threadTs: m.threadTs };
-  } catch {
-    return null;
-  }
+  return parseSlackJson(ChangesModalMeta, raw);
 }
 
 /** The feedback typed into the modal, trimmed (Slack sends `null` for an empty box); "" when there is none. */

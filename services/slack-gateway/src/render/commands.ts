@@ -1,11 +1,11 @@
 import type { AgentDefinition } from "@mllead/agents";
+import type { RunnerHeartbeat } from "@mllead/contracts";
 import type { JobView, SlackStore } from "../store.js";
-import type { RunnerBeat } from "../workspace-info.js";
 import { esc, truncate } from "./blocks.js";
 import { progressBar } from "./jobs.js";
 
 /** `A100 80GB · 12.0/80.0 GiB · 35%` for one GPU. */
-export function gpuLine(g: RunnerBeat["gpus"][number]): string {
+export function gpuLine(g: RunnerHeartbeat["gpus"][number]): string {
   const mem =
     g.memoryTotalMiB !== null
       ? ` · ${((g.memoryUsedMiB ?? 0) / 1024).toFixed(1)}/${(g.memoryTotalMiB / 1024).toFixed(1)} GiB`
@@ -15,7 +15,7 @@ export function gpuLine(g: RunnerBeat["gpus"][number]): string {
 }
 
 /** A runner on a line (and its GPUs under it). */
-export function runnerLines(r: RunnerBeat): string {
+export function runnerLines(r: RunnerHeartbeat): string {
   const busy = r.runningJobs.length ? `${r.runningJobs.length} job${r.runningJobs.length === 1 ? "" : "s"} running` : "idle";
   const what = r.gpus.length
     ? `${r.gpus.length} GPU${r.gpus.length === 1 ? "" : "s"}`
@@ -24,7 +24,7 @@ export function runnerLines(r: RunnerBeat): string {
 }
 
 /** The runners, or a sentence saying none is beating. */
-export function renderRunners(runners: readonly RunnerBeat[]): string {
+export function renderRunners(runners: readonly RunnerHeartbeat[]): string {
   if (runners.length === 0) return "*Runners:* none is beating — GPU jobs wait until a runner starts.";
   const gpus = runners.reduce((n, r) => n + r.gpus.length, 0);
   return `*Runners (${runners.length}, ${gpus} GPU${gpus === 1 ? "" : "s"})*\n${runners.map(runnerLines).join("\n")}`;
@@ -40,7 +40,7 @@ function jobLine(j: JobView): string {
 /** The answer to `/mllead jobs`: the unfinished jobs of this channel's tasks, and the runners. */
 export async function renderJobs(
   jobs: readonly JobView[],
-  runners: readonly RunnerBeat[],
+  runners: readonly RunnerHeartbeat[],
   channel: string | undefined,
   store: SlackStore | undefined,
 ): Promise<string> {

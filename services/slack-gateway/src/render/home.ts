@@ -1,7 +1,6 @@
 import type { AgentDefinition } from "@mllead/agents";
-import type { StatusReply, TaskView } from "@mllead/contracts";
+import type { RunnerHeartbeat, StatusReply, TaskView } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
-import type { RunnerBeat } from "../workspace-info.js";
 import { context, divider, esc, fitBlocks, header, section, sections, truncate } from "./blocks.js";
 import { renderRunners } from "./commands.js";
 import { statusLine } from "./status.js";
@@ -9,7 +8,7 @@ import { statusLine } from "./status.js";
 /** What the Home tab shows: the person's tasks, the runners, and how mllead is set up here. */
 export interface HomeData {
   status: StatusReply | null;
-  runners: readonly RunnerBeat[];
+  runners: readonly RunnerHeartbeat[];
   agents: readonly AgentDefinition[];
   /** Commands as listed by `/mllead help`. */
   commands: readonly { name: string; what: string }[];

@@ -2,7 +2,7 @@ import type { EventOf } from "@mllead/contracts";
 import { testPlan, testStep } from "@mllead/contracts/testing";
 import { blockProblems } from "@mllead/slack-sandbox";
 import { describe, expect, it } from "vitest";
-import { parseReplyDecision, plainAnswer } from "../approvals.js";
+import { parseReplyDecision, plainAnswer } from "../surfaces/approvals.js";
 import { PLAN_ACTIONS, renderPlan } from "./plan.js";
 import { ANSWER_ACTION, parseAnswerButtonValue } from "./plan-questions.js";
 import { renderChangesRequested, renderDecisionRejected, renderQuestionAnswered } from "./task-lines.js";

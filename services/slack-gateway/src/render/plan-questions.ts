@@ -1,17 +1,20 @@
 import type { EventOf, Plan } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
+import { z } from "zod";
 import { context, esc, section, truncate } from "./blocks.js";
+import { parseSlackJson } from "./slack-json.js";
 
 /** Answer buttons are `mllead_answer_<choice index>` (unique within their question's actions block). */
 export const ANSWER_ACTION = /^mllead_answer_(\d+)$/;
 
 /** What an answer button carries: the task, the plan revision, the question's id and the choice's index. */
-export interface AnswerButtonValue {
-  t: string;
-  r: number;
-  q: string;
-  c: number;
-}
+export const AnswerButtonValue = z.object({
+  t: z.string(),
+  r: z.number().int().nonnegative(),
+  q: z.string(),
+  c: z.number().int().nonnegative(),
+});
+export type AnswerButtonValue = z.infer<typeof AnswerButtonValue>;
 
 /** The plan's assumptions as one context line, or nothing. */
 export function assumptionBlocks(plan: Plan): types.KnownBlock[] {
@@ -57,18 +60,5 @@ export function questionBlocks(event: EventOf<"task.planned">): types.KnownBlock
 
 /** Reads an answer button's value; null when it is not one of ours. */
 export function parseAnswerButtonValue(value: string | undefined): AnswerButtonValue | null {
-  if (!value) return null;
-  try {
-    const v = JSON.parse(value) as Partial<AnswerButtonValue>;
-    const ok =
-      typeof v.t === "string" &&
-      typeof v.q === "string" &&
-      Number.isInteger(v.r) &&
-      Number.isInteger(v.c) &&
-      (v.c as number) >= 0 &&
-      (v.r as number) >= 0;
-    return ok ? { t: v.t as string, r: v.r as number, q: v.q as string, c: v.c as number } : null;
-  } catch {
-    return null;
-  }
+  return parseSlackJson(AnswerButtonValue, value);
 }

@@ -1,8 +1,10 @@
 import type { EventOf, Plan } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
+import { z } from "zod";
 import type { OutgoingMessage } from "../slack-api.js";
 import { context, esc, fallback, fitBlocks, header, mention, section, sections, truncate, withBrain } from "./blocks.js";
 import { assumptionBlocks, questionBlocks } from "./plan-questions.js";
+import { parseSlackJson } from "./slack-json.js";
 
 /** Button action ids on the plan message. */
 export const PLAN_ACTIONS = {
@@ -14,10 +16,8 @@ export const PLAN_ACTIONS = {
 } as const;
 
 /** What a plan button carries: the task and the revision the person was looking at. */
-export interface PlanButtonValue {
-  t: string;
-  r: number;
-}
+export const PlanButtonValue = z.object({ t: z.string(), r: z.number() });
+export type PlanButtonValue = z.infer<typeof PlanButtonValue>;
 
 function button(actionId: string, text: string, value: string, style?: "primary" | "danger"): types.Button {
   return { type: "button", action_id: actionId, text: { type: "plain_text", text }, value, ...(style ? { style } : {}) };
@@ -111,11 +111,5 @@ export function renderPlan(event: EventOf<"task.planned">): OutgoingMessage {
 
 /** Reads a plan button's value; null when it is not one of ours. */
 export function parsePlanButtonValue(value: string | undefined): PlanButtonValue | null {
-  if (!value) return null;
-  try {
-    const v = JSON.parse(value) as Partial<PlanButtonValue>;
-    return typeof v.t === "string" && typeof v.r === "number" ? { t: v.t, r: v.r } : null;
-  } catch {
-    return null;
-  }
+  return parseSlackJson(PlanButtonValue, value);
 }

@@ -1,6 +1,6 @@
 import type { EventOf, TaskView } from "@mllead/contracts";
 import { describe, expect, it } from "vitest";
-import { parseReplyDecision } from "../approvals.js";
+import { parseReplyDecision } from "../surfaces/approvals.js";
 import { summaryCostLine, taskCostLine } from "./cost.js";
 import { parseQuestionButtonValue, renderBrainFailed, renderBudgetReached } from "./questions.js";
 import { renderStatusCard, statusLine } from "./status.js";

@@ -1,8 +1,10 @@
 import { type BrainKind, type EventOf, formatUsd, type LeadCall, type TaskView } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
+import { z } from "zod";
 import type { OutgoingMessage } from "../slack-api.js";
 import { context, esc, fallback, mention, section, truncate, withBrain } from "./blocks.js";
 import { taskCostLine } from "./cost.js";
+import { parseSlackJson } from "./slack-json.js";
 
 /**
  * The questions the tech lead asks in a thread besides the plan: run a Claude call again that failed
@@ -17,10 +19,10 @@ export const QUESTION_ACTIONS = {
 } as const;
 
 /** What a question's button carries: the task, and for a budget question its number. */
-export interface QuestionButtonValue {
-  t: string;
-  a?: number;
-}
+export const QuestionButtonValue = z
+  .object({ t: z.string(), a: z.number().int().positive().optional().catch(undefined) })
+  .transform(({ t, a }): { t: string; a?: number } => (a === undefined ? { t } : { t, a }));
+export type QuestionButtonValue = z.output<typeof QuestionButtonValue>;
 
 const CALL_NOUN: Record<LeadCall, string> = { plan: "a plan", revision: "a revised plan", summary: "the summary" };
 
@@ -141,14 +143,7 @@ export function renderBudgetRaised(e: EventOf<"task.budget_raised">, brain: Brai
 
 /** Reads a question button's value; null when it is not one of ours. */
 export function parseQuestionButtonValue(value: string | undefined): QuestionButtonValue | null {
-  if (!value) return null;
-  try {
-    const v = JSON.parse(value) as Partial<QuestionButtonValue>;
-    if (typeof v.t !== "string") return null;
-    return typeof v.a === "number" && Number.isInteger(v.a) && v.a > 0 ? { t: v.t, a: v.a } : { t: v.t };
-  } catch {
-    return null;
-  }
+  return parseSlackJson(QuestionButtonValue, value);
 }
 
 /** What a task waits for, on one line: a retry, an automatic retry, or a budget answer. */

@@ -1,0 +1,135 @@
+import type { GpuJob, JobResult } from "@mllead/contracts";
+import type { Logger } from "pino";
+import { type ClaimStore, decideClaim, type JobClaim } from "./claims.js";
+import { ClaimHeldError } from "./errors.js";
+
+/** A job this runner holds the claim of: the claim's run and revision, and how to stop it. */
+export interface Held {
+  taskId: string;
+  run: number;
+  revision: number;
+  abort: AbortController;
+  /** Set when the task was cancelled (so a stop is reported `cancelled`, not handed back). */
+  cancelled: boolean;
+}
+
+/** A claim's run and the revision this runner last wrote. */
+export type ClaimRef = Pick<Held, "run" | "revision">;
+
+/**
+ * The jobs this runner holds and their claims in `mllead_jobs`: taking a claim (exactly one runner runs a
+ * job), renewing leases with each heartbeat, recording a result, handing a job back.
+ */
+export class HeldJobs {
+  private readonly held = new Map<string, Held>();
+
+  constructor(
+    private readonly claims: ClaimStore,
+    private readonly me: { runnerId: string; host: string },
+    /** How old a lease may grow before another runner takes the job (ms). */
+    private readonly staleMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** The ids of the jobs held now. */
+  ids(): string[] {
+    return [...this.held.keys()];
+  }
+
+  /** The jobs held now for `taskId`. */
+  ofTask(taskId: string): [string, Held][] {
+    return [...this.held].filter(([, h]) => h.taskId === taskId);
+  }
+
+  /** Holds a claimed job until `release` (its abort controller stops it). */
+  hold(job: GpuJob, claim: ClaimRef): Held {
+    const h: Held = { ...claim, taskId: job.taskId, abort: new AbortController(), cancelled: false };
+    this.held.set(job.jobId, h);
+    return h;
+  }
+
+  /** Forgets a job (its run is over, or it was handed back). */
+  release(jobId: string): void {
+    this.held.delete(jobId);
+  }
+
+  /**
+   * Takes the job's claim; null when the job is already finished (`onFinished` is told its result, to
+   * publish again). Throws ClaimHeldError when a live runner holds it or the race is lost five times.
+   */
+  async take(job: GpuJob, onFinished: (result: JobResult) => Promise<void>): Promise<ClaimRef | null> {
+    for (let i = 0; i < 5; i++) {
+      const cur = await this.claims.get(job.jobId);
+      const d = decideClaim(
+        cur?.value ?? null,
+        { runnerId: this.me.runnerId, runningHere: this.held.has(job.jobId) },
+        Date.now(),
+        this.staleMs,
+      );
+      switch (d.kind) {
+        case "create": {
+          const rev = await this.claims.create(this.claimOf(job, 1, "running"));
+          if (rev !== null) return { run: 1, revision: rev };
+          break;
+        }
+        case "take": {
+          const run = (cur?.value.run ?? 0) + 1;
+          const rev = await this.claims.replace(this.claimOf(job, run, "running"), cur?.revision ?? 0);
+          if (rev !== null) {
+            this.log.info({ jobId: job.jobId, why: d.why, previous: cur?.value.runnerId, run }, "running the job again");
+            return { run, revision: rev };
+          }
+          break;
+        }
+        case "wait":
+          throw new ClaimHeldError(`runner '${d.holder}' is running job ${job.jobId}`);
+        case "finished":
+          if (d.result) await onFinished(d.result);
+          return null;
+        default: {
+          const never: never = d;
+          throw new Error(`unknown claim decision ${JSON.stringify(never)}`);
+        }
+      }
+    }
+    throw new ClaimHeldError(`lost the race for job ${job.jobId}`);
+  }
+
+  /** Records the job's result in its claim; false when the claim changed meanwhile (the result stands anyway). */
+  async finish(job: GpuJob, ref: ClaimRef, result: JobResult): Promise<boolean> {
+    return (await this.claims.replace(this.claimOf(job, ref.run, "finished", result), ref.revision)) !== null;
+  }
+
+  /** Marks the claim released, so another runner (or this one, restarted) runs the job at once; false when it changed. */
+  async handBack(job: GpuJob, ref: ClaimRef): Promise<boolean> {
+    return (await this.claims.replace(this.claimOf(job, ref.run, "released"), ref.revision)) !== null;
+  }
+
+  /** Renews the lease of every running job this runner still holds (with each heartbeat). */
+  async renewLeases(): Promise<void> {
+    for (const [jobId, h] of this.held) {
+      const cur = await this.claims.get(jobId);
+      if (!cur || cur.value.runnerId !== this.me.runnerId || cur.value.state !== "running") continue;
+      const rev = await this.claims.replace({ ...cur.value, leaseAt: new Date().toISOString() }, cur.revision);
+      if (rev !== null) h.revision = rev;
+    }
+  }
+
+  /** Whether this runner may reap a leftover job's processes: its claim is gone or this runner's. */
+  async isMine(jobId: string): Promise<boolean> {
+    const claim = await this.claims.get(jobId);
+    return !claim || claim.value.runnerId === this.me.runnerId;
+  }
+
+  private claimOf(job: GpuJob, run: number, state: JobClaim["state"], result?: JobResult): JobClaim {
+    return {
+      jobId: job.jobId,
+      runnerId: this.me.runnerId,
+      host: this.me.host,
+      state,
+      run,
+      leaseAt: new Date().toISOString(),
+      ...(result ? { result } : {}),
+    };
+  }
+}

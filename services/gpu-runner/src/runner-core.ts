@@ -1,0 +1,30 @@
+import type { Bus } from "@mllead/bus";
+import { emitEvent, type GpuJob, type JobResult } from "@mllead/contracts";
+import type { Logger } from "pino";
+import type { Allocator } from "./allocator.js";
+import type { HeldJobs } from "./held-jobs.js";
+import { jobFinished } from "./job-events.js";
+import type { ExecutorDeps } from "./job-executor.js";
+import type { RunnerMetrics } from "./metrics.js";
+import type { TaskRecords } from "./task-records.js";
+
+/** What the runner's handlers (job intake, execution, cancellations) share; built once by `createRunner`. */
+export interface RunnerCore {
+  bus: Bus;
+  log: Logger;
+  runnerId: string;
+  host: string;
+  held: HeldJobs;
+  /** The tech lead's task records: which jobs a step asked for, which tasks are cancelled (messages can be forged). */
+  records: TaskRecords;
+  allocator: Allocator;
+  metrics: RunnerMetrics;
+  /** Aborted when the runner stops taking work. */
+  shutdown: AbortSignal;
+  executor: ExecutorDeps;
+}
+
+/** Publishes the job's `job.finished` event (again, for a job found finished already). */
+export function emitFinished(core: Pick<RunnerCore, "bus">, job: GpuJob, result: JobResult): Promise<void> {
+  return emitEvent(core.bus, jobFinished(job, result));
+}

@@ -1,0 +1,110 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type SlackSandbox, startSlackSandbox } from "@mllead/slack-sandbox";
+import { freePort, type NatsServer, startNatsServer } from "./nats-server.js";
+import { SERVICE_NAMES, type ServiceName, type ServiceProcess, startService, stopService } from "./services.js";
+
+export interface Stack extends AsyncDisposable {
+  nats: NatsServer;
+  sandbox: SlackSandbox;
+  env: NodeJS.ProcessEnv;
+  services: Map<ServiceName, ServiceProcess>;
+  /** Kills a service with SIGKILL (no cleanup at all), as a crash or OOM kill would. */
+  kill(name: ServiceName): Promise<void>;
+  /** Starts a service again (after `kill`) and waits until it is ready. */
+  start(name: ServiceName): Promise<void>;
+  /** Every log line a service printed, across restarts. */
+  logs(name: ServiceName): string[];
+}
+
+export interface StackOptions {
+  /**
+   * How Slack reaches the gateway: `http` (default; signed requests to its Request URL) or `socket`
+   * (Socket Mode: the gateway gets the sandbox's app token and no signing secret, and the sandbox
+   * has no Request URL, so everything goes over the WebSocket).
+   */
+  slack?: "http" | "socket";
+  /**
+   * NATS with one user per service (infra/nats-permissions.conf): each service connects with its own
+   * credentials (`nkeys`: NATS_CREDS, `passwords`: NATS_USER/NATS_PASSWORD). Unset: an open server.
+   */
+  natsUsers?: "nkeys" | "passwords";
+}
+
+/**
+ * The whole of mllead as a person would run it: a private nats-server, the Slack
+ * sandbox standing in for Slack, and the four services as separate processes.
+ */
+export async function startStack(extraEnv: NodeJS.ProcessEnv = {}, opts: StackOptions = {}): Promise<Stack> {
+  const socketMode = opts.slack === "socket";
+  const nats = await startNatsServer(opts.natsUsers ? { users: opts.natsUsers } : {});
+  const dir = await mkdtemp(join(tmpdir(), "mllead-e2e-"));
+  const signingSecret = randomBytes(16).toString("hex");
+  const botToken = `xoxb-e2e-${randomBytes(6).toString("hex")}`;
+  const gatewayPort = await freePort();
+  const sandbox = await startSlackSandbox({
+    botToken,
+    signingSecret,
+    ...(socketMode ? {} : { gatewayUrl: `http://127.0.0.1:${gatewayPort}/slack/events` }),
+  });
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NATS_URL: nats.url,
+    SLACK_BOT_TOKEN: botToken,
+    ...(socketMode ? { SLACK_APP_TOKEN: sandbox.appToken } : { SLACK_SIGNING_SECRET: signingSecret }),
+    SLACK_API_URL: sandbox.apiUrl,
+    GATEWAY_PORT: String(gatewayPort),
+    MLLEAD_WORKSPACE_DIR: join(dir, "workspaces"),
+    MLLEAD_STATE_DIR: join(dir, "state"),
+    MLLEAD_JOBS_DIR: join(dir, "jobs"),
+    RUNNER_ID: "e2e-runner",
+    // A killed worker's message comes back after 3 s instead of 30 s.
+    MLLEAD_ACK_WAIT_SEC: "3",
+    LOG_LEVEL: "info",
+    ...extraEnv,
+  };
+  const services = new Map<ServiceName, ServiceProcess>();
+  const logs = new Map<ServiceName, string[]>(SERVICE_NAMES.map((n) => [n, []]));
+  const launch = async (name: ServiceName) => {
+    const s = startService(
+      name,
+      { ...env, ...(nats.users?.serviceEnv(name) ?? {}) },
+      {
+        onLine: (n, line) => logs.get(n)?.push(line),
+      },
+    );
+    services.set(name, s);
+    await s.ready;
+  };
+  try {
+    await Promise.all(SERVICE_NAMES.map(launch));
+  } catch (err) {
+    await Promise.all([...services.values()].map((s) => stopService(s, 2000)));
+    await sandbox.close();
+    await nats[Symbol.asyncDispose]();
+    throw err;
+  }
+  return {
+    nats,
+    sandbox,
+    env,
+    services,
+    logs: (name) => logs.get(name) ?? [],
+    kill: async (name) => {
+      const s = services.get(name);
+      if (!s) return;
+      s.proc.kill("SIGKILL");
+      await s.exited;
+    },
+    start: launch,
+    [Symbol.asyncDispose]: async () => {
+      await Promise.all([...services.values()].map((s) => stopService(s, 5000)));
+      await sandbox.close();
+      await nats[Symbol.asyncDispose]();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
