@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { Bus, ProvisionError, permissionViolation } from "@mllead/bus";
+import { Bus, connectNats, ProvisionError, permissionViolation } from "@mllead/bus";
 import { rawKv, rawNats } from "@mllead/bus/testing";
 import { BUCKET_SPECS, BUCKETS, CONSUMERS, OBJECT_STORE, ScoutQuery, STREAMS, SUBJECTS } from "@mllead/contracts";
 import { createLogger, natsCredentials } from "@mllead/service-kit";
@@ -230,6 +230,37 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
       expect((await rawNats(runner).jsm.consumers.info(STREAMS.gpu.name, CONSUMERS.gpuRunner.durable)).name).toBe("gpu-runner");
     } finally {
       await Promise.all([runner.close(), specialist.close()]);
+    }
+  });
+
+  it("dead letters: the tech lead may read, remove and replay them; only the ops user may ask as the operator", async () => {
+    const gateway = await connectAs(nats, "slack-gateway");
+    const opsCreds = natsCredentials(nats.users?.serviceEnv("ops") ?? {});
+    // As `pnpm dead` connects: a bare connection (the ops user may not call the JetStream API).
+    const ops = await connectNats({
+      url: nats.url,
+      name: "ops-test",
+      log: createLogger("ops", "silent"),
+      inboxPrefix: "_INBOX_ops",
+      ...(opsCreds ? { credentials: opsCreds } : {}),
+    });
+    try {
+      // What a replay publishes: the subjects of the consumers that set aside (tech-lead-commands, tech-lead-results).
+      const replayed = await rawNats(lead).js.publish(SUBJECTS.taskCreate, "{}", { msgID: "replay:1" });
+      expect(replayed.duplicate).toBe(false);
+      await rawNats(lead).js.publish("mllead.evt.task.t1.step.s1.completed", "{}", { msgID: "replay:2" });
+      // Reading and removing entries of MLLEAD_DEAD by sequence.
+      const kept = await rawNats(lead).js.publish(SUBJECTS.deadLetter("tech-lead-commands"), "{}");
+      expect((await rawNats(lead).jsm.streams.getMessage(STREAMS.deadLetters.name, { seq: kept.seq }))?.seq).toBe(kept.seq);
+      expect(await rawNats(lead).jsm.streams.deleteMessage(STREAMS.deadLetters.name, kept.seq)).toBe(true);
+      // The gateway may not pose as the operator, nor read MLLEAD_DEAD itself; ops may do nothing but ask.
+      await expectRefused(rawNats(gateway).nc.request(SUBJECTS.deadOpsQuery, "{}", { timeout: 2000 }), SUBJECTS.deadOpsQuery);
+      await expectRefused(rawNats(gateway).jsm.streams.getMessage(STREAMS.deadLetters.name, { seq: 1 }), "MSG.GET.MLLEAD_DEAD");
+      await expectRefused(ops.request(SUBJECTS.taskCreate, "{}", { timeout: 2000 }), SUBJECTS.taskCreate);
+      await expectRefused(ops.request(SUBJECTS.deadQuery, "{}", { timeout: 2000 }), SUBJECTS.deadQuery);
+      await expectRefused(ops.request("$JS.API.INFO", "", { timeout: 2000 }), "$JS.API.INFO");
+    } finally {
+      await Promise.all([gateway.close(), ops.close()]);
     }
   });
 

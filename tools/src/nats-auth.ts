@@ -11,16 +11,25 @@ export const NATS_INFRA_DIR = join(REPO_ROOT, "infra");
 /** Where `pnpm start` and `pnpm nats:credentials` keep the local NATS credentials (mode 700; seeds 600). */
 export const NATS_AUTH_DIR = join(REPO_ROOT, ".mllead", "nats-auth");
 
-const upper = (service: ServiceName) => service.toUpperCase().replace(/-/g, "_");
+/** The operator's NATS identity (`pnpm dead`): not a service, but a user of nats-users.conf with OPS_PERMISSIONS. */
+export const OPS_IDENTITY = "ops";
+
+/** Who gets a NATS user: each service, and the operator's CLI. */
+export type NatsIdentity = ServiceName | typeof OPS_IDENTITY;
+
+/** Every NATS user mllead makes, in the order nats-users.conf lists them. */
+export const NATS_IDENTITIES: readonly NatsIdentity[] = [...SERVICE_NAMES, OPS_IDENTITY];
+
+const upper = (service: NatsIdentity) => service.toUpperCase().replace(/-/g, "_");
 
 /** The variable nats-users.conf reads a service's public nkey from, e.g. MLLEAD_NATS_TECH_LEAD_NKEY. */
-export const nkeyVariable = (service: ServiceName) => `MLLEAD_NATS_${upper(service)}_NKEY`;
+export const nkeyVariable = (service: NatsIdentity) => `MLLEAD_NATS_${upper(service)}_NKEY`;
 
 /** The variable a password config reads a service's password from, e.g. MLLEAD_NATS_TECH_LEAD_PASSWORD. */
-export const passwordVariable = (service: ServiceName) => `MLLEAD_NATS_${upper(service)}_PASSWORD`;
+export const passwordVariable = (service: NatsIdentity) => `MLLEAD_NATS_${upper(service)}_PASSWORD`;
 
 /** The permission set of a service in nats-permissions.conf, e.g. TECH_LEAD_PERMISSIONS. */
-export const permissionsVariable = (service: ServiceName) => `${upper(service)}_PERMISSIONS`;
+export const permissionsVariable = (service: NatsIdentity) => `${upper(service)}_PERMISSIONS`;
 
 /** One user per service, as nkeys (the shipped setup) or as user names with passwords (your own server). */
 export interface NatsUsers {
@@ -28,7 +37,7 @@ export interface NatsUsers {
   /** The nats-server's environment: what nats-users.conf (or the password config) reads. */
   serverEnv: Record<string, string>;
   /** A service's NATS variables: NATS_CREDS (its seed file) or NATS_USER/NATS_PASSWORD. */
-  serviceEnv(service: ServiceName): Record<string, string>;
+  serviceEnv(service: NatsIdentity): Record<string, string>;
 }
 
 /** Writes a secret file readable by its owner only (the directory too). */
@@ -40,13 +49,13 @@ async function writePrivate(path: string, text: string): Promise<void> {
 }
 
 /**
- * The services' nkeys in `dir`: `<service>.nk` holds a service's seed (mode 600, its NATS_CREDS), and
+ * The services' nkeys, and the operator's (`ops.nk`, for `pnpm dead`), in `dir`: `<service>.nk` holds a service's seed (mode 600, its NATS_CREDS), and
  * `nats.env` the public keys for the server (docker compose's env_file). Seeds already there are kept
  * (a restart does not lock out a running service); missing ones are made.
  */
 export async function ensureNkeyUsers(dir: string = NATS_AUTH_DIR): Promise<NatsUsers> {
-  const users = new Map<ServiceName, NkeyUser>();
-  for (const service of SERVICE_NAMES) {
+  const users = new Map<NatsIdentity, NkeyUser>();
+  for (const service of NATS_IDENTITIES) {
     const file = join(dir, `${service}.nk`);
     let user: NkeyUser;
     if (existsSync(file)) {
@@ -58,7 +67,7 @@ export async function ensureNkeyUsers(dir: string = NATS_AUTH_DIR): Promise<Nats
     }
     users.set(service, user);
   }
-  const serverEnv = Object.fromEntries(SERVICE_NAMES.map((s) => [nkeyVariable(s), users.get(s)?.publicKey ?? ""]));
+  const serverEnv = Object.fromEntries(NATS_IDENTITIES.map((s) => [nkeyVariable(s), users.get(s)?.publicKey ?? ""]));
   const envFile = [
     "# Public nkeys of the mllead services, read by infra/nats-users.conf (not secret). Made by pnpm start / nats:credentials.",
     ...Object.entries(serverEnv).map(([k, v]) => `${k}=${v}`),
@@ -74,10 +83,10 @@ export async function ensureNkeyUsers(dir: string = NATS_AUTH_DIR): Promise<Nats
 
 /** Users with random passwords (for a server configured with user names and passwords; see `natsServerConfig`). */
 export function passwordUsers(): NatsUsers {
-  const passwords = new Map(SERVICE_NAMES.map((s) => [s, randomBytes(24).toString("hex")]));
+  const passwords = new Map(NATS_IDENTITIES.map((s) => [s, randomBytes(24).toString("hex")]));
   return {
     kind: "passwords",
-    serverEnv: Object.fromEntries(SERVICE_NAMES.map((s) => [passwordVariable(s), `p${passwords.get(s)}`])),
+    serverEnv: Object.fromEntries(NATS_IDENTITIES.map((s) => [passwordVariable(s), `p${passwords.get(s)}`])),
     serviceEnv: (service) => ({ NATS_USER: service, NATS_PASSWORD: `p${passwords.get(service)}` }),
   };
 }
@@ -106,7 +115,7 @@ export async function writeNatsServerConfig(opts: LocalNatsOptions): Promise<voi
           `include ${include("nats-permissions.conf")}`,
           "authorization {",
           "  users = [",
-          ...SERVICE_NAMES.map(
+          ...NATS_IDENTITIES.map(
             (s) => `    { user: "${s}", password: $${passwordVariable(s)}, permissions: $${permissionsVariable(s)} }`,
           ),
           "  ]",

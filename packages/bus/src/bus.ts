@@ -12,6 +12,7 @@ import { TypedKv } from "./kv.js";
 import { ensureBucket, ensureObjectStore, setUpResources, streamInfoOrNull } from "./provision.js";
 import { requestReply, subscribeServer } from "./request-reply.js";
 import type { BucketSpec, ConsumerSpec, ServiceResources } from "./specs.js";
+import { deleteStoredMessage, type StoredMessage, storedMessage } from "./stored-messages.js";
 import { type WaitOptions, waitForLast } from "./wait-last.js";
 
 /** nats-server's default `max_payload` (1 MiB), used until the server says otherwise. */
@@ -266,6 +267,16 @@ export class Bus {
   async streamState(stream: string): Promise<StreamState> {
     const { state } = await this.jsm.streams.info(stream);
     return { messages: state.messages, lastSeq: state.last_seq };
+  }
+
+  /** The message stored at `seq` in `stream`, or null when none is there (never stored, deleted or aged out). */
+  streamMessage(stream: string, seq: number): Promise<StoredMessage | null> {
+    return storedMessage(this.jsm, stream, seq);
+  }
+
+  /** Removes the message at `seq` from `stream`; false when none is there. */
+  deleteStreamMessage(stream: string, seq: number): Promise<boolean> {
+    return deleteStoredMessage(this.jsm, stream, seq);
   }
 
   /** A durable consumer's counts (throws a JetStream error when there is no such consumer). */

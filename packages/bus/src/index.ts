@@ -20,4 +20,5 @@ export { permissionViolation } from "./nats-errors.js";
 export { createNkeyUser, type NkeyUser, nkeyUserFromSeed } from "./nkey-users.js";
 export { type DeadLetterOptions, SET_ASIDE_HEADERS, type SetAsideMessage } from "./set-aside.js";
 export type { BucketSpec, ConsumerSpec, ServiceResources, StreamSpec } from "./specs.js";
+export type { StoredMessage } from "./stored-messages.js";
 export type { WaitOptions } from "./wait-last.js";

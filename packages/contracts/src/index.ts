@@ -1,6 +1,7 @@
 export * from "./bus-events.js";
 export * from "./commands.js";
 export * from "./common.js";
+export * from "./dead-letters.js";
 export * from "./dispatch.js";
 export * from "./errors.js";
 export * from "./events.js";

@@ -10,6 +10,10 @@ export const SUBJECTS = {
   statusQuery: "mllead.q.status",
   /** Request/reply for `/mllead lessons` (list, forget), answered by the tech lead. */
   lessonsQuery: "mllead.q.lessons",
+  /** Request/reply for `/mllead dead` (list, show, replay, drop what sits in MLLEAD_DEAD), answered by the tech lead. */
+  deadQuery: "mllead.q.dead",
+  /** The same for `pnpm dead`: only the `ops` NATS user may publish here, so the tech lead takes it as the operator. */
+  deadOpsQuery: "mllead.q.dead.cli",
   /** Request/reply for the repository's context before planning, asked by the tech lead, answered by a specialist-agent. */
   scoutQuery: "mllead.q.scout",
   /** `mllead.evt.task.<taskId>.<task|step|job>.[<stepId|jobId>.]<kind>` */

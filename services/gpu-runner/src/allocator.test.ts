@@ -51,4 +51,14 @@ describe("Allocator", () => {
     await expect(waiting).rejects.toThrow("shutdown");
     expect(a.running()).toEqual(["j1"]);
   });
+
+  it("tells onWoken when a waiting job got its devices from a release, and not when they were free at once", async () => {
+    const woken: string[] = [];
+    const a = new Allocator([], 1, (jobId) => woken.push(jobId));
+    await a.acquire("j1", 0);
+    const waiting = a.acquire("j2", 0);
+    a.release("j1");
+    expect(await waiting).toMatchObject({ kind: "granted" });
+    expect(woken).toEqual(["j2"]);
+  });
 });

@@ -21,10 +21,14 @@ export class Allocator {
   private cpuInUse = 0;
   private waiters = new Set<() => void>();
 
-  /** `devices`: GPU UUIDs in index order; `cpuSlots`: jobs at once without a GPU. */
+  /**
+   * `devices`: GPU UUIDs in index order; `cpuSlots`: jobs at once without a GPU; `onWoken`: a job that waited got
+   * its devices because another job released them (the wake-up path), after `waitedMs`.
+   */
   constructor(
     readonly devices: readonly string[],
     readonly cpuSlots: number,
+    private readonly onWoken?: (jobId: string, waitedMs: number) => void,
   ) {
     this.free = [...devices];
   }
@@ -65,27 +69,37 @@ export class Allocator {
   }
 
   /**
-   * Like `tryAcquire`, but waits while the devices are busy, so a job never runs on a
-   * device another job holds. Rejects with the signal's reason when aborted.
+   * Like `tryAcquire`, but waits while the devices are busy, so a job never runs on a device another job
+   * holds. A waiter is woken the moment `release` frees something (no poll), and `onWoken` is told how long
+   * it waited. Rejects with the signal's reason when aborted.
    */
   async acquire(jobId: string, gpus: number, signal?: AbortSignal): Promise<Exclude<AllocationResult, { kind: "busy" }>> {
+    const since = Date.now();
+    let waited = false;
     for (;;) {
       signal?.throwIfAborted();
       const r = this.tryAcquire(jobId, gpus);
+      if (r.kind === "granted" && waited) this.onWoken?.(jobId, Date.now() - since);
       if (r.kind !== "busy") return r;
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          this.waiters.delete(wake);
-          reject(signal?.reason);
-        };
-        const wake = () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        };
-        this.waiters.add(wake);
-        signal?.addEventListener("abort", onAbort, { once: true });
-      });
+      await this.nextRelease(signal);
+      waited = true;
     }
+  }
+
+  /** Resolves at the next `release`; rejects with the signal's reason when aborted. */
+  private nextRelease(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters.delete(wake);
+        reject(signal?.reason);
+      };
+      const wake = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      this.waiters.add(wake);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /** Gives a job's devices (or CPU slot) back. Releasing twice is harmless. */

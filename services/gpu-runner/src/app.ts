@@ -18,6 +18,8 @@ import { jobIntake } from "./job-intake.js";
 import { gpuDeviceNodes, type JobSandboxSettings, openJobSandbox, readDeviceMinors } from "./job-sandbox.js";
 import { createRunnerMetrics } from "./metrics.js";
 import { reapOrphans } from "./orphans.js";
+import { otherRunnerFree } from "./placement.js";
+import { resumeInterrupted } from "./resume.js";
 import type { RunnerCore } from "./runner-core.js";
 import { TaskRecords } from "./task-records.js";
 
@@ -63,33 +65,45 @@ export async function createRunner(deps: RunnerDeps): Promise<Runner> {
   const inv = await inventory.read();
   if (inv.cpuOnlyReason) log.info({ reason: inv.cpuOnlyReason, cpuSlots: config.MLLEAD_CPU_SLOTS }, "CPU-only host");
   else log.info({ gpus: inv.gpus.map((g) => `${g.index}:${g.name}`) }, "GPU host");
+  const metrics = createRunnerMetrics(deps.registry, inv.gpus.length);
   const allocator = new Allocator(
     inv.gpus.map((g) => g.uuid),
     config.MLLEAD_CPU_SLOTS,
+    (jobId, waitedMs) => {
+      metrics.woken();
+      log.info({ jobId, waitedMs }, "woken: devices freed by another job");
+    },
   );
   const opened = await openJobSandbox(config, { ...deps, hostEnv: deps.env }, log);
-  const claims = new ClaimStore(await bus.kv(BUCKETS.jobs, JobClaim));
+  const claims = new ClaimStore(await bus.kv(BUCKETS.jobs, JobClaim), () => bus.maxPayload());
+  const runners = await bus.kv(BUCKETS.runners, RunnerHeartbeat);
   const shutdown = new AbortController();
+  const heartbeatMs = config.MLLEAD_HEARTBEAT_SEC * 1000;
   const core: RunnerCore = {
     bus,
     log,
     runnerId,
     host,
-    held: new HeldJobs(claims, { runnerId, host }, config.MLLEAD_HEARTBEAT_SEC * 3000, log),
+    held: new HeldJobs(claims, { runnerId, host }, heartbeatMs * 3, log),
     records: new TaskRecords(bus),
     allocator,
-    metrics: createRunnerMetrics(deps.registry, inv.gpus.length),
+    metrics,
     shutdown: shutdown.signal,
     executor: executorDeps(deps, host, inv, opened),
+    handOnCheckMs: heartbeatMs,
+    roomElsewhere: (gpus) => otherRunnerFree(runners, { runnerId, gpuHost: allocator.gpuHost }, gpus, heartbeatMs * 3),
   };
   // Before taking work: processes of jobs this runner was running when it died are killed (the jobs run again).
   await reapOrphans(core.executor.jobsDir, (jobId) => core.held.isMine(jobId), log);
-  const runners = await bus.kv(BUCKETS.runners, RunnerHeartbeat);
+  // Then the jobs it was running take their devices again at once, before any new job can.
+  const resumed = await resumeInterrupted(core, claims);
+  if (resumed.jobIds.length > 0) log.info({ jobs: resumed.jobIds }, "resumed interrupted jobs");
   const heartbeat = await startHeartbeat(deps, core, runners, { inv, inventory, python: opened.python });
   const cancellations = await watchCancellations(core);
   const ackWaitSec = config.MLLEAD_ACK_WAIT_SEC ?? CONSUMERS.gpuRunner.ackWaitSec;
   const consumption: Consumption = await bus.consume({ ...CONSUMERS.gpuRunner, ackWaitSec }, GpuJob, jobIntake(core, runners), {
-    concurrency: allocator.capacity,
+    // One job more than fits: it waits in hand for the next freed device and starts the moment it frees.
+    concurrency: allocator.capacity + 1,
     // A held claim or a better-placed runner: look again in a few seconds rather than at once.
     backoffMs: (n) => Math.min(30_000, 2000 * 2 ** Math.max(0, n - 1)),
   });
@@ -103,6 +117,7 @@ export async function createRunner(deps: RunnerDeps): Promise<Runner> {
       shutdown.abort();
       cancellations.unsubscribe();
       await consumption.stop();
+      await resumed.settled;
       await heartbeat.stop();
     },
   };

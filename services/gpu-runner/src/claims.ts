@@ -1,12 +1,13 @@
-import { ConflictError, type TypedKv } from "@mllead/bus";
-import { JobResult } from "@mllead/contracts";
+import { ConflictError, InvalidRecordError, type TypedKv } from "@mllead/bus";
+import { GpuJob, JobResult } from "@mllead/contracts";
 import { z } from "zod";
 
 /**
  * A job's claim in `mllead_jobs` (key = jobId): who runs it and how far it got.
  * `running` claims carry a lease the holder renews every heartbeat; `released` means
  * the holder stopped it on purpose (shutdown); `finished` holds the result until the
- * `job.finished` event is surely published (an outbox of one).
+ * `job.finished` event is surely published (an outbox of one). A `running` claim carries the job itself when
+ * it fits in one record, so the holder, restarted, runs it again at once instead of waiting for its redelivery.
  */
 export const JobClaim = z.object({
   jobId: z.string(),
@@ -17,6 +18,8 @@ export const JobClaim = z.object({
   run: z.number().int().positive(),
   leaseAt: z.iso.datetime({ offset: true }),
   result: JobResult.optional(),
+  /** The job as delivered (only in `running` claims, and only when it fits the server's payload limit). */
+  job: GpuJob.optional(),
 });
 export type JobClaim = z.infer<typeof JobClaim>;
 
@@ -50,7 +53,30 @@ export function decideClaim(
 
 /** Reads and writes claims with compare-and-swap. */
 export class ClaimStore {
-  constructor(private readonly kv: TypedKv<typeof JobClaim>) {}
+  /** `maxBytes`: the server's payload limit; a claim whose job would not fit is written without it. */
+  constructor(
+    private readonly kv: TypedKv<typeof JobClaim>,
+    private readonly maxBytes: () => number = () => Number.POSITIVE_INFINITY,
+  ) {}
+
+  /**
+   * The `running` claims that name `runnerId` and carry their job: what a runner that died mid-job left. A claim
+   * deleted since the listing is skipped, and so is one that does not parse (it names no job to run).
+   */
+  async interrupted(runnerId: string): Promise<{ value: JobClaim & { job: GpuJob }; revision: number }[]> {
+    const out: { value: JobClaim & { job: GpuJob }; revision: number }[] = [];
+    for (const key of await this.kv.keys()) {
+      const cur = await this.kv.get(key).catch((err: unknown) => {
+        if (err instanceof InvalidRecordError) return null;
+        throw err;
+      });
+      const job = cur?.value.job;
+      if (cur && job && cur.value.runnerId === runnerId && cur.value.state === "running") {
+        out.push({ value: { ...cur.value, job }, revision: cur.revision });
+      }
+    }
+    return out;
+  }
 
   async get(jobId: string): Promise<{ value: JobClaim; revision: number } | null> {
     return this.kv.get(jobId);
@@ -58,16 +84,23 @@ export class ClaimStore {
 
   /** Creates the claim; null when another runner created it first. */
   async create(claim: JobClaim): Promise<number | null> {
-    return this.kv.create(claim.jobId, claim);
+    return this.kv.create(claim.jobId, this.fitting(claim));
   }
 
   /** Replaces the claim if it is still at `revision`; null when someone else changed it first. */
   async replace(claim: JobClaim, revision: number): Promise<number | null> {
     try {
-      return await this.kv.update(claim.jobId, claim, revision);
+      return await this.kv.update(claim.jobId, this.fitting(claim), revision);
     } catch (err) {
       if (err instanceof ConflictError) return null;
       throw err;
     }
+  }
+
+  /** The claim, without its job when with it the record would pass the payload limit (with room for headers). */
+  private fitting(claim: JobClaim): JobClaim {
+    if (!claim.job || Buffer.byteLength(JSON.stringify(claim)) <= this.maxBytes() - 1024) return claim;
+    const { job: _dropped, ...rest } = claim;
+    return rest;
   }
 }

@@ -10,6 +10,8 @@ export const RunnerErrorCode = {
   BetterElsewhere: "better_elsewhere",
   /** A live runner holds the job's claim: the message is looked at again later. */
   ClaimHeld: "claim_held",
+  /** The job's devices are busy here while another live runner has a free slot: the job is handed on to it. */
+  DevicesBusy: "devices_busy",
   /** A job's input (or shipped worktree) is not in the Object Store: the job fails. */
   MissingInput: "missing_input",
   /** A shipped worktree holds an entry the runner does not unpack: the job fails. */
@@ -32,6 +34,8 @@ export abstract class RunnerError extends Error {
 export const BetterElsewhereError = codedError(RunnerError, RunnerErrorCode.BetterElsewhere, "BetterElsewhereError");
 /** A live runner holds this job's claim; the message is handed back to be looked at later. */
 export const ClaimHeldError = codedError(RunnerError, RunnerErrorCode.ClaimHeld, "ClaimHeldError");
+/** The job's devices are busy here and another live runner has room: the claim and the message are handed back. */
+export const DevicesBusyError = codedError(RunnerError, RunnerErrorCode.DevicesBusy, "DevicesBusyError");
 /** An input that is not in the Object Store. */
 export const MissingInputError = codedError(RunnerError, RunnerErrorCode.MissingInput, "MissingInputError");
 /** A shipped worktree holds an entry the runner does not unpack; the job fails with this message. */

@@ -11,6 +11,10 @@ export interface Held {
   abort: AbortController;
   /** Set when the task was cancelled (so a stop is reported `cancelled`, not handed back). */
   cancelled: boolean;
+  /** Taken up again from its claim at the runner's start: its delivery is not in hand (see `resumeInterrupted`). */
+  resumed: boolean;
+  /** Resolves when the job is released (its run here is over, however it ended). */
+  done: Promise<void>;
 }
 
 /** A claim's run and the revision this runner last wrote. */
@@ -22,6 +26,7 @@ export type ClaimRef = Pick<Held, "run" | "revision">;
  */
 export class HeldJobs {
   private readonly held = new Map<string, Held>();
+  private readonly settle = new Map<string, () => void>();
 
   constructor(
     private readonly claims: ClaimStore,
@@ -41,16 +46,28 @@ export class HeldJobs {
     return [...this.held].filter(([, h]) => h.taskId === taskId);
   }
 
-  /** Holds a claimed job until `release` (its abort controller stops it). */
-  hold(job: GpuJob, claim: ClaimRef): Held {
-    const h: Held = { ...claim, taskId: job.taskId, abort: new AbortController(), cancelled: false };
+  /** The job held now, if any. */
+  get(jobId: string): Held | undefined {
+    return this.held.get(jobId);
+  }
+
+  /** Holds a claimed job until `release` (its abort controller stops it); `resumed`: taken up from its claim. */
+  hold(job: GpuJob, claim: ClaimRef, resumed = false): Held {
+    let resolve = () => {};
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    const h: Held = { ...claim, taskId: job.taskId, abort: new AbortController(), cancelled: false, resumed, done: promise };
     this.held.set(job.jobId, h);
+    this.settle.set(job.jobId, resolve);
     return h;
   }
 
   /** Forgets a job (its run is over, or it was handed back). */
   release(jobId: string): void {
     this.held.delete(jobId);
+    this.settle.get(jobId)?.();
+    this.settle.delete(jobId);
   }
 
   /**
@@ -60,39 +77,49 @@ export class HeldJobs {
   async take(job: GpuJob, onFinished: (result: JobResult) => Promise<void>): Promise<ClaimRef | null> {
     for (let i = 0; i < 5; i++) {
       const cur = await this.claims.get(job.jobId);
-      const d = decideClaim(
-        cur?.value ?? null,
-        { runnerId: this.me.runnerId, runningHere: this.held.has(job.jobId) },
-        Date.now(),
-        this.staleMs,
-      );
-      switch (d.kind) {
-        case "create": {
-          const rev = await this.claims.create(this.claimOf(job, 1, "running"));
-          if (rev !== null) return { run: 1, revision: rev };
-          break;
-        }
-        case "take": {
-          const run = (cur?.value.run ?? 0) + 1;
-          const rev = await this.claims.replace(this.claimOf(job, run, "running"), cur?.revision ?? 0);
-          if (rev !== null) {
-            this.log.info({ jobId: job.jobId, why: d.why, previous: cur?.value.runnerId, run }, "running the job again");
-            return { run, revision: rev };
-          }
-          break;
-        }
-        case "wait":
-          throw new ClaimHeldError(`runner '${d.holder}' is running job ${job.jobId}`);
-        case "finished":
-          if (d.result) await onFinished(d.result);
-          return null;
-        default: {
-          const never: never = d;
-          throw new Error(`unknown claim decision ${JSON.stringify(never)}`);
-        }
-      }
+      const step = await this.decide(job, cur, onFinished);
+      if (step !== "retry") return step;
     }
     throw new ClaimHeldError(`lost the race for job ${job.jobId}`);
+  }
+
+  /** One try of `take`: the claim taken (its ref), the job finished (null), or "retry" after a lost race. */
+  private async decide(
+    job: GpuJob,
+    cur: { value: JobClaim; revision: number } | null,
+    onFinished: (result: JobResult) => Promise<void>,
+  ): Promise<ClaimRef | null | "retry"> {
+    const d = decideClaim(
+      cur?.value ?? null,
+      { runnerId: this.me.runnerId, runningHere: this.held.has(job.jobId) },
+      Date.now(),
+      this.staleMs,
+    );
+    switch (d.kind) {
+      case "create": {
+        const rev = await this.claims.create(this.claimOf(job, 1, "running"));
+        if (rev !== null) return { run: 1, revision: rev };
+        return "retry";
+      }
+      case "take": {
+        const run = (cur?.value.run ?? 0) + 1;
+        const rev = await this.claims.replace(this.claimOf(job, run, "running"), cur?.revision ?? 0);
+        if (rev !== null) {
+          this.log.info({ jobId: job.jobId, why: d.why, previous: cur?.value.runnerId, run }, "running the job again");
+          return { run, revision: rev };
+        }
+        return "retry";
+      }
+      case "wait":
+        throw new ClaimHeldError(`runner '${d.holder}' is running job ${job.jobId}`);
+      case "finished":
+        if (d.result) await onFinished(d.result);
+        return null;
+      default: {
+        const never: never = d;
+        throw new Error(`unknown claim decision ${JSON.stringify(never)}`);
+      }
+    }
   }
 
   /** Records the job's result in its claim; false when the claim changed meanwhile (the result stands anyway). */
@@ -121,6 +148,7 @@ export class HeldJobs {
     return !claim || claim.value.runnerId === this.me.runnerId;
   }
 
+  /** The claim this runner writes; a `running` one carries the job, to be taken up again after a restart. */
   private claimOf(job: GpuJob, run: number, state: JobClaim["state"], result?: JobResult): JobClaim {
     return {
       jobId: job.jobId,
@@ -130,6 +158,7 @@ export class HeldJobs {
       run,
       leaseAt: new Date().toISOString(),
       ...(result ? { result } : {}),
+      ...(state === "running" ? { job } : {}),
     };
   }
 }

@@ -1,7 +1,8 @@
 import { emitEvent, type GpuJob, type JobProgress, type JobResult, lastEvent, SUBJECTS } from "@mllead/contracts";
 import { bestEffort, ShuttingDownError } from "@mllead/service-kit";
 import type { Logger } from "pino";
-import type { Allocation } from "./allocator.js";
+import type { Allocation, AllocationResult } from "./allocator.js";
+import { DevicesBusyError } from "./errors.js";
 import type { Held } from "./held-jobs.js";
 import { jobProgressed, jobStarted, notRunResult } from "./job-events.js";
 import { type Execution, executeJob } from "./job-executor.js";
@@ -19,12 +20,17 @@ export async function runClaimedJob(core: RunnerCore, job: GpuJob, h: Held, log:
     await finishJob(core, job, h, notRunResult("the task was cancelled before the job started", core.host, "cancelled"), log);
     return;
   }
-  const got = await core.allocator.acquire(job.jobId, job.gpus, core.shutdown).catch((err: unknown) => {
+  const got = await devicesFor(core, job, h, log).catch((err: unknown) => {
     // The wait for devices ends with an abort when the runner stops; anything else is a fault.
     if (core.shutdown.aborted) return null;
     throw err;
   });
   if (!got) throw new ShuttingDownError("runner is shutting down");
+  if (got.kind === "busy") {
+    // Busy here, free elsewhere: hand the claim back and let the message go to the runner with room.
+    await bestEffort("release the claim of a job handed on", log, () => core.held.handBack(job, h));
+    throw new DevicesBusyError(`job ${job.jobId} waits for busy devices here; another runner has room`);
+  }
   if (got.kind === "impossible") {
     await finishJob(core, job, h, notRunResult(got.reason, core.host), log);
     return;
@@ -37,6 +43,29 @@ export async function runClaimedJob(core: RunnerCore, job: GpuJob, h: Held, log:
     throw new ShuttingDownError(`job ${job.jobId} was stopped by the runner's shutdown`);
   }
   await finishJob(core, job, h, exec.result, log);
+}
+
+/**
+ * Waits for the job's devices: granted at once, or the moment a running job frees them (the allocator wakes its
+ * waiters, no poll). Meanwhile, every `handOnCheckMs`, it looks whether another live runner has room for the job;
+ * if so the wait ends with `busy` and the job is handed on. A job taken up from its claim at start just waits.
+ */
+async function devicesFor(core: RunnerCore, job: GpuJob, h: Held, log: Logger): Promise<AllocationResult> {
+  const handOn = new AbortController();
+  const look = () =>
+    core
+      .roomElsewhere(job.gpus)
+      .then((room) => room && handOn.abort())
+      .catch((err: unknown) => log.warn({ err }, "could not look for a runner with room; the job waits here"));
+  const timer = h.resumed ? undefined : setInterval(look, core.handOnCheckMs);
+  try {
+    return await core.allocator.acquire(job.jobId, job.gpus, AbortSignal.any([core.shutdown, handOn.signal]));
+  } catch (err) {
+    if (handOn.signal.aborted && !core.shutdown.aborted) return { kind: "busy" };
+    throw err;
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** Runs the job on the devices it was given, publishing `job.started` and its progress; frees the devices after. */
@@ -59,6 +88,10 @@ async function runOnDevices(core: RunnerCore, job: GpuJob, h: Held, allocation: 
       signal: h.abort.signal,
       log,
       skipUploads: () => core.shutdown.aborted && !h.cancelled,
+      onProcessEnd: () => {
+        core.allocator.release(job.jobId);
+        core.metrics.setRunning(core.allocator.running().length);
+      },
     });
   } finally {
     core.shutdown.removeEventListener("abort", stopOnShutdown);

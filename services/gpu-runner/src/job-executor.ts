@@ -56,6 +56,8 @@ export interface ExecuteOptions {
   log: Logger;
   /** Checked after the process ends: true skips uploads (a runner shutting down hands the job on instead). */
   skipUploads?: () => boolean;
+  /** Called once the job's process has ended (or could not start), before uploads: its devices are free again. */
+  onProcessEnd?: () => void;
 }
 
 /** A job's directory (`<jobsDir>/<jobId>`, holding the runner's log and pid file), its `work` dir and `artifacts`. */
@@ -110,6 +112,8 @@ export async function executeJob(
     output.note(`could not prepare the job: ${(err as Error).message}`);
     proc = { exitCode: null, signal: null, timedOut: false, stopped: false, durationMs: 0 };
   }
+  // The GPUs are free once the process is gone: the next job need not wait for this one's uploads.
+  opts.onProcessEnd?.();
 
   const result = await collectResult(deps, job, dirs, output, proc, os, opts);
   if (!deps.keepJobDirs)

@@ -1,14 +1,17 @@
-import { InvalidRecordError, type MessageContext, type TypedKv } from "@mllead/bus";
+import type { MessageContext, TypedKv } from "@mllead/bus";
 import { type GpuJob, lastEvent, type RunnerHeartbeat, SUBJECTS } from "@mllead/contracts";
 import { ShuttingDownError } from "@mllead/service-kit";
 import { BetterElsewhereError } from "./errors.js";
+import type { Held } from "./held-jobs.js";
 import { runClaimedJob } from "./job-execution.js";
+import { otherRunnerFits } from "./placement.js";
 import { emitFinished, type RunnerCore } from "./runner-core.js";
 
 /**
  * The handler of `mllead.work.gpu`: a job is refused when no step of its task asked for it, skipped when it
  * finished already, handed back when another live runner has the GPUs this host lacks, and otherwise claimed
- * (exactly one runner runs it) and run. Throwing hands the message back for a later delivery.
+ * (exactly one runner runs it) and run. Throwing hands the message back for a later delivery. The old delivery
+ * of a job this runner took up again from its claim at start is held until that run ends, then acked.
  */
 export function jobIntake(
   core: RunnerCore,
@@ -22,6 +25,8 @@ export function jobIntake(
       log.warn({ reason: refused, stepId: job.stepId, attempt: job.attempt }, "refused a GPU job no step of its task asked for");
       return;
     }
+    const resumed = core.held.get(job.jobId);
+    if (resumed?.resumed) await followResumed(core, resumed, log);
     if (await lastEvent(core.bus, SUBJECTS.event({ type: "job.finished", taskId: job.taskId, jobId: job.jobId }))) {
       log.info("job already finished; skipping the duplicate");
       return;
@@ -41,16 +46,14 @@ export function jobIntake(
   };
 }
 
-/** Whether some other live runner has at least `gpus` GPUs (so this host should not take the job). */
-async function otherRunnerFits(runners: TypedKv<typeof RunnerHeartbeat>, me: string, gpus: number): Promise<boolean> {
-  for (const key of await runners.keys()) {
-    if (key === me) continue;
-    // A heartbeat deleted since the listing (its runner stopped) is no runner; nor is one that does not parse.
-    const hb = await runners.get(key).catch((err: unknown) => {
-      if (err instanceof InvalidRecordError) return null;
-      throw err;
-    });
-    if (hb && hb.value.gpus.length >= gpus) return true;
-  }
-  return false;
+/**
+ * The delivery of a job this runner took up again at start came back (its ack wait ran out): the claim is the
+ * lock, so it does not run the job a second time; it stays in hand (keeping the job on the queue should this
+ * runner die again) until the resumed run ends, and is then acked as done — or, had the run not finished,
+ * handled like any delivery.
+ */
+async function followResumed(core: RunnerCore, h: Held, log: MessageContext["log"]): Promise<void> {
+  log.info({ run: h.run }, "the old delivery of a resumed job came back; holding it until that run ends");
+  await h.done;
+  if (core.shutdown.aborted) throw new ShuttingDownError("runner is shutting down");
 }

@@ -5,11 +5,17 @@ import { Counter, Gauge, type Registry } from "prom-client";
 export interface RunnerMetrics {
   setRunning(n: number): void;
   finished(outcome: JobOutcome): void;
+  /** A job that waited for busy devices got them the moment another job freed them. */
+  woken(): void;
+  /** A job this runner was running when it died, taken up again from its claim at start. */
+  resumed(): void;
 }
 
 /**
  * `mllead_runner_jobs_running` (jobs holding devices or a CPU slot),
- * `mllead_runner_jobs_finished_total{outcome}` and `mllead_runner_gpus` (devices on the host).
+ * `mllead_runner_jobs_finished_total{outcome}`, `mllead_runner_gpus` (devices on the host),
+ * `mllead_runner_device_wakeups_total` (waiting jobs woken by a release) and `mllead_runner_jobs_resumed_total`
+ * (interrupted jobs taken up again from their claims at start).
  */
 export function createRunnerMetrics(registry: Registry, gpus: number): RunnerMetrics {
   const running = new Gauge({
@@ -24,10 +30,22 @@ export function createRunnerMetrics(registry: Registry, gpus: number): RunnerMet
     registers: [registry],
   });
   const gpuGauge = new Gauge({ name: "mllead_runner_gpus", help: "GPUs on this host", registers: [registry] });
+  const wakeups = new Counter({
+    name: "mllead_runner_device_wakeups_total",
+    help: "Jobs that waited for busy devices and were woken when another job freed them",
+    registers: [registry],
+  });
+  const resumed = new Counter({
+    name: "mllead_runner_jobs_resumed_total",
+    help: "Interrupted jobs of this runner taken up again from their claims at start",
+    registers: [registry],
+  });
   gpuGauge.set(gpus);
   running.set(0);
   return {
     setRunning: (n) => running.set(n),
     finished: (outcome) => finished.inc({ outcome }),
+    woken: () => wakeups.inc(),
+    resumed: () => resumed.inc(),
   };
 }

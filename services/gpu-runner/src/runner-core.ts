@@ -22,6 +22,10 @@ export interface RunnerCore {
   /** Aborted when the runner stops taking work. */
   shutdown: AbortSignal;
   executor: ExecutorDeps;
+  /** How often a job waiting for busy devices looks for another runner with room (ms): the heartbeat interval. */
+  handOnCheckMs: number;
+  /** Whether another live runner has a free slot for a job of `gpus` GPUs now (see placement.ts). */
+  roomElsewhere: (gpus: number) => Promise<boolean>;
 }
 
 /** Publishes the job's `job.finished` event (again, for a job found finished already). */

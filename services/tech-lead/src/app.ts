@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import { z } from "zod";
 import { commandHandler } from "./command-handler.js";
 import type { TechLeadConfig } from "./config.js";
+import { serveDeadLetters } from "./dead-letters.js";
 import { DEFAULT_LEAD_RETRY, type LeadRetryPolicy } from "./lead-failures.js";
 import { Lessons } from "./lessons.js";
 import { techLeadMetrics } from "./metrics.js";
@@ -81,7 +82,7 @@ export interface TechLead extends RunningService {
 /**
  * Builds the tech lead — the planner and orchestrator, sole writer of task state — from its parts: the
  * task store, the plan and summary writers, the driver that moves tasks on, the command and step
- * handlers, and the status/lessons query server. Every task's work runs in one keyed queue, so a task's
+ * handlers, the status/lessons query server and the dead-letter desk. Every task's work runs in one keyed queue, so a task's
  * messages, retries and recovery apply one at a time, in order, while different tasks run at once.
  */
 export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
@@ -142,6 +143,7 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
       // What was written but not sent goes out first; interrupted plans and summaries resume in the background.
       recovering = (await driver.recover(concurrency)).resumed;
       await serveQueries({ bus, store, lessons, log });
+      await serveDeadLetters({ bus, approvers: policy.approvers, log });
       const { techLeadCommands: commands, techLeadResults: results } = CONSUMERS;
       consumptions.push(await bus.consume(commands, z.unknown(), onCommand, consuming(commands)));
       consumptions.push(await bus.consume(results, TaskEvent, onStepEvent, consuming(results)));

@@ -14,6 +14,14 @@ export const TECH_LEAD_ERRORS = {
   lessons_failed: "the lessons could not be read",
   /** `/mllead lessons forget` named a lesson the channel does not have (an `ok: false` reply). */
   no_such_lesson: "the channel has no such lesson",
+  /** `/mllead dead` or `pnpm dead` from someone who may not (not an approver, or no approvers configured). */
+  dead_letters_not_allowed: "only approvers may see or act on dead letters",
+  /** `dead show|replay|drop` named a sequence MLLEAD_DEAD does not hold. */
+  no_such_dead_letter: "MLLEAD_DEAD has no such entry",
+  /** `dead replay` of an entry that cannot go back (cut when set aside, not JSON, or a subject its consumer does not read). */
+  dead_letter_not_replayable: "the entry cannot be replayed",
+  /** MLLEAD_DEAD could not be read or changed (a refusal or timeout of the JetStream API). */
+  dead_letters_failed: "MLLEAD_DEAD could not be read or changed",
 } as const;
 
 /** A code from the tech lead's error table. */

@@ -5,6 +5,7 @@ import { renderStatusReply } from "../render/status.js";
 import type { SlackStore } from "../store.js";
 import { readAgents, readJobs, readRunners } from "../workspace-info.js";
 import type { CommandDeps, SlashCaller } from "./command-deps.js";
+import { answerDead } from "./dead-command.js";
 import { answerLessons } from "./lessons-command.js";
 
 /** The sub-commands of `/mllead`, as listed to people. */
@@ -14,6 +15,7 @@ export const SLASH_COMMANDS: readonly { name: string; what: string }[] = [
   { name: "cancel <task>", what: "cancel a task (its id from `/mllead status`, or a link to its thread)" },
   { name: "agents", what: "the specialists mllead works with: description, tools, model" },
   { name: "lessons", what: "what the tech lead learnt in this channel from corrections; `lessons forget <n>` drops one" },
+  { name: "dead", what: "messages set aside after failing (approvers): `dead show|replay|drop <seq>`" },
   { name: "help", what: "how to work with @mllead" },
 ];
 
@@ -101,6 +103,8 @@ export async function answerSlashCommand(text: string, deps: CommandDeps, caller
         return renderAgents(await readAgents(deps.agentsDir));
       case "lessons":
         return await answerLessons(rest, deps, caller);
+      case "dead":
+        return await answerDead(rest, deps, caller);
       default:
         return `I don't know the command \`${sub.slice(0, 40).replace(/[`<>&]/g, "")}\`. Try one of:\n${commandList}`;
     }
