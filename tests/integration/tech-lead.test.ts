@@ -158,9 +158,12 @@ describe("tech-lead over NATS", () => {
     // Every event was published exactly once.
     const ids = events.map((e) => e.eventId);
     expect(new Set(ids).size).toBe(ids.length);
-    // Operators see the lifecycle in Prometheus.
+    // Operators see the lifecycle in Prometheus. A transition is counted once its write returns, which is after
+    // the write's outbox published task.completed: the counter is waited for, not read at once.
+    const doneCounted = /mllead_task_transitions_total\{state="done"\} 1/;
+    await waitFor(async () => doneCounted.test(await registry.metrics()), 5000, "the done transition counted");
     const metrics = await registry.metrics();
-    expect(metrics).toMatch(/mllead_task_transitions_total\{state="done"\} 1/);
+    expect(metrics).toMatch(doneCounted);
     expect(metrics).toMatch(/mllead_plan_duration_seconds_count\{brain="offline",outcome="ok"\} 1/);
     await lead.stop();
     await bus.close();
