@@ -143,9 +143,16 @@ os.remove(os.environ['LOCK'])
         ]);
       }
 
+      // A job is counted after its job.finished is published: the counters are waited for, not read at once.
+      await vi.waitFor(
+        async () => {
+          const metrics = await (await fetch(`${runner.http}/metrics`)).text();
+          expect(metrics).toMatch(/mllead_runner_jobs_finished_total\{[^}]*outcome="succeeded"[^}]*\} 3/);
+          expect(metrics).toMatch(/mllead_runner_jobs_finished_total\{[^}]*outcome="failed"[^}]*\} 1/);
+        },
+        { timeout: 10_000, interval: 100 },
+      );
       const metrics = await (await fetch(`${runner.http}/metrics`)).text();
-      expect(metrics).toMatch(/mllead_runner_jobs_finished_total\{[^}]*outcome="succeeded"[^}]*\} 3/);
-      expect(metrics).toMatch(/mllead_runner_jobs_finished_total\{[^}]*outcome="failed"[^}]*\} 1/);
       expect(metrics).toMatch(/mllead_runner_gpus\{[^}]*\} 2/);
     } finally {
       await rm(tmp, { recursive: true, force: true });
