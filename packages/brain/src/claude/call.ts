@@ -21,6 +21,19 @@ export interface RetryPolicy {
 /** About 4 + 8 + 16 + 32 + 60 s ≈ 2 minutes of waiting before a TransientBrainError. */
 export const DEFAULT_RETRY: RetryPolicy = { retries: 5, baseDelayMs: 4000, maxDelayMs: 60_000 };
 
+/** What every structured Claude call of the tech lead (plan, summary, lesson) is made with. */
+export interface StructuredCallOptions {
+  model: string;
+  systemPrompt: string;
+  log: Logger;
+  /** Repair rounds after the first answer (each call's default is in its own options). */
+  repairs?: number;
+  /** max_tokens of each request (each call's default is in its own options). */
+  maxTokens?: number;
+  /** Backoff for an overloaded or unreachable API (see DEFAULT_RETRY). */
+  retry?: Partial<RetryPolicy>;
+}
+
 const TRANSIENT_TYPES = new Set(["overloaded_error", "rate_limit_error", "api_error", "timeout_error"]);
 
 type ErrorBody = { type?: string; message?: string; error?: { type?: string; message?: string } } | undefined;

@@ -12,11 +12,10 @@ import {
   Role,
   type Usage,
 } from "@mllead/contracts";
-import type { Logger } from "pino";
 import { z } from "zod";
 import { ClaudeBadOutputError, type ClaudeCallError, ClaudeOutputCutError, ClaudeRefusedError } from "../errors.js";
 import type { FindingLessonRequest, LearnRequest } from "../types.js";
-import { type RetryPolicy, replyText, reportUsage, streamMessage } from "./call.js";
+import { replyText, reportUsage, type StructuredCallOptions, streamMessage } from "./call.js";
 import { cachedSystem, logUsage, usageOf } from "./client.js";
 import { parseJsonReply } from "./json-reply.js";
 import { blockQuote } from "./quote.js";
@@ -98,17 +97,8 @@ function findingPrompt(req: FindingLessonRequest): string {
     .join("\n");
 }
 
-/** Options of learnWithClaude and findingLessonWithClaude. */
-interface ClaudeLearnOptions {
-  model: string;
-  systemPrompt: string;
-  log: Logger;
-  /** Repair rounds after the first answer. Default 1. */
-  repairs?: number;
-  /** max_tokens of each request. Default 2,000. */
-  maxTokens?: number;
-  retry?: Partial<RetryPolicy>;
-}
+/** Options of learnWithClaude and findingLessonWithClaude: repairs default 1, maxTokens 2,000. */
+type ClaudeLearnOptions = StructuredCallOptions;
 
 type Miss = { kind: "refusal" | "max_tokens" | "bad_output"; problem: string; repair: string; reply?: string };
 type Read = { answer: LessonsAnswer } | Miss;

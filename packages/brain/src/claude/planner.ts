@@ -9,7 +9,6 @@ import {
   type Usage,
   validatePlan,
 } from "@mllead/contracts";
-import type { Logger } from "pino";
 import type { z } from "zod";
 import {
   ClaudeBadOutputError,
@@ -19,7 +18,7 @@ import {
   PlanRejectedError,
 } from "../errors.js";
 import type { PlanRequest } from "../types.js";
-import { type RetryPolicy, replyText, reportUsage, streamMessage } from "./call.js";
+import { replyText, reportUsage, type StructuredCallOptions, streamMessage } from "./call.js";
 import { type BrainCall, callName } from "./call-nouns.js";
 import { cachedSystem, logUsage, usageOf } from "./client.js";
 import { parseJsonReply } from "./json-reply.js";
@@ -220,16 +219,11 @@ function finalError(call: BrainCall, miss: Miss, tries: number, maxTokens: numbe
 }
 
 /** Options of planWithClaude. */
-interface ClaudePlannerOptions {
-  model: string;
-  systemPrompt: string;
-  log: Logger;
-  /** Repair rounds after the first answer. Default 2. */
-  repairs?: number;
-  /** max_tokens of the first request; a cut answer doubles it, up to 32,000 (64,000 thinking). Default 16,000 (32,000 thinking). */
-  maxTokens?: number;
-  /** Backoff for an overloaded or unreachable API (see DEFAULT_RETRY). */
-  retry?: Partial<RetryPolicy>;
+/**
+ * Repairs default 2; `maxTokens` is the first request's: a cut answer doubles it, up to 32,000 (64,000 thinking).
+ * Default 16,000 (32,000 thinking).
+ */
+interface ClaudePlannerOptions extends StructuredCallOptions {
   /** Adaptive thinking at this effort (the tech lead's `effort:`); its tokens count in max_tokens, so the limits double. */
   thinking?: Thinking;
 }

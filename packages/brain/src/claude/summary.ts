@@ -1,25 +1,15 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { Usage } from "@mllead/contracts";
-import type { Logger } from "pino";
 import { ClaudeBadOutputError, type ClaudeCallError, ClaudeOutputCutError, ClaudeRefusedError } from "../errors.js";
 import type { SummaryRequest } from "../types.js";
-import { type RetryPolicy, replyText, reportUsage, streamMessage } from "./call.js";
+import { replyText, reportUsage, type StructuredCallOptions, streamMessage } from "./call.js";
 import { cachedSystem, logUsage, usageOf } from "./client.js";
 
 /** The longest summary we post: a Slack section block holds 3,000 characters. */
 export const MAX_SUMMARY_CHARS = 3000;
 
-/** Options of summarizeWithClaude. */
-interface ClaudeSummaryOptions {
-  model: string;
-  systemPrompt: string;
-  log: Logger;
-  /** Repair rounds after the first answer. Default 1. */
-  repairs?: number;
-  /** max_tokens of each request. Default 1,500. */
-  maxTokens?: number;
-  retry?: Partial<RetryPolicy>;
-}
+/** Options of summarizeWithClaude: repairs default 1, maxTokens 1,500. */
+type ClaudeSummaryOptions = StructuredCallOptions;
 
 function prompt(req: SummaryRequest): string {
   return [
