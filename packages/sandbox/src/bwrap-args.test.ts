@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bubblewrapArgs, detectHostLayout, type HostLayout, innerCommand } from "./bwrap-args.js";
+import { bubblewrapArgs, bubblewrapEnv, detectHostLayout, type HostLayout, hiddenArgsData, innerCommand } from "./bwrap-args.js";
 import { resolvePolicy } from "./policy.js";
 
 let dir: string;
@@ -35,7 +35,7 @@ function after(args: string[], opt: string, n = 2): string[][] {
 describe("bubblewrapArgs", () => {
   it("binds system dirs read-only, recreates symlinked ones as symlinks, and gives a fresh /tmp, /proc and /dev", async () => {
     const p = await resolvePolicy({ workdir: join(dir, "work"), network: false, limits: {} }, join(dir, "work"));
-    const args = bubblewrapArgs(layout, p, {});
+    const args = bubblewrapArgs(layout, p);
     expect(after(args, "--ro-bind")).toContainEqual(["/usr", "/usr"]);
     expect(after(args, "--symlink")).toEqual([["usr/lib", "/lib"]]);
     expect(after(args, "--ro-bind-try")).toEqual([
@@ -54,8 +54,8 @@ describe("bubblewrapArgs", () => {
   });
 
   it("shuts the network off unless asked, and only then hands in resolv.conf", async () => {
-    const off = bubblewrapArgs(layout, await resolvePolicy({ workdir: dir, network: false, limits: {} }, dir), {});
-    const on = bubblewrapArgs(layout, await resolvePolicy({ workdir: dir, network: true, limits: {} }, dir), {});
+    const off = bubblewrapArgs(layout, await resolvePolicy({ workdir: dir, network: false, limits: {} }, dir));
+    const on = bubblewrapArgs(layout, await resolvePolicy({ workdir: dir, network: true, limits: {} }, dir));
     expect(off).toContain("--unshare-net");
     expect(off).not.toContain("/etc/resolv.conf");
     expect(on).not.toContain("--unshare-net");
@@ -78,7 +78,7 @@ describe("bubblewrapArgs", () => {
       },
       join(dir, "work"),
     );
-    const args = bubblewrapArgs(layout, p, {});
+    const args = bubblewrapArgs(layout, p);
     expect(after(args, "--bind")).toEqual([
       [join(dir, "work"), join(dir, "work")],
       [join(dir, "shared"), join(dir, "shared")],
@@ -90,21 +90,25 @@ describe("bubblewrapArgs", () => {
   it("binds a symlinked path's target at the path as named", async () => {
     await symlink(join(dir, "work"), join(dir, "link"));
     const p = await resolvePolicy({ workdir: join(dir, "link"), network: false, limits: {} }, join(dir, "link"));
-    expect(after(bubblewrapArgs(layout, p, {}), "--bind")).toEqual([[join(dir, "work"), join(dir, "link")]]);
-    expect(after(bubblewrapArgs(layout, p, {}), "--chdir", 1)).toEqual([[join(dir, "link")]]);
+    expect(after(bubblewrapArgs(layout, p), "--bind")).toEqual([[join(dir, "work"), join(dir, "link")]]);
+    expect(after(bubblewrapArgs(layout, p), "--chdir", 1)).toEqual([[join(dir, "link")]]);
   });
 
   it("sets exactly the given environment, with HOME at the workdir and TMPDIR at /tmp", async () => {
     const p = await resolvePolicy({ workdir: dir, network: false, limits: {} }, dir);
-    const args = bubblewrapArgs(layout, p, { PATH: "/usr/bin", HOME: "/root", SEED: "1" });
-    expect(args).toContain("--clearenv");
-    expect(args.indexOf("--clearenv")).toBeLessThan(args.indexOf("--setenv"));
+    expect(bubblewrapArgs(layout, p)).toContain("--clearenv");
+    expect(bubblewrapArgs(layout, p)).not.toContain("--setenv");
+    const args = bubblewrapEnv(p, { PATH: "/usr/bin", HOME: "/root", SEED: "1" });
     expect(after(args, "--setenv")).toEqual([
       ["HOME", dir],
       ["PATH", "/usr/bin"],
       ["SEED", "1"],
       ["TMPDIR", "/tmp"],
     ]);
+  });
+
+  it("hands hidden options over NUL-terminated, as bwrap's --args reads them", () => {
+    expect(hiddenArgsData(["--setenv", "K", "a b"]).toString()).toBe("--setenv\0K\0a b\0");
   });
 
   it('runs the command through `exec "$@"`, so arguments are never parsed by a shell', () => {

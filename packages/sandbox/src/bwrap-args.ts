@@ -80,10 +80,10 @@ export async function detectHostLayout(): Promise<HostLayout> {
  *   an ordinary user (pip and friends stop acting as root). Without capabilities it
  *   cannot touch files the host's root did not own or that are not mounted. Mapping
  *   to a non-root host uid instead would make the root-owned worktree unwritable.
- * - The environment is exactly `env` (`--clearenv`), so nothing of bwrap's own
- *   environment leaks in, with HOME at the workdir and TMPDIR at /tmp.
+ * - `--clearenv`: nothing of bwrap's own environment leaks in; the command's
+ *   environment follows from `bubblewrapEnv`, handed over out of sight (`hiddenArgs`).
  */
-export function bubblewrapArgs(layout: HostLayout, policy: ResolvedPolicy, env: Readonly<Record<string, string>>): string[] {
+export function bubblewrapArgs(layout: HostLayout, policy: ResolvedPolicy): string[] {
   const a: string[] = [];
   for (const e of layout.system) {
     if (e.kind === "dir") a.push("--ro-bind", e.path, e.path);
@@ -100,9 +100,35 @@ export function bubblewrapArgs(layout: HostLayout, policy: ResolvedPolicy, env: 
   if (!policy.network) a.push("--unshare-net");
   a.push("--disable-userns", "--uid", String(SANDBOX_UID), "--gid", String(SANDBOX_UID));
   a.push("--cap-drop", "ALL", "--new-session", "--die-with-parent", "--chdir", policy.cwd, "--clearenv");
-  const inner = { ...env, HOME: policy.workdir, TMPDIR: "/tmp" };
-  for (const k of Object.keys(inner).sort()) a.push("--setenv", k, inner[k as keyof typeof inner] as string);
   return a;
+}
+
+/**
+ * The `--setenv` options that make the command's environment exactly `env`, with HOME at the workdir and TMPDIR
+ * at /tmp. They carry values (API keys a team passes to its jobs), so they never go on bwrap's command line, which
+ * every local user can read with `ps`: see `hiddenArgs`.
+ */
+export function bubblewrapEnv(policy: ResolvedPolicy, env: Readonly<Record<string, string>>): string[] {
+  const inner = { ...env, HOME: policy.workdir, TMPDIR: "/tmp" };
+  return Object.keys(inner)
+    .sort()
+    .flatMap((k) => ["--setenv", k, inner[k as keyof typeof inner] as string]);
+}
+
+/** The file descriptor bwrap reads `--args` from. */
+export const HIDDEN_ARGS_FD = 3;
+
+/**
+ * Options bwrap reads from `HIDDEN_ARGS_FD` (`--args 3`: NUL-terminated, in place of the `--args` option) rather
+ * than from its command line; `hiddenArgsData` is what the launcher writes there.
+ */
+export function hiddenArgs(): string[] {
+  return ["--args", String(HIDDEN_ARGS_FD)];
+}
+
+/** `args` as bwrap's `--args` expects them: each one NUL-terminated. */
+export function hiddenArgsData(args: readonly string[]): Buffer {
+  return Buffer.from(args.map((a) => `${a}\0`).join(""));
 }
 
 /**

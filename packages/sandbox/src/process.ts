@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import type { Writable } from "node:stream";
 import { signalIfAlive } from "./errno.js";
 
 /** How a process run ended. `stopped` is set when the run was aborted (shutdown or cancel). */
@@ -35,6 +36,11 @@ export interface ProcessSpec {
    * SIGKILL after the grace always goes to the group.
    */
   softStop?: (pid: number) => void;
+  /**
+   * Written to the process's file descriptor 3, which is then closed: what the launcher must be told out of sight of
+   * `ps` (bwrap's `--args 3`: the command's environment).
+   */
+  fd3?: Buffer;
 }
 
 /** The port job and command runners start processes through. */
@@ -60,10 +66,20 @@ export const runProcess: ProcessRunner = (spec) =>
       env: spec.env,
       detached: true,
       shell: false,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: spec.fd3 ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"],
       windowsHide: true,
     });
     if (child.pid !== undefined) spec.onSpawn?.(child.pid);
+    let fd3Error: Error | undefined;
+    if (spec.fd3) {
+      const fd3 = child.stdio[3] as Writable;
+      // A launcher that dies before reading it breaks the pipe: its exit status tells the run's outcome, and the
+      // broken pipe is named in it.
+      fd3.once("error", (err) => {
+        fd3Error = err;
+      });
+      fd3.end(spec.fd3);
+    }
     let timedOut = false;
     let stopped = false;
     let spawnError: NodeJS.ErrnoException | undefined;
@@ -111,6 +127,9 @@ export const runProcess: ProcessRunner = (spec) =>
         durationMs: Math.round(performance.now() - started),
         ...(spawnError !== undefined ? { spawnError: spawnError.message } : {}),
         ...(spawnError?.code !== undefined ? { spawnErrorCode: spawnError.code } : {}),
+        ...(fd3Error !== undefined && spawnError === undefined && code !== 0
+          ? { spawnError: `the launcher did not take its arguments: ${fd3Error.message}` }
+          : {}),
       });
     });
   });

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -157,4 +158,49 @@ describe.skipIf(PROCESS_ONLY)("bubblewrap's own environment", () => {
     expect(job.exitCode).toBe(0);
     expect(Buffer.concat(out).toString().split("---\n")[0]).toBe("PATH=/usr/sbin:/usr/bin:/sbin:/bin\nMLLEAD_JOB_ID=j1\n");
   });
+
+  it("keeps the command's environment off every host command line (`ps` shows no value), and the command still gets it", async () => {
+    const sb = await createSandbox();
+    expect(sb.kind, MISSING).toBe("bubblewrap");
+    const secret = `s3cret-${Math.random().toString(36).slice(2)}`;
+    const out: Buffer[] = [];
+    const controller = new AbortController();
+    let seenOnHost: string[] | undefined;
+    const job = await sb.runProcess({
+      // Prints its variable, then waits until the host has looked at every process's command line.
+      argv: ["sh", "-c", 'echo "$WANDB_API_KEY"; read _ < /dev/null; sleep 30'],
+      cwd: work,
+      env: { ...env, WANDB_API_KEY: secret, MLLEAD_JOB_ID: "j2" },
+      timeoutMs: 20_000,
+      killGraceMs: 200,
+      onStdout: (c) => {
+        out.push(c);
+        if (seenOnHost !== undefined || !Buffer.concat(out).toString().includes("\n")) return;
+        seenOnHost = hostCommandLinesWith(secret);
+        controller.abort();
+      },
+      onStderr: () => undefined,
+      policy: policy(),
+      signal: controller.signal,
+    });
+    expect(job.stopped).toBe(true);
+    expect(Buffer.concat(out).toString()).toBe(`${secret}\n`);
+    expect(seenOnHost).toEqual([]);
+  });
 });
+
+/** The pids of host processes whose command line contains `text` (what `ps -ef` would show to any local user). */
+function hostCommandLinesWith(text: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ESRCH") continue;
+      throw err;
+    }
+    if (cmdline.includes(text)) found.push(`${pid}: ${cmdline.replaceAll("\0", " ")}`);
+  }
+  return found;
+}

@@ -3,7 +3,15 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { bubblewrapArgs, detectHostLayout, type HostLayout, innerCommand } from "./bwrap-args.js";
+import {
+  bubblewrapArgs,
+  bubblewrapEnv,
+  detectHostLayout,
+  type HostLayout,
+  hiddenArgs,
+  hiddenArgsData,
+  innerCommand,
+} from "./bwrap-args.js";
 import { CgroupLimiter } from "./cgroup.js";
 import { SandboxUnavailableError } from "./errors.js";
 import { findExecutable } from "./executable.js";
@@ -92,7 +100,12 @@ async function probe(bwrap: string, layout: HostLayout): Promise<string | null> 
   const dir = await mkdtemp(join(tmpdir(), "mllead-sandbox-probe-"));
   try {
     const policy = await resolvePolicy({ workdir: dir, network: false, limits: {} }, dir);
-    const args = [...bubblewrapArgs(layout, policy, { PATH: "/usr/bin:/bin" }), "--", ...innerCommand(["true"])];
+    const args = [
+      ...bubblewrapArgs(layout, policy),
+      ...bubblewrapEnv(policy, { PATH: "/usr/bin:/bin" }),
+      "--",
+      ...innerCommand(["true"]),
+    ];
     return await new Promise<string | null>((resolve) => {
       execFile(bwrap, args, { timeout: 10_000, env: { PATH: "/usr/bin:/bin" } }, (err, _out, stderr) => {
         resolve(err ? probeFailure(err, stderr) : null);
@@ -167,7 +180,9 @@ function bubblewrapSandbox(bwrap: string, layout: HostLayout, limiter: Limiter):
     try {
       return await runProcess({
         ...spec,
-        argv: [...launch.prefix, bwrap, ...bubblewrapArgs(layout, policy, spec.env), "--", ...innerCommand(spec.argv)],
+        // The environment goes to bwrap through a pipe, not its command line: `ps` shows argv to every local user.
+        argv: [...launch.prefix, bwrap, ...bubblewrapArgs(layout, policy), ...hiddenArgs(), "--", ...innerCommand(spec.argv)],
+        fd3: hiddenArgsData(bubblewrapEnv(policy, spec.env)),
         cwd: "/",
         env: launcherEnv(spec.env, withMarker),
         softStop: softStopSandbox,
