@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { SLASH_COMMANDS } from "./surfaces/commands.js";
 
 const SRC = dirname(fileURLToPath(import.meta.url));
 const MANIFEST = join(SRC, "../../../infra/slack-manifest.yml");
@@ -12,7 +13,7 @@ interface Manifest {
     app_home?: { home_tab_enabled?: boolean; messages_tab_enabled?: boolean };
     bot_user?: { display_name?: string };
     shortcuts?: { name: string; type: string; callback_id: string }[];
-    slash_commands?: { command: string; url?: string }[];
+    slash_commands?: { command: string; url?: string; usage_hint?: string; description?: string }[];
   };
   oauth_config: { scopes: { bot: string[] } };
   settings: {
@@ -100,6 +101,10 @@ describe("infra/slack-manifest.yml carries what the gateway uses", () => {
     expect(commands).toEqual(["/mllead"]);
     expect(manifest.features.slash_commands?.map((c) => c.command)).toEqual(commands);
     expect([...scopes]).toContain("commands");
+    // Slack shows the hint as people type `/mllead`: every sub-command the gateway answers is in it, and nothing else.
+    const hint = manifest.features.slash_commands?.[0]?.usage_hint ?? "";
+    expect(hint.split(" | ")).toEqual(SLASH_COMMANDS.map((c) => c.name));
+    expect((manifest.features.slash_commands?.[0]?.description ?? "").length).toBeLessThanOrEqual(100);
 
     const shortcutIds = all(/shortcut:\s*"([a-z0-9_]+)"/g);
     expect(shortcutIds).toContain("mllead_ask");
