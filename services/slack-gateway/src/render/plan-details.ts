@@ -33,6 +33,28 @@ export function stepHandoff(step: Step, index: number, titles: Map<string, strin
     .join("\n");
 }
 
+/** The plan's shape and track, as the seed's decision framework names them, when the plan says. */
+function shapeLine(plan: Plan): string {
+  const parts = [
+    plan.shape ? `*Shape:* \`${plan.shape}\`` : "",
+    `*Track:* ${plan.track === "production" ? "production (correctness first)" : "experiment (speed first)"}`,
+    `*Scope:* ${plan.scope}`,
+  ];
+  return parts.filter(Boolean).join(" · ");
+}
+
+/** What the plan takes as given, what it still asks, and the channel's lessons it follows: each only when there is one. */
+function groundBlocks(plan: Plan): types.KnownBlock[] {
+  const parts: string[] = [];
+  if (plan.assumptions?.length) parts.push(`*Assumptions*\n${list(plan.assumptions)}`);
+  if (plan.questions?.length) {
+    const open = plan.questions.map((q, i) => `${i + 1}. ${esc(q.text)}`).join("\n");
+    parts.push(`*Open questions* — answer them in the thread before approving\n${open}`);
+  }
+  if (plan.lessonsApplied?.length) parts.push(`*Lessons followed*\n${list(plan.lessonsApplied.map((l) => l.text))}`);
+  return parts.flatMap((p) => sections(p));
+}
+
 function detailBlocks(plan: Plan): types.KnownBlock[] {
   const titles = new Map(plan.steps.map((s) => [s.id, s.title]));
   const risks = plan.risks.length
@@ -40,12 +62,17 @@ function detailBlocks(plan: Plan): types.KnownBlock[] {
     : "*Risks*\nNone identified.";
   return [
     section(esc(plan.summary)),
+    section(shapeLine(plan)),
+    ...groundBlocks(plan),
     ...sections(risks),
     ...plan.steps.flatMap((s, i) => [divider, ...sections(stepHandoff(s, i, titles))]),
   ];
 }
 
-/** The Details modal: every step's full handoff and the risks with mitigations (a modal holds 100 blocks). */
+/**
+ * The Details modal: the plan's shape, assumptions, open questions and lessons followed, the risks with mitigations,
+ * and every step's full handoff (a modal holds 100 blocks).
+ */
 export function renderPlanDetails(plan: Plan, revision: number): types.ModalView {
   return {
     type: "modal",

@@ -135,6 +135,32 @@ describe("plan rendering", () => {
     ]) {
       expect(all).toContain(want);
     }
+    expect(all).toContain("*Track:* experiment (speed first)");
+    for (const absent of ["*Assumptions*", "*Open questions*", "*Lessons followed*"]) expect(all).not.toContain(absent);
+  });
+
+  it("shows in Details what the plan assumes, what it still asks and the channel's lessons it follows", () => {
+    const base = planned();
+    const plan = {
+      ...base.plan,
+      shape: "experiment-cycle" as const,
+      track: "production" as const,
+      assumptions: ["the label column is `churned`"],
+      questions: [{ id: "target", text: "Which metric decides: AUC or recall@10%?", choices: ["AUC", "recall"] }],
+      lessonsApplied: [{ id: "l1", text: "Split churn data by user, never by row" }],
+    };
+    const all = texts(renderPlanDetails(plan, 2).blocks);
+    for (const want of [
+      "*Shape:* `experiment-cycle`",
+      "*Track:* production (correctness first)",
+      // texts() is the blocks as JSON: a line break inside a text reads `\\n`.
+      "*Assumptions*\\n• the label column is `churned`",
+      "*Open questions* — answer them in the thread before approving\\n1. Which metric decides: AUC or recall@10%?",
+      "*Lessons followed*\\n• Split churn data by user, never by row",
+    ]) {
+      expect(all).toContain(want);
+    }
+    expect(viewProblems(renderPlanDetails(plan, 2))).toEqual([]);
   });
 
   it("keeps the largest plan's details inside a modal's 100 blocks, and inside 50 as a private message", () => {
