@@ -13,12 +13,12 @@ import {
   type Usage,
 } from "@mllead/contracts";
 import { z } from "zod";
-import { ClaudeBadOutputError, type ClaudeCallError, ClaudeOutputCutError, ClaudeRefusedError } from "../errors.js";
 import type { FindingLessonRequest, LearnRequest } from "../types.js";
-import { replyText, reportUsage, type StructuredCallOptions, streamMessage } from "./call.js";
-import { cachedSystem, logUsage, usageOf } from "./client.js";
+import { replyText, type StructuredCallOptions } from "./call.js";
+import { cachedSystem } from "./client.js";
 import { parseJsonReply } from "./json-reply.js";
 import { blockQuote } from "./quote.js";
+import { askWithRepairs, badOutputError, type Reading, stopMiss } from "./repair-loop.js";
 
 /** The answer Claude gives in the schema: the lessons a correction teaches, each standing or one-off. */
 const LessonsAnswer = z.object({
@@ -100,28 +100,25 @@ function findingPrompt(req: FindingLessonRequest): string {
 /** Options of learnWithClaude and findingLessonWithClaude: repairs default 1, maxTokens 2,000. */
 type ClaudeLearnOptions = StructuredCallOptions;
 
-type Miss = { kind: "refusal" | "max_tokens" | "bad_output"; problem: string; repair: string; reply?: string };
-type Read = { answer: LessonsAnswer } | Miss;
-
-function readAnswer(message: Anthropic.Message, max: number, kept: ReadonlySet<string>): Read {
-  if (message.stop_reason === "refusal") {
-    return {
-      kind: "refusal",
-      problem: "stop reason: refusal",
-      repair: "Your last answer was a refusal. This is the team's own feedback on its work. Answer in the schema.",
-    };
-  }
-  if (message.stop_reason === "max_tokens") {
-    return { kind: "max_tokens", problem: "cut at max_tokens", repair: "Your answer was cut off. Answer again, shorter." };
-  }
+function readAnswer(
+  message: Anthropic.Message,
+  maxTokens: number,
+  max: number,
+  kept: ReadonlySet<string>,
+): Reading<LessonsAnswer, MissKind> {
+  const stopped = stopMiss(message, maxTokens, {
+    refusal: "Your last answer was a refusal. This is the team's own feedback on its work. Answer in the schema.",
+    maxTokens: () => "Your answer was cut off. Answer again, shorter.",
+  });
+  if (stopped) return stopped;
   const text = replyText(message).trim();
   const json = parseJsonReply(text);
   if (!json.ok) {
     return {
       kind: "bad_output",
-      problem: json.problem,
+      problems: [json.problem],
       repair: "Answer with one JSON object in the given schema, nothing else.",
-      ...(text ? { reply: text } : {}),
+      ...(text ? { answer: text } : {}),
     };
   }
   const parsed = LessonsAnswer.safeParse(json.value);
@@ -137,31 +134,16 @@ function readAnswer(message: Anthropic.Message, max: number, kept: ReadonlySet<s
             : []),
         ])
     : parsed.error.issues.slice(0, 8).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-  if (parsed.success && problems.length === 0) return { answer: parsed.data };
+  if (parsed.success && problems.length === 0) return { value: parsed.data };
   return {
     kind: "bad_output",
-    problem: problems.join("; "),
+    problems,
     repair: `That answer does not fit:\n${problems.map((p) => `- ${p}`).join("\n")}\nSend the corrected answer.`,
-    reply: text,
+    answer: text,
   };
 }
 
-function finalError(read: Miss, tries: number, maxTokens: number): ClaudeCallError {
-  switch (read.kind) {
-    case "refusal":
-      return new ClaudeRefusedError("lesson", tries, { detail: read.problem });
-    case "max_tokens":
-      return new ClaudeOutputCutError("lesson", tries, maxTokens, { detail: read.problem });
-    case "bad_output":
-      return new ClaudeBadOutputError("lesson", `Claude's lessons were not usable after ${tries} tries (${read.problem}).`, {
-        detail: read.problem,
-      });
-    default: {
-      const never: never = read.kind;
-      throw new Error(`unknown miss ${String(never)}`);
-    }
-  }
-}
+type MissKind = "refusal" | "max_tokens" | "bad_output";
 
 /** One structured call with repair rounds; `onUsage` gets every request's usage, once. */
 async function ask(
@@ -172,44 +154,33 @@ async function ask(
   req: { lessons: readonly Lesson[]; onUsage?: ((u: Usage) => void) | undefined },
 ): Promise<LearnedLesson[]> {
   const kept = new Set(req.lessons.map((l) => l.id));
-  const messages: Anthropic.MessageParam[] = [{ role: "user", content: prompt }];
-  const repairs = opts.repairs ?? 1;
-  const maxTokens = opts.maxTokens ?? 2000;
-  const used: Usage[] = [];
-  try {
-    for (let round = 0; ; round++) {
-      const message = await streamMessage(
-        client,
-        {
-          model: opts.model,
-          max_tokens: maxTokens,
-          system: cachedSystem(opts.systemPrompt),
-          messages,
-          output_config: { format: LESSONS_FORMAT },
-        },
-        { call: "lesson", log: opts.log, ...(opts.retry ? { retry: opts.retry } : {}) },
-      );
-      const usage = usageOf(message.usage, opts.model);
-      used.push(usage);
-      logUsage(opts.log, "lesson", usage);
-      const read = readAnswer(message, max, kept);
-      if ("answer" in read) {
-        return read.answer.lessons.map((l) => ({
-          scope: l.scope,
-          rule: l.rule,
-          roles: [...new Set(l.roles)],
-          ...(l.setting ? { setting: l.setting } : {}),
-          ...(l.reinforces ? { reinforces: l.reinforces } : {}),
-        }));
-      }
-      opts.log.warn({ kind: read.kind, problem: read.problem, round }, "Claude's lessons are not usable; asking again");
-      if (round >= repairs) throw finalError(read, round + 1, maxTokens);
-      if (read.reply) messages.push({ role: "assistant", content: read.reply });
-      messages.push({ role: "user", content: read.repair });
-    }
-  } finally {
-    reportUsage(opts.log, req.onUsage, used);
-  }
+  const answer = await askWithRepairs(
+    client,
+    opts,
+    {
+      call: "lesson",
+      prompt,
+      repairs: opts.repairs ?? 1,
+      maxTokens: opts.maxTokens ?? 2000,
+      request: (messages, maxTokens) => ({
+        model: opts.model,
+        max_tokens: maxTokens,
+        system: cachedSystem(opts.systemPrompt),
+        messages,
+        output_config: { format: LESSONS_FORMAT },
+      }),
+      read: (message, maxTokens) => readAnswer(message, maxTokens, max, kept),
+      badOutput: badOutputError("lesson", "Claude's lessons were"),
+    },
+    req.onUsage,
+  );
+  return answer.lessons.map((l) => ({
+    scope: l.scope,
+    rule: l.rule,
+    roles: [...new Set(l.roles)],
+    ...(l.setting ? { setting: l.setting } : {}),
+    ...(l.reinforces ? { reinforces: l.reinforces } : {}),
+  }));
 }
 
 /**

@@ -1,27 +1,14 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { zodOutputFormat } from "@anthropic-ai/sdk/helpers/zod";
-import {
-  type Lesson,
-  type Plan,
-  Plan as PlanSchema,
-  REVIEW_CRITERIA,
-  renderScoutReport,
-  type Usage,
-  validatePlan,
-} from "@mllead/contracts";
+import { type Lesson, type Plan, Plan as PlanSchema, REVIEW_CRITERIA, renderScoutReport, validatePlan } from "@mllead/contracts";
 import type { z } from "zod";
-import {
-  ClaudeBadOutputError,
-  type ClaudeCallError,
-  ClaudeOutputCutError,
-  ClaudeRefusedError,
-  PlanRejectedError,
-} from "../errors.js";
+import { ClaudeBadOutputError, type ClaudeCallError, PlanRejectedError } from "../errors.js";
 import type { PlanRequest } from "../types.js";
-import { replyText, reportUsage, type StructuredCallOptions, streamMessage } from "./call.js";
+import { replyText, type StructuredCallOptions } from "./call.js";
 import { type BrainCall, callName } from "./call-nouns.js";
-import { cachedSystem, logUsage, usageOf } from "./client.js";
+import { cachedSystem } from "./client.js";
 import { parseJsonReply } from "./json-reply.js";
+import { askWithRepairs, type Miss, type Reading, shownProblems, stopMiss } from "./repair-loop.js";
 import { type Thinking, thinkingParams } from "./thinking.js";
 
 /** What Claude fills in: a plan without the `brain` label, which we set. */
@@ -119,14 +106,7 @@ function keepKnownLessons(plan: Plan, lessons: readonly Lesson[] | undefined): P
   return kept.length > 0 ? { ...rest, lessonsApplied: kept } : rest;
 }
 
-/** Why one answer was not a usable plan, and what to tell Claude in the repair round. */
-interface Miss {
-  kind: "refusal" | "max_tokens" | "bad_output" | "rules";
-  problems: string[];
-  repair: string;
-  /** The answer to keep in the conversation before the repair (a refusal or a cut answer is left out). */
-  answer?: string;
-}
+type MissKind = "refusal" | "max_tokens" | "bad_output" | "rules";
 
 /** A zod issue as a line Claude can act on: `steps.1.id: ids may only contain … (got "train model")`. */
 function issueLine(issue: z.core.$ZodIssue, input: unknown): string {
@@ -140,22 +120,14 @@ function issueLine(issue: z.core.$ZodIssue, input: unknown): string {
 }
 
 /** Reads one answer: a plan that fits the schema and the rules, or why not. */
-function readPlan(message: Anthropic.Message, maxTokens: number): { plan: Plan } | Miss {
-  if (message.stop_reason === "refusal") {
-    return {
-      kind: "refusal",
-      problems: ["stop reason: refusal"],
-      repair:
-        "Your last answer was a refusal. This is routine work for an ML team (data, models, analysis, code review). If one part of the request should not be done, leave that part out, say why in the plan's summary or risks, and plan the rest. Answer with the plan as JSON in the given schema.",
-    };
-  }
-  if (message.stop_reason === "max_tokens") {
-    return {
-      kind: "max_tokens",
-      problems: [`cut at max_tokens (${maxTokens})`],
-      repair: `Your last answer was cut off at the output limit (${maxTokens} tokens) before the plan was complete. Send the whole plan again, more concisely: short objectives, context and requirements, at most 12 steps.`,
-    };
-  }
+function readPlan(message: Anthropic.Message, maxTokens: number): Reading<Plan, MissKind> {
+  const stopped = stopMiss(message, maxTokens, {
+    refusal:
+      "Your last answer was a refusal. This is routine work for an ML team (data, models, analysis, code review). If one part of the request should not be done, leave that part out, say why in the plan's summary or risks, and plan the rest. Answer with the plan as JSON in the given schema.",
+    maxTokens: (max) =>
+      `Your last answer was cut off at the output limit (${max} tokens) before the plan was complete. Send the whole plan again, more concisely: short objectives, context and requirements, at most 12 steps.`,
+  });
+  if (stopped) return stopped;
   const text = replyText(message).trim();
   const reply = parseJsonReply(text);
   if (!reply.ok) {
@@ -180,7 +152,7 @@ function readPlan(message: Anthropic.Message, maxTokens: number): { plan: Plan }
   }
   const plan: Plan = PlanSchema.parse({ ...draft.data, brain: "anthropic" });
   const problems = validatePlan(plan).map((p) => p.message);
-  if (problems.length === 0) return { plan };
+  if (problems.length === 0) return { value: plan };
   return {
     kind: "rules",
     problems,
@@ -189,33 +161,24 @@ function readPlan(message: Anthropic.Message, maxTokens: number): { plan: Plan }
   };
 }
 
-function finalError(call: BrainCall, miss: Miss, tries: number, maxTokens: number): ClaudeCallError {
-  const detail = miss.problems.join("; ");
-  const shown =
-    miss.problems.slice(0, 3).join("; ") + (miss.problems.length > 3 ? ` (and ${miss.problems.length - 3} more)` : "");
-  const noun = callName(call);
-  switch (miss.kind) {
-    case "refusal":
-      return new ClaudeRefusedError(call, tries, { detail });
-    case "max_tokens":
-      return new ClaudeOutputCutError(call, tries, maxTokens, { detail });
-    case "bad_output":
-      return new ClaudeBadOutputError(
-        call,
-        `Claude's ${noun} did not fit the plan format after ${tries - 1} repairs: ${shown}. Retry, or rephrase the request.`,
-        { detail },
-      );
-    case "rules":
-      return new PlanRejectedError(
-        call,
-        `Claude's ${noun} still broke the team's rules after ${tries - 1} repairs: ${shown}. Retry, or rephrase the request.`,
-        { detail },
-      );
-    default: {
-      const never: never = miss.kind;
-      throw new Error(`unknown miss ${String(never)}`);
-    }
-  }
+/** After the last repair: a plan that still does not fit the format, or still breaks the team's rules. */
+function planError(call: BrainCall) {
+  return (miss: Miss<MissKind>, tries: number): ClaudeCallError => {
+    const detail = miss.problems.join("; ");
+    const noun = callName(call);
+    const shown = shownProblems(miss.problems);
+    return miss.kind === "rules"
+      ? new PlanRejectedError(
+          call,
+          `Claude's ${noun} still broke the team's rules after ${tries - 1} repairs: ${shown}. Retry, or rephrase the request.`,
+          { detail },
+        )
+      : new ClaudeBadOutputError(
+          call,
+          `Claude's ${noun} did not fit the plan format after ${tries - 1} repairs: ${shown}. Retry, or rephrase the request.`,
+          { detail },
+        );
+  };
 }
 
 /** Options of planWithClaude. */
@@ -247,40 +210,31 @@ function plannerSystem(agentPrompt: string): Anthropic.TextBlockParam[] {
  */
 export async function planWithClaude(client: Anthropic, opts: ClaudePlannerOptions, req: PlanRequest): Promise<Plan> {
   const call: BrainCall = req.previous ? "revision" : "plan";
-  const messages: Anthropic.MessageParam[] = [{ role: "user", content: firstMessage(req) }];
-  const repairs = opts.repairs ?? 2;
-  let maxTokens = opts.maxTokens ?? (opts.thinking ? 32_000 : 16_000);
   const ceiling = opts.thinking ? 2 * MAX_PLAN_TOKENS : MAX_PLAN_TOKENS;
   const thinking = thinkingParams(opts.thinking);
-  const used: Usage[] = [];
-  try {
-    for (let round = 0; ; round++) {
-      const message = await streamMessage(
-        client,
-        {
-          model: opts.model,
-          max_tokens: maxTokens,
-          system: plannerSystem(opts.systemPrompt),
-          messages,
-          ...(thinking.thinking ? { thinking: thinking.thinking } : {}),
-          output_config: { format: PLAN_FORMAT, ...thinking.output_config },
-          // Repair rounds read the conversation so far from the cache.
-          cache_control: { type: "ephemeral" },
-        },
-        { call, log: opts.log, ...(opts.retry ? { retry: opts.retry } : {}) },
-      );
-      const usage = usageOf(message.usage, opts.model);
-      used.push(usage);
-      logUsage(opts.log, call, usage);
-      const read = readPlan(message, maxTokens);
-      if ("plan" in read) return keepKnownLessons(read.plan, req.lessons);
-      opts.log.warn({ kind: read.kind, problems: read.problems, round }, `Claude's ${call} is not usable; asking for a repair`);
-      if (round >= repairs) throw finalError(call, read, round + 1, maxTokens);
-      if (read.kind === "max_tokens") maxTokens = Math.min(maxTokens * 2, ceiling);
-      if (read.answer) messages.push({ role: "assistant", content: read.answer });
-      messages.push({ role: "user", content: read.repair });
-    }
-  } finally {
-    reportUsage(opts.log, req.onUsage, used);
-  }
+  const plan = await askWithRepairs(
+    client,
+    opts,
+    {
+      call,
+      prompt: firstMessage(req),
+      repairs: opts.repairs ?? 2,
+      maxTokens: opts.maxTokens ?? (opts.thinking ? 32_000 : 16_000),
+      request: (messages, maxTokens) => ({
+        model: opts.model,
+        max_tokens: maxTokens,
+        system: plannerSystem(opts.systemPrompt),
+        messages,
+        ...(thinking.thinking ? { thinking: thinking.thinking } : {}),
+        output_config: { format: PLAN_FORMAT, ...thinking.output_config },
+        // Repair rounds read the conversation so far from the cache.
+        cache_control: { type: "ephemeral" },
+      }),
+      read: readPlan,
+      badOutput: planError(call),
+      grow: (maxTokens) => Math.min(maxTokens * 2, ceiling),
+    },
+    req.onUsage,
+  );
+  return keepKnownLessons(plan, req.lessons);
 }
