@@ -220,16 +220,13 @@ export async function planWithClaude(client: Anthropic, opts: ClaudePlannerOptio
       prompt: firstMessage(req),
       repairs: opts.repairs ?? 2,
       maxTokens: opts.maxTokens ?? (opts.thinking ? 32_000 : 16_000),
-      request: (messages, maxTokens) => ({
-        model: opts.model,
-        max_tokens: maxTokens,
-        system: plannerSystem(opts.systemPrompt),
-        messages,
+      system: plannerSystem(opts.systemPrompt),
+      params: {
         ...(thinking.thinking ? { thinking: thinking.thinking } : {}),
         output_config: { format: PLAN_FORMAT, ...thinking.output_config },
         // Repair rounds read the conversation so far from the cache.
         cache_control: { type: "ephemeral" },
-      }),
+      },
       read: readPlan,
       badOutput: planError(call),
       grow: (maxTokens) => Math.min(maxTokens * 2, ceiling),

@@ -49,8 +49,9 @@ export interface RepairLoop<T, K extends string> {
   repairs: number;
   /** max_tokens of the first request. */
   maxTokens: number;
-  /** The request of one round (model, system, output format …) over the conversation so far. */
-  request: (messages: Anthropic.MessageParam[], maxTokens: number) => MessageStreamParams;
+  system: NonNullable<MessageStreamParams["system"]>;
+  /** The rest of every round's request (output format, thinking, cache control); model, max_tokens and messages are set here. */
+  params?: Omit<MessageStreamParams, "model" | "max_tokens" | "messages" | "system">;
   read: (message: Anthropic.Message, maxTokens: number) => Reading<T, K>;
   /**
    * The error after the last round for a miss other than a refusal or a cut answer (those end in
@@ -101,7 +102,8 @@ export async function askWithRepairs<T, K extends string>(
   const used: Usage[] = [];
   try {
     for (let round = 0; ; round++) {
-      const message = await streamMessage(client, loop.request(messages, maxTokens), {
+      const request = { ...loop.params, model: opts.model, max_tokens: maxTokens, system: loop.system, messages };
+      const message = await streamMessage(client, request, {
         call: loop.call,
         log: opts.log,
         ...(opts.retry ? { retry: opts.retry } : {}),

@@ -55,12 +55,7 @@ export function summarizeWithClaude(client: Anthropic, opts: ClaudeSummaryOption
       prompt: prompt(req),
       repairs: opts.repairs ?? 1,
       maxTokens: opts.maxTokens ?? 1500,
-      request: (messages, maxTokens) => ({
-        model: opts.model,
-        max_tokens: maxTokens,
-        system: cachedSystem(opts.systemPrompt),
-        messages,
-      }),
+      system: cachedSystem(opts.systemPrompt),
       read: readSummary,
       badOutput: badOutputError("summary", "Claude's summary was"),
     },
