@@ -2,6 +2,8 @@
  * `pnpm start`: runs @mllead locally — its own nats-server with one user per service
  * (unless NATS_URL names a server to use), the four services, and, when no Slack
  * tokens are set, the local Slack sandbox to talk to @mllead in the browser.
+ * `pnpm start --prod` runs the services from the build (`pnpm build`, done first when dist/ is missing or
+ * older than the sources) with plain node instead of tsx.
  * Ctrl-C stops everything it started.
  */
 import type { ChildProcess } from "node:child_process";
@@ -9,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { startSlackSandbox } from "@mllead/slack-sandbox";
+import { build } from "@mllead/tools/build";
 import {
   anyFreePort,
   findNatsServer,
@@ -41,6 +44,7 @@ import {
 import { formatLogLine } from "./lib/log-format.js";
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
+const from = process.argv.includes("--prod") ? "dist" : "source";
 
 if (existsSync(join(REPO_ROOT, ".env")) && typeof process.loadEnvFile === "function")
   process.loadEnvFile(join(REPO_ROOT, ".env"));
@@ -50,6 +54,8 @@ env.GATEWAY_PORT ??= "3000";
 env.LOG_LEVEL ??= "info";
 // Task worktrees default to the user's state directory (~/.local/state/mllead), outside this checkout.
 env.MLLEAD_JOBS_DIR ??= join(REPO_ROOT, ".mllead", "jobs");
+// The key artifact links are signed with: one per run unless set (a restart ends the links drawn before it).
+env.MLLEAD_ARTIFACT_LINK_SECRET ||= randomBytes(32).toString("hex");
 
 const started: { nats?: ChildProcess; services: ServiceProcess[]; sandbox?: { close(): Promise<void> } } = { services: [] };
 let stopping = false;
@@ -128,11 +134,18 @@ try {
     started.sandbox = sandbox;
     env.SLACK_API_URL = sandbox.apiUrl;
     sandboxUrl = sandbox.url;
+    // The sandbox runs in a browser on this machine, so the gateway's local address serves its artifact links.
+    env.MLLEAD_PUBLIC_URL ||= `http://127.0.0.1:${env.GATEWAY_PORT}`;
   }
 
-  // 3. The four services.
+  // 3. The four services: from source through tsx, or (--prod) from the build with plain node.
+  if (from === "dist") {
+    const result = await build({ onLine: (line) => say(`build | ${line}`) });
+    say(result.built.length ? `built ${result.built.join(", ")} in ${result.ms} ms` : "the build is up to date");
+  }
   for (const name of SERVICE_NAMES) {
-    started.services.push(startService(name, serviceEnv(name), { onLine: (n, line) => say(formatLogLine(n, line)) }));
+    const onLine = (n: ServiceName, line: string) => say(formatLogLine(n, line));
+    started.services.push(startService(name, serviceEnv(name), { onLine, from }));
   }
   await Promise.all(started.services.map((s) => s.ready));
   for (const s of started.services) {
@@ -148,6 +161,7 @@ try {
   say("");
   say("  @mllead is running.");
   say(`  brain: ${brain}${brain === "offline" ? " (deterministic, no Claude key set)" : ""}`);
+  say(`  services: ${from === "dist" ? "from the build (services/*/dist, plain node)" : "from source (tsx)"}`);
   if (sandboxUrl) {
     say(`  Slack sandbox: open ${sandboxUrl} and write  @mllead train a baseline on the churn table`);
   } else {

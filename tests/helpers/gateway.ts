@@ -3,6 +3,7 @@ import { CONSUMERS, everyResource, TaskCreate, TaskDecide } from "@mllead/contra
 import { buildHttpApp, createLogger, createRegistry } from "@mllead/service-kit";
 import { type SlackSandbox, type SlackSandboxOptions, startSlackSandbox } from "@mllead/slack-sandbox";
 import { createGateway } from "../../services/slack-gateway/src/app.js";
+import type { GatewayConfig } from "../../services/slack-gateway/src/config.js";
 import { type NatsServer, startNatsServer } from "./nats-server.js";
 
 export const BOT_TOKEN = "xoxb-gateway-test";
@@ -34,6 +35,8 @@ export async function startGatewayHarness(
     agentsDir?: string;
     /** Socket Mode: the gateway gets the sandbox's app token and no signing secret, and Slack's payloads go over its WebSocket. */
     socketMode?: boolean;
+    /** More gateway settings (artifact links, …). */
+    config?: Partial<GatewayConfig>;
   } = {},
 ): Promise<GatewayHarness> {
   const nats = await startNatsServer();
@@ -49,6 +52,7 @@ export async function startGatewayHarness(
       SLACK_API_URL: sandbox.apiUrl,
       GATEWAY_PORT: 0,
       ...(opts.agentsDir ? { MLLEAD_AGENTS_DIR: opts.agentsDir } : {}),
+      ...opts.config,
     },
     log,
     bus,

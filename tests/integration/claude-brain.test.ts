@@ -6,14 +6,12 @@ import {
   ClaudeRefusedError,
   ClaudeRequestError,
   createBrain,
-  createClaudeBrain,
-  createClaudeClient,
-  MAX_SUMMARY_CHARS,
   PlanRejectedError,
   type PlanRequest,
   type Transcript,
   TransientBrainError,
 } from "@mllead/brain";
+import { createClaudeBrain, createClaudeClient, MAX_SUMMARY_CHARS } from "@mllead/brain/claude";
 import { createLocalTools } from "@mllead/brain/testing";
 import { costOf, type Plan, REVIEW_CRITERIA, type StepWork, type Usage, validatePlan } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";

@@ -1,14 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { loadAgents } from "@mllead/agents";
-import {
-  createBrain,
-  createClaudeBrain,
-  createClaudeClient,
-  isRetryableStepError,
-  RetryableStepError,
-  type StepTools,
-  type Transcript,
-} from "@mllead/brain";
+import { createBrain, isRetryableStepError, RetryableStepError, type StepTools, type Transcript } from "@mllead/brain";
+import { createClaudeBrain, createClaudeClient } from "@mllead/brain/claude";
 import { createLocalTools, type LocalTools } from "@mllead/brain/testing";
 import type { Plan, StepWork } from "@mllead/contracts";
 import { createLogger } from "@mllead/service-kit";

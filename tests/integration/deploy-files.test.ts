@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { REPO_ROOT, SERVICE_NAMES } from "@mllead/tools/services";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -77,6 +77,48 @@ describe("deployment files", () => {
     }
     for (const name of ["slack-gateway", "tech-lead", "nats"]) expect(compose.services[name]?.security_opt, name).toBeUndefined();
     expect(read(".env.example")).toMatch(/^MLLEAD_SANDBOX_ENV=/m);
+  });
+
+  it("the image is built in one stage and runs the compiled services, as a non-root user, in another", () => {
+    const dockerfile = read("Dockerfile").replace(/\\\n/g, " ");
+    const stages = dockerfile.split(/^(?=FROM\s)/m).filter((s) => s.startsWith("FROM"));
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    const build = stages.find((s) => /^FROM\s+\S+\s+AS\s+build\b/i.test(s)) ?? "";
+    const runtime = stages.at(-1) ?? "";
+    // The build stage compiles with tsc -b and installs the production dependencies of the runtime tree.
+    expect(build).toMatch(/^RUN\b.*\bpnpm install --frozen-lockfile\b.*\bpnpm build\b/m);
+    expect(build).toMatch(/^RUN\b.*\bpnpm install --prod\b/m);
+    expect(JSON.parse(read("package.json")).scripts.build).toBe("tsc -b tsconfig.build.json");
+    // The runtime stage: the build's output, no compiler, no install of its own, the system packages of the sandbox.
+    expect(runtime).not.toBe(build);
+    expect(runtime).toMatch(/^COPY --from=build\s/m);
+    expect(runtime).not.toMatch(/\bpnpm\b|\btsx\b|\btsc\b|^COPY \. /m);
+    expect(runtime).toMatch(/^RUN\b.*\bapt-get install\b.*\sbubblewrap(\s|$)/m);
+    // Not root, and the user is set before the command runs.
+    const user = /^USER\s+(\S+)$/m.exec(runtime)?.[1];
+    expect(user).toBeDefined();
+    expect(["root", "0", "0:0"]).not.toContain(user);
+    expect(runtime.indexOf("USER ")).toBeLessThan(runtime.indexOf("CMD "));
+    // Plain node on the compiled entry, with the condition that resolves every @mllead package to its dist/.
+    const cmd = /^CMD\s+(.*)$/m.exec(runtime)?.[1] ?? "";
+    expect(cmd).toMatch(/exec node --conditions=mllead-dist services\/\$\{SERVICE\}\/dist\/main\.js/);
+    expect(cmd).not.toMatch(/tsx|\.ts\b/);
+    // A dist/ of the host must not reach the build stage (tsc -b could take it for up to date).
+    expect(read(".dockerignore").split("\n")).toContain("**/dist");
+  });
+
+  it("the build covers every service and the workspace packages each one uses", () => {
+    const refs = (file: string) =>
+      (JSON.parse(read(file)) as { references?: { path: string }[] }).references?.map((r) => join(dirname(file), r.path)) ?? [];
+    const solution = refs("tsconfig.build.json");
+    for (const name of SERVICE_NAMES) {
+      const dir = join("services", name);
+      expect(solution, name).toContain(dir);
+      const pkg = JSON.parse(read(join(dir, "package.json"))) as { dependencies?: Record<string, string> };
+      const workspaceDeps = Object.keys(pkg.dependencies ?? {}).filter((d) => d.startsWith("@mllead/"));
+      const own = refs(join(dir, "tsconfig.json"));
+      for (const dep of workspaceDeps) expect(own, `${name} → ${dep}`).toContain(join("packages", dep.slice("@mllead/".length)));
+    }
   });
 
   it("documents every configuration name in .env.example and the README", () => {

@@ -1,6 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { betaZodTool } from "@anthropic-ai/sdk/helpers/beta/zod";
-import { isTransient } from "@mllead/brain";
+import { isTransient } from "@mllead/brain/claude";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type FakeAnthropic, scripted, startFakeAnthropic, text, toolUse, turn } from "../helpers/fake-anthropic.js";

@@ -169,6 +169,26 @@ time.sleep(300)
     }
   });
 
+  it("frees a job's devices when publishing job.started fails (NATS electing a leader): the redelivered job runs", async () => {
+    await using nats = await startNatsServer();
+    await using runner = await startTestRunner(nats.url);
+    await using bus = await connectBus(nats.url);
+    const job = makeJob({ files: [{ path: "job.py", content: 'print("ran")\n' }] });
+    // The runner's first job.started publish fails, as a publish does while the stream's leader is being replaced.
+    const publish = runner.bus.publish.bind(runner.bus);
+    let failed = 0;
+    vi.spyOn(runner.bus, "publish").mockImplementation(async (subject, schema, value, msgId) => {
+      if ((value as { type?: string }).type === "job.started" && failed++ === 0) throw new Error("TimeoutError: timeout");
+      return publish(subject, schema, value, msgId);
+    });
+    const watch = watchTask(bus, job.taskId);
+    await submit(bus, job);
+    const finished = await watch.finished();
+    expect(failed).toBeGreaterThanOrEqual(2);
+    expect(finished.result.outcome).toBe("succeeded");
+    expect(finished.result.logTail).toContain("ran");
+  });
+
   it("terminates an invalid job message and keeps working", async () => {
     await using nats = await startNatsServer();
     await using _runner = await startTestRunner(nats.url);

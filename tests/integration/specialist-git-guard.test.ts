@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Brain, StepTools } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
@@ -206,10 +206,10 @@ describe("a step cannot steer the service's git", () => {
     expect(await git(env.remote, "rev-parse", "refs/heads/mllead/t3")).toBe(head);
     expect(await git(env.remote, "ls-tree", "--name-only", "refs/heads/mllead/t3")).not.toContain("backdoor.py");
     expect(review.warnings?.join("\n")).toMatch(/discarded/);
-    const root = join(env.workspaceDir, "t3");
-    expect(existsSync(join(root, "backdoor.py"))).toBe(false);
-    expect(existsSync(join(root, "passwd"))).toBe(false);
-    expect(await readFile(join(root, "train.py"), "utf8")).toBe("print('train')\n");
-    expect(await readFile(join(root, ".gitignore"), "utf8")).toBe("data/\n");
+    // The review's own worktree went with the step; the branch holds the files as the prep step left them.
+    expect(existsSync(join(env.workspaceDir, "t3", "review"))).toBe(false);
+    expect(await git(env.repo, "ls-tree", "--name-only", "refs/heads/mllead/t3")).not.toMatch(/backdoor\.py|passwd/);
+    expect(await git(env.repo, "show", "refs/heads/mllead/t3:train.py")).toBe("print('train')");
+    expect(await git(env.repo, "show", "refs/heads/mllead/t3:.gitignore")).toBe("data/");
   });
 });

@@ -1,5 +1,5 @@
 import { loadAgents } from "@mllead/agents";
-import { createClaudeBrain, createClaudeClient } from "@mllead/brain";
+import { createClaudeBrain, createClaudeClient } from "@mllead/brain/claude";
 import { Bus } from "@mllead/bus";
 import {
   CONSUMERS,

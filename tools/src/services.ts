@@ -18,16 +18,32 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts one service as its own Node process (TypeScript run through tsx), the
- * way production runs it; it says when it is ready over an IPC channel.
+ * The export condition under which every workspace package resolves to its compiled `dist/` (package.json
+ * `exports`: `{ "mllead-dist": "./dist/index.js", "default": "./src/index.ts" }`). Without it a package
+ * resolves to its TypeScript source, as tsx, vitest and tsc want it.
+ */
+export const DIST_CONDITION = "mllead-dist";
+
+/** How a service runs: from TypeScript source through tsx, or from its `pnpm build` output with plain node. */
+export type ServiceFrom = "source" | "dist";
+
+/** The node arguments that run a service: `--import tsx src/main.ts`, or `--conditions=mllead-dist dist/main.js`. */
+export function serviceArgs(name: ServiceName, from: ServiceFrom = "source"): string[] {
+  return from === "dist"
+    ? [`--conditions=${DIST_CONDITION}`, join(REPO_ROOT, "services", name, "dist", "main.js")]
+    : ["--import", "tsx", join(REPO_ROOT, "services", name, "src", "main.ts")];
+}
+
+/**
+ * Starts one service as its own Node process (TypeScript run through tsx, or `from: "dist"` the build's
+ * JavaScript, the way production runs it); it says when it is ready over an IPC channel.
  */
 export function startService(
   name: ServiceName,
   env: NodeJS.ProcessEnv,
-  opts: { onLine?: (name: ServiceName, line: string) => void } = {},
+  opts: { onLine?: (name: ServiceName, line: string) => void; from?: ServiceFrom } = {},
 ): ServiceProcess {
-  const entry = join(REPO_ROOT, "services", name, "src", "main.ts");
-  const proc = spawn(process.execPath, ["--import", "tsx", entry], {
+  const proc = spawn(process.execPath, serviceArgs(name, opts.from), {
     cwd: REPO_ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe", "ipc"],

@@ -3,14 +3,23 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SlackSandbox, startSlackSandbox } from "@mllead/slack-sandbox";
+import type { NatsUsers } from "./nats-auth.js";
 import { freePort, type NatsServer, startNatsServer } from "./nats-server.js";
 import { SERVICE_NAMES, type ServiceName, type ServiceProcess, startService, stopService } from "./services.js";
 
-export interface Stack extends AsyncDisposable {
-  nats: NatsServer;
+/** What the services need of a NATS: its URL (a cluster's URLs comma-separated) and, with users, their credentials. */
+export interface NatsEndpoint {
+  url: string;
+  users?: NatsUsers;
+}
+
+export interface Stack<N extends NatsEndpoint = NatsServer> extends AsyncDisposable {
+  nats: N;
   sandbox: SlackSandbox;
   env: NodeJS.ProcessEnv;
   services: Map<ServiceName, ServiceProcess>;
+  /** The extra specialist-agent processes of `specialistReplicas`, in order (their lines are in each's `lines`). */
+  replicas: ServiceProcess[];
   /** Kills a service with SIGKILL (no cleanup at all), as a crash or OOM kill would. */
   kill(name: ServiceName): Promise<void>;
   /** Starts a service again (after `kill`) and waits until it is ready. */
@@ -31,6 +40,11 @@ export interface StackOptions {
    * credentials (`nkeys`: NATS_CREDS, `passwords`: NATS_USER/NATS_PASSWORD). Unset: an open server.
    */
   natsUsers?: "nkeys" | "passwords";
+  /**
+   * More specialist-agent processes beside the stack's own, one per entry, as on other hosts: each with its
+   * own MLLEAD_STATE_DIR and MLLEAD_WORKSPACE_DIR (`<dir>/replica-<n>/…`) and the entry's variables on top.
+   */
+  specialistReplicas?: readonly NodeJS.ProcessEnv[];
 }
 
 /**
@@ -38,8 +52,26 @@ export interface StackOptions {
  * sandbox standing in for Slack, and the four services as separate processes.
  */
 export async function startStack(extraEnv: NodeJS.ProcessEnv = {}, opts: StackOptions = {}): Promise<Stack> {
-  const socketMode = opts.slack === "socket";
   const nats = await startNatsServer(opts.natsUsers ? { users: opts.natsUsers } : {});
+  try {
+    return await startStackOn(nats, extraEnv, opts, () => nats[Symbol.asyncDispose]());
+  } catch (err) {
+    await nats[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
+/**
+ * The stack on a NATS the caller started and owns (e.g. a 3-node cluster, with MLLEAD_STREAM_REPLICAS=3 in
+ * `extraEnv`): disposing the stack stops the services and the sandbox, and leaves that NATS running.
+ */
+export async function startStackOn<N extends NatsEndpoint>(
+  nats: N,
+  extraEnv: NodeJS.ProcessEnv = {},
+  opts: Pick<StackOptions, "slack" | "specialistReplicas"> = {},
+  disposeNats: () => PromiseLike<void> = async () => undefined,
+): Promise<Stack<N>> {
+  const socketMode = opts.slack === "socket";
   const dir = await mkdtemp(join(tmpdir(), "mllead-e2e-"));
   const signingSecret = randomBytes(16).toString("hex");
   const botToken = `xoxb-e2e-${randomBytes(6).toString("hex")}`;
@@ -79,12 +111,23 @@ export async function startStack(extraEnv: NodeJS.ProcessEnv = {}, opts: StackOp
     services.set(name, s);
     await s.ready;
   };
+  const replicas: ServiceProcess[] = [];
+  const launchReplica = async (extra: NodeJS.ProcessEnv, i: number) => {
+    const own = {
+      MLLEAD_STATE_DIR: join(dir, `replica-${i + 1}`, "state"),
+      MLLEAD_WORKSPACE_DIR: join(dir, `replica-${i + 1}`, "workspaces"),
+    };
+    const name = "specialist-agent";
+    const s = startService(name, { ...env, ...(nats.users?.serviceEnv(name) ?? {}), ...own, ...extra });
+    replicas.push(s);
+    await s.ready;
+  };
   try {
     await Promise.all(SERVICE_NAMES.map(launch));
+    await Promise.all((opts.specialistReplicas ?? []).map(launchReplica));
   } catch (err) {
-    await Promise.all([...services.values()].map((s) => stopService(s, 2000)));
+    await Promise.all([...services.values(), ...replicas].map((s) => stopService(s, 2000)));
     await sandbox.close();
-    await nats[Symbol.asyncDispose]();
     throw err;
   }
   return {
@@ -92,6 +135,7 @@ export async function startStack(extraEnv: NodeJS.ProcessEnv = {}, opts: StackOp
     sandbox,
     env,
     services,
+    replicas,
     logs: (name) => logs.get(name) ?? [],
     kill: async (name) => {
       const s = services.get(name);
@@ -101,9 +145,9 @@ export async function startStack(extraEnv: NodeJS.ProcessEnv = {}, opts: StackOp
     },
     start: launch,
     [Symbol.asyncDispose]: async () => {
-      await Promise.all([...services.values()].map((s) => stopService(s, 5000)));
+      await Promise.all([...services.values(), ...replicas].map((s) => stopService(s, 5000)));
       await sandbox.close();
-      await nats[Symbol.asyncDispose]();
+      await disposeNats();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,8 +1,6 @@
 import { loadAgents } from "@mllead/agents";
 import type { BrainKind } from "@mllead/contracts";
 import type { Logger } from "pino";
-import { createClaudeBrain } from "./claude/brain.js";
-import { createClaudeClient } from "./claude/client.js";
 import type { StepLoopLimits } from "./claude/step-limits.js";
 import type { ThinkingSetting } from "./claude/thinking.js";
 import { BrainUnavailableError } from "./errors.js";
@@ -41,6 +39,11 @@ export async function createBrain(opts: CreateBrainOptions): Promise<Brain> {
         throw new BrainUnavailableError("MLLEAD_BRAIN=anthropic needs ANTHROPIC_API_KEY; set it, or use MLLEAD_BRAIN=offline");
       }
       const agents = await loadAgents(opts.agentsDir !== undefined ? { dir: opts.agentsDir } : {});
+      // Loaded here, not at the top: an offline service never loads the Anthropic SDK (about 9 MB of memory).
+      const [{ createClaudeBrain }, { createClaudeClient }] = await Promise.all([
+        import("./claude/brain.js"),
+        import("./claude/client.js"),
+      ]);
       return createClaudeBrain({
         client: createClaudeClient({
           apiKey: opts.anthropic.apiKey,

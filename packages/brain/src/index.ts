@@ -1,9 +1,7 @@
-// The brain's face: what the services, the scripts and the tests use. Test doubles are under `@mllead/brain/testing`.
-export { createClaudeBrain } from "./claude/brain.js";
-export { isTransient } from "./claude/call.js";
+// The brain's face: what the services, the scripts and the tests use. Test doubles are under `@mllead/brain/testing`;
+// the Claude brain's parts (createClaudeBrain, createClaudeClient, isTransient, MAX_SUMMARY_CHARS) under
+// `@mllead/brain/claude`, so that importing this entry does not load the Anthropic SDK.
 export { callNoun } from "./claude/call-nouns.js";
-export { createClaudeClient } from "./claude/client.js";
-export { MAX_SUMMARY_CHARS } from "./claude/summary.js";
 export { BrainConfig, brainFromConfig, brainKind } from "./config.js";
 export { createBrain } from "./create.js";
 export {

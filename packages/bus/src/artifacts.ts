@@ -6,6 +6,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { ObjectStore } from "@nats-io/obj";
 import mime from "mime-types";
+import { whileTransient } from "./nats-errors.js";
 
 /**
  * Types `mime-types` (the mime-db table) lacks for files ML steps commonly produce; everything else comes
@@ -41,6 +42,15 @@ export async function putFile(
  * its directory. Resolves false, writing nothing, when the object does not exist.
  */
 export async function getFile(store: ObjectStore, objectName: string, path: string): Promise<boolean> {
+  // A read is safe to ask again: a timeout while the store's stream elects a leader (a cluster node lost) is
+  // retried here for a few seconds, so a job's input or a task's branch does not fail on a moment's election.
+  return whileTransient(() => getFileOnce(store, objectName, path), GET_TRIES);
+}
+
+/** Times `getFile` asks for an object when NATS answers "not now" (0.5, 1 and 2 s apart). */
+const GET_TRIES = 4;
+
+async function getFileOnce(store: ObjectStore, objectName: string, path: string): Promise<boolean> {
   const obj = await store.get(objectName);
   if (!obj) return false;
   await mkdir(dirname(path), { recursive: true });

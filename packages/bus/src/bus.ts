@@ -5,14 +5,16 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { decode, encodeBounded } from "./codec.js";
-import { type ConnectOptions, connectNats, type NatsAccess } from "./connection.js";
+import { type BusOptions, connectNats, type NatsAccess } from "./connection.js";
 import { type ConsumeOptions, type Consumption, consumeDurable, type Handler } from "./consume.js";
 import type { InvalidMessageError } from "./errors.js";
 import { TypedKv } from "./kv.js";
-import { ensureBucket, ensureObjectStore, setUpResources, streamInfoOrNull } from "./provision.js";
+import { type ObjectRead, readObject } from "./object-reader.js";
+import { DEFAULT_REPLICAS, ensureBucket, ensureObjectStore, setUpResources, streamInfoOrNull } from "./provision.js";
 import { requestReply, subscribeServer } from "./request-reply.js";
 import type { BucketSpec, ConsumerSpec, ServiceResources } from "./specs.js";
 import { deleteStoredMessage, type StoredMessage, storedMessage } from "./stored-messages.js";
+import { consumingSync, tracedPublish } from "./tracing.js";
 import { type WaitOptions, waitForLast } from "./wait-last.js";
 
 /** nats-server's default `max_payload` (1 MiB), used until the server says otherwise. */
@@ -67,20 +69,19 @@ export class Bus {
     private readonly jsm: JetStreamManager,
     private readonly log: Logger,
     private readonly natsAccess: NatsAccess,
+    private readonly replicas: number,
   ) {
     RAW.set(this, { nc, js, jsm });
   }
 
   /** Connects (as the given credentials' user, or anonymously) and checks that JetStream answers. */
-  static async connect(opts: ConnectOptions): Promise<Bus> {
+  static async connect(opts: BusOptions): Promise<Bus> {
     const nc = await connectNats(opts);
     const jsm = await jetstreamManager(nc);
     const { url, credentials, inboxPrefix } = opts;
-    return new Bus(nc, jetstream(nc), jsm, opts.log, {
-      url,
-      ...(credentials ? { credentials } : {}),
-      ...(inboxPrefix ? { inboxPrefix } : {}),
-    });
+    const access = { url, ...(credentials ? { credentials } : {}), ...(inboxPrefix ? { inboxPrefix } : {}) };
+    // Checked once above: opening a bucket later asks no account info of a cluster's (maybe re-electing) meta leader.
+    return new Bus(nc, jetstream(nc, { checkAPI: false }), jsm, opts.log, access, opts.replicas ?? DEFAULT_REPLICAS);
   }
 
   /** Where and as whom this bus connected: what a second connection of the same service (a worker thread) needs. */
@@ -96,19 +97,20 @@ export class Bus {
   async setUp(resources: ServiceResources, opts: { signal?: AbortSignal } = {}): Promise<void> {
     await setUpResources({ nc: this.nc, jsm: this.jsm }, resources, {
       log: this.log,
+      replicas: this.replicas,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     this.provisioned = true;
   }
 
-  /** Creates a KV bucket with its spec, or opens it as it is (idempotent). */
+  /** Creates a KV bucket with its spec, or opens it (idempotent); either way with the bus's replica count. */
   async ensureBucket(spec: BucketSpec): Promise<void> {
-    await ensureBucket(this.nc, spec);
+    await ensureBucket({ nc: this.nc, jsm: this.jsm }, spec, this.replicas);
   }
 
-  /** Creates an Object Store, or opens it as it is (idempotent). */
+  /** Creates an Object Store, or opens it (idempotent); either way with the bus's replica count. */
   async ensureObjectStore(name: string): Promise<void> {
-    await ensureObjectStore(this.nc, name);
+    await ensureObjectStore({ nc: this.nc, jsm: this.jsm }, name, this.replicas);
   }
 
   /** The largest message body the server accepts, in bytes (its `max_payload`, less room for headers). */
@@ -133,16 +135,13 @@ export class Bus {
     opts: { timeoutMs?: number } = {},
   ): Promise<{ seq: number; duplicate: boolean }> {
     const data = encodeBounded(subject, schema.parse(payload), this.maxPayload());
-    const ack = await this.js.publish(subject, data, {
-      ...(msgId ? { msgID: msgId } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
-    });
+    const ack = await tracedPublish(this.js, subject, data, { msgId, timeoutMs: opts.timeoutMs });
     return { seq: ack.seq, duplicate: ack.duplicate };
   }
 
   /** Publishes an already-checked message (an outbox entry) to JetStream, deduplicated by `msgId`. */
   async publishRaw(subject: string, payload: unknown, msgId: string): Promise<void> {
-    await this.js.publish(subject, encodeBounded(subject, payload, this.maxPayload()), { msgID: msgId });
+    await tracedPublish(this.js, subject, encodeBounded(subject, payload, this.maxPayload()), { msgId });
   }
 
   /**
@@ -177,7 +176,7 @@ export class Bus {
     const sub = this.nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err) this.log.error({ err, subject }, "subscription error");
-        else onMessage({ subject: msg.subject, data: msg.data });
+        else consumingSync(msg, () => onMessage({ subject: msg.subject, data: msg.data }));
       },
     });
     this.subs.add(sub);
@@ -246,7 +245,7 @@ export class Bus {
 
   /** Opens a KV bucket whose values are JSON checked by `schema` (see TypedKv). */
   async kv<S extends z.ZodType>(bucket: string, schema: S): Promise<TypedKv<S>> {
-    return new TypedKv(await new Kvm(this.nc).open(bucket), schema, { bucket, maxBytes: () => this.maxPayload() });
+    return new TypedKv(await new Kvm(this.js).open(bucket), schema, { bucket, maxBytes: () => this.maxPayload() });
   }
 
   /**
@@ -260,7 +259,12 @@ export class Bus {
 
   /** Opens an Object Store (it must exist: its owner creates it). */
   async objectStore(name: string): Promise<ObjectStore> {
-    return new Objm(this.nc).open(name);
+    return new Objm(this.js).open(name);
+  }
+
+  /** `name` in the Object Store `store`, streamed chunk by chunk as read (never whole in memory); null when absent. */
+  async readObject(store: string, name: string): Promise<ObjectRead | null> {
+    return readObject(await this.objectStore(store), this.jsm, store, name);
   }
 
   /** A stream's counts (throws a JetStream error when there is no such stream). */

@@ -35,6 +35,11 @@ export interface ConnectOptions extends NatsAccess {
   log: Logger;
 }
 
+/** How a service's bus connects, and how many copies (1–5) of what it creates JetStream keeps (default 1). */
+export interface BusOptions extends ConnectOptions {
+  replicas?: number;
+}
+
 const JWT_MARKER = "-----BEGIN NATS USER JWT-----";
 
 /** Reads a `.creds` file or an nkey seed file into the authenticator for it; a CredentialsError names what is wrong. */

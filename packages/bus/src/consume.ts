@@ -6,6 +6,7 @@ import { decode } from "./codec.js";
 import { PoisonMessageError } from "./errors.js";
 import { type DeadLetterOptions, describeSetAside, keepSetAside } from "./set-aside.js";
 import type { ConsumerSpec } from "./specs.js";
+import { consuming, markFailed } from "./tracing.js";
 
 /** What a consume handler is given besides the validated payload. */
 export interface MessageContext {
@@ -74,21 +75,32 @@ class MessageHandling<S extends z.ZodType> {
   async handle(m: JsMsg): Promise<void> {
     const ctxLog = this.log.child({ subject: m.subject, seq: m.seq, delivery: m.info.deliveryCount });
     const heartbeat = setInterval(() => m.working(), Math.max(1000, (this.spec.ackWaitSec * 1000) / 3));
-    try {
-      const payload = decode(m.subject, m.data, this.schema);
-      await this.handler(payload, {
-        subject: m.subject,
-        deliveryCount: m.info.deliveryCount,
-        msgId: m.headers?.get("Nats-Msg-Id") || undefined,
-        log: ctxLog,
-        working: () => m.working(),
-      });
-      await m.ackAck().catch((err: unknown) => ctxLog.warn({ err }, "ack was not confirmed; the message may be redelivered"));
-    } catch (err) {
-      await this.failed(m, err, ctxLog);
-    } finally {
-      clearInterval(heartbeat);
-    }
+    const msgId = m.headers?.get("Nats-Msg-Id") || undefined;
+    const { stream, durable } = this.spec;
+    // Not `...m`: a JsMsg's subject, headers and data are getters, which a spread does not copy.
+    const { subject, headers, data, seq: streamSeq } = m;
+    const received = { subject, headers, data, msgId, stream, durable, streamSeq, deliveryCount: m.info.deliveryCount };
+    // One consumer span per delivery, child of the publisher's span; what the handler publishes is its child.
+    await consuming(received, "process", async (span) => {
+      // With tracing on, the handler's lines name the trace, so a log search and a trace view meet.
+      const log = span.isRecording() ? ctxLog.child({ traceId: span.spanContext().traceId }) : ctxLog;
+      try {
+        const payload = decode(m.subject, m.data, this.schema);
+        await this.handler(payload, {
+          subject: m.subject,
+          deliveryCount: m.info.deliveryCount,
+          msgId,
+          log,
+          working: () => m.working(),
+        });
+        await m.ackAck().catch((err: unknown) => log.warn({ err }, "ack was not confirmed; the message may be redelivered"));
+      } catch (err) {
+        markFailed(span, err);
+        await this.failed(m, err, log);
+      } finally {
+        clearInterval(heartbeat);
+      }
+    });
   }
 
   /** A message whose handling threw: set aside, terminated (poison) or handed back with backoff. */

@@ -19,6 +19,8 @@ export const BusErrorCode = {
   Credentials: "nats_credentials",
   /** Setting up streams, consumers, buckets or stores failed in a way waiting cannot fix. */
   Provision: "nats_provision",
+  /** An Object Store object that cannot be read back whole: a chunk missing, the digest not matching, a link. */
+  ObjectRead: "object_read",
 } as const;
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 

@@ -17,9 +17,13 @@ import { ProvisionError } from "./errors.js";
 import { ApiCodes, apiErrorCode, permissionViolation } from "./nats-errors.js";
 import type { BucketSpec, ConsumerSpec, ServiceResources, StreamSpec } from "./specs.js";
 
-function streamConfig(spec: StreamSpec): Partial<StreamConfig> & { name: string } {
+/** How many copies JetStream keeps of each stream, bucket and object store (1 = a single server; 3 in a cluster). */
+export const DEFAULT_REPLICAS = 1;
+
+function streamConfig(spec: StreamSpec, replicas: number): Partial<StreamConfig> & { name: string } {
   return {
     name: spec.name,
+    num_replicas: replicas,
     subjects: [...spec.subjects],
     retention: spec.retention === "workqueue" ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
     storage: StorageType.File,
@@ -78,13 +82,17 @@ function streamDrifted(existing: StreamInfo, cfg: ReturnType<typeof streamConfig
   return (
     existing.config.max_age !== cfg.max_age ||
     existing.config.duplicate_window !== cfg.duplicate_window ||
+    existing.config.num_replicas !== cfg.num_replicas ||
     existing.config.subjects.join() !== (cfg.subjects ?? []).join()
   );
 }
 
-/** Creates a stream, or updates it to its spec. Safe to run from the owner at every start. */
-export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
-  const cfg = streamConfig(spec);
+/**
+ * Creates a stream with `replicas` copies, or updates it to its spec (its replica count included: a cluster
+ * scales it up or down). Safe to run from the owner at every start.
+ */
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, replicas = DEFAULT_REPLICAS): Promise<void> {
+  const cfg = streamConfig(spec, replicas);
   try {
     let existing = await streamInfoOrNull(jsm, spec.name);
     if (!existing) {
@@ -129,40 +137,62 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
   }
 }
 
-/** Creates a KV bucket with its spec, or opens it as it is (idempotent). */
-export async function ensureBucket(nc: NatsConnection, spec: BucketSpec): Promise<void> {
+/** The connection and its JetStream manager: what provisioning a bucket or an object store needs. */
+export interface ProvisionNats {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+}
+
+/**
+ * Brings the stream behind an existing bucket or object store to `replicas` copies: nats.js opens an existing
+ * one as it is, so a bucket created on a single server would stay at one copy after the move to a cluster.
+ */
+async function ensureReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if (info.config.num_replicas !== replicas) {
+    await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
+  }
+}
+
+/** Creates a KV bucket with its spec and `replicas` copies, or opens it, bringing it to `replicas` (idempotent). */
+export async function ensureBucket(nats: ProvisionNats, spec: BucketSpec, replicas = DEFAULT_REPLICAS): Promise<void> {
   try {
-    await new Kvm(nc).create(spec.name, {
+    await new Kvm(nats.nc).create(spec.name, {
       history: spec.history,
+      replicas,
       ...(spec.ttlSec !== undefined ? { ttl: spec.ttlSec * 1000 } : {}),
     });
+    await ensureReplicas(nats.jsm, `KV_${spec.name}`, replicas);
   } catch (err) {
     throw provisionFailure(`KV bucket '${spec.name}'`, err);
   }
 }
 
-/** Creates an Object Store, or opens it as it is (idempotent). */
-export async function ensureObjectStore(nc: NatsConnection, name: string): Promise<void> {
+/** Creates an Object Store with `replicas` copies, or opens it, bringing it to `replicas` (idempotent). */
+export async function ensureObjectStore(nats: ProvisionNats, name: string, replicas = DEFAULT_REPLICAS): Promise<void> {
   try {
-    await new Objm(nc).create(name);
+    await new Objm(nats.nc).create(name, { replicas });
+    await ensureReplicas(nats.jsm, `OBJ_${name}`, replicas);
   } catch (err) {
     throw provisionFailure(`object store '${name}'`, err);
   }
 }
 
 /**
- * Sets up what one service needs: creates (or brings to spec) what it owns, waits until what it uses exists
- * (another service creates it; services start in any order), then creates its durable consumers.
+ * Sets up what one service needs: creates (or brings to spec) what it owns with `opts.replicas` copies, waits
+ * until what it uses exists (another service creates it; services start in any order), then creates its durable
+ * consumers.
  */
 export async function setUpResources(
-  nats: { nc: NatsConnection; jsm: JetStreamManager },
+  nats: ProvisionNats,
   resources: ServiceResources,
-  opts: AwaitOptions,
+  opts: AwaitOptions & { replicas?: number },
 ): Promise<void> {
   const { owns = {}, uses = {}, consumers = [] } = resources;
-  for (const spec of owns.streams ?? []) await ensureStream(nats.jsm, spec);
-  for (const spec of owns.buckets ?? []) await ensureBucket(nats.nc, spec);
-  for (const name of owns.objectStores ?? []) await ensureObjectStore(nats.nc, name);
+  const replicas = opts.replicas ?? DEFAULT_REPLICAS;
+  for (const spec of owns.streams ?? []) await ensureStream(nats.jsm, spec, replicas);
+  for (const spec of owns.buckets ?? []) await ensureBucket(nats, spec, replicas);
+  for (const name of owns.objectStores ?? []) await ensureObjectStore(nats, name, replicas);
   const owned = new Set((owns.streams ?? []).map((s) => s.name));
   const needed = new Set([
     ...(uses.streams ?? []),

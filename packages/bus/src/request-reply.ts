@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { z } from "zod";
 import { decode } from "./codec.js";
 import { InvalidMessageError } from "./errors.js";
+import { consuming, producing } from "./tracing.js";
 
 const TEXT = new TextEncoder();
 
@@ -47,7 +48,7 @@ export function subscribeServer<Q extends z.ZodType, R extends z.ZodType>(
         log.error({ err, subject }, "subscription error");
         return;
       }
-      answer(msg.data)
+      consuming({ subject, headers: msg.headers, data: msg.data }, "serve", () => answer(msg.data))
         .then((reply) => msg.respond(reply))
         .catch((e: unknown) => log.error({ err: e, subject }, "request handler failed"));
     },
@@ -62,6 +63,9 @@ export async function requestReply<Q extends z.ZodType, R extends z.ZodType>(
   payload: z.input<Q>,
   timeoutMs: number,
 ): Promise<z.output<R>> {
-  const m = await nc.request(subject, TEXT.encode(JSON.stringify(schemas.request.parse(payload))), { timeout: timeoutMs });
+  const data = TEXT.encode(JSON.stringify(schemas.request.parse(payload)));
+  const m = await producing(subject, { name: "request", size: data.length }, (headers) =>
+    nc.request(subject, data, { timeout: timeoutMs, ...(headers ? { headers } : {}) }),
+  );
   return decode(subject, m.data, schemas.reply);
 }

@@ -1,6 +1,7 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { injectTrace } from "./tracing.js";
 
 /** A message a consumer gave up on, as it is kept in the dead-letter stream and handed to `onSetAside`. */
 export interface SetAsideMessage {
@@ -87,6 +88,8 @@ export async function keepSetAside(
   h.set(SET_ASIDE_HEADERS.streamSeq, String(letter.streamSeq));
   h.set(SET_ASIDE_HEADERS.deliveries, String(letter.deliveries));
   if (letter.msgId) h.set(SET_ASIDE_HEADERS.msgId, headerValue(letter.msgId, 300));
+  // Set aside inside the failed delivery's span: the kept copy names that trace (`traceparent`).
+  injectTrace(h);
   // Headers count against max_payload too; 2 KiB covers the ones above with room to spare.
   const room = maxPayload - 2048;
   let data = letter.data;

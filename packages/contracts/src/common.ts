@@ -27,6 +27,16 @@ export type Role = z.infer<typeof Role>;
 export const BrainKind = z.enum(["offline", "anthropic"]);
 export type BrainKind = z.infer<typeof BrainKind>;
 
+/**
+ * A W3C trace context (https://www.w3.org/TR/trace-context/) kept on a record, so that work on it days later
+ * (after a person's approval, after a restart) joins the trace it started in.
+ */
+export const TraceContext = z.object({
+  traceparent: z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, "not a W3C traceparent"),
+  tracestate: z.string().max(512).optional(),
+});
+export type TraceContext = z.infer<typeof TraceContext>;
+
 /** Where a task lives in Slack. `threadTs` is the thread's root message. */
 export const SlackRef = z.object({
   teamId: z.string().optional(),

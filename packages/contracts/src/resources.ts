@@ -13,6 +13,7 @@ export const BUCKET_SPECS = {
   runners: { name: BUCKETS.runners, history: 1, ttlSec: 60 },
   tasksQuarantine: { name: BUCKETS.tasksQuarantine, history: 1 },
   lessons: { name: BUCKETS.lessons, history: 3 },
+  taskBranches: { name: BUCKETS.taskBranches, history: 5 },
 } as const satisfies Record<keyof typeof BUCKETS, { name: string; history: number; ttlSec?: number }>;
 
 /**

@@ -153,6 +153,8 @@ export const BUCKETS = {
   tasksQuarantine: "mllead_tasks_quarantine",
   /** ChannelLessons by channel (`lessonsKey`); the tech lead provisions it and is the only writer. */
   lessons: "mllead_lessons",
+  /** Where each task's branch stands (`{ head, base, bundle }` by task id); the specialist replicas write it by compare-and-swap. */
+  taskBranches: "mllead_task_branches",
 } as const;
 
 /** The Object Store every artifact, job output and worktree snapshot is kept in. */
@@ -166,4 +168,14 @@ export const OBJECT_KEYS = {
   jobArtifact: (taskId: string, jobId: string, name: string) => `tasks/${taskId}/jobs/${jobId}/${name}`,
   /** A snapshot of a step's worktree: `tasks/<taskId>/worktrees/<tree>.tar.gz`. */
   worktree: (taskId: string, tree: string) => `tasks/${taskId}/worktrees/${tree}.tar.gz`,
+  /**
+   * A git bundle of a task's branch (its commits since the base): `tasks/<taskId>/.branch/<head>.bundle` (a step
+   * id never starts with a dot, so no step's artifact can take its name).
+   */
+  branchBundle: (taskId: string, head: string) => `tasks/${taskId}/.branch/${head}.bundle`,
+  /**
+   * One uncommitted file a step left for the task's next steps (an ignored data or model file), by content:
+   * `tasks/<taskId>/.files/<stepId>-<attempt>/<sha256>`.
+   */
+  taskFile: (taskId: string, stepRun: string, sha256: string) => `tasks/${taskId}/.files/${stepRun}/${sha256}`,
 } as const;

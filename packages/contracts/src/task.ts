@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Id, Person, SlackRef, Timestamp, Usage, Version } from "./common.js";
+import { Id, Person, SlackRef, Timestamp, TraceContext, Usage, Version } from "./common.js";
 import { isTerminal, TaskState } from "./lifecycle.js";
 import { Plan, type PlanQuestion } from "./plan.js";
 import { formatUsd } from "./pricing.js";
@@ -132,6 +132,8 @@ export const TaskRecord = z.object({
   brainFailure: BrainFailure.optional(),
   /** Answers to the questions of the current plan revision (absent = none yet, and records from before questions). */
   answers: z.array(PlanAnswer).max(20).optional(),
+  /** The task's trace (its mention's), so its later work joins it; absent when tracing is off and on older records. */
+  trace: TraceContext.optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 

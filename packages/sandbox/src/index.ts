@@ -1,3 +1,4 @@
+export { type BubblewrapCommand, bubblewrapCommand } from "./bwrap-command.js";
 export {
   ConfinedFs,
   type ConfinedFsOptions,

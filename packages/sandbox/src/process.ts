@@ -105,8 +105,9 @@ export const runProcess: ProcessRunner = (spec) =>
     if (spec.signal?.aborted) onAbort();
     else spec.signal?.addEventListener("abort", onAbort, { once: true });
 
-    child.stdout.on("data", spec.onStdout);
-    child.stderr.on("data", spec.onStderr);
+    // Both are pipes (stdio above); the stdio array's type, chosen at run time, leaves them nullable.
+    child.stdout?.on("data", spec.onStdout);
+    child.stderr?.on("data", spec.onStderr);
     child.once("error", (err: NodeJS.ErrnoException) => {
       spawnError = err;
     });

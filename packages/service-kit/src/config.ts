@@ -58,6 +58,17 @@ export const BaseConfig = z.object({
   HOST: z.string().default("127.0.0.1"),
   /** Overrides every consumer's ack wait (seconds): short in tests so a killed worker's message comes back fast. */
   MLLEAD_ACK_WAIT_SEC: z.coerce.number().int().positive().optional(),
+  /**
+   * Copies JetStream keeps of every stream, KV bucket and Object Store a service owns: 1 (default) for a single
+   * nats-server, 3 for a 3-node cluster (one node may be lost); at most 5. An existing one is scaled to it at start.
+   */
+  MLLEAD_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /** OTLP/HTTP collector for traces (`/v1/traces` is appended). Unset, with the next unset too: no tracing at all. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** The OTLP/HTTP traces URL itself; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** `true` turns tracing off whatever the endpoints say (OpenTelemetry's standard switch). */
+  OTEL_SDK_DISABLED: envFlag,
 });
 export type BaseConfig = z.output<typeof BaseConfig>;
 

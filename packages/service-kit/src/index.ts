@@ -6,3 +6,4 @@ export { type FormatIssuesOptions, formatIssues } from "./issues.js";
 export { KeyedQueue } from "./keyed-queue.js";
 export { createLogger, scrubSecrets } from "./logger.js";
 export { type RunningService, runService, type ServiceContext, type ServiceDefinition } from "./service.js";
+export { startTracing, type Tracing, type TracingConfig, tracesUrl } from "./tracing.js";

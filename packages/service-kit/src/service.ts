@@ -8,6 +8,7 @@ import { bestEffort } from "./best-effort.js";
 import { BaseConfig, ConfigError, loadConfig, natsCredentials } from "./config.js";
 import { buildHttpApp, createRegistry } from "./http.js";
 import { createLogger } from "./logger.js";
+import { startTracing } from "./tracing.js";
 
 /** What `create` builds a service from. */
 export interface ServiceContext<C> {
@@ -71,6 +72,8 @@ export async function runService<S extends z.ZodObject>(
 ): Promise<void> {
   const { config, credentials } = readConfig(def, env);
   const log = createLogger(def.name, config.LOG_LEVEL);
+  // Before the bus: its first publish already carries the trace context.
+  const tracing = await startTracing(def.name, config, log);
   const abort = new AbortController();
   const registry = createRegistry(def.name);
   const bus = await connectBus(def, config, credentials, log, abort.signal);
@@ -83,6 +86,7 @@ export async function runService<S extends z.ZodObject>(
     // A start-up failure (a bad agent file, a missing key) is a message for the operator, then exit.
     log.fatal({ err }, `${def.name} could not start: ${(err as Error).message}`);
     await bestEffort("close NATS after a failed start", log, () => bus.close());
+    await bestEffort("export the last traces", log, () => tracing.shutdown());
     process.exit(1);
   }
   Object.assign(readiness, running.readiness ?? {});
@@ -96,6 +100,8 @@ export async function runService<S extends z.ZodObject>(
     await running.stop();
     await bus.close();
     await http.close();
+    // Last: the spans of the work finished above are exported before the process exits.
+    await tracing.shutdown();
   });
 }
 
@@ -133,6 +139,7 @@ async function connectBus<S extends z.ZodObject>(
       ...(credentials ? { credentials } : {}),
       // The service's NATS user may subscribe to its own replies only (`_INBOX_<service>.>`).
       inboxPrefix: `_INBOX_${def.name}`,
+      replicas: config.MLLEAD_STREAM_REPLICAS,
     });
   } catch (err) {
     log.fatal({ err }, `${def.name} could not connect to NATS at ${config.NATS_URL}: ${(err as Error).message}`);

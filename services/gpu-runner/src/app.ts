@@ -7,6 +7,7 @@ import type { RunningService } from "@mllead/service-kit";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { Allocator } from "./allocator.js";
+import { jobConcurrency, pickBackend, slurmInventory } from "./backends/pick.js";
 import { watchCancellations } from "./cancellations.js";
 import { ClaimStore, JobClaim } from "./claims.js";
 import type { RunnerConfig } from "./config.js";
@@ -61,7 +62,9 @@ export async function createRunner(deps: RunnerDeps): Promise<Runner> {
   const runnerId = config.RUNNER_ID;
   const host = deps.host ?? hostname();
   const log = deps.log.child({ runnerId });
-  const inventory = deps.inventory ?? nvidiaSmiInventory({ bin: config.MLLEAD_NVIDIA_SMI });
+  const inventory =
+    deps.inventory ??
+    (config.MLLEAD_RUNNER_BACKEND === "slurm" ? slurmInventory : nvidiaSmiInventory({ bin: config.MLLEAD_NVIDIA_SMI }));
   const inv = await inventory.read();
   if (inv.cpuOnlyReason) log.info({ reason: inv.cpuOnlyReason, cpuSlots: config.MLLEAD_CPU_SLOTS }, "CPU-only host");
   else log.info({ gpus: inv.gpus.map((g) => `${g.index}:${g.name}`) }, "GPU host");
@@ -79,7 +82,7 @@ export async function createRunner(deps: RunnerDeps): Promise<Runner> {
   const runners = await bus.kv(BUCKETS.runners, RunnerHeartbeat);
   const shutdown = new AbortController();
   const heartbeatMs = config.MLLEAD_HEARTBEAT_SEC * 1000;
-  const core: RunnerCore = {
+  const base: Omit<RunnerCore, "backend"> = {
     bus,
     log,
     runnerId,
@@ -93,6 +96,10 @@ export async function createRunner(deps: RunnerDeps): Promise<Runner> {
     handOnCheckMs: heartbeatMs,
     roomElsewhere: (gpus) => otherRunnerFree(runners, { runnerId, gpuHost: allocator.gpuHost }, gpus, heartbeatMs * 3),
   };
+  const core: RunnerCore = {
+    ...base,
+    backend: pickBackend(base, config, deps.env, { kind: opened.sandbox.kind, settings: opened.settings }, log),
+  };
   // Before taking work: processes of jobs this runner was running when it died are killed (the jobs run again).
   await reapOrphans(core.executor.jobsDir, (jobId) => core.held.isMine(jobId), log);
   // Then the jobs it was running take their devices again at once, before any new job can.
@@ -103,7 +110,7 @@ export async function createRunner(deps: RunnerDeps): Promise<Runner> {
   const ackWaitSec = config.MLLEAD_ACK_WAIT_SEC ?? CONSUMERS.gpuRunner.ackWaitSec;
   const consumption: Consumption = await bus.consume({ ...CONSUMERS.gpuRunner, ackWaitSec }, GpuJob, jobIntake(core, runners), {
     // One job more than fits: it waits in hand for the next freed device and starts the moment it frees.
-    concurrency: allocator.capacity + 1,
+    concurrency: jobConcurrency(config, allocator.capacity),
     // A held claim or a better-placed runner: look again in a few seconds rather than at once.
     backoffMs: (n) => Math.min(30_000, 2000 * 2 ** Math.max(0, n - 1)),
   });

@@ -20,6 +20,11 @@ export const JobClaim = z.object({
   result: JobResult.optional(),
   /** The job as delivered (only in `running` claims, and only when it fits the server's payload limit). */
   job: GpuJob.optional(),
+  /**
+   * The Slurm job running it (MLLEAD_RUNNER_BACKEND=slurm): a runner that takes the claim over follows that job
+   * instead of submitting it again (kept across take-overs of a `running` claim).
+   */
+  slurmJobId: z.string().regex(/^\d+$/).optional(),
 });
 export type JobClaim = z.infer<typeof JobClaim>;
 

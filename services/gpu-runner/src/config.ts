@@ -34,6 +34,15 @@ import { z } from "zod";
  * - `MLLEAD_SANDBOX_NETWORK`: let jobs use the network (`1`/`true`). Default false: a loopback of their own only.
  * - `MLLEAD_JOB_MAX_PROCESSES`: processes and threads a job may have at once (a cgroup where one can be made).
  *   Default 4096.
+ * - `MLLEAD_RUNNER_BACKEND`: where jobs run. `local` (default): this host's GPUs, as sandboxed processes; `slurm`:
+ *   each job is a Slurm batch job (the runner sits on a login node; MLLEAD_JOBS_DIR must be on a filesystem the
+ *   compute nodes share, at the same path). See backends/slurm.ts.
+ * - `MLLEAD_SLURM_POLL_MS`: how often a Slurm job's state and output file are read. Default 1000.
+ * - `MLLEAD_SLURM_MAX_JOBS`: Slurm jobs one runner submits and follows at once (the rest wait in NATS). Default 32.
+ * - `MLLEAD_SLURM_PARTITION`: sbatch `--partition`. Default the cluster's default partition.
+ * - `MLLEAD_SLURM_ARGS`: more sbatch options for every job, comma-separated (e.g. `--account=ml,--qos=normal`).
+ * - `MLLEAD_SLURM_BIN_DIR`: the directory of sbatch, squeue, scontrol, scancel and sacct. Default: PATH.
+ * - `SLURM_CONF`: the cluster's slurm.conf, handed to the Slurm commands. Default theirs (/etc/slurm/slurm.conf).
  */
 export const RunnerConfig = z.object({
   RUNNER_ID: z
@@ -69,5 +78,15 @@ export const RunnerConfig = z.object({
     .refine((s) => s === "" || s.startsWith("/"), "use an absolute path to a venv, conda or uv environment")
     .optional(),
   MLLEAD_JOB_MAX_PROCESSES: z.coerce.number().int().min(16).max(4_194_304).default(4096),
+  MLLEAD_RUNNER_BACKEND: z.enum(["local", "slurm"]).default("local"),
+  MLLEAD_SLURM_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
+  MLLEAD_SLURM_MAX_JOBS: z.coerce.number().int().min(1).max(10_000).default(32),
+  MLLEAD_SLURM_PARTITION: z
+    .string()
+    .regex(/^[A-Za-z0-9_.,-]*$/, "use a partition name")
+    .optional(),
+  MLLEAD_SLURM_ARGS: list.pipe(z.array(z.string().startsWith("--", "use sbatch long options, e.g. --account=ml"))),
+  MLLEAD_SLURM_BIN_DIR: z.string().startsWith("/", "use an absolute directory").optional(),
+  SLURM_CONF: z.string().startsWith("/", "use an absolute path to slurm.conf").optional(),
 });
 export type RunnerConfig = z.output<typeof RunnerConfig>;

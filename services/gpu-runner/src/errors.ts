@@ -18,6 +18,8 @@ export const RunnerErrorCode = {
   UnsafeArchive: "unsafe_archive",
   /** A job file or input path leaves the job's directory: the job fails. */
   PathEscape: "path_escape",
+  /** A Slurm command (sbatch, squeue, scontrol, scancel) failed or answered what the runner cannot read. */
+  SlurmCommand: "slurm_command",
 } as const;
 export type RunnerErrorCode = (typeof RunnerErrorCode)[keyof typeof RunnerErrorCode];
 
@@ -42,3 +44,5 @@ export const MissingInputError = codedError(RunnerError, RunnerErrorCode.Missing
 export const UnsafeArchiveError = codedError(RunnerError, RunnerErrorCode.UnsafeArchive, "UnsafeArchiveError");
 /** A job's file or input path that leaves the job's directory (checked with the sandbox's `resolveInside`). */
 export const PathEscapeError = codedError(RunnerError, RunnerErrorCode.PathEscape, "PathEscapeError");
+/** A Slurm command failed (its stderr in the message) or answered something the runner cannot read. */
+export const SlurmCommandError = codedError(RunnerError, RunnerErrorCode.SlurmCommand, "SlurmCommandError");

@@ -1,3 +1,4 @@
+import { whileTransient } from "@mllead/bus";
 import type { GpuJob, JobResult } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { type ClaimStore, decideClaim, type JobClaim } from "./claims.js";
@@ -15,10 +16,12 @@ export interface Held {
   resumed: boolean;
   /** Resolves when the job is released (its run here is over, however it ended). */
   done: Promise<void>;
+  /** The Slurm job that runs it, once submitted (or found in the claim taken over). */
+  slurmJobId?: string;
 }
 
-/** A claim's run and the revision this runner last wrote. */
-export type ClaimRef = Pick<Held, "run" | "revision">;
+/** A claim's run and the revision this runner last wrote, and the Slurm job the claim names. */
+export type ClaimRef = Pick<Held, "run" | "revision" | "slurmJobId">;
 
 /**
  * The jobs this runner holds and their claims in `mllead_jobs`: taking a claim (exactly one runner runs a
@@ -103,10 +106,15 @@ export class HeldJobs {
       }
       case "take": {
         const run = (cur?.value.run ?? 0) + 1;
-        const rev = await this.claims.replace(this.claimOf(job, run, "running"), cur?.revision ?? 0);
+        // A Slurm job goes on while no runner follows it: whoever takes a running claim over follows it.
+        const slurmJobId = cur?.value.state === "running" ? cur.value.slurmJobId : undefined;
+        const rev = await this.claims.replace(this.claimOf(job, run, "running", undefined, slurmJobId), cur?.revision ?? 0);
         if (rev !== null) {
-          this.log.info({ jobId: job.jobId, why: d.why, previous: cur?.value.runnerId, run }, "running the job again");
-          return { run, revision: rev };
+          this.log.info(
+            { jobId: job.jobId, why: d.why, previous: cur?.value.runnerId, run, slurmJobId },
+            "running the job again",
+          );
+          return { run, revision: rev, ...(slurmJobId ? { slurmJobId } : {}) };
         }
         return "retry";
       }
@@ -124,7 +132,31 @@ export class HeldJobs {
 
   /** Records the job's result in its claim; false when the claim changed meanwhile (the result stands anyway). */
   async finish(job: GpuJob, ref: ClaimRef, result: JobResult): Promise<boolean> {
-    return (await this.claims.replace(this.claimOf(job, ref.run, "finished", result), ref.revision)) !== null;
+    // Asked again through a cluster's leader election (~20 s): a claim left `running` after the job ended would make
+    // the redelivered message look like this runner's interrupted run, and run the job twice. A repeat after a write
+    // that did land finds a new revision: false, and the result is published all the same.
+    const finished = this.claimOf(job, ref.run, "finished", result);
+    return (await whileTransient(() => this.claims.replace(finished, ref.revision), 8)) !== null;
+  }
+
+  /**
+   * Records in the running claim the Slurm job that runs the job, so that a restarted runner follows it; false
+   * when the claim changed meanwhile.
+   */
+  async recordSlurmJob(job: GpuJob, h: Held, slurmJobId: string): Promise<boolean> {
+    h.slurmJobId = slurmJobId;
+    // The heartbeat renews the lease meanwhile: a lost race with it is tried again, a claim taken over is not.
+    for (let i = 0; i < 5; i++) {
+      const cur = await this.claims.get(job.jobId);
+      if (!cur || cur.value.runnerId !== this.me.runnerId || cur.value.run !== h.run || cur.value.state !== "running")
+        return false;
+      const rev = await this.claims.replace({ ...cur.value, slurmJobId, leaseAt: new Date().toISOString() }, cur.revision);
+      if (rev !== null) {
+        h.revision = rev;
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Marks the claim released, so another runner (or this one, restarted) runs the job at once; false when it changed. */
@@ -149,7 +181,7 @@ export class HeldJobs {
   }
 
   /** The claim this runner writes; a `running` one carries the job, to be taken up again after a restart. */
-  private claimOf(job: GpuJob, run: number, state: JobClaim["state"], result?: JobResult): JobClaim {
+  private claimOf(job: GpuJob, run: number, state: JobClaim["state"], result?: JobResult, slurmJobId?: string): JobClaim {
     return {
       jobId: job.jobId,
       runnerId: this.me.runnerId,
@@ -159,6 +191,7 @@ export class HeldJobs {
       leaseAt: new Date().toISOString(),
       ...(result ? { result } : {}),
       ...(state === "running" ? { job } : {}),
+      ...(state === "running" && slurmJobId ? { slurmJobId } : {}),
     };
   }
 }

@@ -61,14 +61,14 @@ export interface ExecuteOptions {
 }
 
 /** A job's directory (`<jobsDir>/<jobId>`, holding the runner's log and pid file), its `work` dir and `artifacts`. */
-interface JobDirs {
+export interface JobDirs {
   root: string;
   work: string;
   artifacts: string;
 }
 
 /** What a job's output becomes: the full log on disk and the tail for its result, with the runner's own notes. */
-interface JobOutput {
+export interface JobOutput {
   logFile: CappedLogFile;
   tail: LineTail;
   /** A line the runner adds (why the job could not start, that it timed out). */
@@ -81,7 +81,7 @@ function inside(root: string, rel: string): string {
   return p;
 }
 
-function outcomeOf(p: ProcessOutcome): JobOutcome {
+export function outcomeOf(p: ProcessOutcome): JobOutcome {
   if (p.timedOut) return "timed_out";
   if (p.stopped) return "cancelled";
   return p.exitCode === 0 && p.spawnError === undefined ? "succeeded" : "failed";
@@ -123,7 +123,7 @@ export async function executeJob(
 }
 
 /** Empties (or creates) the job's directory with its `work` and `artifacts` dirs. */
-async function freshJobDirs(jobsDir: string, jobId: string): Promise<JobDirs> {
+export async function freshJobDirs(jobsDir: string, jobId: string): Promise<JobDirs> {
   const root = join(jobsDir, jobId);
   const dirs = { root, work: join(root, "work"), artifacts: join(root, "artifacts") };
   await rm(root, { recursive: true, force: true });
@@ -132,7 +132,7 @@ async function freshJobDirs(jobsDir: string, jobId: string): Promise<JobDirs> {
   return dirs;
 }
 
-function jobOutput(logPath: string, logMaxBytes: number): JobOutput {
+export function jobOutput(logPath: string, logMaxBytes: number): JobOutput {
   const logFile = new CappedLogFile(logPath, logMaxBytes);
   const tail = new LineTail();
   const note = (text: string) => {
@@ -143,7 +143,7 @@ function jobOutput(logPath: string, logMaxBytes: number): JobOutput {
 }
 
 /** Fills `work`: the shipped worktree, the job's files and its inputs (each path kept inside `work`). */
-async function prepareWork(os: ObjectStore, job: GpuJob, dirs: JobDirs): Promise<void> {
+export async function prepareWork(os: ObjectStore, job: GpuJob, dirs: JobDirs): Promise<void> {
   if (job.worktree) {
     // Beside `work`, not in it: the archive is the runner's, and is gone before the job starts.
     const archive = join(dirs.root, "worktree.tar.gz");
@@ -225,7 +225,7 @@ async function runInSandbox(
  * The job's result: its outcome, metrics and log tail, and (unless `skipUploads`) its artifacts and full log
  * uploaded to the Object Store. A failed upload is logged and noted; the result still goes out.
  */
-async function collectResult(
+export async function collectResult(
   deps: ExecutorDeps,
   job: GpuJob,
   dirs: JobDirs,

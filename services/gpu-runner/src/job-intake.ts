@@ -31,7 +31,8 @@ export function jobIntake(
       log.info("job already finished; skipping the duplicate");
       return;
     }
-    const short = job.gpus > core.allocator.devices.length;
+    // With Slurm the cluster has the GPUs, not this host.
+    const short = core.backend.placesOnOwnGpus && job.gpus > core.allocator.devices.length;
     if (short && (await otherRunnerFits(runners, core.runnerId, job.gpus))) {
       throw new BetterElsewhereError(`job ${job.jobId} needs ${job.gpus} GPUs; another runner has them`);
     }

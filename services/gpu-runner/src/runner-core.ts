@@ -2,6 +2,7 @@ import type { Bus } from "@mllead/bus";
 import { emitEvent, type GpuJob, type JobResult } from "@mllead/contracts";
 import type { Logger } from "pino";
 import type { Allocator } from "./allocator.js";
+import type { JobBackend } from "./backends/backend.js";
 import type { HeldJobs } from "./held-jobs.js";
 import { jobFinished } from "./job-events.js";
 import type { ExecutorDeps } from "./job-executor.js";
@@ -26,6 +27,8 @@ export interface RunnerCore {
   handOnCheckMs: number;
   /** Whether another live runner has a free slot for a job of `gpus` GPUs now (see placement.ts). */
   roomElsewhere: (gpus: number) => Promise<boolean>;
+  /** Where jobs run (MLLEAD_RUNNER_BACKEND): this host's GPUs, or Slurm. */
+  backend: JobBackend;
 }
 
 /** Publishes the job's `job.finished` event (again, for a job found finished already). */

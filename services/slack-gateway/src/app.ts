@@ -1,8 +1,10 @@
 import type { Bus } from "@mllead/bus";
-import type { RunningService } from "@mllead/service-kit";
+import type { RunningService, TracingConfig } from "@mllead/service-kit";
 import { type App, type Receiver, SocketModeReceiver } from "@slack/bolt";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { registerArtifactRoute } from "./artifact-route.js";
 import { type Background, runBackground } from "./background.js";
 import { startBackgroundThread } from "./background-thread.js";
 import { createMlleadApp } from "./bolt-app.js";
@@ -13,7 +15,8 @@ import { FastifyReceiver } from "./receiver.js";
 
 /** What the gateway is built from: `runService`'s context provides all of it, and tests build it in-process. */
 export interface GatewayDeps {
-  config: GatewayConfig;
+  /** With the OTEL_* settings (runService's config has them), which the background thread needs for its own traces. */
+  config: GatewayConfig & TracingConfig;
   log: Logger;
   bus: Bus;
   /** The service's Fastify app, before it listens: `/slack/events` is added to it in HTTP mode. */
@@ -22,6 +25,8 @@ export interface GatewayDeps {
   natsUrl?: string;
   /** Minimum ms between two updates of one job's message. Default 2000. */
   jobUpdateIntervalMs?: number;
+  /** The service's metrics registry (runService's context); the gateway's own metrics are not kept without it. */
+  registry?: Registry;
 }
 
 /** A started gateway: the RunningService for runService, plus the receiving Bolt app for tests and tooling. */
@@ -62,6 +67,11 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   // Interactions and slash commands are answered here; in Socket Mode, events arrive here too. Listener
   // errors reach the receiver, which logs them and answers Slack.
   const { bolt } = await createMlleadApp(config, receiver, { bus, log, logger });
+  // Signed, expiring links to artifacts the thread does not upload (MLLEAD_PUBLIC_URL makes them).
+  if (config.MLLEAD_ARTIFACT_LINK_SECRET) {
+    const { http, registry } = deps;
+    registerArtifactRoute({ http, bus, secret: config.MLLEAD_ARTIFACT_LINK_SECRET, log, ...(registry ? { registry } : {}) });
+  }
 
   const background = await startBackgroundWork(deps, log);
   try {

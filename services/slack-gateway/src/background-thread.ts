@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Bus, type NatsAccess } from "@mllead/bus";
-import { bestEffort, createLogger } from "@mllead/service-kit";
+import { bestEffort, createLogger, startTracing, type TracingConfig } from "@mllead/service-kit";
 import type { Logger } from "pino";
 import { type Background, runBackground } from "./background.js";
 import type { GatewayConfig } from "./config.js";
@@ -9,7 +9,8 @@ import type { GatewayConfig } from "./config.js";
 /** What the main thread hands the background thread (plain data: it is copied across). */
 interface ThreadData {
   mllead: "gateway-background";
-  config: GatewayConfig;
+  /** With the OTEL_* settings: the thread has its own tracer provider (OpenTelemetry's globals are per thread). */
+  config: GatewayConfig & TracingConfig;
   /** Where the gateway's NATS is and as whom to connect (its credentials: same process, another thread). */
   nats: NatsAccess;
   logLevel: string;
@@ -40,7 +41,7 @@ const STOP_DEADLINE_MS = 20_000;
  * its own deployment unit; a worker keeps one service, one readiness and one shutdown.
  */
 export async function startBackgroundThread(opts: {
-  config: GatewayConfig;
+  config: GatewayConfig & TracingConfig;
   nats: NatsAccess;
   log: Logger;
   jobUpdateIntervalMs?: number;
@@ -111,6 +112,7 @@ async function runThread(data: ThreadData): Promise<void> {
   const log = createLogger("slack-gateway", data.logLevel).child({ component: "slack-gateway", thread: "background" });
   let bus: Bus | undefined;
   let background: Background | undefined;
+  const tracing = await startTracing("slack-gateway", data.config, log);
   try {
     bus = await Bus.connect({ ...data.nats, name: "slack-gateway-background", log });
     background = await runBackground({
@@ -122,6 +124,7 @@ async function runThread(data: ThreadData): Promise<void> {
   } catch (err) {
     log.error({ err }, "the background thread could not start");
     await bestEffort("close the background thread's NATS connection after a failed start", log, () => bus?.close());
+    await bestEffort("export the background thread's last traces", log, () => tracing.shutdown());
     port.postMessage({ type: "failed", message: (err as Error).message } satisfies FromThread);
     // Let the message reach the main thread before the thread goes; the main thread terminates it.
     return;
@@ -131,6 +134,7 @@ async function runThread(data: ThreadData): Promise<void> {
     void (async () => {
       await background?.stop().catch((err: unknown) => log.warn({ err }, "background work did not stop cleanly"));
       await bestEffort("close the background thread's NATS connection after a failed start", log, () => bus?.close());
+      await bestEffort("export the background thread's last traces", log, () => tracing.shutdown());
       port.postMessage({ type: "stopped" } satisfies FromThread);
       process.exit(0);
     })();

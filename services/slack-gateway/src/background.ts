@@ -1,6 +1,7 @@
 import type { Bus } from "@mllead/bus";
 import type { Receiver } from "@slack/bolt";
 import type { Logger } from "pino";
+import { artifactLinker, DEFAULT_LINK_TTL_HOURS } from "./artifact-links.js";
 import { createMlleadApp } from "./bolt-app.js";
 import { type GatewayConfig, slackApiBase } from "./config.js";
 import { consumeInbox, InboxSeal } from "./inbox.js";
@@ -60,6 +61,11 @@ export async function runBackground(deps: BackgroundDeps): Promise<Background> {
     store,
     slack: webSlackApi(outboundClient(config.SLACK_BOT_TOKEN, slackApiBase(config.SLACK_API_URL))),
     log,
+    links: artifactLinker({
+      publicUrl: config.MLLEAD_PUBLIC_URL,
+      secret: config.MLLEAD_ARTIFACT_LINK_SECRET,
+      ttlHours: config.MLLEAD_ARTIFACT_LINK_TTL_HOURS ?? DEFAULT_LINK_TTL_HOURS,
+    }),
     ...(deps.jobUpdateIntervalMs !== undefined ? { jobUpdateIntervalMs: deps.jobUpdateIntervalMs } : {}),
   });
 

@@ -19,6 +19,12 @@ export const GatewayConfig = z.object({
    * a worker thread, so they never delay an HTTP ack) or `inline` (on the main event loop).
    */
   GATEWAY_BACKGROUND: z.enum(["thread", "inline"]).optional(),
+  /** The gateway's address as people's browsers reach it (`https://mllead.example.com`): artifact links start with it. */
+  MLLEAD_PUBLIC_URL: z.url().optional(),
+  /** The key artifact links are signed with (HMAC-SHA256); `pnpm start` makes one. Unset: no artifact route. */
+  MLLEAD_ARTIFACT_LINK_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** Hours an artifact link works after the message showing it was drawn. Default 24, at most 2160 (90 days). */
+  MLLEAD_ARTIFACT_LINK_TTL_HOURS: z.coerce.number().positive().max(2160).optional(),
 });
 export type GatewayConfig = z.output<typeof GatewayConfig>;
 
@@ -26,6 +32,11 @@ export type GatewayConfig = z.output<typeof GatewayConfig>;
 export function checkGatewayConfig(config: GatewayConfig): void {
   if (!config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
     throw new ConfigError(["SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN to use Socket Mode instead)"]);
+  }
+  if (config.MLLEAD_PUBLIC_URL && !config.MLLEAD_ARTIFACT_LINK_SECRET) {
+    throw new ConfigError([
+      "MLLEAD_ARTIFACT_LINK_SECRET is required when MLLEAD_PUBLIC_URL is set (artifact links are signed with it)",
+    ]);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Bus, Consumption } from "@mllead/bus";
 import { CONSUMERS, SUBJECTS, type TaskEvent, TaskEvent as TaskEventSchema } from "@mllead/contracts";
 import type { Logger } from "pino";
+import type { ArtifactLinker } from "./artifact-links.js";
 import { type Delivery, SlackDelivery } from "./outbound/deliver.js";
 import { OutboundStore } from "./outbound/outbound-store.js";
 import { Outbox } from "./outbound/outbox.js";
@@ -29,12 +30,15 @@ export async function startOutbound(deps: {
   jobUpdateIntervalMs?: number;
   /** Consume task events (default true; tests may drive the renderer directly). */
   consume?: boolean;
+  /** Signed links for artifacts the thread does not upload (MLLEAD_PUBLIC_URL); absent: named, not linked. */
+  links?: ArtifactLinker | null;
 }): Promise<Outbound> {
   const { bus, store, slack } = deps;
   const log = deps.log.child({ component: "outbound" });
   const outbound = await OutboundStore.open<Delivery>(bus, log);
   const poster = new Poster(slack, store, log);
-  const delivery = new SlackDelivery({ slack, poster, store, outbound, bus, log });
+  const links = deps.links ?? null;
+  const delivery = new SlackDelivery({ slack, poster, store, outbound, bus, log, links });
   const outbox = new Outbox<Delivery>(outbound, delivery, {
     onError: (err, item) => log.warn({ err, postKey: item.key }, "an outbox item failed"),
   });
@@ -43,6 +47,7 @@ export async function startOutbound(deps: {
     store,
     outbound,
     outbox,
+    links,
     ...(deps.jobUpdateIntervalMs !== undefined ? { jobUpdateIntervalMs: deps.jobUpdateIntervalMs } : {}),
   });
   const consumption: Consumption | null =

@@ -1,5 +1,5 @@
 import type { Bus, TypedKv } from "@mllead/bus";
-import { BrainKind, BUCKETS, Id, JobProgress, JobResult, stableId, type TaskEvent } from "@mllead/contracts";
+import { BrainKind, BUCKETS, Id, JobProgress, JobResult, stableId, type TaskEvent, TraceContext } from "@mllead/contracts";
 import { z } from "zod";
 
 /** Where a task lives in Slack, and what the gateway has learnt about it from events. */
@@ -13,6 +13,8 @@ export const TaskLink = z.object({
   revision: z.number().int().nonnegative().optional(),
   /** Questions of that revision still without an answer: while there are, a plain reply in the thread answers them. */
   openQuestions: z.number().int().nonnegative().optional(),
+  /** The trace the mention started: a person's later decision on the task is sent in it. */
+  trace: TraceContext.optional(),
 });
 export type TaskLink = z.infer<typeof TaskLink>;
 

@@ -4,6 +4,7 @@ import { CONSUMERS, StepWork } from "@mllead/contracts";
 import type { BaseConfig, RunningService, ServiceContext } from "@mllead/service-kit";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { TaskBranchStore } from "./branch-store.js";
 import { type SpecialistEnv, settingsFromEnv } from "./config.js";
 import { recordedWorkCheck, type WorkCheck } from "./dispatched-work.js";
 import { serveScout } from "./scout.js";
@@ -72,6 +73,7 @@ export function buildApp(deps: AppDeps): SpecialistApp {
     },
     checkWork: deps.checkWork ?? recordedWorkCheck(bus),
     environment,
+    branches: once(() => TaskBranchStore.open(bus)),
     metrics: createStepMetrics(deps.registry),
   });
 
@@ -102,6 +104,18 @@ export function buildApp(deps: AppDeps): SpecialistApp {
   }
 
   return { handleStep, start };
+}
+
+/** `open()`'s result, made on the first call; a failed open is tried again on the next. */
+function once<T>(open: () => Promise<T>): () => Promise<T> {
+  let opened: Promise<T> | undefined;
+  return () => {
+    opened ??= open().catch((err: unknown) => {
+      opened = undefined;
+      throw err;
+    });
+    return opened;
+  };
 }
 
 /** The repository and sandbox, opened once (`deps.environment` when given); a failed open is tried again on the next step. */

@@ -21,6 +21,13 @@ describe("specialist config", () => {
     expect(settingsFromEnv(c, {}).tools.commandTimeoutSec).toBe(300);
   });
 
+  it("reads how much of a task's uncommitted files travel between steps: 1 GiB in all, 512 MiB a file by default", () => {
+    expect(settingsFromEnv(parse({}), {}).taskFiles).toEqual({ maxBytes: 1024 * 1024 * 1024, maxFileBytes: 512 * 1024 * 1024 });
+    const c = parse({ MLLEAD_TASK_FILES_MAX_MB: "0", MLLEAD_TASK_FILES_MAX_FILE_MB: "3" });
+    expect(settingsFromEnv(c, {}).taskFiles).toEqual({ maxBytes: 0, maxFileBytes: 3 * 1024 * 1024 });
+    expect(() => parse({ MLLEAD_TASK_FILES_MAX_MB: "lots" })).toThrow(/MLLEAD_TASK_FILES_MAX_MB/);
+  });
+
   it("reads a role list and picks the anthropic brain when a key is set", () => {
     const c = parse({ MLLEAD_ROLES: "analyst, code-reviewer", ANTHROPIC_API_KEY: "sk-ant-x", MLLEAD_STEP_CONCURRENCY: "3" });
     expect(c.MLLEAD_ROLES).toEqual(["analyst", "code-reviewer"]);

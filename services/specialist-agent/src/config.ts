@@ -72,6 +72,13 @@ export const SpecialistEnv = BrainConfig.extend({
   MLLEAD_COMMAND_TIMEOUT_SEC: z.coerce.number().int().positive().default(300),
   /** The largest worktree a GPU job ships (MB of the uncompressed archive); at most 2048, the runners' own limit. */
   MLLEAD_JOB_MAX_SHIP_MB: z.coerce.number().int().min(1).max(2048).default(200),
+  /**
+   * The most a task's uncommitted files (ignored data, models, features) may hold together (MB) to travel from
+   * step to step (any replica); more is left behind and the step's result says so. 0: none travel.
+   */
+  MLLEAD_TASK_FILES_MAX_MB: z.coerce.number().int().min(0).default(1024),
+  /** The largest one such file may be (MB). */
+  MLLEAD_TASK_FILES_MAX_FILE_MB: z.coerce.number().int().min(0).default(512),
 });
 export type SpecialistEnv = z.output<typeof SpecialistEnv>;
 
@@ -139,6 +146,10 @@ export function settingsFromEnv(
     },
     concurrency: config.MLLEAD_STEP_CONCURRENCY,
     offlineCommit: config.MLLEAD_OFFLINE_COMMIT,
+    taskFiles: {
+      maxBytes: config.MLLEAD_TASK_FILES_MAX_MB * 1024 * 1024,
+      maxFileBytes: config.MLLEAD_TASK_FILES_MAX_FILE_MB * 1024 * 1024,
+    },
     tools: {
       ...defaultToolSettings(sandboxEnv(hostEnv, config.MLLEAD_SANDBOX_ENV)),
       commandTimeoutSec: config.MLLEAD_COMMAND_TIMEOUT_SEC,

@@ -36,6 +36,14 @@ export const ErrorCode = {
   GitPush: "git_push_failed",
   /** Git's locks stayed taken past the brief retries: redelivered. */
   GitBusy: "git_busy",
+  /** This replica's repository lacks the commit a task's branch starts from (another repository, or not fetched). */
+  TaskBaseMissing: "task_base_missing",
+  /** A step's commit conflicts with what other steps of the task committed meanwhile. */
+  StepConflict: "step_conflict",
+  /** A task's branch could not be brought here or published (a bundle that is missing or does not apply). */
+  TaskBranchSync: "task_branch_sync_failed",
+  /** A task's uncommitted files (ignored data, models) could not be carried to its next steps or laid out. */
+  TaskFiles: "task_files_failed",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -128,6 +136,30 @@ export const InvalidTaskIdError = codedError(GitError, ErrorCode.InvalidTaskId, 
 export const SourceRepoError = codedError(GitError, ErrorCode.SourceRepo, "SourceRepoError");
 /** Pushing a task's branch to `MLLEAD_PUSH_REMOTE` failed (unreachable, rejected, not a repository). */
 export const GitPushError = codedError(GitError, ErrorCode.GitPush, "GitPushError");
+
+/** This replica's repository lacks the task's base commit: the step fails with what to do. */
+export const TaskBaseMissingError = codedError(GitError, ErrorCode.TaskBaseMissing, "TaskBaseMissingError");
+/** A task branch's bundle is missing or does not apply here. */
+export const TaskBranchSyncError = codedError(GitError, ErrorCode.TaskBranchSync, "TaskBranchSyncError");
+
+/** A task's uncommitted file could not be read, uploaded or laid out (a step's warning names it). */
+export class TaskFilesError extends Error {
+  readonly code: string = ErrorCode.TaskFiles;
+  override readonly name: string = "TaskFilesError";
+}
+
+/** A step's commit touches what another step of the same task changed meanwhile, in the same lines. */
+export class StepConflictError extends GitError {
+  override readonly code = ErrorCode.StepConflict;
+  override readonly name = "StepConflictError";
+  constructor(
+    message: string,
+    /** The conflicting paths. */
+    readonly files: readonly string[],
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Another git process held a lock (`index.lock`, a ref or config lock, a

@@ -59,6 +59,14 @@ export interface RepoSettings {
 export type ResolvedRepoSettings = Required<Omit<RepoSettings, "repo" | "pushRemote">> &
   Pick<RepoSettings, "repo" | "pushRemote">;
 
+/** How much of a step's uncommitted files (ignored data, models) travel to the task's next steps (`task-files.ts`). */
+export interface TaskFilesLimits {
+  /** MLLEAD_TASK_FILES_MAX_MB: all of a task's carried files together (bytes); default 1 GiB. */
+  maxBytes: number;
+  /** MLLEAD_TASK_FILES_MAX_FILE_MB: one file (bytes); default 512 MiB. */
+  maxFileBytes: number;
+}
+
 /** What the app needs to know, independent of where it came from. */
 export interface SpecialistSettings extends RepoSettings {
   roles: Role[];
@@ -69,4 +77,6 @@ export interface SpecialistSettings extends RepoSettings {
   tools: ToolSettings;
   /** MLLEAD_OFFLINE_COMMIT: commit the offline brain's work on a team's repository too (see `commitsStep`); default false. */
   offlineCommit?: boolean;
+  /** Default `DEFAULT_TASK_FILES` (1 GiB in all, 512 MiB a file). */
+  taskFiles?: TaskFilesLimits;
 }

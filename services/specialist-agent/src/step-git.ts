@@ -2,8 +2,11 @@ import { type Brain, NOT_COMMITTED_PREFIX } from "@mllead/brain";
 import type { StepResult, StepWork } from "@mllead/contracts";
 import { scrubSecrets } from "@mllead/service-kit";
 import type { Logger } from "pino";
+import { isRetryable } from "./errors.js";
 import type { SourceRepo } from "./git-repo.js";
 import { commitStep, pushBranch, type UncommittedFile } from "./task-branch.js";
+import { type BranchSync, joinStepCommit } from "./task-branch-sync.js";
+import { carryTaskFiles } from "./task-files-carry.js";
 import { captureLeftovers, type DiscardResult, discardStepChanges, type Leftovers } from "./task-reset.js";
 import type { TaskWorktree } from "./task-worktree.js";
 import { guardWorktree } from "./worktree-guard.js";
@@ -84,7 +87,7 @@ export function reviewedResult(wt: TaskWorktree, result: StepResult, review: Dis
     warnings.push(`the reviewer changes nothing: its changes to ${shown}${more} were discarded, not committed`);
   }
   return withWarnings(
-    { ...result, filesChanged: [], git: { branch: wt.branch, baseCommit: wt.baseCommit, commits: [] } },
+    { ...result, filesChanged: [], git: { branch: wt.taskBranch, baseCommit: wt.baseCommit, commits: [] } },
     warnings,
   );
 }
@@ -95,7 +98,13 @@ export function reviewedResult(wt: TaskWorktree, result: StepResult, review: Dis
  * records the branch, the commit and the files on the result. Git metadata
  * the step changed was put back first; the result and the log say so.
  */
-export async function committedResult(work: StepWork, wt: TaskWorktree, result: StepResult, log: Logger): Promise<StepResult> {
+export async function committedResult(
+  work: StepWork,
+  wt: TaskWorktree,
+  result: StepResult,
+  log: Logger,
+  sync?: BranchSync,
+): Promise<StepResult> {
   const done = await commitStep(wt, {
     taskId: work.taskId,
     stepId: work.stepId,
@@ -105,8 +114,17 @@ export async function committedResult(work: StepWork, wt: TaskWorktree, result: 
   });
   if (done.tampered.length > 0) log.warn({ tampered: done.tampered }, "the step changed git metadata; put back");
   const warnings = [...done.tampered.map(tamperWarning), ...done.uncommitted.slice(0, 5).map(uncommittedWarning)];
-  const c = done.commit;
+  let c = done.commit;
   if (c) log.info({ sha: c.sha, files: c.files.length, reused: c.reused }, "step committed");
+  if (c && sync) {
+    // The step's commit joins the task's shared branch: as it is, or re-applied onto what other steps added.
+    const joined = await joinStepCommit(sync, c.sha, { stepId: work.stepId, attempt: work.attempt });
+    if (joined.sha !== c.sha)
+      log.info({ sha: joined.sha, onto: joined.rebasedOnto }, "step commit re-applied onto the task's head");
+    c = { ...c, sha: joined.sha };
+  }
+  // What the step left uncommitted (ignored data, models) travels to the task's next steps, before its worktree goes.
+  if (sync) warnings.push(...(await carriedWarnings(sync, wt, work, done.uncommitted, log)));
   // A fix round is judged by what it changed, not by what it says: one that changed nothing says so.
   const fixRound = work.role !== "code-reviewer" && work.findings.length > 0;
   const fixNote = fixRound && !c;
@@ -115,7 +133,7 @@ export async function committedResult(work: StepWork, wt: TaskWorktree, result: 
     // What the step changed is what git recorded: a fix round that changed nothing reports no files.
     filesChanged: c ? c.files.slice(0, 200) : fixRound ? [] : result.filesChanged,
     git: {
-      branch: wt.branch,
+      branch: wt.taskBranch,
       baseCommit: wt.baseCommit,
       commits: c ? [{ sha: c.sha, message: (c.message.split("\n")[0] ?? "").slice(0, 500), stepId: work.stepId }] : [],
     },
@@ -124,6 +142,25 @@ export async function committedResult(work: StepWork, wt: TaskWorktree, result: 
   const note = `this fix round changed no files, so none of the ${work.findings.length} finding(s) it was sent is addressed in the code`;
   return withWarnings({ ...committed, warnings: [note, ...(result.warnings ?? [])] }, warnings);
 }
+
+/** `carryTaskFiles`'s warnings; a file problem it did not expect is one more warning, a NATS failure is redelivered. */
+async function carriedWarnings(
+  sync: BranchSync,
+  wt: TaskWorktree,
+  work: StepWork,
+  uncommitted: readonly UncommittedFile[],
+  log: Logger,
+): Promise<string[]> {
+  try {
+    return await carryTaskFiles(sync, wt, { stepId: work.stepId, attempt: work.attempt }, uncommitted);
+  } catch (err) {
+    if (isRetryable(err)) throw err;
+    log.warn({ err }, "the step's uncommitted files could not be carried");
+    return [`this step's uncommitted files (ignored data, models) could not be carried to the next steps: ${errorMessage(err)}`];
+  }
+}
+
+const errorMessage = (err: unknown) => scrubSecrets(err instanceof Error ? err.message : String(err)).slice(0, 300);
 
 /**
  * The code reviewer's approval is the last gate: the task's branch is ready,
@@ -147,7 +184,7 @@ export async function pushedResult(
   } catch (err) {
     log.warn({ err }, "could not push the task's branch");
     const why = scrubSecrets(err instanceof Error ? err.message : String(err));
-    return withWarnings(result, [`could not push ${wt.branch}: ${why}`]);
+    return withWarnings(result, [`could not push ${wt.taskBranch}: ${why}`]);
   }
 }
 
@@ -175,8 +212,8 @@ export function commitsStep(
 export async function uncommittedResult(wt: TaskWorktree, result: StepResult, log: Logger): Promise<StepResult> {
   const { tampered } = await guardWorktree(wt);
   if (tampered.length > 0) log.warn({ tampered }, "the step changed git metadata; put back");
-  log.info({ branch: wt.branch }, "offline demo on the team's repository: step not committed");
+  log.info({ branch: wt.taskBranch }, "offline demo on the team's repository: step not committed");
   const { git: _none, ...rest } = result;
-  const note = `${NOT_COMMITTED_PREFIX} on your repository — the work stays uncommitted in the task's worktree, branch ${wt.branch} is unchanged and nothing is pushed; set MLLEAD_OFFLINE_COMMIT=1 to commit`;
+  const note = `${NOT_COMMITTED_PREFIX} on your repository — the work stays uncommitted in the task's worktree, branch ${wt.taskBranch} is unchanged and nothing is pushed; set MLLEAD_OFFLINE_COMMIT=1 to commit`;
   return withWarnings(rest, [note, ...tampered.map(tamperWarning)]);
 }

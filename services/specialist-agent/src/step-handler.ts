@@ -3,13 +3,18 @@ import { type Bus, type MessageContext, PoisonMessageError } from "@mllead/bus";
 import { CONSUMERS, type StepWork, SUBJECTS } from "@mllead/contracts";
 import { ShuttingDownError } from "@mllead/service-kit";
 import type { Logger } from "pino";
+import type { TaskBranchStore } from "./branch-store.js";
 import type { WorkCheck } from "./dispatched-work.js";
 import { infra, isRetryable, StepBusyError } from "./errors.js";
 import type { SpecialistSettings, ToolSettings } from "./settings.js";
 import type { StepEnvironment } from "./step-env.js";
 import { type StepEvents, stepEvents } from "./step-events.js";
+import { commitsStep } from "./step-git.js";
 import type { StepMetrics } from "./step-metrics.js";
 import { errorText, runStepOutcome, type StepOutcome } from "./step-outcome.js";
+import { openStepWorktree, removeStepWorktree } from "./step-worktree.js";
+import { type BranchSync, syncTaskBranch } from "./task-branch-sync.js";
+import { layOutTaskFiles } from "./task-files.js";
 import { openTaskWorktree, type TaskWorktree } from "./task-worktree.js";
 
 /** What the step handler is built from. */
@@ -22,14 +27,19 @@ export interface StepHandlerDeps {
   checkWork: WorkCheck;
   /** The repository and sandbox, opened once per process (and again after a failed open). */
   environment: () => Promise<StepEnvironment>;
+  /** The shared record and bundles of task branches, opened once per process. */
+  branches: () => Promise<TaskBranchStore>;
   metrics: StepMetrics;
 }
 
 /** Handles one step work message (see `createStepHandler`). */
 export type StepHandler = (work: StepWork, ctx: MessageContext) => Promise<void>;
 
-/** The worktree and environment of a step, or why they could not be opened. */
-type Setup = { wt: TaskWorktree; env: StepEnvironment } | { error: string; env?: StepEnvironment };
+/**
+ * The worktree and environment of a step, or why they could not be opened. `sync` is there when the step has
+ * its own worktree whose commit joins the task's shared branch (every committed step).
+ */
+type Setup = { wt: TaskWorktree; env: StepEnvironment; sync?: BranchSync } | { error: string; env?: StepEnvironment };
 
 /**
  * The step handler. Per message: refuse a step on another role's subject (poison) or one the tech lead
@@ -53,8 +63,11 @@ export function createStepHandler(deps: StepHandlerDeps): StepHandler {
     const endTimer = deps.metrics.duration.startTimer({ role: work.role });
     try {
       const outcome = await runStep(deps, work, events, log);
-      await report(events, outcome, log);
-      deps.metrics.steps.inc({ role: work.role, outcome: outcome.ok ? "completed" : "failed" });
+      // The step's commit is on the task's branch: its worktree goes before the thread hears it is done. A crash
+      // before the report reruns the step from the branch's head, where its commit is found again (no second one).
+      if (outcome.stepWorktree) await removeStepWorktree(outcome.stepWorktree, log, deps.settings.workspaceDir);
+      await report(events, outcome.outcome, log);
+      deps.metrics.steps.inc({ role: work.role, outcome: outcome.outcome.ok ? "completed" : "failed" });
     } catch (err) {
       // On the last delivery JetStream gives up silently; tell the tech lead instead, if NATS lets us.
       const lastTry = ctx.deliveryCount >= CONSUMERS.step(work.role).maxDeliver;
@@ -96,19 +109,27 @@ async function shouldRun(
   return true;
 }
 
-/** Opens the step's worktree, reports the start, and runs the step there (or fails it when nothing opened). */
-async function runStep(deps: StepHandlerDeps, work: StepWork, events: StepEvents, log: Logger): Promise<StepOutcome> {
+/**
+ * Opens the step's worktree, reports the start, and runs the step there (or fails it when nothing opened).
+ * Returns the outcome, and the step's own worktree to remove before the outcome is reported.
+ */
+async function runStep(
+  deps: StepHandlerDeps,
+  work: StepWork,
+  events: StepEvents,
+  log: Logger,
+): Promise<{ outcome: StepOutcome; stepWorktree?: TaskWorktree }> {
   const setup = await openSetup(deps, work, log);
   const env = setup.env;
   const wt = "wt" in setup ? setup.wt : undefined;
   await events.started({
-    ...(wt ? { branch: wt.branch } : {}),
+    ...(wt ? { branch: wt.taskBranch } : {}),
     ...(env ? { sandbox: env.sandbox.kind } : {}),
     ...(env?.sandbox.warning ? { warning: env.sandbox.warning } : {}),
   });
-  log.info({ branch: wt?.branch }, "step started");
-  if ("error" in setup) return { ok: false, error: setup.error };
-  return runStepOutcome({
+  log.info({ branch: wt?.taskBranch, worktree: wt?.root }, "step started");
+  if ("error" in setup) return { outcome: { ok: false, error: setup.error } };
+  const outcome = await runStepOutcome({
     bus: deps.bus,
     brain: deps.brain,
     work,
@@ -118,8 +139,10 @@ async function runStep(deps: StepHandlerDeps, work: StepWork, events: StepEvents
     tools: deps.tools,
     workspaceDir: deps.settings.workspaceDir,
     offlineCommit: deps.settings.offlineCommit ?? false,
+    ...(setup.sync ? { sync: setup.sync } : {}),
     log,
   });
+  return setup.sync ? { outcome, stepWorktree: setup.wt } : { outcome };
 }
 
 /** The environment and the task's worktree; a failure to open them (not a retryable one) is the step's failure. */
@@ -127,8 +150,20 @@ async function openSetup(deps: StepHandlerDeps, work: StepWork, log: Logger): Pr
   let env: StepEnvironment | undefined;
   try {
     env = await deps.environment();
-    const wt = await openTaskWorktree(env.source, { workspaceDir: deps.settings.workspaceDir, taskId: work.taskId });
-    return { wt, env };
+    const where = { workspaceDir: deps.settings.workspaceDir, taskId: work.taskId };
+    if (commitsStep(work, deps.brain, env.source, deps.settings.offlineCommit ?? false)) {
+      // The task's branch as the replicas recorded it, fetched here; the step works on its own branch from its head.
+      const files = deps.settings.taskFiles;
+      const sync = { source: env.source, store: await deps.branches(), taskId: work.taskId, log, ...(files ? { files } : {}) };
+      const start = await syncTaskBranch(sync);
+      const wt = await openStepWorktree(env.source, { ...where, stepId: work.stepId }, start);
+      // What earlier steps left uncommitted (ignored data, models) comes with the head, on any replica.
+      await layOutTaskFiles(sync, wt, start.record);
+      log.info({ head: start.head, worktree: wt.root }, "step worktree opened on the task's head");
+      return { wt, env, sync };
+    }
+    // Uncommitted work (the offline demo on a team's repository) stays in one task worktree on this host.
+    return { wt: await openTaskWorktree(env.source, where), env };
   } catch (err) {
     if (isRetryable(err)) throw err;
     log.warn({ err }, "could not open the task's worktree");

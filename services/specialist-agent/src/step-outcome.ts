@@ -8,6 +8,7 @@ import type { ToolSettings } from "./settings.js";
 import type { StepEnvironment } from "./step-env.js";
 import type { StepEvents } from "./step-events.js";
 import { commitsStep, committedResult, pushedResult, reviewedResult, runStepOnBranch, uncommittedResult } from "./step-git.js";
+import type { BranchSync } from "./task-branch-sync.js";
 import type { DiscardResult } from "./task-reset.js";
 import type { TaskWorktree } from "./task-worktree.js";
 import { createStepTools } from "./tools.js";
@@ -23,7 +24,7 @@ export interface StepRun {
   bus: Bus;
   brain: Brain;
   work: StepWork;
-  /** The task's worktree: the one owner of `<workspaceDir>/<taskId>`. */
+  /** The step's own worktree (`step-worktree.ts`), or the task's (`task-worktree.ts`) for uncommitted work. */
   wt: TaskWorktree;
   env: StepEnvironment;
   events: StepEvents;
@@ -32,6 +33,8 @@ export interface StepRun {
   workspaceDir: string;
   /** MLLEAD_OFFLINE_COMMIT (see `commitsStep`). */
   offlineCommit: boolean;
+  /** The task's shared branch, when `wt` is the step's own worktree: its commit joins the branch there. */
+  sync?: BranchSync;
   log: Logger;
 }
 
@@ -88,7 +91,7 @@ async function judgedOutcome(
     ? await uncommittedResult(wt, plain, log)
     : review
       ? reviewedResult(wt, plain, review)
-      : await committedResult(work, wt, plain, log);
+      : await committedResult(work, wt, plain, log, run.sync);
   // A review that gave its verdict is reported whole: the tech lead sends its findings (and any unmet
   // criterion) to a fix round, which a failed step would lose.
   const unmet = result.verdict && work.role === "code-reviewer" ? [] : unmetCriteria(work.step, result);

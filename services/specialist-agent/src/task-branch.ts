@@ -152,14 +152,14 @@ export async function listTaskCommits(wt: TaskWorktree): Promise<TaskCommit[]> {
  */
 export async function pushBranch(wt: TaskWorktree, remote: string, sha?: string): Promise<PushResult> {
   const target = isCloneUrl(remote) ? splitCredentials(remote) : { url: resolve(remote) };
-  const ref = `refs/heads/${wt.branch}`;
+  const ref = `refs/heads/${wt.taskBranch}`;
   const commit = sha ?? (await readBranch(wt));
-  if (!commit) throw new GitPushError(`the task's branch ${wt.branch} does not exist; nothing to push`);
+  if (!commit) throw new GitPushError(`the task's branch ${wt.taskBranch} does not exist; nothing to push`);
   await runGit(bare(wt), ["push", "--quiet", "--no-verify", target.url, `${commit}:${ref}`], {
     timeoutMs: PUSH_TIMEOUT_MS,
     network: { credentials: target.credentials },
     fail: (message, args, exitCode, stderr) =>
-      new GitPushError(`pushing ${wt.branch} to ${redactUrls(remote)} failed: ${stderr || message}`, args, exitCode, stderr),
+      new GitPushError(`pushing ${wt.taskBranch} to ${redactUrls(remote)} failed: ${stderr || message}`, args, exitCode, stderr),
   });
   return { remote: redactUrls(remote), ref, sha: commit };
 }

@@ -11,10 +11,18 @@ import { ensureHeadRecord, findWorktreeGitDir, restoreWorktreeLinks } from "./wo
 /** One task's git worktree, on its own branch. */
 export interface TaskWorktree {
   taskId: string;
-  /** The working tree, `<workspaceDir>/<taskId>` (real path): the task's files; read-write in a sandbox. */
+  /**
+   * The working tree (real path): `<workspaceDir>/<taskId>`, or `<workspaceDir>/<taskId>/<stepId>` for a step's
+   * own; the task's files, read-write in a sandbox.
+   */
   root: string;
-  /** `mllead/<taskId>`. */
+  /**
+   * The branch checked out here, which the guard keeps where the service left it: the task's branch for a
+   * task worktree, `mllead-step/<taskId>/<stepId>` for a step's own worktree (see `step-worktree.ts`).
+   */
   branch: string;
+  /** `mllead/<taskId>`: the task's branch as people see it (results, pushes). */
+  taskBranch: string;
   /** The commit the branch started from; the reviewer's diff and the summary's commits count from it. */
   baseCommit: string;
   /**
@@ -162,7 +170,7 @@ async function describe(source: SourceRepo, root: string, taskId: string, branch
   const baseCommit = onBranch ? recorded : await recoverBase(source, branch);
   const gitDir = await findWorktreeGitDir(source.gitCommonDir, root);
   if (!gitDir) throw new GitError(`the repository has no worktree entry for '${root}'`);
-  const wt = { taskId, root, branch, baseCommit, gitDir, gitCommonDir: source.gitCommonDir };
+  const wt = { taskId, root, branch, taskBranch: branch, baseCommit, gitDir, gitCommonDir: source.gitCommonDir };
   await ensureHeadRecord(wt);
   return wt;
 }

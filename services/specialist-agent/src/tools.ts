@@ -52,7 +52,7 @@ export function createStepTools(deps: StepToolDeps): StepTools {
     log,
     root: wt.root,
     repo: {
-      branch: wt.branch,
+      branch: wt.taskBranch,
       baseCommit: wt.baseCommit,
       diff: async () => {
         const d = await diffFromBase(wt, { maxBytes: REVIEW_DIFF_BYTES });

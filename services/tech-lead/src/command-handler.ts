@@ -1,4 +1,4 @@
-import { InvalidMessageError, type MessageContext } from "@mllead/bus";
+import { currentTrace, InvalidMessageError, type MessageContext } from "@mllead/bus";
 import { SUBJECTS, TaskCreate, TaskDecide } from "@mllead/contracts";
 import { formatIssues, type KeyedQueue } from "@mllead/service-kit";
 import type { z } from "zod";
@@ -38,7 +38,10 @@ export function commandHandler(deps: CommandHandlerDeps): (payload: unknown, ctx
 
   function onCreate(cmd: TaskCreate, ctx: MessageContext): Promise<void> {
     return queue.run(cmd.taskId, async () => {
-      const task = await deps.store.create(withBudget(createTask(cmd, now()), policy));
+      // The mention's trace, kept on the record: what happens to the task after a person's approval or a
+      // restart joins it (the record outlives any in-memory context).
+      const trace = currentTrace();
+      const task = await deps.store.create(withBudget({ ...createTask(cmd, now()), ...(trace ? { trace } : {}) }, policy));
       ctx.log.info({ taskId: task.id, state: task.state }, "task received");
       await deps.drive(task.id);
     });

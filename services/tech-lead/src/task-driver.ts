@@ -1,3 +1,4 @@
+import { inSpan, withTrace } from "@mllead/bus";
 import { isTerminal, type TaskRecord } from "@mllead/contracts";
 import type { KeyedQueue } from "@mllead/service-kit";
 import type { Logger } from "pino";
@@ -37,9 +38,14 @@ export class TaskDriver {
         this.deps.retries.armFor(task);
         return;
       }
-      if (needsPlan(task)) await this.deps.writePlan(task);
-      else if (needsSummary(task)) await this.deps.writeSummary(task);
-      else return;
+      const write = needsPlan(task) ? "plan" : needsSummary(task) ? "summary" : null;
+      if (!write) return;
+      // A resumed task (a retry timer, a restart) has no trace in hand: its record names it.
+      await withTrace(task.trace, () =>
+        inSpan(`write ${write}`, { attributes: { "mllead.task.id": task.id, "mllead.task.revision": task.revision } }, () =>
+          write === "plan" ? this.deps.writePlan(task) : this.deps.writeSummary(task),
+        ),
+      );
     }
   }
 

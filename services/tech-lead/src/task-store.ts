@@ -1,4 +1,4 @@
-import { type Bus, InvalidRecordError, type TypedKv, type Versioned } from "@mllead/bus";
+import { type Bus, InvalidRecordError, type TypedKv, type Versioned, withTrace } from "@mllead/bus";
 import { BUCKET_SPECS, BUCKETS, TaskRecord, Timestamp } from "@mllead/contracts";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -101,10 +101,13 @@ export class TaskStore {
     const task = await this.get(id);
     if (!task || task.outbox.length === 0) return;
     const sent = new Set<string>();
-    for (const m of task.outbox) {
-      await this.bus.publishRaw(m.subject, m.payload, m.msgId);
-      sent.add(m.msgId);
-    }
+    // In the task's trace when nothing else is active (a flush at start-up), so its messages join it.
+    await withTrace(task.trace, async () => {
+      for (const m of task.outbox) {
+        await this.bus.publishRaw(m.subject, m.payload, m.msgId);
+        sent.add(m.msgId);
+      }
+    });
     await this.mutateQuietly(id, (t) => {
       const rest = t.outbox.filter((m) => !sent.has(m.msgId));
       return rest.length === t.outbox.length ? null : { ...t, outbox: rest };

@@ -2,6 +2,7 @@ import type { Bus } from "@mllead/bus";
 import { OBJECT_STORE } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
 import type { Logger } from "pino";
+import type { ArtifactLinker } from "../artifact-links.js";
 import { SlackApiError } from "../errors.js";
 import type { FileShare, FileSource } from "../render/files.js";
 import { uploadRefusedText } from "../render/files.js";
@@ -79,6 +80,7 @@ export class SlackDelivery implements OutboxExecutor<Delivery> {
       outbound: OutboundStore<Delivery>;
       bus: Bus;
       log: Logger;
+      links?: ArtifactLinker | null;
     },
   ) {}
 
@@ -265,7 +267,7 @@ export class SlackDelivery implements OutboxExecutor<Delivery> {
       if (!(err instanceof SlackApiError) || !err.permanent) throw err;
       // Slack will not take these files (too large for the workspace, uploads off): name them instead.
       log.warn({ slackError: err.slackError }, "Slack refused the upload; listing the files in the thread instead");
-      const text = uploadRefusedText(todo, p.source, err.slackError);
+      const text = uploadRefusedText(todo, p.source, err.slackError, this.deps.links);
       const ts = await this.postAfterPending(item.key, target, {
         text,
         blocks: [{ type: "section", text: { type: "mrkdwn", text: text.slice(0, 3000) } }],

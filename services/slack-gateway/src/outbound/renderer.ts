@@ -1,6 +1,7 @@
 import type { MessageContext } from "@mllead/bus";
 import type { TaskEvent } from "@mllead/contracts";
 import type { Logger } from "pino";
+import type { ArtifactLinker } from "../artifact-links.js";
 import type { SlackStore, TaskLink } from "../store.js";
 import type { Delivery } from "./deliver.js";
 import type { NewItem } from "./items.js";
@@ -15,6 +16,8 @@ export interface OutboundDeps {
   outbox: Outbox<Delivery>;
   /** Least ms between two edits of one GPU job's message (the final state goes at once). Default 2000. */
   jobUpdateIntervalMs?: number;
+  /** Signed links for the artifacts the thread does not upload; null or absent: named, not linked. */
+  links?: ArtifactLinker | null;
 }
 
 /**
@@ -61,12 +64,12 @@ export class EventRenderer {
       case "step.completed":
       case "step.failed":
       case "step.progress":
-        return stepItems(event, link.brain);
+        return stepItems(event, link.brain, this.deps.links);
       case "job.queued":
       case "job.started":
       case "job.progress":
       case "job.finished":
-        return gpuJobItems(event, link.brain, this.deps.store, this.deps.jobUpdateIntervalMs ?? 2000);
+        return gpuJobItems(event, link.brain, this.deps.store, this.deps.jobUpdateIntervalMs ?? 2000, this.deps.links);
       default:
         return taskItems(event, link, this.deps);
     }

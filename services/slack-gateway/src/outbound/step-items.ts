@@ -1,4 +1,5 @@
 import type { EventOf, TaskEvent } from "@mllead/contracts";
+import type { ArtifactLinker } from "../artifact-links.js";
 import { type FileSource, fileComment, fileShares } from "../render/files.js";
 import { renderJob } from "../render/jobs.js";
 import { renderStepCompleted, renderStepFailed, renderStepStarted } from "../render/steps.js";
@@ -9,15 +10,15 @@ import type { Priority } from "./outbox.js";
 export type StepEvent = EventOf<"step.started" | "step.completed" | "step.failed" | "step.progress">;
 export type JobEvent = EventOf<"job.queued" | "job.started" | "job.progress" | "job.finished">;
 
-/** A step's lines in the thread, and the files of a completed step. */
-export function stepItems(event: StepEvent, brain: TaskLink["brain"]): NewItem[] {
+/** A step's lines in the thread, and the files of a completed step (the others linked when `links` is given). */
+export function stepItems(event: StepEvent, brain: TaskLink["brain"], links?: ArtifactLinker | null): NewItem[] {
   switch (event.type) {
     case "step.started":
       return [post(event.eventId, "thread", { kind: "post", msg: renderStepStarted(event, brain) })];
     case "step.completed": {
       // The code reviewer's verdict is what the thread waits for; other steps are progress.
       const priority: Priority = event.role === "code-reviewer" ? "person" : "thread";
-      const items = [post(event.eventId, priority, { kind: "post", msg: renderStepCompleted(event, brain) })];
+      const items = [post(event.eventId, priority, { kind: "post", msg: renderStepCompleted(event, brain, links) })];
       const files = filesItem(event, event.result.artifacts, { label: event.title, by: event.role }, brain);
       return files ? [...items, files] : items;
     }
@@ -54,6 +55,7 @@ export async function gpuJobItems(
   brain: TaskLink["brain"],
   store: Pick<SlackStore, "job" | "putJob">,
   updateIntervalMs: number,
+  links?: ArtifactLinker | null,
 ): Promise<NewItem[]> {
   const view = mergeJob(await store.job(event.jobId), event);
   await store.putJob(view);
@@ -65,7 +67,7 @@ export async function gpuJobItems(
     coalesce: true,
     minIntervalMs: updateIntervalMs,
     final: finished,
-    payload: { kind: "upsert", msg: renderJob(view, brain) },
+    payload: { kind: "upsert", msg: renderJob(view, brain, links) },
   };
   if (event.type !== "job.finished") return [message];
   const source = { label: `GPU job ${event.jobId}`, by: `step ${event.stepId}` };

@@ -1,4 +1,5 @@
 import type { TaskEvent } from "@mllead/contracts";
+import type { ArtifactLinker } from "../artifact-links.js";
 import { renderPlan } from "../render/plan.js";
 import { renderBrainFailed, renderBudgetRaised, renderBudgetReached, renderRetrying } from "../render/questions.js";
 import {
@@ -26,7 +27,7 @@ export type TaskLevelEvent = Exclude<TaskEvent, StepEvent | JobEvent>;
 export async function taskItems(
   event: TaskLevelEvent,
   link: TaskLink,
-  deps: { store: Pick<SlackStore, "noteTask">; outbound: OutboundStore<Delivery> },
+  deps: { store: Pick<SlackStore, "noteTask">; outbound: OutboundStore<Delivery>; links?: ArtifactLinker | null },
 ): Promise<NewItem[]> {
   const { store, outbound } = deps;
   const brain = link.brain;
@@ -81,7 +82,7 @@ export async function taskItems(
     case "task.budget_raised":
       return [post(event.eventId, "person", { kind: "post", msg: renderBudgetRaised(event, brain) })];
     case "task.completed":
-      return [await summaryItem(event, link, outbound)];
+      return [await summaryItem(event, link, outbound, deps.links)];
     default: {
       const never: never = event;
       throw new Error(`unknown event type ${(never as { type?: string }).type}`);
@@ -94,15 +95,16 @@ async function summaryItem(
   event: Extract<TaskEvent, { type: "task.completed" }>,
   link: TaskLink,
   outbound: OutboundStore<Delivery>,
+  links?: ArtifactLinker | null,
 ): Promise<NewItem> {
   const plan = await outbound.latestPlan(event.taskId, link.revision);
-  const { parts, end } = renderSummaryStream(event);
+  const { parts, end } = renderSummaryStream(event, links);
   const recipient = plan && link.teamId ? { userId: plan.requester, teamId: link.teamId } : undefined;
   return post(event.eventId, "person", {
     kind: "stream",
     parts,
     end,
-    fallback: renderTaskCompleted(event),
+    fallback: renderTaskCompleted(event, links),
     ...(recipient ? { recipient } : {}),
   });
 }

@@ -1,4 +1,5 @@
 import type { Artifact, BrainKind } from "@mllead/contracts";
+import type { ArtifactLinker } from "../artifact-links.js";
 import { esc, OFFLINE_NOTE, truncate } from "./blocks.js";
 
 /** Which artifacts are shared in the thread, and up to what size (bytes); anything else is linked. */
@@ -87,11 +88,24 @@ export function fileComment(shares: readonly FileShare[], source: FileSource, br
   return `:bar_chart: ${names} from *${esc(source.label)}* (\`${esc(source.by)}\`)${offline}`;
 }
 
+/** A file as the thread names it: a signed download link when links are on, else its name in code. */
+function fileRef(label: string, objectName: string, links: ArtifactLinker | null | undefined): string {
+  // `|` and `>` would end Slack's link syntax early; the label is only what people read.
+  return links ? `<${links.url(objectName)}|${esc(label).replace(/\|/g, "¦")}>` : `\`${esc(label)}\``;
+}
+
+/** Where the files not shared in the thread are: download links and how long they work, or the store and a hint. */
+function keptWhere(links: ArtifactLinker | null | undefined): string {
+  return links
+    ? ` — download links, valid ${links.ttlHours} h`
+    : " — kept in the Object Store `mllead_artifacts` (links need MLLEAD_PUBLIC_URL)";
+}
+
 /**
  * The artifacts line of a step or job message: shared files named as such, the others (too large,
- * or data and models) with their size and where they are kept.
+ * or data and models) with their size — as signed download links when `links` is given, else where they are kept.
  */
-export function artifactsLine(artifacts: readonly Artifact[]): string {
+export function artifactsLine(artifacts: readonly Artifact[], links?: ArtifactLinker | null): string {
   if (artifacts.length === 0) return "";
   const shared = artifacts.filter(isUploadable).slice(0, UPLOAD_LIMITS.perMessage);
   const kept = artifacts.filter((a) => !shared.includes(a));
@@ -100,16 +114,26 @@ export function artifactsLine(artifacts: readonly Artifact[]): string {
   if (kept.length) {
     const list = kept
       .slice(0, 10)
-      .map((a) => `\`${esc(a.name)}\` ${humanBytes(a.bytes)}`)
+      .map((a) => `${fileRef(a.name, a.objectName, links)} ${humanBytes(a.bytes)}`)
       .join(", ");
     const more = kept.length > 10 ? ` and ${kept.length - 10} more` : "";
-    parts.push(`${list}${more} — kept in the Object Store \`mllead_artifacts\``);
+    parts.push(`${list}${more}${keptWhere(links)}`);
   }
   return `*Artifacts:* ${parts.join(" · ")}`;
 }
 
-/** Said in the thread when Slack would not take the upload: the files are named, not lost. */
-export function uploadRefusedText(shares: readonly FileShare[], source: FileSource, why: string): string {
+/** Said in the thread when Slack would not take the upload: the files are named (or linked), not lost. */
+export function uploadRefusedText(
+  shares: readonly FileShare[],
+  source: FileSource,
+  why: string,
+  links?: ArtifactLinker | null,
+): string {
+  const head = `:paperclip: Files from *${esc(source.label)}* could not be uploaded to Slack (${esc(why)})`;
+  if (links) {
+    const list = shares.map((s) => `• ${fileRef(s.filename, s.objectName, links)} ${humanBytes(s.bytes)}`).join("\n");
+    return `${head}; download links, valid ${links.ttlHours} h:\n${list}`;
+  }
   const list = shares.map((s) => `• \`${esc(s.filename)}\` ${humanBytes(s.bytes)} — \`${esc(s.objectName)}\``).join("\n");
-  return `:paperclip: Files from *${esc(source.label)}* could not be uploaded to Slack (${esc(why)}); they are kept in the Object Store \`mllead_artifacts\`:\n${list}`;
+  return `${head}; they are kept in the Object Store \`mllead_artifacts\`:\n${list}`;
 }

@@ -1,4 +1,5 @@
 import type { BrainKind } from "@mllead/contracts";
+import type { ArtifactLinker } from "../artifact-links.js";
 import type { OutgoingMessage } from "../slack-api.js";
 import type { JobView } from "../store.js";
 import { esc, fallback, section, truncate, withBrain } from "./blocks.js";
@@ -27,7 +28,7 @@ function duration(ms: number): string {
 }
 
 /** One message per GPU job, redrawn whole from everything known about it. */
-export function renderJob(job: JobView, brain: BrainKind | undefined): OutgoingMessage {
+export function renderJob(job: JobView, brain: BrainKind | undefined, links?: ArtifactLinker | null): OutgoingMessage {
   const lines: string[] = [`:gear: *GPU job* \`${esc(job.jobId)}\` for step \`${esc(job.stepId)}\``];
   if (job.state === "queued") lines.push(`:hourglass_flowing_sand: queued · waiting for ${job.gpus ?? 1} GPU(s)`);
   if (job.state === "running") {
@@ -44,7 +45,7 @@ export function renderJob(job: JobView, brain: BrainKind | undefined): OutgoingM
     const r = job.result;
     lines.push(`${OUTCOME[r.outcome] ?? r.outcome} on \`${esc(r.host)}\` in ${duration(r.durationMs)}`);
     if (Object.keys(r.metrics).length) lines.push(`*Metrics:* ${formatMetrics(r.metrics)}`);
-    if (r.artifacts.length) lines.push(artifactsLine(r.artifacts));
+    if (r.artifacts.length) lines.push(artifactsLine(r.artifacts, links));
     if (r.outcome !== "succeeded" && r.logTail.length) {
       // A job's output is untrusted text: escaped like any other, inside the code block too.
       const tail = esc(truncate(r.logTail.slice(-15).join("\n").replace(/```/g, "ʼʼʼ"), 1500));

@@ -449,7 +449,7 @@ describe("Slack-native surfaces", () => {
       ["report.md", "report.md — Analyze <x>", false],
     ]);
     expect(artifactsLine(artifacts)).toBe(
-      "*Artifacts:* `loss.png`, `report.md` (shared below) · `models/model.npz` 2.9 MB, `reports/huge.png` 9.0 MB — kept in the Object Store `mllead_artifacts`",
+      "*Artifacts:* `loss.png`, `report.md` (shared below) · `models/model.npz` 2.9 MB, `reports/huge.png` 9.0 MB — kept in the Object Store `mllead_artifacts` (links need MLLEAD_PUBLIC_URL)",
     );
     expect(fileComment(shares, { label: "Analyze <x>", by: "analyst" }, "offline")).toContain("*Analyze &lt;x&gt;*");
   });

@@ -1,5 +1,6 @@
 import type { BrainKind, CriterionResult, EventOf, Finding, Metrics, Usage, Verdict } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
+import type { ArtifactLinker } from "../artifact-links.js";
 import type { OutgoingMessage } from "../slack-api.js";
 import { esc, fallback, fitBlocks, section, truncate, withBrain } from "./blocks.js";
 import { usageCost } from "./cost.js";
@@ -95,7 +96,11 @@ function verdictBlocks(v: Verdict): types.KnownBlock[] {
 }
 
 /** A finished step: summary, key metrics, acceptance criteria; the code reviewer's step shows its verdict. */
-export function renderStepCompleted(e: EventOf<"step.completed">, brain: BrainKind | undefined): OutgoingMessage {
+export function renderStepCompleted(
+  e: EventOf<"step.completed">,
+  brain: BrainKind | undefined,
+  links?: ArtifactLinker | null,
+): OutgoingMessage {
   const r = e.result;
   const ok = r.status === "succeeded";
   const lines = [
@@ -115,7 +120,7 @@ export function renderStepCompleted(e: EventOf<"step.completed">, brain: BrainKi
         .join(", ")}${more}`,
     );
   }
-  if (r.artifacts.length) details.push(artifactsLine(r.artifacts));
+  if (r.artifacts.length) details.push(artifactsLine(r.artifacts, links));
   if (r.git?.commits.length) {
     details.push(
       `*Committed on* \`${esc(r.git.branch)}\`: ${r.git.commits.map((c) => `\`${c.sha.slice(0, 10)}\` ${esc(truncate(c.message, 80))}`).join(", ")}`,

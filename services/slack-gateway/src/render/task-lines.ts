@@ -1,5 +1,6 @@
 import type { BrainKind, EventOf } from "@mllead/contracts";
 import type { types } from "@slack/bolt";
+import type { ArtifactLinker } from "../artifact-links.js";
 import type { OutgoingMessage } from "../slack-api.js";
 import {
   context,
@@ -93,11 +94,16 @@ export function renderTaskFailed(e: EventOf<"task.failed">, brain: BrainKind | u
   return line(`:x: *The task failed*${step}\n> ${esc(e.reason).replace(/\n/g, "\n> ")}`, `The task failed: ${e.reason}`, brain);
 }
 
-/** The facts under the summary: key metrics, artifacts, the verdict, branch and commits, Claude usage. */
-function summaryFacts(e: EventOf<"task.completed">): string[] {
+/** The facts under the summary: key metrics, artifacts (linked when `links` is given), the verdict, branch and commits, Claude usage. */
+function summaryFacts(e: EventOf<"task.completed">, links?: ArtifactLinker | null): string[] {
   const facts: string[] = [];
   if (Object.keys(e.metrics).length) facts.push(`*Key metrics:* ${formatMetrics(e.metrics, 15)}`);
-  if (e.artifacts.length) facts.push(`*Artifacts:* ${e.artifacts.map((a) => esc(a.name)).join(", ")}`);
+  if (e.artifacts.length) {
+    const named = e.artifacts.map((a) =>
+      links ? `<${links.url(a.objectName)}|${esc(a.name).replace(/\|/g, "¦")}>` : esc(a.name),
+    );
+    facts.push(`*Artifacts:* ${named.join(", ")}${links ? ` (links valid ${links.ttlHours} h)` : ""}`);
+  }
   if (e.verdict) {
     facts.push(
       `*Code review:* ${e.verdict.decision === "approve" ? ":white_check_mark: approved" : ":warning: changes requested"} — ${esc(truncate(e.verdict.summary, 500))}`,
@@ -123,9 +129,9 @@ function finishedAt(e: EventOf<"task.completed">): types.KnownBlock {
 }
 
 /** The closing summary: what was done, key metrics, artifacts and the review verdict (posted whole). */
-export function renderTaskCompleted(e: EventOf<"task.completed">): OutgoingMessage {
+export function renderTaskCompleted(e: EventOf<"task.completed">, links?: ArtifactLinker | null): OutgoingMessage {
   const blocks: types.KnownBlock[] = [header("🎉 Done — summary"), ...sections(esc(e.summary))];
-  const facts = summaryFacts(e);
+  const facts = summaryFacts(e, links);
   if (facts.length) blocks.push(...sections(facts.join("\n")));
   blocks.push(finishedAt(e));
   return { text: fallback(`Done: ${e.summary}`), blocks: fitBlocks(withBrain(blocks, e.brain)) };
@@ -147,7 +153,10 @@ export function streamMarkdown(text: string): string {
  * chat.startStream / appendStream, and chat.stopStream adds the facts, the finish line and the
  * offline label as blocks under it.
  */
-export function renderSummaryStream(e: EventOf<"task.completed">): { parts: string[]; end: types.KnownBlock[] } {
+export function renderSummaryStream(
+  e: EventOf<"task.completed">,
+  links?: ArtifactLinker | null,
+): { parts: string[]; end: types.KnownBlock[] } {
   const paragraphs = truncate(e.summary, 11_000)
     .split(/\n{2,}/)
     .map((p) => p.trim())
@@ -164,7 +173,7 @@ export function renderSummaryStream(e: EventOf<"task.completed">): { parts: stri
     current += piece;
   }
   if (current) parts.push(current);
-  const facts = summaryFacts(e);
+  const facts = summaryFacts(e, links);
   const end: types.KnownBlock[] = [...(facts.length ? sections(facts.join("\n")) : []), finishedAt(e)];
   if (e.brain === "offline") end.push(context(OFFLINE_NOTE));
   return { parts, end: fitBlocks(end, 49) };

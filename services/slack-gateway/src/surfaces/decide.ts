@@ -1,3 +1,4 @@
+import { inSpan } from "@mllead/bus";
 import { type Decision, SUBJECTS, TaskDecide } from "@mllead/contracts";
 import type { SlackStore } from "../store.js";
 import { parseReplyDecision, plainAnswer, type ReplyDecision } from "./approvals.js";
@@ -18,7 +19,7 @@ export interface DecisionInput {
 export type Decide = (d: DecisionInput) => Promise<void>;
 
 /** The `decide` of the inbound surfaces: publishes `task.decide` with the decision id as the msgID. */
-export function decider(deps: Pick<InboundDeps, "bus" | "log" | "now">): Decide {
+export function decider(deps: Pick<InboundDeps, "bus" | "log" | "now" | "store">): Decide {
   const now = deps.now ?? (() => new Date());
   return async (d) => {
     const cmd: TaskDecide = {
@@ -32,8 +33,13 @@ export function decider(deps: Pick<InboundDeps, "bus" | "log" | "now">): Decide 
       ...(d.feedback ? { feedback: d.feedback } : {}),
       ...(d.revision !== undefined ? { revision: d.revision } : {}),
     };
-    // The decision id is the msgID: a retried Slack delivery counts once.
-    await deps.bus.publish(SUBJECTS.taskDecide, TaskDecide, cmd, d.decisionId);
+    // In the task's trace (kept on its link since the mention): approval, steps and summary join the mention's.
+    const trace = (await deps.store.task(d.taskId))?.trace;
+    const attributes = { "mllead.task.id": d.taskId, "mllead.decision": d.decision, "mllead.via": d.via };
+    await inSpan(`decide ${d.decision}`, { parent: trace, attributes }, () =>
+      // The decision id is the msgID: a retried Slack delivery counts once.
+      deps.bus.publish(SUBJECTS.taskDecide, TaskDecide, cmd, d.decisionId),
+    );
     deps.log.info({ taskId: d.taskId, decision: d.decision, via: d.via }, "decision forwarded to the tech lead");
   };
 }

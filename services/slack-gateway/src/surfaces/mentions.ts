@@ -1,3 +1,4 @@
+import { currentTrace, inSpan } from "@mllead/bus";
 import { SUBJECTS, TaskCreate, taskIdFor } from "@mllead/contracts";
 import type { App } from "@slack/bolt";
 import { toSlackApiError } from "../errors.js";
@@ -63,22 +64,31 @@ export function registerMentions(app: App, deps: InboundDeps, decide: Decide): v
     }
     const teamId = body.team_id ?? context.teamId;
     const taskId = taskIdFor(ev.channel, ev.ts, teamId ?? "");
-    // Link first, so the tech lead's first event already finds the thread.
-    await store.linkTask({ taskId, channel: ev.channel, threadTs, ...(teamId ? { teamId } : {}) });
-    await bus.publish(
-      SUBJECTS.taskCreate,
-      TaskCreate,
-      {
-        v: 1,
-        taskId,
-        text,
-        requester: { userId: ev.user },
-        slack: { channel: ev.channel, threadTs, messageTs: ev.ts, ...(teamId ? { teamId } : {}) },
-        requestedAt: now().toISOString(),
-      },
-      // Slack's event_id: its retries of this mention create one task.
-      body.event_id,
-    );
+    const user = ev.user;
+    // The task's trace starts here: one trace from this mention to the summary, its root this span (a repeated
+    // delivery of the mention joins the trace the first one started).
+    const attributes = { "mllead.task.id": taskId, "slack.channel": ev.channel, "slack.event_id": body.event_id };
+    // Looked up only while tracing (the inbox delivery is then in a trace): no extra read for every mention otherwise.
+    const started = currentTrace() ? (await store.task(taskId))?.trace : undefined;
+    await inSpan("mention", started ? { parent: started, attributes } : { root: true, attributes }, async () => {
+      const trace = currentTrace();
+      // Link first, so the tech lead's first event already finds the thread.
+      await store.linkTask({ taskId, channel: ev.channel, threadTs, ...(teamId ? { teamId } : {}), ...(trace ? { trace } : {}) });
+      await bus.publish(
+        SUBJECTS.taskCreate,
+        TaskCreate,
+        {
+          v: 1,
+          taskId,
+          text,
+          requester: { userId: user },
+          slack: { channel: ev.channel, threadTs, messageTs: ev.ts, ...(teamId ? { teamId } : {}) },
+          requestedAt: now().toISOString(),
+        },
+        // Slack's event_id: its retries of this mention create one task.
+        body.event_id,
+      );
+    });
     log.info({ taskId }, "mention became a task");
   });
 }
