@@ -14,7 +14,7 @@ import { Objm } from "@nats-io/obj";
 import { type NatsConnection, nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { ProvisionError } from "./errors.js";
-import { ApiCodes, apiErrorCode, permissionViolation } from "./nats-errors.js";
+import { ApiCodes, apiErrorCode, permissionViolation, whileTransient } from "./nats-errors.js";
 import type { BucketSpec, ConsumerSpec, ServiceResources, StreamSpec } from "./specs.js";
 
 /** How many copies JetStream keeps of each stream, bucket and object store (1 = a single server; 3 in a cluster). */
@@ -190,9 +190,12 @@ export async function setUpResources(
 ): Promise<void> {
   const { owns = {}, uses = {}, consumers = [] } = resources;
   const replicas = opts.replicas ?? DEFAULT_REPLICAS;
-  for (const spec of owns.streams ?? []) await ensureStream(nats.jsm, spec, replicas);
-  for (const spec of owns.buckets ?? []) await ensureBucket(nats, spec, replicas);
-  for (const name of owns.objectStores ?? []) await ensureObjectStore(nats, name, replicas);
+  // Each step looks before it writes, so it is safe to ask again while a cluster elects its meta leader (a
+  // service starting then would otherwise stop on a timeout).
+  const settled = <T>(step: () => Promise<T>) => whileTransient(step, PROVISION_TRIES);
+  for (const spec of owns.streams ?? []) await settled(() => ensureStream(nats.jsm, spec, replicas));
+  for (const spec of owns.buckets ?? []) await settled(() => ensureBucket(nats, spec, replicas));
+  for (const name of owns.objectStores ?? []) await settled(() => ensureObjectStore(nats, name, replicas));
   const owned = new Set((owns.streams ?? []).map((s) => s.name));
   const needed = new Set([
     ...(uses.streams ?? []),
@@ -201,8 +204,11 @@ export async function setUpResources(
     ...consumers.map((c) => c.stream).filter((s) => !owned.has(s)),
   ]);
   await awaitStreams(nats.jsm, [...needed], opts);
-  for (const spec of consumers) await ensureConsumer(nats.jsm, spec);
+  for (const spec of consumers) await settled(() => ensureConsumer(nats.jsm, spec));
 }
+
+/** Tries of one provisioning step on a transient NATS error (0.5 s … 4 s apart: about 20 s, an election's length). */
+const PROVISION_TRIES = 8;
 
 /** How `awaitStreams` waits. */
 export interface AwaitOptions {

@@ -177,7 +177,9 @@ export function tracedPublish(
   return producing(subject, { name: "publish", msgId: opts.msgId, size: data.length }, (headers) =>
     js.publish(subject, data, {
       // With a msgID a retry is deduplicated, so a publish rides out a cluster's leader election (no responders).
-      ...(opts.msgId ? { msgID: opts.msgId, retries: PUBLISH_RETRIES } : {}),
+      // A caller with its own deadline (`timeoutMs`: the gateway must answer Slack within 3 s) gets one try.
+      ...(opts.msgId ? { msgID: opts.msgId } : {}),
+      ...(opts.msgId && opts.timeoutMs === undefined ? { retries: PUBLISH_RETRIES } : {}),
       ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
       ...(headers ? { headers } : {}),
     }),
