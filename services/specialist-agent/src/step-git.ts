@@ -24,7 +24,7 @@ function tamperWarning(note: string): string {
 function uncommittedWarning(u: UncommittedFile): string {
   switch (u.reason) {
     case "too_large":
-      return `${u.path} (${u.bytes} bytes) is too large to commit; it stays in the worktree`;
+      return `${u.path} (${u.bytes} bytes) is too large to commit; it goes to the next steps as a task file (within MLLEAD_TASK_FILES_MAX_FILE_MB)`;
     case "nested_repo":
       return `${u.path} is a git repository inside the worktree; not committed`;
     case "unreadable_name":
