@@ -104,6 +104,31 @@ describe("JetStream on a 3-node cluster", () => {
     await bus.close();
   }, 90_000);
 
+  it("while no meta leader is elected, a bucket's keys are listed and an object is read (no consumer is made for either)", async () => {
+    await using cluster = await startNatsCluster();
+    const bus = await Bus.connect({ url: cluster.url, name: "t", log, replicas: 3 });
+    await bus.setUp({ owns: { buckets: [{ name: "clt_kv", history: 1 }], objectStores: ["clt_obj"] } });
+    const kv = await bus.kv("clt_kv", Item);
+    for (let n = 0; n < 5; n++) await kv.put(`k.${n}`, { n });
+    await kv.delete("k.3");
+    const os = await bus.objectStore("clt_obj");
+    // Three chunks of 128 KiB and a bit: each read chunk by chunk.
+    const bytes = Uint8Array.from({ length: 3 * 128 * 1024 + 17 }, (_, i) => (i * 31) % 251);
+    await os.putBlob({ name: "model.bin" }, bytes);
+
+    // The meta leader places consumers: nats.js's kv.keys() and ObjectStore.get() each make one, and lose it with
+    // its node. With the meta leader just killed, those calls time out; reads by stream info and direct get go on.
+    await cluster.kill(await cluster.metaLeader());
+    expect((await kv.keys("k.*")).sort()).toEqual(["k.0", "k.1", "k.2", "k.4"]);
+    expect(await os.getBlob("model.bin")).toEqual(bytes);
+    const read = await bus.readObject("clt_obj", "model.bin");
+    const parts: Buffer[] = [];
+    for await (const part of read?.stream ?? []) parts.push(part as Buffer);
+    expect(new Uint8Array(Buffer.concat(parts))).toEqual(bytes);
+    expect(await os.getBlob("absent.bin")).toBeNull();
+    await bus.close();
+  }, 90_000);
+
   it("infra/nats-cluster.conf is a valid node configuration with the shipped per-service users", async () => {
     const dir = await mkdtemp(join(tmpdir(), "mllead-cluster-conf-"));
     try {

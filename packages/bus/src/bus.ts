@@ -9,11 +9,11 @@ import { type BusOptions, connectNats, type NatsAccess } from "./connection.js";
 import { type ConsumeOptions, type Consumption, consumeDurable, type Handler } from "./consume.js";
 import type { InvalidMessageError } from "./errors.js";
 import { TypedKv } from "./kv.js";
-import { type ObjectRead, readObject } from "./object-reader.js";
+import { DirectReadObjectStore, type ObjectRead, readObject } from "./object-reader.js";
 import { DEFAULT_REPLICAS, ensureBucket, ensureObjectStore, setUpResources, streamInfoOrNull } from "./provision.js";
 import { requestReply, subscribeServer } from "./request-reply.js";
 import type { BucketSpec, ConsumerSpec, ServiceResources } from "./specs.js";
-import { deleteStoredMessage, type StoredMessage, storedMessage } from "./stored-messages.js";
+import { deleteStoredMessage, type StoredMessage, storedMessage, streamSubjects } from "./stored-messages.js";
 import { consumingSync, tracedPublish } from "./tracing.js";
 import { type WaitOptions, waitForLast } from "./wait-last.js";
 
@@ -245,7 +245,13 @@ export class Bus {
 
   /** Opens a KV bucket whose values are JSON checked by `schema` (see TypedKv). */
   async kv<S extends z.ZodType>(bucket: string, schema: S): Promise<TypedKv<S>> {
-    return new TypedKv(await new Kvm(this.js).open(bucket), schema, { bucket, maxBytes: () => this.maxPayload() });
+    const prefix = `$KV.${bucket}.`;
+    return new TypedKv(await new Kvm(this.js).open(bucket), schema, {
+      bucket,
+      maxBytes: () => this.maxPayload(),
+      listSubjects: async (filter) =>
+        (await streamSubjects(this.jsm, `KV_${bucket}`, prefix + filter)).map((s) => s.slice(prefix.length)),
+    });
   }
 
   /**
@@ -259,7 +265,7 @@ export class Bus {
 
   /** Opens an Object Store (it must exist: its owner creates it). */
   async objectStore(name: string): Promise<ObjectStore> {
-    return new Objm(this.js).open(name);
+    return new DirectReadObjectStore(await new Objm(this.js).open(name), this.jsm, name);
   }
 
   /** `name` in the Object Store `store`, streamed chunk by chunk as read (never whole in memory); null when absent. */

@@ -2,7 +2,7 @@ import type { KV, KvEntry } from "@nats-io/kv";
 import type { z } from "zod";
 import { ConflictError, InvalidRecordError, InvalidValueError, PayloadTooLargeError } from "./errors.js";
 import { formatIssues } from "./issues.js";
-import { isWrongLastSequence } from "./nats-errors.js";
+import { isWrongLastSequence, whileTransient } from "./nats-errors.js";
 
 /** A KV value with the revision it was read or written at (what a compare-and-swap names). */
 export interface Versioned<T> {
@@ -16,6 +16,11 @@ export interface TypedKvOptions {
   bucket?: string;
   /** The largest value the server accepts, in bytes (its `max_payload` less room for headers). Unbounded when omitted. */
   maxBytes?: () => number;
+  /**
+   * Every key that has a message in the bucket's stream and matches `filter` (live, deleted or purged): what
+   * `keys` checks one by one. The Bus lists them from the stream's subjects (see `streamSubjects`).
+   */
+  listSubjects: (filter: string) => Promise<string[]>;
 }
 
 const UTF8 = new TextEncoder();
@@ -34,7 +39,7 @@ export class TypedKv<S extends z.ZodType> {
   constructor(
     private readonly kv: KV,
     readonly schema: S,
-    private readonly opts: TypedKvOptions = {},
+    private readonly opts: TypedKvOptions,
   ) {
     this.bucket = opts.bucket ?? "kv";
   }
@@ -141,10 +146,22 @@ export class TypedKv<S extends z.ZodType> {
     }
   }
 
-  /** The keys holding a value, each once (a key written while the listing runs is reported again by the server). */
+  /**
+   * The keys holding a value, each once, in no particular order.
+   *
+   * Not nats.js's `kv.keys()`: that creates an ordered push consumer, which needs the meta leader to be made and
+   * lives on one node; when that node dies the listing waits a minute of missed heartbeats and, on nats-server
+   * 2.9, sometimes for ever. Here the stream's subjects come from a stream info and each key is read with a
+   * direct get, which any replica answers; every call is a request with a deadline, asked again while a
+   * cluster elects a leader.
+   */
   async keys(filter = ">"): Promise<string[]> {
-    const out = new Set<string>();
-    for await (const k of await this.kv.keys(filter)) out.add(k);
-    return [...out];
+    const candidates = await whileTransient(() => this.opts.listSubjects(filter));
+    const live: string[] = [];
+    for (const key of candidates) {
+      const e = await whileTransient(() => this.kv.get(key));
+      if (e?.operation === "PUT") live.push(key);
+    }
+    return live;
   }
 }

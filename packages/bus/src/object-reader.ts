@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { JetStreamManager } from "@nats-io/jetstream";
-import type { ObjectStore } from "@nats-io/obj";
+import { finished } from "node:stream/promises";
+import type { JetStreamManager, PubAck, PurgeResponse } from "@nats-io/jetstream";
+import type { ObjectInfo, ObjectResult, ObjectStore, ObjectStoreMeta, ObjectStorePutOpts, ObjectStoreStatus } from "@nats-io/obj";
 import { BusError, BusErrorCode } from "./errors.js";
 
 /** An Object Store object opened for reading: its facts, and its bytes as a stream. */
@@ -25,7 +26,10 @@ const DIGEST_PREFIX = "SHA-256=";
  * Opens `name` in the Object Store `store` (stream `OBJ_<bucket>`) for reading with back-pressure; null when
  * there is no such object (never stored, or deleted). nats.js's own `ObjectStore.get` pushes every chunk into
  * its stream as fast as the server sends them, so a slow HTTP client would make the whole object sit in memory;
- * here each chunk is a direct get (`next_by_subj`) made when the reader wants more.
+ * and it reads through an ordered push consumer, which needs the meta leader to be made and lives on one node:
+ * when that node dies mid-read, the read waits a minute of missed heartbeats and, on nats-server 2.9, sometimes
+ * for ever. Here each chunk is a direct get (`next_by_subj`), made when the reader wants more: a request with a
+ * deadline that any of the stream's replicas answers.
  */
 export async function readObject(
   store: ObjectStore,
@@ -35,6 +39,12 @@ export async function readObject(
 ): Promise<ObjectRead | null> {
   const info = await store.info(name);
   if (!info || info.deleted) return null;
+  return { name, size: info.size, modified: info.mtime, stream: chunkStream(info, jsm, bucket) };
+}
+
+/** The bytes of the object `info` names, one direct get per chunk, checked against its size and digest at the end. */
+function chunkStream(info: ObjectInfo, jsm: JetStreamManager, bucket: string): Readable {
+  const { name } = info;
   if (info.options?.link) throw readError(`'${name}' is a link to another object, which is not served`);
   if (!info.digest.startsWith(DIGEST_PREFIX)) throw readError(`'${name}' has an unknown digest type`);
   const stream = `OBJ_${bucket}`;
@@ -61,7 +71,7 @@ export async function readObject(
     return m.data;
   };
 
-  const readable = new Readable({
+  return new Readable({
     // One chunk at a time: read() is called again only once the consumer has taken what was pushed.
     highWaterMark: 1,
     read() {
@@ -73,7 +83,77 @@ export async function readObject(
       );
     },
   });
-  return { name, size: info.size, modified: info.mtime, stream: readable };
+}
+
+/**
+ * `store` with its reads (`get`, `getBlob`) made by direct gets (see `readObject`) instead of nats.js's ordered
+ * consumer; everything else is the store's own. What `Bus.objectStore` hands out, so no read anywhere in the
+ * services can hang on a consumer that died with its node.
+ */
+export class DirectReadObjectStore implements ObjectStore {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly jsm: JetStreamManager,
+    private readonly bucket: string,
+  ) {}
+
+  async get(name: string): Promise<ObjectResult | null> {
+    const info = await this.store.info(name);
+    if (!info || info.deleted) return null;
+    const data = chunkStream(info, this.jsm, this.bucket);
+    const error = finished(data).then(
+      () => null,
+      (err: unknown) => (err instanceof Error ? err : readError(`reading '${name}' failed`, err)),
+    );
+    return { info, data: Readable.toWeb(data) as unknown as ReadableStream<Uint8Array>, error };
+  }
+
+  async getBlob(name: string): Promise<Uint8Array | null> {
+    const obj = await this.get(name);
+    if (!obj) return null;
+    const parts: Uint8Array[] = [];
+    for await (const part of obj.data) parts.push(part);
+    const all = Buffer.concat(parts);
+    // A plain Uint8Array, as nats.js's getBlob answers (not a Buffer).
+    return new Uint8Array(all.buffer, all.byteOffset, all.byteLength);
+  }
+
+  info(name: string): Promise<ObjectInfo | null> {
+    return this.store.info(name);
+  }
+  list(): Promise<ObjectInfo[]> {
+    return this.store.list();
+  }
+  put(meta: ObjectStoreMeta, rs: ReadableStream<Uint8Array>, opts?: ObjectStorePutOpts): Promise<ObjectInfo> {
+    return this.store.put(meta, rs, opts);
+  }
+  putBlob(meta: ObjectStoreMeta, data: Uint8Array | null, opts?: ObjectStorePutOpts): Promise<ObjectInfo> {
+    return this.store.putBlob(meta, data, opts);
+  }
+  delete(name: string): Promise<PurgeResponse> {
+    return this.store.delete(name);
+  }
+  link(name: string, meta: ObjectInfo): Promise<ObjectInfo> {
+    return this.store.link(name, meta);
+  }
+  linkStore(name: string, bucket: ObjectStore): Promise<ObjectInfo> {
+    return this.store.linkStore(name, bucket);
+  }
+  watch(opts?: Parameters<ObjectStore["watch"]>[0]): ReturnType<ObjectStore["watch"]> {
+    return this.store.watch(opts);
+  }
+  seal(): Promise<ObjectStoreStatus> {
+    return this.store.seal();
+  }
+  status(opts?: Parameters<ObjectStore["status"]>[0]): Promise<ObjectStoreStatus> {
+    return this.store.status(opts);
+  }
+  update(name: string, meta: Partial<ObjectStoreMeta>): Promise<PubAck> {
+    return this.store.update(name, meta);
+  }
+  destroy(): Promise<boolean> {
+    return this.store.destroy();
+  }
 }
 
 function readError(message: string, cause?: unknown): BusError {

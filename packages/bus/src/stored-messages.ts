@@ -28,3 +28,12 @@ export async function deleteStoredMessage(jsm: JetStreamManager, stream: string,
     throw err;
   }
 }
+
+/**
+ * The subjects `stream` holds a message on that match `filter` (a NATS subject filter), from the stream's info:
+ * one request (paged by nats.js when the server splits a long list), answered by the stream's leader.
+ */
+export async function streamSubjects(jsm: JetStreamManager, stream: string, filter: string): Promise<string[]> {
+  const info = await jsm.streams.info(stream, { subjects_filter: filter });
+  return Object.keys(info.state.subjects ?? {});
+}
