@@ -20,6 +20,11 @@ export const RunnerErrorCode = {
   PathEscape: "path_escape",
   /** A Slurm command (sbatch, squeue, scontrol, scancel) failed or answered what the runner cannot read. */
   SlurmCommand: "slurm_command",
+  /**
+   * Something the job needs did not answer for a passing reason (NATS electing a leader while the job's inputs are
+   * fetched, Slurm's controller not answering sbatch): not the job's fault, so the job is handed back to run later.
+   */
+  TransientFailure: "transient_failure",
 } as const;
 export type RunnerErrorCode = (typeof RunnerErrorCode)[keyof typeof RunnerErrorCode];
 
@@ -46,3 +51,8 @@ export const UnsafeArchiveError = codedError(RunnerError, RunnerErrorCode.Unsafe
 export const PathEscapeError = codedError(RunnerError, RunnerErrorCode.PathEscape, "PathEscapeError");
 /** A Slurm command failed (its stderr in the message) or answered something the runner cannot read. */
 export const SlurmCommandError = codedError(RunnerError, RunnerErrorCode.SlurmCommand, "SlurmCommandError");
+/**
+ * NATS or Slurm did not answer for a passing reason while the job was being prepared or submitted: the claim and the
+ * message are handed back, and a later delivery runs the job (see `runClaimedJob`).
+ */
+export const TransientFailureError = codedError(RunnerError, RunnerErrorCode.TransientFailure, "TransientFailureError");

@@ -1,7 +1,7 @@
 import { type GpuJob, type JobResult, lastEvent, SUBJECTS } from "@mllead/contracts";
 import { bestEffort, ShuttingDownError } from "@mllead/service-kit";
 import type { Logger } from "pino";
-import { DevicesBusyError } from "./errors.js";
+import { DevicesBusyError, TransientFailureError } from "./errors.js";
 import type { Held } from "./held-jobs.js";
 import { notRunResult } from "./job-events.js";
 import { emitFinished, type RunnerCore } from "./runner-core.js";
@@ -10,7 +10,8 @@ import { emitFinished, type RunnerCore } from "./runner-core.js";
  * Runs a job whose claim this runner holds on the runner's backend (its own GPUs, or Slurm; see backends/):
  * reports it cancelled when its task was cancelled before it started, runs it (progress published in order) and
  * records the result — or, when the runner's shutdown stopped it, hands it back (or, for a Slurm job that goes
- * on, keeps the claim) and throws ShuttingDownError so the message is redelivered.
+ * on, keeps the claim) and throws ShuttingDownError so the message is redelivered. A job that could not start
+ * because NATS or Slurm did not answer (a TransientFailureError) is handed back the same way.
  */
 export async function runClaimedJob(core: RunnerCore, job: GpuJob, h: Held, log: Logger): Promise<void> {
   const cancelledEvent = async () =>
@@ -24,7 +25,14 @@ export async function runClaimedJob(core: RunnerCore, job: GpuJob, h: Held, log:
     h.cancelled = true;
     h.abort.abort();
   }
-  const run = await core.backend.run(job, h, log);
+  const run = await core.backend.run(job, h, log).catch(async (err: unknown) => {
+    if (!(err instanceof TransientFailureError)) throw err;
+    // NATS or Slurm did not answer for a passing reason before the job ran: not the job's fault. The claim goes back
+    // so that any runner may take the job at the message's next delivery (thrown, the message is redelivered later).
+    log.warn({ err }, "handing the job back: something it needs did not answer; a later delivery runs it");
+    await bestEffort("release the claim of a job handed back", log, () => core.held.handBack(job, h));
+    throw err;
+  });
   switch (run.kind) {
     case "busy":
       // Busy here, free elsewhere: hand the claim back and let the message go to the runner with room.

@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { isTransientNatsError } from "@mllead/bus";
 import type { GpuJob, JobOutcome, JobProgress, JobResult } from "@mllead/contracts";
 import {
   LineSplitter,
@@ -16,7 +17,7 @@ import type { Logger } from "pino";
 import type { Allocation } from "./allocator.js";
 import { artifactObjectName, downloadInput, readMetrics, uploadArtifacts, uploadFile } from "./artifacts.js";
 import { buildJobEnv } from "./env.js";
-import { PathEscapeError } from "./errors.js";
+import { PathEscapeError, TransientFailureError } from "./errors.js";
 import { CappedLogFile } from "./job-log.js";
 import { type JobSandboxSettings, jobPolicy } from "./job-sandbox.js";
 import { PGID_FILE } from "./orphans.js";
@@ -56,6 +57,12 @@ export interface ExecuteOptions {
   log: Logger;
   /** Checked after the process ends: true skips uploads (a runner shutting down hands the job on instead). */
   skipUploads?: () => boolean;
+  /**
+   * Called once the job will run or fail on this runner (its inputs fetched, or fetching them failed for good),
+   * before its process starts; not when the job is handed back because NATS did not answer. Where `job.started`
+   * goes out, so a job handed back and run again elsewhere is not reported started twice. Its error is thrown.
+   */
+  onStart?: () => Promise<void>;
   /** Called once the job's process has ended (or could not start), before uploads: its devices are free again. */
   onProcessEnd?: () => void;
 }
@@ -99,13 +106,32 @@ export async function executeJob(
   allocation: Allocation,
   opts: ExecuteOptions,
 ): Promise<Execution> {
+  const os = await deps.objects().catch((err: unknown) => {
+    throw isTransientNatsError(err) ? natsUnavailable(err) : err;
+  });
   const dirs = await freshJobDirs(deps.jobsDir, job.jobId);
   const output = jobOutput(join(dirs.root, "job.log"), deps.logMaxBytes);
-  const os = await deps.objects();
 
+  const unprepared = await prepareWork(os, job, dirs).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  if (isTransientNatsError(unprepared)) {
+    // NATS did not answer past getFile's retries (a cluster electing a leader): not the job's fault. Nothing ran,
+    // so the job goes back whole and a later delivery runs it; the directory goes, the next run starts afresh.
+    await discardJobDir(deps, dirs, output, opts.log);
+    throw natsUnavailable(unprepared);
+  }
+  // From here the job runs, or fails, on this runner: it has started (and a hand-back above started nothing).
+  try {
+    await opts.onStart?.();
+  } catch (err) {
+    await discardJobDir(deps, dirs, output, opts.log);
+    throw err;
+  }
   let proc: ProcessOutcome;
   try {
-    await prepareWork(os, job, dirs);
+    if (unprepared) throw unprepared;
     proc = await runInSandbox(deps, job, allocation, dirs, output, opts);
   } catch (err) {
     // Preparing the job failed (a missing input, a bad path): the job fails, the runner goes on.
@@ -140,6 +166,22 @@ export function jobOutput(logPath: string, logMaxBytes: number): JobOutput {
     logFile.note(text);
   };
   return { logFile, tail, note };
+}
+
+/** Closes the log of a job that will not run here and removes its directory (unless job directories are kept). */
+async function discardJobDir(deps: ExecutorDeps, dirs: JobDirs, output: JobOutput, log: Logger): Promise<void> {
+  await output.logFile.close();
+  if (!deps.keepJobDirs) await bestEffort("remove the job directory", log, () => rm(dirs.root, { recursive: true, force: true }));
+}
+
+/**
+ * The TransientFailureError that hands a job back when NATS did not answer while its inputs were fetched (`err`, a
+ * timeout or no responders that outlasted `getFile`'s retries), its cause kept.
+ */
+export function natsUnavailable(err: unknown): InstanceType<typeof TransientFailureError> {
+  return new TransientFailureError(`could not reach the job's inputs: NATS did not answer (${(err as Error).message})`, {
+    cause: err,
+  });
 }
 
 /** Fills `work`: the shipped worktree, the job's files and its inputs (each path kept inside `work`). */

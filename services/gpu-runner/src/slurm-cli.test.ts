@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { outcomeFromSlurm } from "./backends/slurm-follow.js";
+import { SlurmCommandError } from "./errors.js";
 import { outcomeOf } from "./job-executor.js";
-import { parseDuration, parseExitCode, parseSacctJob, parseScontrolJob } from "./slurm-cli.js";
+import { isTransientSlurmError, parseDuration, parseExitCode, parseSacctJob, parseScontrolJob } from "./slurm-cli.js";
 
 // As slurmctld 22.05 prints them (`scontrol show job -o <id>`), shortened to the fields around the ones read.
 const RUNNING =
@@ -58,5 +59,45 @@ describe("reading Slurm's answers", () => {
     expect(end(TIMEOUT.replace("TIMEOUT", "NODE_FAIL"))).toBe("failed");
     expect(end(TIMEOUT.replace("TIMEOUT", "OUT_OF_MEMORY"))).toBe("failed");
     expect(end(TIMEOUT.replace("TIMEOUT", "COMPLETED"))).toBe("succeeded");
+  });
+});
+
+describe("telling a passing sbatch refusal from a lasting one", () => {
+  // As SlurmCli words a failed sbatch: its exit status and stderr. Measured with sbatch 22.05 against the tests'
+  // one-node cluster: the socket timeout (slurmctld stopped with SIGSTOP; sbatch gave up after 10 s), the connect
+  // failure (slurmctld killed), and the first three refusals and the bad option below (GPUs the node lacks, a GRES
+  // it does not know, an unknown partition). The others are slurm_errno.c's and sbatch's texts for the same cases.
+  const failed = (stderr: string, code = 1) => new SlurmCommandError(`sbatch exited with ${code}: ${stderr.trim()}`);
+
+  it("asks again when slurmctld does not answer now", () => {
+    for (const stderr of [
+      "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation",
+      "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)",
+      "sbatch: error: Batch job submission failed: Resource temporarily unavailable",
+      "sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying",
+      "sbatch: error: Batch job submission failed: Zero Bytes were transmitted or received",
+      "sbatch: error: Batch job submission failed: Communication connection failure",
+      "sbatch: error: Batch job submission failed: Slurm backup controller in standby mode",
+    ])
+      expect(isTransientSlurmError(failed(stderr)), stderr).toBe(true);
+    expect(isTransientSlurmError(new SlurmCommandError("sbatch did not answer in 60 s"))).toBe(true);
+  });
+
+  it("fails at once on a request Slurm will never accept, and on anything it does not know", () => {
+    for (const [stderr, code] of [
+      ["sbatch: error: Batch job submission failed: Requested node configuration is not available", 1],
+      ["sbatch: error: Invalid generic resource (gres) specification", 1],
+      [
+        "sbatch: error: invalid partition specified: nope\nsbatch: error: Batch job submission failed: Invalid partition name specified",
+        1,
+      ],
+      ["sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified", 1],
+      ["sbatch: error: Batch job submission failed: Invalid qos specification", 1],
+      ["sbatch: unrecognized option '--frobnicate'\nTry \"sbatch --help\" for more information", 255],
+    ] as const)
+      expect(isTransientSlurmError(failed(stderr, code)), stderr).toBe(false);
+    expect(isTransientSlurmError(new SlurmCommandError("sbatch could not be run: spawn sbatch ENOENT"))).toBe(false);
+    // A NATS timeout is not Slurm's: it is told apart elsewhere (isTransientNatsError).
+    expect(isTransientSlurmError(Object.assign(new Error("Socket timed out"), { name: "TimeoutError" }))).toBe(false);
   });
 });

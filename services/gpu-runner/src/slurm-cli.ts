@@ -43,6 +43,8 @@ export interface SlurmPort {
   show(slurmJobId: string): Promise<SlurmJobInfo | null>;
   /** The id of the newest job with this name that the controller still knows, or null. */
   findByName(name: string): Promise<string | null>;
+  /** The ids of the jobs with this name that have not ended yet (pending, running, completing), oldest first. */
+  activeByName(name: string): Promise<string[]>;
   /** Cancels the job (`scancel`); its batch script gets SIGTERM, then SIGKILL after Slurm's KillWait. */
   cancel(slurmJobId: string): Promise<void>;
 }
@@ -100,6 +102,40 @@ export function parseSacctJob(line: string): SlurmJobInfo {
   };
 }
 
+/** How long one Slurm command may take before it is killed (ms). */
+const CLI_TIMEOUT_MS = 60_000;
+
+/**
+ * What Slurm's commands print when the controller did not answer now — slurmctld restarting, failing over, or too
+ * busy — rather than refusing the request: the texts of slurm_errno.c (`slurm_strerror`) for the communication
+ * and protocol errors, the system's EAGAIN, and sbatch's own "temporarily unable to accept job". sbatch exits 1
+ * for every refusal, so its message is what tells them apart; anything else (an invalid GRES, partition, account
+ * or QoS, a bad option) is a refusal that asking again will not change.
+ */
+const PASSING = [
+  /Socket timed out on send\/recv operation/i,
+  /Unable to contact slurm controller/i,
+  /Slurm controller not responding/i,
+  /Communication connection failure/i,
+  /Message (send|receive) failure/i,
+  /Zero Bytes were transmitted or received/i,
+  /Resource temporarily unavailable/i,
+  /temporarily unable to accept job/i,
+  /asking for clients to back ?off/i,
+  /in standby mode/i,
+  /Connection refused/i,
+  /Connection timed out/i,
+  /did not answer in \d+ s/,
+];
+
+/**
+ * True when a Slurm command failed because the controller did not answer now (see PASSING): the same request may
+ * succeed a moment later. False for any other failure, a refusal of the request itself included.
+ */
+export function isTransientSlurmError(err: unknown): boolean {
+  return err instanceof SlurmCommandError && PASSING.some((re) => re.test(err.message));
+}
+
 /** The CLIs' settings: where they are, and which cluster they talk to. */
 export interface SlurmCliOptions {
   /** Directory holding sbatch, squeue, scontrol, scancel, sacct. Default: found on PATH. */
@@ -119,8 +155,9 @@ export class SlurmCli implements SlurmPort {
     const env: Record<string, string> = { PATH: this.opts.path };
     if (this.opts.conf) env.SLURM_CONF = this.opts.conf;
     return new Promise((resolve, reject) => {
-      execFile(bin, [...args], { env, timeout: 60_000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err && typeof err.code !== "number")
+      execFile(bin, [...args], { env, timeout: CLI_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err?.killed) reject(new SlurmCommandError(`${cmd} did not answer in ${CLI_TIMEOUT_MS / 1000} s`, { cause: err }));
+        else if (err && typeof err.code !== "number")
           reject(new SlurmCommandError(`${cmd} could not be run: ${err.message}`, { cause: err }));
         else resolve({ stdout, stderr, code: err ? (err.code as number) : 0 });
       });
@@ -152,12 +189,22 @@ export class SlurmCli implements SlurmPort {
   }
 
   async findByName(name: string): Promise<string | null> {
-    const out = await this.ok("squeue", ["-h", "--states=all", `--name=${name}`, "-o", "%i"]);
+    return (await this.idsNamed(name, ["--states=all"])).at(-1) ?? null;
+  }
+
+  async activeByName(name: string): Promise<string[]> {
+    // squeue's default states: the jobs that have not ended.
+    return this.idsNamed(name, []);
+  }
+
+  /** The ids of the jobs named `name` in squeue's answer (with `states`), oldest first. */
+  private async idsNamed(name: string, states: string[]): Promise<string[]> {
+    const out = await this.ok("squeue", ["-h", ...states, `--name=${name}`, "-o", "%i"]);
     const ids = out
       .split("\n")
       .map((l) => l.trim())
       .filter((l) => /^\d+$/.test(l));
-    return ids.sort((a, b) => Number(b) - Number(a))[0] ?? null;
+    return ids.sort((a, b) => Number(a) - Number(b));
   }
 
   async cancel(slurmJobId: string): Promise<void> {

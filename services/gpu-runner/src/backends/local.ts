@@ -75,9 +75,11 @@ async function runOnDevices(
   try {
     // Inside the try: a failed publish (NATS electing a leader) must still free the devices, or every redelivery
     // of the job finds them held by itself.
-    await emitEvent(core.bus, jobStarted(job, h.run, core.host, core.runnerId, allocation.devices));
-    log.info({ devices: allocation.devices, run: h.run, command: job.command[0] }, "job started");
     return await executeJob(core.executor, job, allocation, {
+      onStart: async () => {
+        await emitEvent(core.bus, jobStarted(job, h.run, core.host, core.runnerId, allocation.devices));
+        log.info({ devices: allocation.devices, run: h.run, command: job.command[0] }, "job started");
+      },
       onProgress,
       signal: h.abort.signal,
       log,

@@ -1,19 +1,30 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { isTransientNatsError } from "@mllead/bus";
 import { emitEvent, type GpuJob, type JobProgress, lastEvent, SUBJECTS } from "@mllead/contracts";
 import type { ProcessOutcome } from "@mllead/sandbox";
 import { bestEffort } from "@mllead/service-kit";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import { buildJobEnv } from "../env.js";
+import { TransientFailureError } from "../errors.js";
 import type { Held } from "../held-jobs.js";
 import { jobProgressed, jobStarted } from "../job-events.js";
-import { collectResult, freshJobDirs, type JobDirs, type JobOutput, jobOutput, prepareWork } from "../job-executor.js";
+import {
+  collectResult,
+  freshJobDirs,
+  type JobDirs,
+  type JobOutput,
+  jobOutput,
+  natsUnavailable,
+  prepareWork,
+} from "../job-executor.js";
 import type { RunnerCore } from "../runner-core.js";
 import type { SlurmPort } from "../slurm-cli.js";
 import { type ScriptSandbox, SLURM_FILES, sbatchArgs, writeBatchScript } from "../slurm-script.js";
 import type { BackendRun, JobBackend } from "./backend.js";
 import { followSlurmJob, OutputFollower } from "./slurm-follow.js";
+import { SUBMIT_RETRY, type SubmitRetry, submitPatiently } from "./slurm-submit.js";
 
 /** The Slurm backend's settings (MLLEAD_SLURM_*). */
 export interface SlurmSettings {
@@ -24,6 +35,8 @@ export interface SlurmSettings {
   extraArgs: readonly string[];
   /** How the batch script isolates the job on the compute node. */
   sandbox: ScriptSandbox;
+  /** How often and how far apart sbatch is asked again while slurmctld does not answer. Default `SUBMIT_RETRY`. */
+  submitRetry?: SubmitRetry;
 }
 
 type Core = Omit<RunnerCore, "backend">;
@@ -65,7 +78,9 @@ async function runOnSlurm(
   log: Logger,
 ): Promise<BackendRun> {
   const deps = core.executor;
-  const os = await deps.objects();
+  const os = await deps.objects().catch((err: unknown) => {
+    throw isTransientNatsError(err) ? natsUnavailable(err) : err;
+  });
   let dirs: JobDirs = { root: join(deps.jobsDir, job.jobId), work: "", artifacts: "" };
   dirs = { ...dirs, work: join(dirs.root, "work"), artifacts: join(dirs.root, "artifacts") };
   const known = h.slurmJobId ?? (await slurm.findByName(slurmJobName(job)));
@@ -100,7 +115,10 @@ async function runOnSlurm(
   return { kind: "finished", result };
 }
 
-/** Prepares the job directory and submits the job; its Slurm job id, or null (noted) when it could not be. */
+/**
+ * Prepares the job directory and submits the job; its Slurm job id, or null (noted) when it could not be. Throws a
+ * TransientFailureError (the job is handed back) when NATS or slurmctld did not answer for a passing reason.
+ */
 async function submit(
   core: Core,
   slurm: SlurmPort,
@@ -126,8 +144,23 @@ async function submit(
     );
     const { CUDA_VISIBLE_DEVICES: _set, ...jobEnv } = env;
     const script = await writeBatchScript(job, dirs, jobEnv, s.sandbox);
-    id = await slurm.submit(script, sbatchArgs(job, dirs, { partition: s.partition, extra: s.extraArgs }));
+    const args = sbatchArgs(job, dirs, { partition: s.partition, extra: s.extraArgs });
+    id = await submitPatiently(
+      slurm,
+      { script, args, name: slurmJobName(job) },
+      { retry: s.submitRetry ?? SUBMIT_RETRY, stop: core.shutdown, log },
+    );
   } catch (err) {
+    if (err instanceof TransientFailureError || isTransientNatsError(err)) {
+      // NATS (the job's inputs) or slurmctld did not answer: not the job's fault. The job goes back, and a later
+      // delivery prepares and submits it afresh — or follows the Slurm job of a submission whose answer was lost,
+      // should the controller have taken one after all: so the directory stays once a submission was tried.
+      await output.logFile.close();
+      if (err instanceof TransientFailureError) throw err;
+      if (!deps.keepJobDirs)
+        await bestEffort("remove the job directory", log, () => rm(dirs.root, { recursive: true, force: true }));
+      throw natsUnavailable(err);
+    }
     // Preparing or submitting failed (a missing input, sbatch refusing the request): the job fails, the runner goes on.
     log.warn({ err }, "could not submit the job to Slurm");
     output.note(`could not submit the job to Slurm: ${(err as Error).message}`);
