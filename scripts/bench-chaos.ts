@@ -3,11 +3,12 @@
  * (MLLEAD_STREAM_REPLICAS=3) with two specialist-agent and two gpu-runner processes, while every service process
  * and one NATS node at a time is SIGKILLed at random moments (every 3–10 s) and started again. Prints the tasks
  * done, lost (no summary within BENCH_CHAOS_BUDGET_S, default 900) and doubled (a step completed twice, a job
- * started twice, or two summaries), and the slowest recovery: from a kill to the next thing a person sees in any
- * unfinished task's thread after the killed process is back.
+ * finished twice, or two summaries); the jobs run again because their runner was killed mid-job (at least once, by
+ * design: the job's process dies with its runner); and the slowest recovery: from a kill to the next thing a person
+ * sees in any unfinished task's thread after the killed process is back.
  *
- * The second specialist shares the first one's state and workspace directories; BENCH_CHAOS_SEPARATE_DIRS=1 gives
- * it its own (stateless specialists: each step fetches the task branch). BENCH_CHAOS_SEED fixes the random choices.
+ * The second specialist has its own state and workspace directories (stateless specialists: each step fetches the
+ * task branch); BENCH_CHAOS_SHARED_DIRS=1 makes it share the first one's. BENCH_CHAOS_SEED fixes the random choices.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -198,22 +199,39 @@ async function chaos(all: Victim[], stack: Stack<NatsCluster>, sent: { ts: strin
   return recoveries;
 }
 
-/** Counts, from the events stream, each task's steps completed and jobs started more than once. */
-async function doubled(bus: Bus, taskId: string): Promise<string[]> {
+/**
+ * Reads a task's events from the events stream. Doubled: a step completed twice, a job finished twice, two
+ * summaries — what a person would see twice or work recorded twice. Reruns: a job started in more than one run (a
+ * runner SIGKILLed mid-job takes its job's process with it, and the job runs again from the start: at least once,
+ * by design), counted apart as the price of the kills.
+ */
+async function doubledAndRerun(bus: Bus, taskId: string): Promise<{ doubles: string[]; reruns: string[] }> {
   const { js, jsm } = rawNats(bus);
   const info = await jsm.streams.info(STREAMS.events.name, { subjects_filter: SUBJECTS.taskEvents(taskId) });
   const stored = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+  if (stored === 0) return { doubles: [], reruns: [] };
   // An ordered consumer reads from the start of the stream (its default), on the task's subjects only.
   const consumer = await js.consumers.get(STREAMS.events.name, { filter_subjects: SUBJECTS.taskEvents(taskId) });
   const counts = new Map<string, number>();
-  if (stored === 0) return [];
+  const runs = new Map<string, number>();
   const messages = await consumer.fetch({ max_messages: stored, expires: 10_000 });
   for await (const m of messages) {
     const e = TaskEvent.parse(m.json());
-    const key = e.type === "step.completed" ? `step ${e.stepId}` : e.type === "job.started" ? `job ${e.jobId}` : e.type;
-    if (["step.completed", "job.started", "task.completed"].includes(e.type)) counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (e.type === "job.started") runs.set(e.jobId, (runs.get(e.jobId) ?? 0) + 1);
+    const key =
+      e.type === "step.completed"
+        ? `step ${e.stepId} completed`
+        : e.type === "job.finished"
+          ? `job ${e.jobId} finished`
+          : e.type === "task.completed"
+            ? "task completed"
+            : null;
+    if (key) counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  return [...counts].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`);
+  return {
+    doubles: [...counts].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`),
+    reruns: [...runs].filter(([, n]) => n > 1).map(([jobId, n]) => `job ${jobId} ran ${n} times`),
+  };
 }
 
 async function main(): Promise<void> {
@@ -238,10 +256,12 @@ async function main(): Promise<void> {
   const p = progress(stack, sent);
   const bus = await Bus.connect({ url: cluster.url, name: "bench-chaos", log });
   const doubles: string[] = [];
+  const reruns: string[] = [];
   for (const [i, m] of sent.entries()) {
-    const d = await doubled(bus, taskIdFor(stack.sandbox.defaultChannel, m.ts, stack.sandbox.bot.teamId));
-    if ((p.summaries[i] ?? 0) > 1) d.push(`summary posted ×${p.summaries[i]}`);
-    if (d.length) doubles.push(`task ${i + 1}: ${d.join(", ")}`);
+    const d = await doubledAndRerun(bus, taskIdFor(stack.sandbox.defaultChannel, m.ts, stack.sandbox.bot.teamId));
+    if ((p.summaries[i] ?? 0) > 1) d.doubles.push(`summary posted ×${p.summaries[i]}`);
+    if (d.doubles.length) doubles.push(`task ${i + 1}: ${d.doubles.join(", ")}`);
+    if (d.reruns.length) reruns.push(`task ${i + 1}: ${d.reruns.join(", ")}`);
   }
   await bus.close();
   await explainLost(stack, sent, p.summaries, [specialist2, runner2]);
@@ -257,6 +277,7 @@ async function main(): Promise<void> {
       `done             ${done}`,
       `lost             ${TASKS - done}`,
       `doubled          ${doubles.length}${doubles.length ? `\n  ${doubles.join("\n  ")}` : ""}`,
+      `jobs rerun       ${reruns.length}${reruns.length ? ` (a runner killed mid-job)\n  ${reruns.join("\n  ")}` : ""}`,
       `kills            ${recoveries.length} (${[...new Set(recoveries.map((r) => r.victim))].join(", ")})`,
       `slowest recovery ${(slowest.ms / 1000).toFixed(1)} s (${slowest.victim})`,
       `wall time        ${(elapsed / 1000).toFixed(0)} s`,

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Bus } from "@mllead/bus";
 import { rawNats } from "@mllead/bus/testing";
 import { CONSUMERS, type EventOf, everyResource, GpuJob, type GpuJobInput, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import { testGpuJob } from "@mllead/contracts/testing";
 import { createLogger, createRegistry } from "@mllead/service-kit";
 import { vi } from "vitest";
 import { createRunner, type InventoryPort, type Runner, RunnerConfig } from "../../services/gpu-runner/src/index.js";
@@ -62,18 +63,7 @@ let counter = 0;
 export function makeJob(over: Partial<GpuJobInput> = {}): GpuJob {
   counter++;
   const id = `${process.pid}x${counter}x${Math.random().toString(36).slice(2, 8)}`;
-  return GpuJob.parse({
-    v: 1,
-    jobId: `j${id}`,
-    taskId: `t${id}`,
-    stepId: "train",
-    attempt: 1,
-    command: ["python3", "job.py"],
-    gpus: 1,
-    timeoutSec: 60,
-    submittedAt: new Date().toISOString(),
-    ...over,
-  });
+  return testGpuJob({ jobId: `j${id}`, taskId: `t${id}`, gpus: 1, submittedAt: new Date().toISOString(), ...over });
 }
 
 export async function submit(bus: Bus, job: GpuJob, msgId: string = job.jobId): Promise<void> {

@@ -222,14 +222,15 @@ export interface AwaitOptions {
 /**
  * Waits until every named stream exists: streams another service owns are opened, never created, and
  * services start in any order. Says that it is waiting (at once, then every 30 s); a refusal or any error other than
- * "not found" is thrown at once (ProvisionError), since waiting cannot fix it.
+ * "not found" or a passing timeout is thrown at once (ProvisionError), since waiting cannot fix it.
  */
 export async function awaitStreams(jsm: JetStreamManager, names: readonly string[], opts: AwaitOptions): Promise<void> {
   const maxPollMs = opts.maxPollMs ?? 2000;
   for (const name of names) {
     let pause = 100;
     let told = 0;
-    while (!(await streamInfoOrNull(jsm, name))) {
+    // A look that times out (a cluster electing the stream's or the meta leader) is asked again, as every step is.
+    while (!(await whileTransient(() => streamInfoOrNull(jsm, name), PROVISION_TRIES))) {
       if (opts.signal?.aborted) throw new ProvisionError(`stream '${name}'`, "stopped waiting for it: shutting down");
       // Said at once, then every 30 s: a service that waits is not ready, and the log says why.
       if (Date.now() - told >= 30_000) {

@@ -1,5 +1,5 @@
 import { ConflictError, type TypedKv } from "@mllead/bus";
-import { GpuJob } from "@mllead/contracts";
+import { testGpuJob } from "@mllead/contracts/testing";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { JobBackend } from "./backends/backend.js";
@@ -32,17 +32,7 @@ function claimsBucket() {
   return { store: new ClaimStore(kv as unknown as TypedKv<typeof JobClaim>), records };
 }
 
-const job = GpuJob.parse({
-  v: 1,
-  jobId: "j1",
-  taskId: "t1",
-  stepId: "train",
-  attempt: 1,
-  command: ["python3", "job.py"],
-  gpus: 0,
-  timeoutSec: 60,
-  submittedAt: new Date().toISOString(),
-});
+const job = testGpuJob();
 
 /** A runner whose backend fails every run with `failure`, holding its claims in `store`. */
 function runner(store: ClaimStore, runnerId: string, failure: Error) {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GpuJob } from "@mllead/contracts";
+import { testGpuJob } from "@mllead/contracts/testing";
 import type { ProcessOutcome, ProcessSpec } from "@mllead/sandbox";
 import type { ObjectStore } from "@nats-io/obj";
 import pino from "pino";
@@ -75,18 +75,7 @@ function deps(os: ObjectStore, ran: string[]): ExecutorDeps {
   };
 }
 
-const job = GpuJob.parse({
-  v: 1,
-  jobId: "j1",
-  taskId: "t1",
-  stepId: "train",
-  attempt: 1,
-  command: ["python3", "job.py"],
-  gpus: 0,
-  timeoutSec: 60,
-  submittedAt: new Date().toISOString(),
-  inputs: [{ objectName: "tasks/t1/inputs/input.txt", path: "data/input.txt" }],
-});
+const job = testGpuJob({ inputs: [{ objectName: "tasks/t1/inputs/input.txt", path: "data/input.txt" }] });
 const allocation = { devices: [], cudaVisibleDevices: "" };
 const options = { onProgress: () => {}, signal: new AbortController().signal, log };
 

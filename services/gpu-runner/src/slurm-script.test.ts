@@ -1,21 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { GpuJob } from "@mllead/contracts";
+import type { GpuJob } from "@mllead/contracts";
+import { testGpuJob } from "@mllead/contracts/testing";
 import { describe, expect, it } from "vitest";
 import { sbatchArgs, shellQuote, slurmMinutes } from "./slurm-script.js";
 
-const job = (over: Partial<GpuJob> = {}) =>
-  GpuJob.parse({
-    v: 1,
-    jobId: "j1",
-    taskId: "t1",
-    stepId: "train",
-    attempt: 1,
-    command: ["python3", "job.py"],
-    gpus: 2,
-    timeoutSec: 90,
-    submittedAt: new Date().toISOString(),
-    ...over,
-  });
+const job = (over: Partial<GpuJob> = {}) => testGpuJob({ gpus: 2, timeoutSec: 90, ...over });
+
 const dirs = { root: "/shared/jobs/j1", work: "/shared/jobs/j1/work", artifacts: "/shared/jobs/j1/artifacts" };
 
 describe("the batch script's pieces", () => {

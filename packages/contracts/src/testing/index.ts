@@ -1,10 +1,11 @@
 /**
- * Records for tests (`@mllead/contracts/testing`): a step with a full handoff, a plan, and a task record,
+ * Records for tests (`@mllead/contracts/testing`): a step with a full handoff, a plan, a task record and a GPU job,
  * each with placeholder text and the fields a test cares about given. Never imported by product code.
  */
 
 import type { StepWork } from "../commands.js";
 import type { Role } from "../common.js";
+import { GpuJob, type GpuJobInput } from "../jobs.js";
 import type { Plan, Step } from "../plan.js";
 import { REVIEW_CRITERIA } from "../plan-rules.js";
 import type { TaskRecord } from "../task.js";
@@ -86,4 +87,20 @@ export function testStepWork(step: Step, overrides: Partial<StepWork> = {}): Ste
     brain: "anthropic",
     ...overrides,
   };
+}
+
+/** GPU job `j1` of step `train` of task `t1` (attempt 1, `python3 job.py` on no GPU, 60 s), parsed; `over` replaces any field. */
+export function testGpuJob(over: Partial<GpuJobInput> = {}): GpuJob {
+  return GpuJob.parse({
+    v: 1,
+    jobId: "j1",
+    taskId: "t1",
+    stepId: "train",
+    attempt: 1,
+    command: ["python3", "job.py"],
+    gpus: 0,
+    timeoutSec: 60,
+    submittedAt: FIXTURE_NOW,
+    ...over,
+  });
 }
