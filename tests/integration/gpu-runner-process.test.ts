@@ -154,6 +154,8 @@ os.remove(os.environ['LOCK'])
       );
       const metrics = await (await fetch(`${runner.http}/metrics`)).text();
       expect(metrics).toMatch(/mllead_runner_gpus\{[^}]*\} 2/);
+      // Every job that started was timed from its submission: the three that ran, not the one too big to start.
+      expect(metrics).toMatch(/mllead_runner_job_queue_wait_seconds_count\{[^}]*\} 3/);
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

@@ -146,10 +146,12 @@ describe("tech-lead over NATS", () => {
     expect(StepWork.parse(work?.json()).stepId).toBe("data");
     work?.ack();
 
-    await emitEvent(bus, completedEvent("t1", "data", "data-engineer"));
+    // The data step's Claude loop cost 25 cents, the review's 10: Prometheus counts both once, with their tokens.
+    const usage = (costUsd: number, inputTokens: number) => ({ usage: { inputTokens, outputTokens: 100, requests: 2, costUsd } });
+    await emitEvent(bus, completedEvent("t1", "data", "data-engineer", usage(0.25, 1000)));
     await waitFor(async () => (await lead.store.get("t1"))?.state === "reviewing");
     const verdict = { decision: "approve", summary: "fine", findings: [], checks: [] };
-    await emitEvent(bus, completedEvent("t1", "review", "code-reviewer", { verdict }));
+    await emitEvent(bus, completedEvent("t1", "review", "code-reviewer", { verdict, ...usage(0.1, 500) }));
     await waitFor(() => events.some((e) => e.type === "task.completed"));
     const done = events.find((e) => e.type === "task.completed");
     expect(done?.type === "task.completed" && done.summary).toBe("Done: data, review");
@@ -165,6 +167,9 @@ describe("tech-lead over NATS", () => {
     const metrics = await registry.metrics();
     expect(metrics).toMatch(doneCounted);
     expect(metrics).toMatch(/mllead_plan_duration_seconds_count\{brain="offline",outcome="ok"\} 1/);
+    expect(metrics).toMatch(/mllead_claude_cost_usd_total 0\.35/);
+    expect(metrics).toMatch(/mllead_claude_tokens_total\{kind="input"\} 1500/);
+    expect(metrics).toMatch(/mllead_claude_tokens_total\{kind="output"\} 200/);
     await lead.stop();
     await bus.close();
   });

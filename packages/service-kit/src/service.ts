@@ -6,6 +6,7 @@ import type { Registry } from "prom-client";
 import type { z } from "zod";
 import { bestEffort } from "./best-effort.js";
 import { BaseConfig, ConfigError, loadConfig, natsCredentials } from "./config.js";
+import { consumerLagMetrics } from "./consumer-metrics.js";
 import { buildHttpApp, createRegistry } from "./http.js";
 import { createLogger } from "./logger.js";
 import { startTracing } from "./tracing.js";
@@ -77,6 +78,7 @@ export async function runService<S extends z.ZodObject>(
   const abort = new AbortController();
   const registry = createRegistry(def.name);
   const bus = await connectBus(def, config, credentials, log, abort.signal);
+  consumerLagMetrics(registry, bus, def.resources(config).consumers ?? [], log);
   const readiness: Record<string, () => boolean | Promise<boolean>> = { nats: () => bus.isReady() };
   const http = buildHttpApp({ log, registry, checks: { readiness } });
   let running: RunningService;

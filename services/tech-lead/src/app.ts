@@ -99,7 +99,7 @@ export async function buildTechLead(deps: TechLeadDeps): Promise<TechLead> {
   });
   const tell = threadTeller({ bus, store, log, now });
   const lessons = await Lessons.open(bus, brain, log, now);
-  const update = countedUpdate(store, metrics.transitions);
+  const update = countedUpdate(store, metrics);
   const queue = new KeyedQueue();
   // A scheduled automatic retry runs in its task's queue, like everything else about the task.
   const retries = new RetryTimers((id) => void driver.resume(id, "could not retry a Claude call"));

@@ -23,6 +23,17 @@ export function techLeadMetrics(registry?: Registry) {
       labelNames: ["consumer", "code"],
       registers,
     }),
+    claudeCost: new Counter({
+      name: "mllead_claude_cost_usd_total",
+      help: "What the tasks' Claude calls cost in USD (plans, summaries, lessons and steps), counted when the task records it",
+      registers,
+    }),
+    claudeTokens: new Counter({
+      name: "mllead_claude_tokens_total",
+      help: "Tokens of the tasks' Claude calls, by kind (input, output, cache_read, cache_write)",
+      labelNames: ["kind"],
+      registers,
+    }),
     quarantined: new Counter({
       name: "mllead_task_records_quarantined_total",
       help: "Task records that did not parse and were moved to the quarantine bucket",

@@ -79,6 +79,7 @@ async function runOnDevices(
       onStart: async () => {
         await emitEvent(core.bus, jobStarted(job, h.run, core.host, core.runnerId, allocation.devices));
         log.info({ devices: allocation.devices, run: h.run, command: job.command[0] }, "job started");
+        core.metrics.started(job);
       },
       onProgress,
       signal: h.abort.signal,

@@ -197,6 +197,7 @@ async function follow(
     if (h.resumed && (await lastEvent(core.bus, subject))) return;
     await emitEvent(core.bus, jobStarted(job, h.run, node ?? core.host, core.runnerId, []));
     log.info({ slurmJobId, node, run: h.run, command: job.command[0] }, "Slurm job started");
+    core.metrics.started(job);
   };
   try {
     return await followSlurmJob(
