@@ -43,6 +43,37 @@ describe("bus against a real nats-server", () => {
     expect(seen).toEqual(["t1"]);
   });
 
+  it("keeps objects and bucket values for their retention; a store made without one is brought to it at the next start", async () => {
+    await using nats = await startNatsServer();
+    const bus = await Bus.connect({ url: nats.url, name: "t", log });
+    const { jsm } = rawNats(bus);
+    const maxAgeSec = async (stream: string) => (await jsm.streams.info(stream)).config.max_age / 1e9;
+    // An older mllead made both without a retention (kept for ever).
+    await bus.setUp({ owns: { buckets: [{ name: "ret_kv", history: 1 }], objectStores: [{ name: "ret_obj" }] } });
+    expect(await maxAgeSec("OBJ_ret_obj")).toBe(0);
+    expect(await maxAgeSec("KV_ret_kv")).toBe(0);
+    await (await bus.objectStore("ret_obj")).putBlob({ name: "kept.bin" }, new Uint8Array([1, 2, 3]));
+
+    await bus.setUp({
+      owns: {
+        buckets: [{ name: "ret_kv", history: 1, ttlSec: 7 * 86_400 }],
+        objectStores: [{ name: "ret_obj", ttlSec: 30 * 86_400 }],
+      },
+    });
+    expect(await maxAgeSec("OBJ_ret_obj")).toBe(30 * 86_400);
+    expect(await maxAgeSec("KV_ret_kv")).toBe(7 * 86_400);
+    // What was stored stays (it is younger than the retention).
+    expect(await (await bus.objectStore("ret_obj")).getBlob("kept.bin")).toEqual(new Uint8Array([1, 2, 3]));
+
+    // A short retention ages an object out whole: its metadata and its chunks.
+    await bus.setUp({ owns: { objectStores: [{ name: "ret_short", ttlSec: 1 }] } });
+    const short = await bus.objectStore("ret_short");
+    await short.putBlob({ name: "brief.bin" }, new Uint8Array(300 * 1024).fill(7));
+    await waitFor(async () => (await short.info("brief.bin")) === null, 10_000, "the object to age out");
+    expect((await jsm.streams.info("OBJ_ret_short")).state.messages).toBe(0);
+    await bus.close();
+  });
+
   it("terminates an invalid message and keeps consuming the next", async () => {
     await using nats = await startNatsServer();
     const bus = await Bus.connect({ url: nats.url, name: "t", log });

@@ -3,7 +3,7 @@ import type { ServerResponse } from "node:http";
 import { request } from "node:http";
 import { Bus } from "@mllead/bus";
 import { rawNats } from "@mllead/bus/testing";
-import { type EventOf, emitEvent, OBJECT_KEYS, OBJECT_STORE, STREAMS } from "@mllead/contracts";
+import { type EventOf, emitEvent, OBJECT_KEYS, OBJECT_STORE, objectStoreSpec, STREAMS } from "@mllead/contracts";
 import { buildHttpApp, createLogger, createRegistry, natsCredentials } from "@mllead/service-kit";
 import type { ServiceName } from "@mllead/tools/services";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -70,7 +70,7 @@ describe("artifact links: the gateway serves signed, expiring links to the Objec
     // Every service as its own NATS user (infra/nats-permissions.conf): the specialist writes, the gateway reads.
     nats = await startNatsServer({ users: "nkeys" });
     specialist = await connectAs(nats, "specialist-agent");
-    await specialist.setUp({ owns: { streams: [STREAMS.gpu], objectStores: [OBJECT_STORE] } });
+    await specialist.setUp({ owns: { streams: [STREAMS.gpu], objectStores: [objectStoreSpec()] } });
     const store = await specialist.objectStore(OBJECT_STORE);
     await store.putBlob({ name: smallName }, small);
     await store.putBlob({ name: bigName }, big);

@@ -3,7 +3,16 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { Bus, connectNats, ProvisionError, permissionViolation } from "@mllead/bus";
 import { rawKv, rawNats } from "@mllead/bus/testing";
-import { BUCKET_SPECS, BUCKETS, CONSUMERS, OBJECT_STORE, ScoutQuery, STREAMS, SUBJECTS } from "@mllead/contracts";
+import {
+  BUCKET_SPECS,
+  BUCKETS,
+  CONSUMERS,
+  OBJECT_STORE,
+  objectStoreSpec,
+  ScoutQuery,
+  STREAMS,
+  SUBJECTS,
+} from "@mllead/contracts";
 import { createLogger, natsCredentials } from "@mllead/service-kit";
 import { REPO_ROOT, SERVICE_NAMES, type ServiceName } from "@mllead/tools/services";
 import { connect, PermissionViolationError } from "@nats-io/transport-node";
@@ -224,7 +233,7 @@ describe("NATS least privilege: one user per service (infra/nats-permissions.con
         "the runner to say it waits",
       );
       expect(runner.isReady()).toBe(false);
-      await specialist.setUp({ owns: { streams: [STREAMS.gpu], objectStores: [OBJECT_STORE] } });
+      await specialist.setUp({ owns: { streams: [STREAMS.gpu], objectStores: [objectStoreSpec()] } });
       await runnerUp;
       expect(runner.isReady()).toBe(true);
       expect((await rawNats(runner).jsm.consumers.info(STREAMS.gpu.name, CONSUMERS.gpuRunner.durable)).name).toBe("gpu-runner");

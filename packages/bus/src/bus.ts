@@ -9,10 +9,11 @@ import { type BusOptions, connectNats, type NatsAccess } from "./connection.js";
 import { type ConsumeOptions, type Consumption, consumeDurable, type Handler } from "./consume.js";
 import type { InvalidMessageError } from "./errors.js";
 import { TypedKv } from "./kv.js";
+import { whileTransient } from "./nats-errors.js";
 import { DirectReadObjectStore, type ObjectRead, readObject } from "./object-reader.js";
 import { DEFAULT_REPLICAS, ensureBucket, ensureObjectStore, setUpResources, streamInfoOrNull } from "./provision.js";
 import { requestReply, subscribeServer } from "./request-reply.js";
-import type { BucketSpec, ConsumerSpec, ServiceResources } from "./specs.js";
+import type { BucketSpec, ConsumerSpec, ObjectStoreSpec, ServiceResources } from "./specs.js";
 import { deleteStoredMessage, type StoredMessage, storedMessage, streamSubjects } from "./stored-messages.js";
 import { consumingSync, tracedPublish } from "./tracing.js";
 import { type WaitOptions, waitForLast } from "./wait-last.js";
@@ -108,9 +109,9 @@ export class Bus {
     await ensureBucket({ nc: this.nc, jsm: this.jsm }, spec, this.replicas);
   }
 
-  /** Creates an Object Store, or opens it (idempotent); either way with the bus's replica count. */
-  async ensureObjectStore(name: string): Promise<void> {
-    await ensureObjectStore({ nc: this.nc, jsm: this.jsm }, name, this.replicas);
+  /** Creates an Object Store with its spec, or opens it (idempotent); either way with the bus's replica count. */
+  async ensureObjectStore(spec: ObjectStoreSpec): Promise<void> {
+    await ensureObjectStore({ nc: this.nc, jsm: this.jsm }, spec, this.replicas);
   }
 
   /** The largest message body the server accepts, in bytes (its `max_payload`, less room for headers). */
@@ -265,12 +266,14 @@ export class Bus {
 
   /** Opens an Object Store (it must exist: its owner creates it). */
   async objectStore(name: string): Promise<ObjectStore> {
-    return new DirectReadObjectStore(await new Objm(this.js).open(name), this.jsm, name);
+    // Opening asks the stream's leader for its info: asked again while a cluster elects one.
+    const store = await whileTransient(() => new Objm(this.js).open(name));
+    return new DirectReadObjectStore(store, this.jsm, name);
   }
 
   /** `name` in the Object Store `store`, streamed chunk by chunk as read (never whole in memory); null when absent. */
   async readObject(store: string, name: string): Promise<ObjectRead | null> {
-    return readObject(await this.objectStore(store), this.jsm, store, name);
+    return readObject(this.jsm, store, name);
   }
 
   /** A stream's counts (throws a JetStream error when there is no such stream). */

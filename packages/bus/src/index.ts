@@ -27,7 +27,7 @@ export { isTransientNatsError, permissionViolation, whileTransient } from "./nat
 export { createNkeyUser, type NkeyUser, nkeyUserFromSeed } from "./nkey-users.js";
 export type { ObjectRead } from "./object-reader.js";
 export { type DeadLetterOptions, SET_ASIDE_HEADERS, type SetAsideMessage } from "./set-aside.js";
-export type { BucketSpec, ConsumerSpec, ServiceResources, StreamSpec } from "./specs.js";
+export type { BucketSpec, ConsumerSpec, ObjectStoreSpec, ServiceResources, StreamSpec } from "./specs.js";
 export type { StoredMessage } from "./stored-messages.js";
 export { currentTrace, inSpan, MESSAGING, markFailed, type TraceCarrier, withTrace } from "./tracing.js";
 export type { WaitOptions } from "./wait-last.js";

@@ -2,8 +2,17 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { JetStreamManager, PubAck, PurgeResponse } from "@nats-io/jetstream";
-import type { ObjectInfo, ObjectResult, ObjectStore, ObjectStoreMeta, ObjectStorePutOpts, ObjectStoreStatus } from "@nats-io/obj";
+import {
+  Base64UrlPaddedCodec,
+  type ObjectInfo,
+  type ObjectResult,
+  type ObjectStore,
+  type ObjectStoreMeta,
+  type ObjectStorePutOpts,
+  type ObjectStoreStatus,
+} from "@nats-io/obj";
 import { BusError, BusErrorCode } from "./errors.js";
+import { whileTransient } from "./nats-errors.js";
 
 /** An Object Store object opened for reading: its facts, and its bytes as a stream. */
 export interface ObjectRead {
@@ -23,23 +32,54 @@ export interface ObjectRead {
 const DIGEST_PREFIX = "SHA-256=";
 
 /**
- * Opens `name` in the Object Store `store` (stream `OBJ_<bucket>`) for reading with back-pressure; null when
+ * Opens `name` in the Object Store `bucket` (stream `OBJ_<bucket>`) for reading with back-pressure; null when
  * there is no such object (never stored, or deleted). nats.js's own `ObjectStore.get` pushes every chunk into
  * its stream as fast as the server sends them, so a slow HTTP client would make the whole object sit in memory;
  * and it reads through an ordered push consumer, which needs the meta leader to be made and lives on one node:
  * when that node dies mid-read, the read waits a minute of missed heartbeats and, on nats-server 2.9, sometimes
  * for ever. Here each chunk is a direct get (`next_by_subj`), made when the reader wants more: a request with a
- * deadline that any of the stream's replicas answers.
+ * deadline that any of the stream's replicas answers, asked again when it times out (a client reconnecting to
+ * another node, a replica catching up).
  */
-export async function readObject(
-  store: ObjectStore,
-  jsm: JetStreamManager,
-  bucket: string,
-  name: string,
-): Promise<ObjectRead | null> {
-  const info = await store.info(name);
+export async function readObject(jsm: JetStreamManager, bucket: string, name: string): Promise<ObjectRead | null> {
+  const info = await objectInfo(jsm, bucket, name);
   if (!info || info.deleted) return null;
   return { name, size: info.size, modified: info.mtime, stream: chunkStream(info, jsm, bucket) };
+}
+
+/**
+ * The metadata of `name` (its last record on `$O.<bucket>.M.<name in base64url>`), or null when it was never
+ * stored (or is gone): a direct get, which any replica answers. A replica that is behind (a node catching up after
+ * a restart) answers "none" for an object just stored, so "none" is asked again of the stream's leader, which is
+ * never behind. nats.js's `ObjectStore.info` asks only the leader, so it times out while a cluster elects one.
+ */
+async function objectInfo(jsm: JetStreamManager, bucket: string, name: string): Promise<ObjectInfo | null> {
+  const stream = `OBJ_${bucket}`;
+  const subject = `$O.${bucket}.M.${Base64UrlPaddedCodec.encode(name)}`;
+  const m =
+    (await whileTransient(() => jsm.direct.getMessage(stream, { last_by_subj: subject }))) ??
+    (await whileTransient(() => jsm.streams.getMessage(stream, { last_by_subj: subject })));
+  if (!m) return null;
+  // As stored by nats.js (headers as a plain record, which no reader here uses); the revision is its sequence.
+  const { headers: _headers, ...stored } = m.json<ObjectInfo>();
+  return { ...stored, revision: m.seq };
+}
+
+/** Times a chunk is asked for when a replica answers that it has none (the replica may be behind), and the pause. */
+const CHUNK_TRIES = 8;
+const CHUNK_RETRY_MS = 250;
+
+/**
+ * The next chunk of `subject` at or after `seq`, asked again when the replica that answered has none: the object's
+ * metadata said it is there, and a replica catching up after a restart does not have it yet (the next ask may reach
+ * another replica, or this one caught up). Null only when every ask said none.
+ */
+async function chunkAt(jsm: JetStreamManager, stream: string, subject: string, seq: number) {
+  for (let tryNo = 1; ; tryNo++) {
+    const m = await whileTransient(() => jsm.direct.getMessage(stream, { seq, next_by_subj: subject }));
+    if (m || tryNo >= CHUNK_TRIES) return m;
+    await new Promise((r) => setTimeout(r, CHUNK_RETRY_MS * tryNo));
+  }
 }
 
 /** The bytes of the object `info` names, one direct get per chunk, checked against its size and digest at the end. */
@@ -62,7 +102,7 @@ function chunkStream(info: ObjectInfo, jsm: JetStreamManager, bucket: string): R
         throw readError(`'${name}' read back ${bytes} of ${info.size} bytes with another digest than stored`);
       return null;
     }
-    const m = await jsm.direct.getMessage(stream, { seq: nextSeq, next_by_subj: subject });
+    const m = await chunkAt(jsm, stream, subject, nextSeq);
     if (!m) throw readError(`'${name}' lacks chunk ${chunks + 1} of ${info.chunks}`);
     nextSeq = m.seq + 1;
     chunks++;
@@ -98,7 +138,7 @@ export class DirectReadObjectStore implements ObjectStore {
   ) {}
 
   async get(name: string): Promise<ObjectResult | null> {
-    const info = await this.store.info(name);
+    const info = await objectInfo(this.jsm, this.bucket, name);
     if (!info || info.deleted) return null;
     const data = chunkStream(info, this.jsm, this.bucket);
     const error = finished(data).then(
@@ -119,7 +159,7 @@ export class DirectReadObjectStore implements ObjectStore {
   }
 
   info(name: string): Promise<ObjectInfo | null> {
-    return this.store.info(name);
+    return objectInfo(this.jsm, this.bucket, name);
   }
   list(): Promise<ObjectInfo[]> {
     return this.store.list();

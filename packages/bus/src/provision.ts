@@ -15,7 +15,7 @@ import { type NatsConnection, nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { ProvisionError } from "./errors.js";
 import { ApiCodes, apiErrorCode, permissionViolation, whileTransient } from "./nats-errors.js";
-import type { BucketSpec, ConsumerSpec, ServiceResources, StreamSpec } from "./specs.js";
+import type { BucketSpec, ConsumerSpec, ObjectStoreSpec, ServiceResources, StreamSpec } from "./specs.js";
 
 /** How many copies JetStream keeps of each stream, bucket and object store (1 = a single server; 3 in a cluster). */
 export const DEFAULT_REPLICAS = 1;
@@ -144,17 +144,19 @@ export interface ProvisionNats {
 }
 
 /**
- * Brings the stream behind an existing bucket or object store to `replicas` copies: nats.js opens an existing
- * one as it is, so a bucket created on a single server would stay at one copy after the move to a cluster.
+ * Brings the stream behind an existing bucket or object store to `replicas` copies and to the spec's max age: nats.js
+ * opens an existing one as it is, so a bucket created on a single server would stay at one copy after the move to a
+ * cluster, and a retention set later would never apply. A max age of 0 is "forever".
  */
-async function ensureReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+async function ensureStreamLimits(jsm: JetStreamManager, stream: string, replicas: number, maxAgeSec = 0): Promise<void> {
   const info = await jsm.streams.info(stream);
-  if (info.config.num_replicas !== replicas) {
-    await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
+  const maxAge = nanos(maxAgeSec * 1000);
+  if (info.config.num_replicas !== replicas || info.config.max_age !== maxAge) {
+    await jsm.streams.update(stream, { ...info.config, num_replicas: replicas, max_age: maxAge });
   }
 }
 
-/** Creates a KV bucket with its spec and `replicas` copies, or opens it, bringing it to `replicas` (idempotent). */
+/** Creates a KV bucket with its spec and `replicas` copies, or opens it, bringing it to its spec (idempotent). */
 export async function ensureBucket(nats: ProvisionNats, spec: BucketSpec, replicas = DEFAULT_REPLICAS): Promise<void> {
   try {
     await new Kvm(nats.nc).create(spec.name, {
@@ -162,19 +164,26 @@ export async function ensureBucket(nats: ProvisionNats, spec: BucketSpec, replic
       replicas,
       ...(spec.ttlSec !== undefined ? { ttl: spec.ttlSec * 1000 } : {}),
     });
-    await ensureReplicas(nats.jsm, `KV_${spec.name}`, replicas);
+    await ensureStreamLimits(nats.jsm, `KV_${spec.name}`, replicas, spec.ttlSec);
   } catch (err) {
     throw provisionFailure(`KV bucket '${spec.name}'`, err);
   }
 }
 
-/** Creates an Object Store with `replicas` copies, or opens it, bringing it to `replicas` (idempotent). */
-export async function ensureObjectStore(nats: ProvisionNats, name: string, replicas = DEFAULT_REPLICAS): Promise<void> {
+/**
+ * Creates an Object Store with `replicas` copies and its spec's retention, or opens it, bringing it to both
+ * (idempotent). Objects older than `ttlSec` go whole: a name's metadata and chunks are stored together.
+ */
+export async function ensureObjectStore(nats: ProvisionNats, spec: ObjectStoreSpec, replicas = DEFAULT_REPLICAS): Promise<void> {
   try {
-    await new Objm(nats.nc).create(name, { replicas });
-    await ensureReplicas(nats.jsm, `OBJ_${name}`, replicas);
+    await new Objm(nats.nc).create(spec.name, {
+      replicas,
+      // In nanoseconds here (a KV bucket's ttl is in milliseconds).
+      ...(spec.ttlSec !== undefined ? { ttl: nanos(spec.ttlSec * 1000) } : {}),
+    });
+    await ensureStreamLimits(nats.jsm, `OBJ_${spec.name}`, replicas, spec.ttlSec);
   } catch (err) {
-    throw provisionFailure(`object store '${name}'`, err);
+    throw provisionFailure(`object store '${spec.name}'`, err);
   }
 }
 
@@ -195,7 +204,7 @@ export async function setUpResources(
   const settled = <T>(step: () => Promise<T>) => whileTransient(step, PROVISION_TRIES);
   for (const spec of owns.streams ?? []) await settled(() => ensureStream(nats.jsm, spec, replicas));
   for (const spec of owns.buckets ?? []) await settled(() => ensureBucket(nats, spec, replicas));
-  for (const name of owns.objectStores ?? []) await settled(() => ensureObjectStore(nats, name, replicas));
+  for (const spec of owns.objectStores ?? []) await settled(() => ensureObjectStore(nats, spec, replicas));
   const owned = new Set((owns.streams ?? []).map((s) => s.name));
   const needed = new Set([
     ...(uses.streams ?? []),

@@ -23,6 +23,13 @@ export interface ConsumerSpec {
   maxAckPending: number;
 }
 
+/** An Object Store with the options its owner creates it with. */
+export interface ObjectStoreSpec {
+  name: string;
+  /** Seconds an object is kept after it was stored (the stream's max age); unset = forever. */
+  ttlSec?: number;
+}
+
 /** A KV bucket with the options its owner creates it with. */
 export interface BucketSpec {
   name: string;
@@ -41,7 +48,7 @@ export interface ServiceResources {
   owns?: {
     streams?: readonly StreamSpec[];
     buckets?: readonly BucketSpec[];
-    objectStores?: readonly string[];
+    objectStores?: readonly ObjectStoreSpec[];
   };
   /** Names of streams, buckets and object stores another service owns and this one needs before it starts. */
   uses?: {

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { BrainConfig, DEFAULT_JOBS_DIR } from "@mllead/brain";
-import { ROLES, Role } from "@mllead/contracts";
+import { ARTIFACT_RETENTION_DAYS, ROLES, Role } from "@mllead/contracts";
 import { ENV_NAME, sandboxEnv } from "@mllead/sandbox";
 import { envFlag, envList } from "@mllead/service-kit";
 import { z } from "zod";
@@ -79,6 +79,11 @@ export const SpecialistEnv = BrainConfig.extend({
   MLLEAD_TASK_FILES_MAX_MB: z.coerce.number().int().min(0).default(1024),
   /** The largest one such file may be (MB). */
   MLLEAD_TASK_FILES_MAX_FILE_MB: z.coerce.number().int().min(0).default(512),
+  /**
+   * Days a task's objects are kept in `mllead_artifacts` (artifacts, branch bundles, carried files) and its branch
+   * record in `mllead_task_branches`, counted from when each was stored; applied to the existing store at start.
+   */
+  MLLEAD_ARTIFACT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(ARTIFACT_RETENTION_DAYS),
 });
 export type SpecialistEnv = z.output<typeof SpecialistEnv>;
 
