@@ -34,4 +34,5 @@ ENV NODE_ENV=production HOST=0.0.0.0 MLLEAD_SANDBOX=bubblewrap
 # Commands run as `nobody` inside the sandbox, mapped to this user outside: the worktrees stay node's (uid 1000).
 USER node
 # --conditions=mllead-dist: every @mllead package resolves to its dist/ (without it, to its TypeScript source).
-CMD ["sh", "-c", "exec node --conditions=mllead-dist services/${SERVICE}/dist/main.js"]
+# --max-semi-space-size=4: an idle service keeps a small young generation (tools/src/services.ts, PROD_NODE_FLAGS).
+CMD ["sh", "-c", "exec node --max-semi-space-size=4 --conditions=mllead-dist services/${SERVICE}/dist/main.js"]

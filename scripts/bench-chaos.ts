@@ -138,14 +138,16 @@ function progress(stack: Stack<NatsCluster>, sent: { ts: string }[]) {
   return {
     messages: threads.reduce((a, t) => a + t.length, 0),
     summaries: threads.map((t) => t.filter((x) => kind(x).endsWith("task.completed")).length),
-    planned: threads.map((t) => t.some((x) => kind(x).endsWith("task.planned"))),
-    approved: threads.map((t) => t.some((x) => kind(x).endsWith("task.approved"))),
+    /** Plans shown (the first, and each revision after a failed step) and approvals shown, per task. */
+    planned: threads.map((t) => t.filter((x) => kind(x).endsWith("task.planned")).length),
+    approved: threads.map((t) => t.filter((x) => kind(x).endsWith("task.approved")).length),
   };
 }
 
 /**
- * Mentions, then approves each plan as a person would: once, and again only when no approval showed in the thread
- * 20 s later (the gateway may have been down). Runs until every task is approved or `until()` says stop.
+ * Mentions, then approves each plan as a person would — the first, and a revision the tech lead asks about after a
+ * step failed: once, and again only when no approval showed in the thread 20 s later (the gateway may have been
+ * down). Runs until `until()` says stop.
  */
 async function sendTasks(stack: Stack<NatsCluster>, until: () => boolean): Promise<{ ts: string }[]> {
   const sent: { ts: string }[] = [];
@@ -154,9 +156,9 @@ async function sendTasks(stack: Stack<NatsCluster>, until: () => boolean): Promi
   void (async () => {
     while (!until()) {
       const p = progress(stack, sent);
-      if (p.approved.every(Boolean)) return;
       for (const [i, m] of sent.entries()) {
-        if (!p.planned[i] || p.approved[i] || Date.now() - (askedAt.get(i) ?? 0) < 20_000) continue;
+        const waiting = (p.planned[i] ?? 0) > (p.approved[i] ?? 0) && (p.summaries[i] ?? 0) === 0;
+        if (!waiting || Date.now() - (askedAt.get(i) ?? 0) < 20_000) continue;
         askedAt.set(i, Date.now());
         const res = await stack.sandbox.reply(m.ts, "approve").catch((err: unknown) => ({ status: String(err) }));
         if (res.status !== 200) process.stderr.write(`approval of task ${i + 1} not delivered (${res.status})\n`);
@@ -277,6 +279,7 @@ async function main(): Promise<void> {
       `done             ${done}`,
       `lost             ${TASKS - done}`,
       `doubled          ${doubles.length}${doubles.length ? `\n  ${doubles.join("\n  ")}` : ""}`,
+      `plans revised    ${p.planned.filter((n) => n > 1).length} (a step failed; the revision approved again)`,
       `jobs rerun       ${reruns.length}${reruns.length ? ` (a runner killed mid-job)\n  ${reruns.join("\n  ")}` : ""}`,
       `kills            ${recoveries.length} (${[...new Set(recoveries.map((r) => r.victim))].join(", ")})`,
       `slowest recovery ${(slowest.ms / 1000).toFixed(1)} s (${slowest.victim})`,

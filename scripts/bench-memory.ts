@@ -4,9 +4,10 @@
  * Against a private nats-server (and the Slack sandbox, which the gateway asks who it is at start), one group at a
  * time: (a) the bare process of scripts/lib/bare-service.mjs (Fastify + @nats-io/transport-node + pino + zod,
  * connected and listening); (b) the four services from the build (`pnpm build`, done first when stale), plain
- * node; (c) the four from source through tsx, as before the build existed. Each process is left idle
- * BENCH_MEMORY_SETTLE_SEC after it is ready (default 5), then its resident set (VmRSS of /proc/<pid>/status) is
- * read BENCH_MEMORY_SAMPLES times a second apart (default 5); the median is reported.
+ * node; (c) the four from source through tsx, as before the build existed. (a) and (b) run with the production V8
+ * flags (PROD_NODE_FLAGS of tools/src/services.ts), as the image and `pnpm start --prod` run the services. Each
+ * process is left idle BENCH_MEMORY_SETTLE_SEC after it is ready (default 5), then its resident set (VmRSS of
+ * /proc/<pid>/status) is read BENCH_MEMORY_SAMPLES times a second apart (default 5); the median is reported.
  * Goal: each service from dist at most 1.2× the bare process.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -20,6 +21,7 @@ import { startSlackSandbox } from "@mllead/slack-sandbox";
 import { build } from "@mllead/tools/build";
 import { freePort, startNatsServer } from "@mllead/tools/nats-server";
 import {
+  PROD_NODE_FLAGS,
   REPO_ROOT,
   SERVICE_NAMES,
   type ServiceFrom,
@@ -64,7 +66,8 @@ async function idleRss(procs: ChildProcess[]): Promise<number[]> {
 
 /** The bare process, ready when it says so over IPC. */
 async function bareRss(natsUrl: string): Promise<number> {
-  const proc = spawn(process.execPath, [join(REPO_ROOT, "scripts/lib/bare-service.mjs")], {
+  // With the services' production V8 flags: the comparison is of what is loaded, not of how V8 is tuned.
+  const proc = spawn(process.execPath, [...PROD_NODE_FLAGS, join(REPO_ROOT, "scripts/lib/bare-service.mjs")], {
     env: { PATH: process.env.PATH, NATS_URL: natsUrl, PORT: "0", LOG_LEVEL: "info" },
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { REPO_ROOT, SERVICE_NAMES } from "@mllead/tools/services";
+import { PROD_NODE_FLAGS, REPO_ROOT, SERVICE_NAMES } from "@mllead/tools/services";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
@@ -99,9 +99,10 @@ describe("deployment files", () => {
     expect(user).toBeDefined();
     expect(["root", "0", "0:0"]).not.toContain(user);
     expect(runtime.indexOf("USER ")).toBeLessThan(runtime.indexOf("CMD "));
-    // Plain node on the compiled entry, with the condition that resolves every @mllead package to its dist/.
+    // Plain node on the compiled entry, with the production V8 flags (as `pnpm start --prod` runs it) and the
+    // condition that resolves every @mllead package to its dist/.
     const cmd = /^CMD\s+(.*)$/m.exec(runtime)?.[1] ?? "";
-    expect(cmd).toMatch(/exec node --conditions=mllead-dist services\/\$\{SERVICE\}\/dist\/main\.js/);
+    expect(cmd).toContain(`exec node ${PROD_NODE_FLAGS.join(" ")} --conditions=mllead-dist services/\${SERVICE}/dist/main.js`);
     expect(cmd).not.toMatch(/tsx|\.ts\b/);
     // A dist/ of the host must not reach the build stage (tsc -b could take it for up to date).
     expect(read(".dockerignore").split("\n")).toContain("**/dist");

@@ -2,15 +2,9 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { awaitStreams } from "./provision.js";
+import { natsTimeoutError } from "./testing.js";
 
 const log = pino({ level: "silent" });
-
-/** What nats.js throws when a request gets no answer in time (as while a cluster elects a stream's leader). */
-function natsTimeout(): Error {
-  const err = new Error("timeout");
-  err.name = "TimeoutError";
-  return err;
-}
 
 /** A JetStreamManager whose `streams.info` answers with `answers` in turn (an Error is thrown), then the last. */
 function jsmAnswering(answers: (Error | object)[]): { jsm: JetStreamManager; asked: () => number } {
@@ -26,7 +20,7 @@ function jsmAnswering(answers: (Error | object)[]): { jsm: JetStreamManager; ask
 
 describe("awaitStreams", () => {
   it("asks again when a look times out (a cluster electing a leader) instead of stopping the service", async () => {
-    const { jsm, asked } = jsmAnswering([natsTimeout(), natsTimeout(), { config: { name: "S" } }]);
+    const { jsm, asked } = jsmAnswering([natsTimeoutError(), natsTimeoutError(), { config: { name: "S" } }]);
     await expect(awaitStreams(jsm, ["S"], { log })).resolves.toBeUndefined();
     expect(asked()).toBe(3);
   }, 10_000);

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { natsTimeoutError } from "@mllead/bus/testing";
 import { testGpuJob } from "@mllead/contracts/testing";
 import type { ProcessOutcome, ProcessSpec } from "@mllead/sandbox";
 import type { ObjectStore } from "@nats-io/obj";
@@ -11,13 +12,6 @@ import { TransientFailureError } from "./errors.js";
 import { type ExecutorDeps, executeJob } from "./job-executor.js";
 
 const log = pino({ level: "silent" });
-
-/** What nats.js throws when a request gets no answer in time (as while a stream elects its leader). */
-function natsTimeout(): Error {
-  const err = new Error("timeout");
-  err.name = "TimeoutError";
-  return err;
-}
 
 /**
  * An Object Store holding `objects` whose every `get` fails with `failure` while `down()` says so (as nats.js's
@@ -81,7 +75,7 @@ const options = { onProgress: () => {}, signal: new AbortController().signal, lo
 
 describe("executeJob while fetching the job's inputs", () => {
   it("hands the job back (throws a TransientFailureError, fails nothing) while NATS does not answer, and runs it once NATS is back", async () => {
-    let failure: Error | null = natsTimeout();
+    let failure: Error | null = natsTimeoutError();
     const ran: string[] = [];
     const d = deps(
       objectStore({ "tasks/t1/inputs/input.txt": "the data" }, () => failure),
