@@ -54,19 +54,28 @@ export async function readObject(jsm: JetStreamManager, bucket: string, name: st
  * never behind. nats.js's `ObjectStore.info` asks only the leader, so it times out while a cluster elects one.
  */
 async function objectInfo(jsm: JetStreamManager, bucket: string, name: string): Promise<ObjectInfo | null> {
-  const stream = `OBJ_${bucket}`;
-  const subject = `$O.${bucket}.M.${Base64UrlPaddedCodec.encode(name)}`;
-  const m =
-    (await whileTransient(() => jsm.direct.getMessage(stream, { last_by_subj: subject }))) ??
-    (await whileTransient(() => jsm.streams.getMessage(stream, { last_by_subj: subject })));
-  if (!m) return null;
-  // As stored by nats.js (headers as a plain record, which no reader here uses); the revision is its sequence.
+  const subject = metaSubject(bucket, name);
+  const m = await whileTransient(() => jsm.direct.getMessage(`OBJ_${bucket}`, { last_by_subj: subject }));
+  return m ? storedInfo(m) : leaderInfo(jsm, bucket, name);
+}
+
+/** The metadata of `name` as the stream's leader has it (never behind; unanswered while a leader is elected). */
+async function leaderInfo(jsm: JetStreamManager, bucket: string, name: string): Promise<ObjectInfo | null> {
+  const subject = metaSubject(bucket, name);
+  const m = await whileTransient(() => jsm.streams.getMessage(`OBJ_${bucket}`, { last_by_subj: subject }));
+  return m ? storedInfo(m) : null;
+}
+
+const metaSubject = (bucket: string, name: string) => `$O.${bucket}.M.${Base64UrlPaddedCodec.encode(name)}`;
+
+/** The metadata as nats.js stores it (headers as a plain record, which no reader here uses); its revision is its sequence. */
+function storedInfo(m: { seq: number; json<T>(): T }): ObjectInfo {
   const { headers: _headers, ...stored } = m.json<ObjectInfo>();
   return { ...stored, revision: m.seq };
 }
 
 /** Times a chunk is asked for when a replica answers that it has none (the replica may be behind), and the pause. */
-const CHUNK_TRIES = 8;
+const CHUNK_TRIES = 5;
 const CHUNK_RETRY_MS = 250;
 
 /**
@@ -82,18 +91,37 @@ async function chunkAt(jsm: JetStreamManager, stream: string, subject: string, s
   }
 }
 
-/** The bytes of the object `info` names, one direct get per chunk, checked against its size and digest at the end. */
-function chunkStream(info: ObjectInfo, jsm: JetStreamManager, bucket: string): Readable {
-  const { name } = info;
-  if (info.options?.link) throw readError(`'${name}' is a link to another object, which is not served`);
-  if (!info.digest.startsWith(DIGEST_PREFIX)) throw readError(`'${name}' has an unknown digest type`);
+/** The chunks' subject of the object `info` describes, and its digest without the prefix and padding. */
+function readable(info: ObjectInfo, bucket: string): { subject: string; expected: string } {
+  if (info.options?.link) throw readError(`'${info.name}' is a link to another object, which is not served`);
+  if (!info.digest.startsWith(DIGEST_PREFIX)) throw readError(`'${info.name}' has an unknown digest type`);
+  return { subject: `$O.${bucket}.C.${info.nuid}`, expected: info.digest.slice(DIGEST_PREFIX.length).replace(/=+$/, "") };
+}
+
+/**
+ * The bytes of the object `first` names, one direct get per chunk, checked against its size and digest at the end.
+ * When its first chunk is not there, the metadata may be an older version's (read from a replica that is behind,
+ * the object replaced since): the leader's is read, and a newer version is read instead (checked against its own
+ * size and digest; a size told before the read began, as `ObjectRead.size`, was the older one's).
+ */
+function chunkStream(first: ObjectInfo, jsm: JetStreamManager, bucket: string): Readable {
+  const { name } = first;
+  let info = first;
+  let { subject, expected } = readable(info, bucket);
   const stream = `OBJ_${bucket}`;
-  const subject = `$O.${bucket}.C.${info.nuid}`;
-  const expected = info.digest.slice(DIGEST_PREFIX.length).replace(/=+$/, "");
   const sha = createHash("sha256");
   let nextSeq = 1;
   let chunks = 0;
   let bytes = 0;
+
+  const firstChunkOfCurrent = async () => {
+    const current = await leaderInfo(jsm, bucket, name);
+    if (!current || current.deleted) throw readError(`'${name}' was deleted while it was read`);
+    if (current.nuid === info.nuid) return null;
+    info = current;
+    ({ subject, expected } = readable(info, bucket));
+    return chunkAt(jsm, stream, subject, nextSeq);
+  };
 
   const nextChunk = async (): Promise<Uint8Array | null> => {
     if (chunks >= info.chunks) {
@@ -102,7 +130,7 @@ function chunkStream(info: ObjectInfo, jsm: JetStreamManager, bucket: string): R
         throw readError(`'${name}' read back ${bytes} of ${info.size} bytes with another digest than stored`);
       return null;
     }
-    const m = await chunkAt(jsm, stream, subject, nextSeq);
+    const m = (await chunkAt(jsm, stream, subject, nextSeq)) ?? (chunks === 0 ? await firstChunkOfCurrent() : null);
     if (!m) throw readError(`'${name}' lacks chunk ${chunks + 1} of ${info.chunks}`);
     nextSeq = m.seq + 1;
     chunks++;

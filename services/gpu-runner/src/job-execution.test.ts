@@ -1,4 +1,5 @@
-import { ConflictError, type TypedKv } from "@mllead/bus";
+import { ConflictError, type MessageContext, type TypedKv } from "@mllead/bus";
+import { CONSUMERS } from "@mllead/contracts";
 import { testGpuJob } from "@mllead/contracts/testing";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
@@ -7,6 +8,7 @@ import { ClaimStore, type JobClaim } from "./claims.js";
 import { TransientFailureError } from "./errors.js";
 import { HeldJobs } from "./held-jobs.js";
 import { runClaimedJob } from "./job-execution.js";
+import { jobIntake } from "./job-intake.js";
 import type { RunnerCore } from "./runner-core.js";
 
 const log = pino({ level: "silent" });
@@ -71,5 +73,47 @@ describe("runClaimedJob when the job could not start", () => {
     const h = a.held.hold(job, ref as NonNullable<typeof ref>);
     await expect(runClaimedJob(a.core, job, h, log)).rejects.toThrow("boom");
     expect(records.get(job.jobId)?.value).toMatchObject({ state: "running", runnerId: "runner-a" });
+  });
+});
+
+describe("jobIntake on a job's last delivery", () => {
+  /** The intake of a runner whose backend hands every job back with `failure`; what it publishes is kept. */
+  function intake(failure: Error) {
+    const { store } = claimsBucket();
+    const { core } = runner(store, "runner-a", failure);
+    const published: { subject: string; payload: unknown }[] = [];
+    Object.assign(core, {
+      shutdown: new AbortController().signal,
+      records: { refusal: async () => null, cancelled: async () => false },
+      backend: { ...core.backend, placesOnOwnGpus: false },
+      bus: {
+        lastMessage: async () => null,
+        publish: async (subject: string, _schema: unknown, payload: unknown) => {
+          published.push({ subject, payload });
+          return { seq: published.length, duplicate: false };
+        },
+      },
+    });
+    return { handle: jobIntake(core, {} as never), published };
+  }
+  const ctx = (deliveryCount: number) => ({ deliveryCount, log, subject: "mllead.work.gpu" }) as unknown as MessageContext;
+
+  it("hands the job back on earlier deliveries, and reports it failed with the reason on the last instead of letting it drop", async () => {
+    const { handle, published } = intake(new TransientFailureError("Slurm did not accept the job after 4 tries"));
+    await expect(handle(job, ctx(1))).rejects.toBeInstanceOf(TransientFailureError);
+    expect(published).toEqual([]);
+
+    await handle(job, ctx(CONSUMERS.gpuRunner.maxDeliver));
+    const finished = published.map((p) => p.payload as { type: string; result: { outcome: string; logTail: string[] } });
+    expect(finished).toHaveLength(1);
+    expect(finished[0]?.type).toBe("job.finished");
+    expect(finished[0]?.result.outcome).toBe("failed");
+    expect(finished[0]?.result.logTail.join("\n")).toMatch(/handed back after 10 deliveries.*Slurm did not accept the job/);
+  });
+
+  it("lets any other failure go back to JetStream on the last delivery too (nothing is reported for it)", async () => {
+    const { handle, published } = intake(new Error("boom"));
+    await expect(handle(job, ctx(CONSUMERS.gpuRunner.maxDeliver))).rejects.toThrow("boom");
+    expect(published).toEqual([]);
   });
 });

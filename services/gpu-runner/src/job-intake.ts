@@ -1,8 +1,9 @@
 import type { MessageContext, TypedKv } from "@mllead/bus";
-import { type GpuJob, lastEvent, type RunnerHeartbeat, SUBJECTS } from "@mllead/contracts";
+import { CONSUMERS, type GpuJob, lastEvent, type RunnerHeartbeat, SUBJECTS } from "@mllead/contracts";
 import { ShuttingDownError } from "@mllead/service-kit";
-import { BetterElsewhereError } from "./errors.js";
+import { BetterElsewhereError, DevicesBusyError, TransientFailureError } from "./errors.js";
 import type { Held } from "./held-jobs.js";
+import { notRunResult } from "./job-events.js";
 import { runClaimedJob } from "./job-execution.js";
 import { otherRunnerFits } from "./placement.js";
 import { emitFinished, type RunnerCore } from "./runner-core.js";
@@ -14,6 +15,38 @@ import { emitFinished, type RunnerCore } from "./runner-core.js";
  * of a job this runner took up again from its claim at start is held until that run ends, then acked.
  */
 export function jobIntake(
+  core: RunnerCore,
+  runners: TypedKv<typeof RunnerHeartbeat>,
+): (job: GpuJob, ctx: MessageContext) => Promise<void> {
+  const take = takeJob(core, runners);
+  return async (job, ctx) => {
+    try {
+      await take(job, ctx);
+    } catch (err) {
+      // JetStream drops a message after its last delivery without a word: a job handed back that often (never a
+      // GPU free, NATS or Slurm silent for minutes) is reported failed instead, so its step hears why.
+      if (!isLastHandBack(err, ctx) || core.shutdown.aborted) throw err;
+      const reason = `not run: handed back after ${ctx.deliveryCount} deliveries, the last time because ${(err as Error).message}`;
+      ctx.log.error(
+        { err, jobId: job.jobId, deliveries: ctx.deliveryCount },
+        "gave up on a GPU job handed back on every delivery",
+      );
+      await emitFinished(core, job, notRunResult(reason, core.host));
+    }
+  };
+}
+
+/**
+ * True for a hand-back (devices busy, better placed elsewhere, NATS or Slurm not answering) on the consumer's last
+ * delivery. Not for a claim another runner holds: that runner is running the job and reports it.
+ */
+function isLastHandBack(err: unknown, ctx: MessageContext): boolean {
+  const handBack = err instanceof BetterElsewhereError || err instanceof DevicesBusyError || err instanceof TransientFailureError;
+  return handBack && ctx.deliveryCount >= CONSUMERS.gpuRunner.maxDeliver;
+}
+
+/** One delivery of a job: refused, skipped, handed back (thrown) or claimed and run. */
+function takeJob(
   core: RunnerCore,
   runners: TypedKv<typeof RunnerHeartbeat>,
 ): (job: GpuJob, ctx: MessageContext) => Promise<void> {
