@@ -1,6 +1,5 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
-import { type ObjectStore, Objm } from "@nats-io/obj";
+import type { ObjectStore } from "@nats-io/obj";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { z } from "zod";
@@ -8,13 +7,12 @@ import { decode, encodeBounded } from "./codec.js";
 import { type BusOptions, connectNats, type NatsAccess } from "./connection.js";
 import { type ConsumeOptions, type Consumption, consumeDurable, type Handler } from "./consume.js";
 import type { InvalidMessageError } from "./errors.js";
-import { TypedKv } from "./kv.js";
-import { whileTransient } from "./nats-errors.js";
-import { DirectReadObjectStore, type ObjectRead, readObject } from "./object-reader.js";
+import { openTypedKv, type TypedKv } from "./kv.js";
+import { type ObjectRead, openObjectStore, readObject } from "./object-reader.js";
 import { DEFAULT_REPLICAS, ensureBucket, ensureObjectStore, setUpResources, streamInfoOrNull } from "./provision.js";
 import { requestReply, subscribeServer } from "./request-reply.js";
 import type { BucketSpec, ConsumerSpec, ObjectStoreSpec, ServiceResources } from "./specs.js";
-import { deleteStoredMessage, type StoredMessage, storedMessage, streamSubjects } from "./stored-messages.js";
+import { deleteStoredMessage, type StoredMessage, storedMessage } from "./stored-messages.js";
 import { consumingSync, tracedPublish } from "./tracing.js";
 import { type WaitOptions, waitForLast } from "./wait-last.js";
 
@@ -246,13 +244,7 @@ export class Bus {
 
   /** Opens a KV bucket whose values are JSON checked by `schema` (see TypedKv). */
   async kv<S extends z.ZodType>(bucket: string, schema: S): Promise<TypedKv<S>> {
-    const prefix = `$KV.${bucket}.`;
-    return new TypedKv(await new Kvm(this.js).open(bucket), schema, {
-      bucket,
-      maxBytes: () => this.maxPayload(),
-      listSubjects: async (filter) =>
-        (await streamSubjects(this.jsm, `KV_${bucket}`, prefix + filter)).map((s) => s.slice(prefix.length)),
-    });
+    return openTypedKv({ js: this.js, jsm: this.jsm }, bucket, schema, () => this.maxPayload());
   }
 
   /**
@@ -266,9 +258,7 @@ export class Bus {
 
   /** Opens an Object Store (it must exist: its owner creates it). */
   async objectStore(name: string): Promise<ObjectStore> {
-    // Opening asks the stream's leader for its info: asked again while a cluster elects one.
-    const store = await whileTransient(() => new Objm(this.js).open(name));
-    return new DirectReadObjectStore(store, this.jsm, name);
+    return openObjectStore({ js: this.js, jsm: this.jsm }, name);
   }
 
   /** `name` in the Object Store `store`, streamed chunk by chunk as read (never whole in memory); null when absent. */

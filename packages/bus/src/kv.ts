@@ -1,8 +1,10 @@
-import type { KV, KvEntry } from "@nats-io/kv";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import type { z } from "zod";
 import { ConflictError, InvalidRecordError, InvalidValueError, PayloadTooLargeError } from "./errors.js";
 import { formatIssues } from "./issues.js";
 import { isWrongLastSequence, whileTransient } from "./nats-errors.js";
+import { streamSubjects } from "./stored-messages.js";
 
 /** A KV value with the revision it was read or written at (what a compare-and-swap names). */
 export interface Versioned<T> {
@@ -164,4 +166,23 @@ export class TypedKv<S extends z.ZodType> {
     }
     return live;
   }
+}
+
+/**
+ * Opens `bucket` as a TypedKv of `schema` whose keys are listed from its stream's subjects (see `TypedKv.keys`);
+ * `maxBytes` bounds a value (the server's `max_payload` less room for headers).
+ */
+export async function openTypedKv<S extends z.ZodType>(
+  nats: { js: JetStreamClient; jsm: JetStreamManager },
+  bucket: string,
+  schema: S,
+  maxBytes: () => number,
+): Promise<TypedKv<S>> {
+  const prefix = `$KV.${bucket}.`;
+  return new TypedKv(await new Kvm(nats.js).open(bucket), schema, {
+    bucket,
+    maxBytes,
+    listSubjects: async (filter) =>
+      (await streamSubjects(nats.jsm, `KV_${bucket}`, prefix + filter)).map((s) => s.slice(prefix.length)),
+  });
 }

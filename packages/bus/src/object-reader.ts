@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
-import type { JetStreamManager, PubAck, PurgeResponse } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, PubAck, PurgeResponse } from "@nats-io/jetstream";
 import {
   Base64UrlPaddedCodec,
   type ObjectInfo,
@@ -10,6 +10,7 @@ import {
   type ObjectStoreMeta,
   type ObjectStorePutOpts,
   type ObjectStoreStatus,
+  Objm,
 } from "@nats-io/obj";
 import { BusError, BusErrorCode } from "./errors.js";
 import { whileTransient } from "./nats-errors.js";
@@ -226,4 +227,14 @@ export class DirectReadObjectStore implements ObjectStore {
 
 function readError(message: string, cause?: unknown): BusError {
   return new BusError(BusErrorCode.ObjectRead, message, cause === undefined ? undefined : { cause });
+}
+
+/** Opens the Object Store `name` (it must exist: its owner creates it), its reads by direct gets. */
+export async function openObjectStore(
+  nats: { js: JetStreamClient; jsm: JetStreamManager },
+  name: string,
+): Promise<DirectReadObjectStore> {
+  // Opening asks the stream's leader for its info: asked again while a cluster elects one.
+  const store = await whileTransient(() => new Objm(nats.js).open(name));
+  return new DirectReadObjectStore(store, nats.jsm, name);
 }

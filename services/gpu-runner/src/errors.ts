@@ -56,3 +56,13 @@ export const SlurmCommandError = codedError(RunnerError, RunnerErrorCode.SlurmCo
  * message are handed back, and a later delivery runs the job (see `runClaimedJob`).
  */
 export const TransientFailureError = codedError(RunnerError, RunnerErrorCode.TransientFailure, "TransientFailureError");
+
+/**
+ * The TransientFailureError that hands a job back when NATS did not answer while its inputs were fetched (`err`, a
+ * timeout or no responders that outlasted `getFile`'s retries), its cause kept.
+ */
+export function natsUnavailable(err: unknown): InstanceType<typeof TransientFailureError> {
+  return new TransientFailureError(`could not reach the job's inputs: NATS did not answer (${(err as Error).message})`, {
+    cause: err,
+  });
+}

@@ -3,22 +3,15 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isTransientNatsError } from "@mllead/bus";
 import type { GpuJob, JobOutcome, JobProgress, JobResult } from "@mllead/contracts";
-import {
-  LineSplitter,
-  LineTail,
-  type ProcessOutcome,
-  type ProcessSpec,
-  resolveInside,
-  type SandboxPolicy,
-} from "@mllead/sandbox";
+import { LineSplitter, type ProcessOutcome, type ProcessSpec, resolveInside, type SandboxPolicy } from "@mllead/sandbox";
 import { bestEffort } from "@mllead/service-kit";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import type { Allocation } from "./allocator.js";
 import { artifactObjectName, downloadInput, readMetrics, uploadArtifacts, uploadFile } from "./artifacts.js";
 import { buildJobEnv } from "./env.js";
-import { PathEscapeError, TransientFailureError } from "./errors.js";
-import { CappedLogFile } from "./job-log.js";
+import { natsUnavailable, PathEscapeError } from "./errors.js";
+import { type JobOutput, jobOutput } from "./job-log.js";
 import { type JobSandboxSettings, jobPolicy } from "./job-sandbox.js";
 import { PGID_FILE } from "./orphans.js";
 import { ProgressThrottle, parseOutputLine } from "./progress.js";
@@ -72,14 +65,6 @@ export interface JobDirs {
   root: string;
   work: string;
   artifacts: string;
-}
-
-/** What a job's output becomes: the full log on disk and the tail for its result, with the runner's own notes. */
-export interface JobOutput {
-  logFile: CappedLogFile;
-  tail: LineTail;
-  /** A line the runner adds (why the job could not start, that it timed out). */
-  note: (text: string) => void;
 }
 
 function inside(root: string, rel: string): string {
@@ -158,30 +143,10 @@ export async function freshJobDirs(jobsDir: string, jobId: string): Promise<JobD
   return dirs;
 }
 
-export function jobOutput(logPath: string, logMaxBytes: number): JobOutput {
-  const logFile = new CappedLogFile(logPath, logMaxBytes);
-  const tail = new LineTail();
-  const note = (text: string) => {
-    tail.push(`[mllead] ${text}`);
-    logFile.note(text);
-  };
-  return { logFile, tail, note };
-}
-
 /** Closes the log of a job that will not run here and removes its directory (unless job directories are kept). */
 async function discardJobDir(deps: ExecutorDeps, dirs: JobDirs, output: JobOutput, log: Logger): Promise<void> {
   await output.logFile.close();
   if (!deps.keepJobDirs) await bestEffort("remove the job directory", log, () => rm(dirs.root, { recursive: true, force: true }));
-}
-
-/**
- * The TransientFailureError that hands a job back when NATS did not answer while its inputs were fetched (`err`, a
- * timeout or no responders that outlasted `getFile`'s retries), its cause kept.
- */
-export function natsUnavailable(err: unknown): InstanceType<typeof TransientFailureError> {
-  return new TransientFailureError(`could not reach the job's inputs: NATS did not answer (${(err as Error).message})`, {
-    cause: err,
-  });
 }
 
 /** Fills `work`: the shipped worktree, the job's files and its inputs (each path kept inside `work`). */

@@ -1,4 +1,5 @@
 import { createWriteStream, type WriteStream } from "node:fs";
+import { LineTail } from "@mllead/sandbox";
 
 /** A job's full output on disk, cut off (with a marker) at `maxBytes`. */
 export class CappedLogFile {
@@ -35,4 +36,23 @@ export class CappedLogFile {
   async close(): Promise<void> {
     await new Promise<void>((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   }
+}
+
+/** What a job's output becomes: the full log on disk and the tail for its result, with the runner's own notes. */
+export interface JobOutput {
+  logFile: CappedLogFile;
+  tail: LineTail;
+  /** A line the runner adds (why the job could not start, that it timed out). */
+  note: (text: string) => void;
+}
+
+/** A job's output: its log file at `logPath` (cut off at `logMaxBytes`), the tail for its result, and notes. */
+export function jobOutput(logPath: string, logMaxBytes: number): JobOutput {
+  const logFile = new CappedLogFile(logPath, logMaxBytes);
+  const tail = new LineTail();
+  const note = (text: string) => {
+    tail.push(`[mllead] ${text}`);
+    logFile.note(text);
+  };
+  return { logFile, tail, note };
 }

@@ -3,7 +3,7 @@ import type { JobProgress } from "@mllead/contracts";
 import { LineSplitter, MISSING, onCode, type ProcessOutcome } from "@mllead/sandbox";
 import type { Logger } from "pino";
 import { SlurmCommandError } from "../errors.js";
-import type { JobOutput } from "../job-executor.js";
+import type { JobOutput } from "../job-log.js";
 import { ProgressThrottle, parseOutputLine } from "../progress.js";
 import type { SlurmJobInfo, SlurmPort } from "../slurm-cli.js";
 

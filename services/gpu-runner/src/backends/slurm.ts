@@ -7,18 +7,11 @@ import { bestEffort } from "@mllead/service-kit";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import { buildJobEnv } from "../env.js";
-import { TransientFailureError } from "../errors.js";
+import { natsUnavailable, TransientFailureError } from "../errors.js";
 import type { Held } from "../held-jobs.js";
 import { jobProgressed, jobStarted } from "../job-events.js";
-import {
-  collectResult,
-  freshJobDirs,
-  type JobDirs,
-  type JobOutput,
-  jobOutput,
-  natsUnavailable,
-  prepareWork,
-} from "../job-executor.js";
+import { collectResult, freshJobDirs, type JobDirs, prepareWork } from "../job-executor.js";
+import { type JobOutput, jobOutput } from "../job-log.js";
 import type { RunnerCore } from "../runner-core.js";
 import type { SlurmPort } from "../slurm-cli.js";
 import { type ScriptSandbox, SLURM_FILES, sbatchArgs, writeBatchScript } from "../slurm-script.js";
