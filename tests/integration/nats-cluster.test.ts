@@ -3,7 +3,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Bus, type ConsumerSpec, type StreamSpec } from "@mllead/bus";
+import { Bus, type ConsumerSpec, type StreamSpec, whileTransient } from "@mllead/bus";
 import { createLogger } from "@mllead/service-kit";
 import { ensureNkeyUsers, NATS_INFRA_DIR } from "@mllead/tools/nats-auth";
 import { natsServerBin } from "@mllead/tools/nats-server";
@@ -142,7 +142,8 @@ describe("JetStream on a 3-node cluster", () => {
       name: `tasks/t/.files/o${i}`,
       bytes: Uint8Array.from({ length: 200 * 1024 + i }, (_, j) => (j * (i + 3)) % 256),
     }));
-    for (const o of objects) await os.putBlob({ name: o.name }, o.bytes);
+    // Written while the cluster settles (the client may be reconnecting): a put that times out is made again.
+    for (const o of objects) await whileTransient(() => os.putBlob({ name: o.name }, o.bytes), 6);
     // Back, and asked at once, before it has caught up: direct gets reach every replica, this one included.
     await cluster.start(follower);
     for (let round = 0; round < 3; round++)

@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ObjectStore } from "@nats-io/obj";
 import { errors } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { contentTypeFor, getFile } from "./artifacts.js";
+import { contentTypeFor, getFile, putFile } from "./artifacts.js";
 
 /** An Object Store whose `get` fails with `failures` in turn, then hands back `bytes` (as nats.js's `get` does). */
 function storeFailing(failures: Error[], bytes: string): { store: ObjectStore; calls: () => number } {
@@ -50,5 +50,30 @@ describe("contentTypeFor", () => {
     expect(contentTypeFor("features.parquet")).toBe("application/vnd.apache.parquet");
     expect(contentTypeFor("model.pt")).toBe("application/octet-stream");
     expect(contentTypeFor("Makefile")).toBe("application/octet-stream");
+  });
+});
+
+describe("putFile", () => {
+  it("stores the file again from its start when a put times out (a leader election), and fails on anything else", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "mllead-putfile-"));
+    try {
+      await writeFile(join(dir, "model.bin"), "weights");
+      const failures: Error[] = [new errors.TimeoutError()];
+      const stored: string[] = [];
+      const put = async (meta: { name: string }, body: ReadableStream<Uint8Array>) => {
+        let text = "";
+        for await (const chunk of body) text += new TextDecoder().decode(chunk);
+        const failure = failures.shift();
+        if (failure) throw failure;
+        stored.push(`${meta.name}=${text}`);
+        return { size: text.length };
+      };
+      expect(await putFile({ put } as unknown as ObjectStore, "tasks/t/model.bin", join(dir, "model.bin"))).toBe(7);
+      expect(stored).toEqual(["tasks/t/model.bin=weights"]);
+      failures.push(new Error("permission denied"));
+      await expect(putFile({ put } as unknown as ObjectStore, "x", join(dir, "model.bin"))).rejects.toThrow("permission denied");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -24,7 +24,9 @@ export function contentTypeFor(path: string): string {
 
 /**
  * Streams a local file into the Object Store as `objectName` (the file is never
- * held in memory whole) and returns the stored size in bytes.
+ * held in memory whole) and returns the stored size in bytes. A put that times out while the store's stream
+ * elects a leader (a cluster node lost) is made again from the start, a few seconds later: storing the same
+ * name again replaces what a half-done put left.
  */
 export async function putFile(
   store: ObjectStore,
@@ -32,10 +34,15 @@ export async function putFile(
   path: string,
   meta: { description?: string } = {},
 ): Promise<number> {
-  const body = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>;
-  const info = await store.put({ name: objectName, ...meta }, body);
-  return info.size;
+  return whileTransient(async () => {
+    const body = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>;
+    const info = await store.put({ name: objectName, ...meta }, body);
+    return info.size;
+  }, PUT_TRIES);
 }
+
+/** Times `putFile` stores a file when NATS answers "not now" (0.5 s … 4 s apart: about 20 s, an election's length). */
+const PUT_TRIES = 6;
 
 /**
  * Streams `objectName` from the Object Store into the local file `path`, creating
