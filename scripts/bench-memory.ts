@@ -11,15 +11,12 @@
  * Goal: each service from dist at most 1.2× the bare process.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startSlackSandbox } from "@mllead/slack-sandbox";
 import { build } from "@mllead/tools/build";
-import { freePort, startNatsServer } from "@mllead/tools/nats-server";
+import { startNatsServer } from "@mllead/tools/nats-server";
 import {
   PROD_NODE_FLAGS,
   REPO_ROOT,
@@ -30,6 +27,7 @@ import {
   startService,
   stopService,
 } from "@mllead/tools/services";
+import { servicesWorld } from "@mllead/tools/stack";
 
 const SETTLE_MS = Number(process.env.BENCH_MEMORY_SETTLE_SEC ?? 5) * 1000;
 const SAMPLES = Number(process.env.BENCH_MEMORY_SAMPLES ?? 5);
@@ -106,27 +104,8 @@ const built = await build({ onLine: (line) => say(`build | ${line}`) });
 say(built.built.length ? `built ${built.built.join(", ")} in ${built.ms} ms` : "the build is up to date");
 
 await using nats = await startNatsServer();
-const dir = await mkdtemp(join(tmpdir(), "mllead-bench-memory-"));
-const signingSecret = randomBytes(16).toString("hex");
-const botToken = `xoxb-bench-${randomBytes(6).toString("hex")}`;
-const gatewayPort = await freePort();
-const sandbox = await startSlackSandbox({ botToken, signingSecret, gatewayUrl: `http://127.0.0.1:${gatewayPort}/slack/events` });
-const env: NodeJS.ProcessEnv = {
-  PATH: process.env.PATH,
-  HOME: process.env.HOME,
-  NATS_URL: nats.url,
-  SLACK_BOT_TOKEN: botToken,
-  SLACK_SIGNING_SECRET: signingSecret,
-  SLACK_API_URL: sandbox.apiUrl,
-  GATEWAY_PORT: String(gatewayPort),
-  PORT: "0",
-  MLLEAD_WORKSPACE_DIR: join(dir, "workspaces"),
-  MLLEAD_STATE_DIR: join(dir, "state"),
-  MLLEAD_JOBS_DIR: join(dir, "jobs"),
-  MLLEAD_SANDBOX: "process",
-  RUNNER_ID: "bench-memory",
-  LOG_LEVEL: "info",
-};
+const { dir, sandbox, env: base } = await servicesWorld(nats.url, { name: "bench-memory" });
+const env: NodeJS.ProcessEnv = { ...base, PORT: "0", MLLEAD_SANDBOX: "process" };
 try {
   say(`idle RSS: ready + ${SETTLE_MS / 1000} s, median of ${SAMPLES} reads of VmRSS (MiB); Node ${process.version}`);
   const bare = await bareRss(nats.url);

@@ -1,10 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { startSlackSandbox } from "@mllead/slack-sandbox";
 import { build, buildProjects, staleProjects } from "@mllead/tools/build";
 import {
   DIST_CONDITION,
@@ -15,8 +13,9 @@ import {
   startService,
   stopService,
 } from "@mllead/tools/services";
+import { servicesWorld } from "@mllead/tools/stack";
 import { beforeAll, describe, expect, it } from "vitest";
-import { freePort, startNatsServer } from "../helpers/nats-server.js";
+import { startNatsServer } from "../helpers/nats-server.js";
 
 /** Where `specifier` resolves from a service's directory, with or without the production condition. */
 function resolveFrom(service: ServiceName, specifier: string, conditions: string[]): string {
@@ -112,31 +111,8 @@ describe("the production build (pnpm build; pnpm start --prod)", () => {
 
   it("runs all four services from dist with plain node (no tsx): each gets ready and answers /healthz and /readyz", async () => {
     await using nats = await startNatsServer();
-    const dir = await mkdtemp(join(tmpdir(), "mllead-prod-"));
-    const signingSecret = randomBytes(16).toString("hex");
-    const botToken = `xoxb-prod-${randomBytes(6).toString("hex")}`;
-    const gatewayPort = await freePort();
-    const sandbox = await startSlackSandbox({
-      botToken,
-      signingSecret,
-      gatewayUrl: `http://127.0.0.1:${gatewayPort}/slack/events`,
-    });
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NATS_URL: nats.url,
-      SLACK_BOT_TOKEN: botToken,
-      SLACK_SIGNING_SECRET: signingSecret,
-      SLACK_API_URL: sandbox.apiUrl,
-      GATEWAY_PORT: String(gatewayPort),
-      PORT: "0",
-      MLLEAD_WORKSPACE_DIR: join(dir, "workspaces"),
-      MLLEAD_STATE_DIR: join(dir, "state"),
-      MLLEAD_JOBS_DIR: join(dir, "jobs"),
-      MLLEAD_SANDBOX: "process",
-      RUNNER_ID: "prod-runner",
-      LOG_LEVEL: "info",
-    };
+    const { dir, sandbox, env: base } = await servicesWorld(nats.url, { name: "prod" });
+    const env: NodeJS.ProcessEnv = { ...base, PORT: "0", MLLEAD_SANDBOX: "process" };
     const services: ServiceProcess[] = [];
     try {
       for (const name of SERVICE_NAMES) services.push(startService(name, env, { from: "dist" }));

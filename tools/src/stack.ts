@@ -47,6 +47,48 @@ export interface StackOptions {
   specialistReplicas?: readonly NodeJS.ProcessEnv[];
 }
 
+/** What the four services need around them: a scratch directory, the Slack sandbox, and their environment. */
+export interface ServicesWorld {
+  /** Workspaces, state and job directories under it; the caller removes it. */
+  dir: string;
+  /** The Slack sandbox the gateway talks to (the caller closes it). */
+  sandbox: SlackSandbox;
+  /** NATS, Slack and directory settings for every service (`RUNNER_ID` is `<name>-runner`). */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts the Slack sandbox (Events API over HTTP to the gateway, or Socket Mode) with fresh credentials, makes a
+ * scratch directory `mllead-<name>-…`, and gives the environment that points the services at both and at `natsUrl`.
+ */
+export async function servicesWorld(natsUrl: string, opts: { name: string; slack?: "http" | "socket" }): Promise<ServicesWorld> {
+  const socketMode = opts.slack === "socket";
+  const dir = await mkdtemp(join(tmpdir(), `mllead-${opts.name}-`));
+  const signingSecret = randomBytes(16).toString("hex");
+  const botToken = `xoxb-${opts.name}-${randomBytes(6).toString("hex")}`;
+  const gatewayPort = await freePort();
+  const sandbox = await startSlackSandbox({
+    botToken,
+    signingSecret,
+    ...(socketMode ? {} : { gatewayUrl: `http://127.0.0.1:${gatewayPort}/slack/events` }),
+  });
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NATS_URL: natsUrl,
+    SLACK_BOT_TOKEN: botToken,
+    ...(socketMode ? { SLACK_APP_TOKEN: sandbox.appToken } : { SLACK_SIGNING_SECRET: signingSecret }),
+    SLACK_API_URL: sandbox.apiUrl,
+    GATEWAY_PORT: String(gatewayPort),
+    MLLEAD_WORKSPACE_DIR: join(dir, "workspaces"),
+    MLLEAD_STATE_DIR: join(dir, "state"),
+    MLLEAD_JOBS_DIR: join(dir, "jobs"),
+    RUNNER_ID: `${opts.name}-runner`,
+    LOG_LEVEL: "info",
+  };
+  return { dir, sandbox, env };
+}
+
 /**
  * The whole of mllead as a person would run it: a private nats-server, the Slack
  * sandbox standing in for Slack, and the four services as separate processes.
@@ -71,31 +113,15 @@ export async function startStackOn<N extends NatsEndpoint>(
   opts: Pick<StackOptions, "slack" | "specialistReplicas"> = {},
   disposeNats: () => PromiseLike<void> = async () => undefined,
 ): Promise<Stack<N>> {
-  const socketMode = opts.slack === "socket";
-  const dir = await mkdtemp(join(tmpdir(), "mllead-e2e-"));
-  const signingSecret = randomBytes(16).toString("hex");
-  const botToken = `xoxb-e2e-${randomBytes(6).toString("hex")}`;
-  const gatewayPort = await freePort();
-  const sandbox = await startSlackSandbox({
-    botToken,
-    signingSecret,
-    ...(socketMode ? {} : { gatewayUrl: `http://127.0.0.1:${gatewayPort}/slack/events` }),
-  });
+  const {
+    dir,
+    sandbox,
+    env: base,
+  } = await servicesWorld(nats.url, { name: "e2e", ...(opts.slack ? { slack: opts.slack } : {}) });
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NATS_URL: nats.url,
-    SLACK_BOT_TOKEN: botToken,
-    ...(socketMode ? { SLACK_APP_TOKEN: sandbox.appToken } : { SLACK_SIGNING_SECRET: signingSecret }),
-    SLACK_API_URL: sandbox.apiUrl,
-    GATEWAY_PORT: String(gatewayPort),
-    MLLEAD_WORKSPACE_DIR: join(dir, "workspaces"),
-    MLLEAD_STATE_DIR: join(dir, "state"),
-    MLLEAD_JOBS_DIR: join(dir, "jobs"),
-    RUNNER_ID: "e2e-runner",
+    ...base,
     // A killed worker's message comes back after 3 s instead of 30 s.
     MLLEAD_ACK_WAIT_SEC: "3",
-    LOG_LEVEL: "info",
     ...extraEnv,
   };
   const services = new Map<ServiceName, ServiceProcess>();
