@@ -154,8 +154,7 @@ export class TypedKv<S extends z.ZodType> {
    * Not nats.js's `kv.keys()`: that creates an ordered push consumer, which needs the meta leader to be made and
    * lives on one node; when that node dies the listing waits a minute of missed heartbeats and, on nats-server
    * 2.9, sometimes for ever. Here the stream's subjects come from a stream info and each key is read with a
-   * direct get, which any replica answers; every call is a request with a deadline, asked again while a
-   * cluster elects a leader.
+   * get: every call is a request with a deadline, asked again while a cluster elects a leader.
    */
   async keys(filter = ">"): Promise<string[]> {
     const candidates = await whileTransient(() => this.opts.listSubjects(filter));
