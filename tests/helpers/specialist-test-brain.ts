@@ -17,21 +17,14 @@ export const TRAIN_JOB = {
 };
 
 /**
- * A small brain for tests that uses the real tools: the data engineer runs a
- * python command that writes a CSV and saves it as an artifact; the ML engineer
- * runs a GPU job; the analyst reads a file the step names in its objective
- * (failing when the read is refused). `runs` counts `runStep` calls per step attempt.
+ * A brain for specialist tests: it only runs steps (`runStep`, the subclass's); planning and learning are the tech
+ * lead's, and throw if a test reaches them. `summarize` answers a fixed text.
  */
-export class TestBrain implements Brain {
+export abstract class StepOnlyBrain implements Brain {
   readonly kind = "offline" as const;
-  readonly runs = new Map<string, number>();
-
-  runsOf(work: Pick<StepWork, "taskId" | "stepId" | "attempt">): number {
-    return this.runs.get(`${work.taskId}:${work.stepId}:${work.attempt}`) ?? 0;
-  }
 
   async plan(): Promise<never> {
-    throw new Error("the test brain does not plan");
+    throw new Error("a specialist test brain does not plan");
   }
 
   async summarize(): Promise<string> {
@@ -39,11 +32,27 @@ export class TestBrain implements Brain {
   }
 
   async learn(): Promise<never> {
-    throw new Error("the test brain does not learn");
+    throw new Error("a specialist test brain does not learn");
   }
 
   async lessonFromFinding(): Promise<never> {
-    throw new Error("the test brain does not learn");
+    throw new Error("a specialist test brain does not learn");
+  }
+
+  abstract runStep(work: StepWork, tools: StepTools): Promise<StepResult>;
+}
+
+/**
+ * A small brain for tests that uses the real tools: the data engineer runs a
+ * python command that writes a CSV and saves it as an artifact; the ML engineer
+ * runs a GPU job; the analyst reads a file the step names in its objective
+ * (failing when the read is refused). `runs` counts `runStep` calls per step attempt.
+ */
+export class TestBrain extends StepOnlyBrain {
+  readonly runs = new Map<string, number>();
+
+  runsOf(work: Pick<StepWork, "taskId" | "stepId" | "attempt">): number {
+    return this.runs.get(`${work.taskId}:${work.stepId}:${work.attempt}`) ?? 0;
   }
 
   async runStep(work: StepWork, tools: StepTools): Promise<StepResult> {

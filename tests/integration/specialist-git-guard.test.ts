@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Brain, StepTools } from "@mllead/brain";
+import type { StepTools } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
 import {
   CONSUMERS,
@@ -20,7 +20,7 @@ import { defaultToolSettings } from "../../services/specialist-agent/src/config.
 import { acceptAnyWork } from "../../services/specialist-agent/src/dispatched-work.js";
 import { git, refsOf, teamRepo, tempDir } from "../helpers/git-repos.js";
 import { startNatsServer } from "../helpers/nats-server.js";
-import { stepWork } from "../helpers/specialist-test-brain.js";
+import { StepOnlyBrain, stepWork } from "../helpers/specialist-test-brain.js";
 import { waitFor } from "../helpers/wait.js";
 
 const log = createLogger("test", "silent");
@@ -64,21 +64,10 @@ function attack(objective: string, marker: string): string {
 const met = (evidence: string): StepResult["criteria"] => [{ id: "ac1", criterion: "it is done", met: true, evidence }];
 
 /** A brain whose steps run one attack each in the sandbox, then report success (the reviewer approves). */
-class AttackBrain implements Brain {
-  readonly kind = "offline" as const;
+class AttackBrain extends StepOnlyBrain {
   readonly outputs: string[] = [];
-  constructor(private readonly marker: string) {}
-  async plan(): Promise<never> {
-    throw new Error("not used");
-  }
-  async summarize(): Promise<string> {
-    return "summary";
-  }
-  async learn(): Promise<never> {
-    throw new Error("not used");
-  }
-  async lessonFromFinding(): Promise<never> {
-    throw new Error("not used");
+  constructor(private readonly marker: string) {
+    super();
   }
   async runStep(work: StepWork, tools: StepTools): Promise<StepResult> {
     const r = await tools.run(["sh", "-c", attack(work.step.objective, this.marker)]);

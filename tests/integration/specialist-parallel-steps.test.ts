@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Brain, StepTools } from "@mllead/brain";
+import type { StepTools } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
 import {
   CONSUMERS,
@@ -24,7 +24,7 @@ import type { SpecialistSettings } from "../../services/specialist-agent/src/set
 import { syncTaskBranch } from "../../services/specialist-agent/src/task-branch-sync.js";
 import { teamRepo, tempDir } from "../helpers/git-repos.js";
 import { startNatsServer } from "../helpers/nats-server.js";
-import { stepWork } from "../helpers/specialist-test-brain.js";
+import { StepOnlyBrain, stepWork } from "../helpers/specialist-test-brain.js";
 import { waitFor } from "../helpers/wait.js";
 
 const log = createLogger("test", "silent");
@@ -34,24 +34,12 @@ const JOBS = join(import.meta.dirname, "..", "..", "jobs");
  * A brain whose step writes the files its objective names (JSON: path → content), then waits until every
  * step of the test has written its files: the steps run at the same time, from the same head of the task.
  */
-class ParallelBrain implements Brain {
-  readonly kind = "offline" as const;
+class ParallelBrain extends StepOnlyBrain {
   private written = 0;
   /** Runs per step id; `{run}` in a file's content is this number (a log that differs on each run). */
   readonly runs = new Map<string, number>();
-  constructor(private readonly together: number) {}
-
-  async plan(): Promise<never> {
-    throw new Error("not used");
-  }
-  async summarize(): Promise<string> {
-    return "summary";
-  }
-  async learn(): Promise<never> {
-    throw new Error("not used");
-  }
-  async lessonFromFinding(): Promise<never> {
-    throw new Error("not used");
+  constructor(private readonly together: number) {
+    super();
   }
 
   async runStep(work: StepWork, tools: StepTools): Promise<StepResult> {

@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Brain, StepTools } from "@mllead/brain";
+import type { StepTools } from "@mllead/brain";
 import { Bus } from "@mllead/bus";
 import {
   CONSUMERS,
@@ -22,7 +22,7 @@ import { acceptAnyWork } from "../../services/specialist-agent/src/dispatched-wo
 import type { SpecialistSettings } from "../../services/specialist-agent/src/settings.js";
 import { tempDir } from "../helpers/git-repos.js";
 import { startNatsServer } from "../helpers/nats-server.js";
-import { stepWork } from "../helpers/specialist-test-brain.js";
+import { StepOnlyBrain, stepWork } from "../helpers/specialist-test-brain.js";
 import { waitFor } from "../helpers/wait.js";
 
 const log = createLogger("test", "silent");
@@ -33,22 +33,8 @@ const MB = 1024 * 1024;
  * reports the script's output as its summary. `{"sh": …, "together": n}` makes it wait, after the script,
  * until n steps of the test have run theirs: parallel steps from the same head.
  */
-class ScriptBrain implements Brain {
-  readonly kind = "offline" as const;
+class ScriptBrain extends StepOnlyBrain {
   private ran = 0;
-
-  async plan(): Promise<never> {
-    throw new Error("not used");
-  }
-  async summarize(): Promise<string> {
-    return "summary";
-  }
-  async learn(): Promise<never> {
-    throw new Error("not used");
-  }
-  async lessonFromFinding(): Promise<never> {
-    throw new Error("not used");
-  }
 
   async runStep(work: StepWork, tools: StepTools): Promise<StepResult> {
     const { sh, together } = JSON.parse(work.step.objective) as { sh: string; together?: number };
