@@ -4,7 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bus } from "@mllead/bus";
 import { rawNats } from "@mllead/bus/testing";
-import { CONSUMERS, type EventOf, everyResource, GpuJob, type GpuJobInput, SUBJECTS, type TaskEvent } from "@mllead/contracts";
+import {
+  CONSUMERS,
+  type EventOf,
+  emitEvent,
+  everyResource,
+  GpuJob,
+  type GpuJobInput,
+  SUBJECTS,
+  type TaskEvent,
+} from "@mllead/contracts";
 import { testGpuJob } from "@mllead/contracts/testing";
 import { createLogger, createRegistry } from "@mllead/service-kit";
 import { vi } from "vitest";
@@ -68,6 +77,19 @@ export function makeJob(over: Partial<GpuJobInput> = {}): GpuJob {
 
 export async function submit(bus: Bus, job: GpuJob, msgId: string = job.jobId): Promise<void> {
   await bus.publish(SUBJECTS.gpuJob, GpuJob, job, msgId);
+}
+
+/** Says on NATS, as the tech lead would, that a person cancelled `taskId` (`task.cancelled` by U1). */
+export async function cancelTask(bus: Bus, taskId: string, reason = "changed my mind"): Promise<void> {
+  await emitEvent(bus, {
+    v: 1,
+    type: "task.cancelled",
+    eventId: `task.cancelled:${taskId}`,
+    taskId,
+    at: new Date().toISOString(),
+    userId: "U1",
+    reason,
+  });
 }
 
 /** Every event of one task, collected from the moment this is called. */

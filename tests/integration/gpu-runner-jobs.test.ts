@@ -2,11 +2,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rawNats } from "@mllead/bus/testing";
-import { BUCKETS, emitEvent, OBJECT_STORE, SUBJECTS } from "@mllead/contracts";
+import { BUCKETS, OBJECT_STORE, SUBJECTS } from "@mllead/contracts";
 import { describe, expect, it, vi } from "vitest";
 import { JobClaim } from "../../services/gpu-runner/src/index.js";
 import { startNatsServer } from "../helpers/nats-server.js";
-import { connectBus, isAlive, makeJob, queued, startTestRunner, submit, watchTask } from "./gpu-runner-helpers.js";
+import { cancelTask, connectBus, isAlive, makeJob, queued, startTestRunner, submit, watchTask } from "./gpu-runner-helpers.js";
 
 const TRAIN = `
 import json, os, sys
@@ -259,15 +259,7 @@ time.sleep(300)
     const watch = watchTask(bus, job.taskId);
     await submit(bus, job);
     await vi.waitFor(() => expect(watch.of("job.progress")).toHaveLength(1), { timeout: 20_000 });
-    await emitEvent(bus, {
-      v: 1,
-      type: "task.cancelled",
-      eventId: `task.cancelled:${job.taskId}`,
-      taskId: job.taskId,
-      at: new Date().toISOString(),
-      userId: "U1",
-      reason: "changed my mind",
-    });
+    await cancelTask(bus, job.taskId);
     const finished = await watch.finished();
     expect(finished.result.outcome).toBe("cancelled");
     expect(finished.result.logTail).toEqual(["training", "[mllead] the job was stopped before it finished"]);

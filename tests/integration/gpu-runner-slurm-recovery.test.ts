@@ -2,13 +2,13 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUCKETS, emitEvent } from "@mllead/contracts";
+import { BUCKETS } from "@mllead/contracts";
 import { startService, stopService } from "@mllead/tools/services";
 import { type SlurmCluster, startSlurmCluster } from "@mllead/tools/slurm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { JobClaim } from "../../services/gpu-runner/src/index.js";
 import { startNatsServer } from "../helpers/nats-server.js";
-import { connectBus, makeJob, startTestRunner, submit, watchTask } from "./gpu-runner-helpers.js";
+import { cancelTask, connectBus, makeJob, startTestRunner, submit, watchTask } from "./gpu-runner-helpers.js";
 import { slurmEnv, slurmJobsOf, WAIT_FOR_GO } from "./gpu-runner-slurm-helpers.js";
 
 describe("a gpu-runner on Slurm that stops or dies follows its Slurm jobs again (real one-node cluster, real nats-server)", () => {
@@ -92,15 +92,7 @@ describe("a gpu-runner on Slurm that stops or dies follows its Slurm jobs again 
       await submit(bus, job);
       await vi.waitFor(() => expect(watch.of("job.progress")).toHaveLength(1), { timeout: 60_000, interval: 50 });
       await first.stop();
-      await emitEvent(bus, {
-        v: 1,
-        type: "task.cancelled",
-        eventId: `task.cancelled:${job.taskId}`,
-        taskId: job.taskId,
-        at: new Date().toISOString(),
-        userId: "U1",
-        reason: "while the runner was down",
-      });
+      await cancelTask(bus, job.taskId, "while the runner was down");
       await using _second = await startTestRunner(nats.url, { runnerId: "login-4", env });
       const r = (await watch.finished(60_000)).result;
       expect(r.outcome).toBe("cancelled");

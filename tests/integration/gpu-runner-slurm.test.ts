@@ -1,12 +1,12 @@
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { emitEvent, OBJECT_STORE } from "@mllead/contracts";
+import { OBJECT_STORE } from "@mllead/contracts";
 import { type SlurmCluster, startSlurmCluster } from "@mllead/tools/slurm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startNatsServer } from "../helpers/nats-server.js";
 import { needBubblewrap, testSandbox } from "../helpers/sandbox-mode.js";
-import { connectBus, makeJob, queued, startTestRunner, submit, watchTask } from "./gpu-runner-helpers.js";
+import { cancelTask, connectBus, makeJob, queued, startTestRunner, submit, watchTask } from "./gpu-runner-helpers.js";
 import { slurmEnv, slurmJobsOf, WAIT_FOR_GO } from "./gpu-runner-slurm-helpers.js";
 
 const TRAIN = `
@@ -99,15 +99,7 @@ describe("gpu-runner on Slurm (a real one-node cluster: munged, slurmctld, slurm
     const watch = watchTask(bus, job.taskId);
     await submit(bus, job);
     await vi.waitFor(() => expect(watch.of("job.progress")).toHaveLength(1), { timeout: 60_000, interval: 50 });
-    await emitEvent(bus, {
-      v: 1,
-      type: "task.cancelled",
-      eventId: `task.cancelled:${job.taskId}`,
-      taskId: job.taskId,
-      at: new Date().toISOString(),
-      userId: "U1",
-      reason: "changed my mind",
-    });
+    await cancelTask(bus, job.taskId);
     const r = (await watch.finished(60_000)).result;
     expect(r.outcome).toBe("cancelled");
     expect(r.logTail).toEqual([
