@@ -37,4 +37,20 @@ describe("readObject", () => {
     for await (const part of read?.stream ?? []) parts.push(part as Buffer);
     expect(Buffer.concat(parts).toString()).toBe("new weights, replaced since");
   }, 15_000);
+
+  it("asks the stream's leader before it calls an object absent: a replica that is behind has not got it yet", async () => {
+    const bytes = new TextEncoder().encode("just stored");
+    const direct = async (_stream: string, q: { last_by_subj?: string; next_by_subj?: string }) =>
+      q.next_by_subj === "$O.b.C.N1" ? stored(2, bytes) : null;
+    const leader = async () => stored(3, meta("N1", bytes));
+    const jsm = { direct: { getMessage: direct }, streams: { getMessage: leader } } as unknown as JetStreamManager;
+    const read = await readObject(jsm, "b", "model.bin");
+    expect(read?.size).toBe(bytes.length);
+    const parts: Buffer[] = [];
+    for await (const part of read?.stream ?? []) parts.push(part as Buffer);
+    expect(Buffer.concat(parts).toString()).toBe("just stored");
+
+    const nowhere = { direct: { getMessage: async () => null }, streams: { getMessage: async () => null } };
+    expect(await readObject(nowhere as unknown as JetStreamManager, "b", "model.bin")).toBeNull();
+  });
 });
